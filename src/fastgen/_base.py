@@ -1,0 +1,140 @@
+"""Estimator base classes following scikit-learn's conventions, without importing it.
+
+``get_params``/``set_params`` read the constructor signature, so ``clone``,
+``Pipeline`` and ``GridSearchCV`` work. ``__sklearn_tags__`` imports
+scikit-learn lazily: only scikit-learn itself ever calls it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when an estimator is used before ``fit``."""
+
+
+def check_is_fitted(estimator: Any, attribute: str) -> None:
+    """Raise :class:`NotFittedError` unless ``estimator`` has ``attribute``."""
+    if not hasattr(estimator, attribute):
+        raise NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
+            "appropriate arguments before using this estimator."
+        )
+
+
+class BaseEstimator:
+    """Parameters are the constructor's keyword arguments, stored unchanged."""
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        init = cls.__init__
+        if init is object.__init__:
+            return []
+        params = inspect.signature(init).parameters.values()
+        for p in params:
+            if p.kind == p.VAR_POSITIONAL:
+                raise RuntimeError(f"{cls.__name__} must not take *args in __init__")
+        return sorted(p.name for p in params if p.name != "self" and p.kind != p.VAR_KEYWORD)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in self._get_param_names():
+            value = getattr(self, key)
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                for sub_key, sub_value in value.get_params().items():
+                    out[f"{key}__{sub_key}"] = sub_value
+            out[key] = value
+        return out
+
+    def set_params(self, **params: Any) -> BaseEstimator:
+        if not params:
+            return self
+        valid = self.get_params(deep=True)
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in params.items():
+            name, delim, sub_key = key.partition("__")
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator {self}. "
+                    f"Valid parameters are: {sorted(self._get_param_names())!r}."
+                )
+            if delim:
+                nested.setdefault(name, {})[sub_key] = value
+            else:
+                setattr(self, name, value)
+                valid[name] = value
+        for name, sub_params in nested.items():
+            valid[name].set_params(**sub_params)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {
+            name: p.default
+            for name, p in inspect.signature(type(self).__init__).parameters.items()
+            if p.default is not p.empty
+        }
+        changed = []
+        for key in self._get_param_names():
+            value = getattr(self, key, None)
+            default = defaults.get(key, inspect.Parameter.empty)
+            same = value is default
+            if not same:
+                try:
+                    same = bool(type(value) is type(default) and value == default)
+                except (TypeError, ValueError):
+                    same = False
+            if not same:
+                changed.append(f"{key}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):  # pragma: no cover - called by scikit-learn only
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(
+            estimator_type=None,
+            target_tags=TargetTags(required=False),
+            transformer_tags=None,
+            regressor_tags=None,
+            classifier_tags=None,
+        )
+
+
+class ClassifierMixin:
+    """``score`` as mean accuracy, and the classifier tags."""
+
+    _estimator_type = "classifier"
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean accuracy of ``predict(X)`` against ``y`` (weighted by ``sample_weight``)."""
+        y = np.asarray(y)
+        correct = (self.predict(X) == y).astype(np.float64)
+        if sample_weight is None:
+            return float(correct.mean())
+        return float(np.average(correct, weights=np.asarray(sample_weight, dtype=np.float64)))
+
+    def __sklearn_tags__(self):  # pragma: no cover - called by scikit-learn only
+        from sklearn.utils import ClassifierTags
+
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags()
+        tags.target_tags.required = True
+        return tags
+
+
+class TransformerMixin:
+    """``fit_transform`` as ``fit(X).transform(X)``, and the transformer tags."""
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
+        return self.fit(X, y, **fit_params).transform(X)
+
+    def __sklearn_tags__(self):  # pragma: no cover - called by scikit-learn only
+        from sklearn.utils import TransformerTags
+
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = TransformerTags()
+        return tags

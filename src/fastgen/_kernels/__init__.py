@@ -1,0 +1,1 @@
+"""Compiled kernels: plain arrays in, arrays out; no estimator logic."""

@@ -1,0 +1,684 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# distutils: language = c++
+"""Compiled text kernels: tokenize, n-gram, count and hash documents.
+
+Plain data in, arrays out. Documents arrive as already-preprocessed ``str``
+objects (lower-casing and accent stripping are done by the caller with
+Python's own string methods, so their semantics match exactly); this module
+reads their code points directly from the string buffers, with the GIL
+released, and never creates a Python object per token.
+
+Analyzers (``analyzer`` argument): ``WORD`` (maximal runs of ``\\w`` code
+points, ``\\w`` being ``str.isalnum() or '_'`` as in :mod:`re`, at least
+``min_token_len`` long), ``CHAR`` and ``CHAR_WB`` (scikit-learn's character
+n-grams after collapsing runs of two or more white-space code points).
+Terms are emitted in exactly the order scikit-learn's analyzers emit them.
+
+Bounds-checking is off for the module: every index below is derived from a
+buffer length checked in the same function (spans lie inside the document
+buffer; the term scratch buffer is grown before it is written).
+"""
+
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+from libcpp.algorithm cimport sort
+from libcpp.vector cimport vector
+
+import numpy as np
+
+cimport numpy as cnp
+
+cnp.import_array()
+
+cdef extern from "Python.h":
+    int PyUnicode_KIND(object o)
+    void *PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    object PyUnicode_FromKindAndData(int kind, const void *buf, Py_ssize_t size)
+    bint Py_UNICODE_ISALNUM(Py_UCS4 ch) nogil
+    bint Py_UNICODE_ISSPACE(Py_UCS4 ch) nogil
+
+cdef enum:
+    WORD = 0
+    CHAR = 1
+    CHAR_WB = 2
+
+#: Analyzer name -> code understood by the drivers below.
+ANALYZERS = {"word": WORD, "char": CHAR, "char_wb": CHAR_WB}
+
+# What to do with each term.
+cdef enum:
+    SINK_GROW = 0      # look up, add unseen terms (fitting a vocabulary)
+    SINK_LOOKUP = 1    # look up, skip unseen terms
+    SINK_HASH = 2      # signed 32-bit MurmurHash3 of the UTF-8 bytes
+
+ctypedef uint32_t cp_t   # one code point
+
+# ---------------------------------------------------------------------------
+# Character classes (ASCII fast path, CPython's tables otherwise)
+# ---------------------------------------------------------------------------
+
+cdef uint8_t ASCII_WORD[128]
+cdef uint8_t ASCII_SPACE[128]
+cdef int _c
+for _c in range(128):
+    ASCII_WORD[_c] = 1 if (chr(_c).isalnum() or _c == 95) else 0
+    ASCII_SPACE[_c] = 1 if chr(_c).isspace() else 0
+
+
+cdef inline bint is_word(cp_t c) noexcept nogil:
+    if c < 128:
+        return ASCII_WORD[c]
+    return Py_UNICODE_ISALNUM(c)
+
+
+cdef inline bint is_space(cp_t c) noexcept nogil:
+    if c < 128:
+        return ASCII_SPACE[c]
+    return Py_UNICODE_ISSPACE(c)
+
+
+# ---------------------------------------------------------------------------
+# Hashing
+# ---------------------------------------------------------------------------
+
+cdef inline uint64_t term_hash(const cp_t *s, Py_ssize_t n) noexcept nogil:
+    """64-bit hash of a code-point sequence (table hashing only)."""
+    cdef uint64_t h = 0x9E3779B97F4A7C15ULL ^ <uint64_t>n
+    cdef Py_ssize_t i
+    for i in range(n):
+        h = (h ^ s[i]) * 0x100000001B3ULL
+        h ^= h >> 29
+    h ^= h >> 32
+    h *= 0xD6E8FEB86659FD93ULL
+    h ^= h >> 32
+    return h
+
+
+cdef inline uint32_t rotl32(uint32_t x, int r) noexcept nogil:
+    return (x << r) | (x >> (32 - r))
+
+
+cdef int32_t murmur3_32(const uint8_t *data, Py_ssize_t n, uint32_t seed) noexcept nogil:
+    """MurmurHash3 x86 32-bit, as a signed integer."""
+    cdef uint32_t c1 = 0xcc9e2d51U, c2 = 0x1b873593U
+    cdef uint32_t h1 = seed, k1
+    cdef Py_ssize_t nblocks = n // 4, i
+    for i in range(nblocks):
+        k1 = (<uint32_t>data[4 * i] | (<uint32_t>data[4 * i + 1] << 8)
+              | (<uint32_t>data[4 * i + 2] << 16) | (<uint32_t>data[4 * i + 3] << 24))
+        k1 *= c1
+        k1 = rotl32(k1, 15)
+        k1 *= c2
+        h1 ^= k1
+        h1 = rotl32(h1, 13)
+        h1 = h1 * 5 + 0xe6546b64U
+    cdef const uint8_t *tail = data + nblocks * 4
+    cdef int rem = n & 3
+    k1 = 0
+    if rem == 3:
+        k1 ^= <uint32_t>tail[2] << 16
+    if rem >= 2:
+        k1 ^= <uint32_t>tail[1] << 8
+    if rem >= 1:
+        k1 ^= tail[0]
+        k1 *= c1
+        k1 = rotl32(k1, 15)
+        k1 *= c2
+        h1 ^= k1
+    h1 ^= <uint32_t>n
+    h1 ^= h1 >> 16
+    h1 *= 0x85ebca6bU
+    h1 ^= h1 >> 13
+    h1 *= 0xc2b2ae35U
+    h1 ^= h1 >> 16
+    return <int32_t>h1
+
+
+cdef Py_ssize_t utf8_encode(const cp_t *s, Py_ssize_t n, vector[uint8_t] &out) noexcept nogil:
+    """Encode code points as UTF-8 into ``out``; -1 on a surrogate (not encodable)."""
+    cdef Py_ssize_t i, k = 0
+    cdef cp_t c
+    if <Py_ssize_t>out.size() < 4 * n:
+        out.resize(4 * n)
+    cdef uint8_t *o = out.data()
+    for i in range(n):
+        c = s[i]
+        if c < 0x80:
+            o[k] = <uint8_t>c
+            k += 1
+        elif c < 0x800:
+            o[k] = <uint8_t>(0xC0 | (c >> 6))
+            o[k + 1] = <uint8_t>(0x80 | (c & 0x3F))
+            k += 2
+        elif c < 0x10000:
+            if 0xD800 <= c <= 0xDFFF:
+                return -1
+            o[k] = <uint8_t>(0xE0 | (c >> 12))
+            o[k + 1] = <uint8_t>(0x80 | ((c >> 6) & 0x3F))
+            o[k + 2] = <uint8_t>(0x80 | (c & 0x3F))
+            k += 3
+        else:
+            o[k] = <uint8_t>(0xF0 | (c >> 18))
+            o[k + 1] = <uint8_t>(0x80 | ((c >> 12) & 0x3F))
+            o[k + 2] = <uint8_t>(0x80 | ((c >> 6) & 0x3F))
+            o[k + 3] = <uint8_t>(0x80 | (c & 0x3F))
+            k += 4
+    return k
+
+
+def murmurhash3_32(str s, unsigned int seed=0):
+    """Signed MurmurHash3 (x86, 32-bit) of ``s`` encoded as UTF-8."""
+    cdef bytes b = s.encode("utf-8")
+    return murmur3_32(<const uint8_t *><char *>b, len(b), seed)
+
+
+# ---------------------------------------------------------------------------
+# TermTable: an open-addressing hash table of code-point strings -> ids 0..n-1
+# ---------------------------------------------------------------------------
+
+cdef class TermTable:
+    """Insertion-ordered set of terms; term ``i`` has id ``i``.
+
+    Lookups are read-only and may run concurrently from several threads;
+    insertion must be confined to one thread.
+    """
+    cdef vector[cp_t] arena
+    cdef vector[int64_t] offsets     # n_terms + 1
+    cdef vector[uint64_t] hashes
+    cdef vector[int32_t] slots       # -1 = empty
+    cdef uint64_t mask
+
+    def __cinit__(self):
+        self.offsets.push_back(0)
+        self.slots.assign(64, -1)
+        self.mask = 63
+
+    @staticmethod
+    def from_terms(terms):
+        """Build a table whose ids follow the order of ``terms`` (all distinct)."""
+        cdef TermTable t = TermTable()
+        cdef vector[cp_t] buf
+        cdef str s
+        for s in terms:
+            _load(s, buf)
+            if t.insert(buf.data(), <Py_ssize_t>buf.size()) != t.size() - 1:
+                raise ValueError(f"duplicate term {s!r}")
+        return t
+
+    def __len__(self):
+        return self.size()
+
+    cdef inline int32_t size(self) noexcept nogil:
+        return <int32_t>self.hashes.size()
+
+    cdef int32_t find(self, const cp_t *s, Py_ssize_t n, uint64_t h) noexcept nogil:
+        cdef uint64_t i = h & self.mask
+        cdef int32_t tid
+        cdef int64_t off
+        while True:
+            tid = self.slots[i]
+            if tid < 0:
+                return -1
+            if self.hashes[tid] == h:
+                off = self.offsets[tid]
+                if (self.offsets[tid + 1] - off == n
+                        and _same(self.arena.data() + off, s, n)):
+                    return tid
+            i = (i + 1) & self.mask
+
+    cdef int32_t lookup(self, const cp_t *s, Py_ssize_t n) noexcept nogil:
+        return self.find(s, n, term_hash(s, n))
+
+    cdef int32_t insert(self, const cp_t *s, Py_ssize_t n) noexcept nogil:
+        """Return the id of ``s``, adding it if unseen."""
+        cdef uint64_t h = term_hash(s, n)
+        cdef int32_t tid = self.find(s, n, h)
+        if tid >= 0:
+            return tid
+        tid = self.size()
+        self.hashes.push_back(h)
+        self.arena.insert(self.arena.end(), s, s + n)
+        self.offsets.push_back(<int64_t>self.arena.size())
+        if 2 * <uint64_t>(tid + 1) > self.mask:
+            self._grow()
+        else:
+            self._place(tid)
+        return tid
+
+    cdef void _place(self, int32_t tid) noexcept nogil:
+        cdef uint64_t i = self.hashes[tid] & self.mask
+        while self.slots[i] >= 0:
+            i = (i + 1) & self.mask
+        self.slots[i] = tid
+
+    cdef void _grow(self) noexcept nogil:
+        cdef uint64_t n_slots = 2 * (self.mask + 1)
+        self.slots.assign(n_slots, -1)
+        self.mask = n_slots - 1
+        cdef int32_t tid
+        for tid in range(self.size()):
+            self._place(tid)
+
+    def terms(self):
+        """All terms as a list of ``str``, in id order."""
+        cdef list out = []
+        cdef int32_t tid
+        cdef int64_t off
+        for tid in range(self.size()):
+            off = self.offsets[tid]
+            out.append(PyUnicode_FromKindAndData(
+                4, <const void *>(self.arena.data() + off), self.offsets[tid + 1] - off))
+        return out
+
+    def merge(self, TermTable other):
+        """Add ``other``'s terms in its id order; return its id -> our id map."""
+        cdef cnp.ndarray[int32_t, ndim=1] mapping = np.empty(other.size(), dtype=np.int32)
+        cdef int32_t tid
+        cdef int64_t off
+        with nogil:
+            for tid in range(other.size()):
+                off = other.offsets[tid]
+                mapping[tid] = self.insert(other.arena.data() + off,
+                                           other.offsets[tid + 1] - off)
+        return mapping
+
+
+cdef inline bint _same(const cp_t *a, const cp_t *b, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if a[i] != b[i]:
+            return False
+    return True
+
+
+cdef void _load(str s, vector[cp_t] &buf):
+    """Copy the code points of ``s`` into ``buf`` (GIL held)."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    buf.resize(n)
+    _widen(PyUnicode_KIND(s), PyUnicode_DATA(s), n, buf.data())
+
+
+cdef inline void _widen(int kind, const void *data, Py_ssize_t n, cp_t *out) noexcept nogil:
+    cdef Py_ssize_t i
+    if kind == 1:
+        for i in range(n):
+            out[i] = (<const uint8_t *>data)[i]
+    elif kind == 2:
+        for i in range(n):
+            out[i] = (<const uint16_t *>data)[i]
+    else:
+        memcpy(out, data, n * sizeof(cp_t))
+
+
+# ---------------------------------------------------------------------------
+# Per-document term generation
+# ---------------------------------------------------------------------------
+
+cdef struct Params:
+    int analyzer
+    int min_n
+    int max_n
+    int min_token_len
+    int sink
+    int64_t n_features        # SINK_HASH
+    bint alternate_sign       # SINK_HASH
+
+
+cdef cppclass Scratch:
+    vector[cp_t] doc          # the document's code points
+    vector[cp_t] norm         # white-space-collapsed text (char analyzers)
+    vector[cp_t] term         # a materialised term
+    vector[int64_t] spans     # token (start, length) pairs
+    vector[uint8_t] utf8
+    vector[int64_t] keys      # per-document term keys before counting
+    bint bad_surrogate
+
+
+cdef inline void emit(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
+                      Scratch *w) noexcept nogil:
+    cdef int32_t tid
+    cdef Py_ssize_t nb
+    cdef int32_t h
+    cdef int64_t idx
+    if p.sink == SINK_GROW:
+        w.keys.push_back(table.insert(s, n))
+    elif p.sink == SINK_LOOKUP:
+        tid = table.lookup(s, n)
+        if tid >= 0:
+            w.keys.push_back(tid)
+    else:
+        nb = utf8_encode(s, n, w.utf8)
+        if nb < 0:
+            w.bad_surrogate = True
+            return
+        h = murmur3_32(w.utf8.data(), nb, 0)
+        if h == -2147483648:
+            idx = (2147483647 - (p.n_features - 1)) % p.n_features
+        else:
+            idx = (h if h >= 0 else -h) % p.n_features
+        # key: index * 2 + (1 if the sign is negative)
+        w.keys.push_back(idx * 2 + (1 if (p.alternate_sign and h < 0) else 0))
+
+
+cdef void collapse_spaces(const cp_t *s, Py_ssize_t n, vector[cp_t] &out) noexcept nogil:
+    """re.sub(r"\\s\\s+", " ", s): runs of 2+ white-space become one space."""
+    out.resize(n)
+    cdef Py_ssize_t i = 0, j, k = 0
+    cdef cp_t *o = out.data()
+    while i < n:
+        if is_space(s[i]):
+            j = i + 1
+            while j < n and is_space(s[j]):
+                j += 1
+            if j - i >= 2:
+                o[k] = 32
+            else:
+                o[k] = s[i]
+            k += 1
+            i = j
+        else:
+            o[k] = s[i]
+            k += 1
+            i += 1
+    out.resize(k)
+
+
+cdef void analyze_doc(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
+                      TermTable stop, Scratch *w) noexcept nogil:
+    cdef Py_ssize_t i, j, k, start, n_tok, gram, length, pos, w_len, offset
+    cdef cp_t *t
+    if p.analyzer == WORD:
+        w.spans.clear()
+        i = 0
+        while i < n:
+            if not is_word(s[i]):
+                i += 1
+                continue
+            start = i
+            while i < n and is_word(s[i]):
+                i += 1
+            if i - start >= p.min_token_len:
+                if stop is None or stop.lookup(s + start, i - start) < 0:
+                    w.spans.push_back(start)
+                    w.spans.push_back(i - start)
+        n_tok = <Py_ssize_t>w.spans.size() // 2
+        gram = p.min_n
+        if gram == 1:
+            for k in range(n_tok):
+                emit(s + w.spans[2 * k], w.spans[2 * k + 1], p, table, w)
+            gram = 2
+        while gram <= p.max_n and gram <= n_tok:
+            for k in range(n_tok - gram + 1):
+                length = gram - 1
+                for j in range(gram):
+                    length += w.spans[2 * (k + j) + 1]
+                if <Py_ssize_t>w.term.size() < length:
+                    w.term.resize(length)
+                t = w.term.data()
+                pos = 0
+                for j in range(gram):
+                    if j:
+                        t[pos] = 32
+                        pos += 1
+                    memcpy(t + pos, s + w.spans[2 * (k + j)],
+                           w.spans[2 * (k + j) + 1] * sizeof(cp_t))
+                    pos += w.spans[2 * (k + j) + 1]
+                emit(t, length, p, table, w)
+            gram += 1
+    elif p.analyzer == CHAR:
+        collapse_spaces(s, n, w.norm)
+        t = w.norm.data()
+        length = <Py_ssize_t>w.norm.size()
+        gram = p.min_n
+        while gram <= p.max_n and gram <= length:
+            for i in range(length - gram + 1):
+                emit(t + i, gram, p, table, w)
+            gram += 1
+    else:  # CHAR_WB
+        collapse_spaces(s, n, w.norm)
+        length = <Py_ssize_t>w.norm.size()
+        i = 0
+        while i < length:
+            if is_space(w.norm[i]):
+                i += 1
+                continue
+            start = i
+            while i < length and not is_space(w.norm[i]):
+                i += 1
+            w_len = i - start + 2
+            if <Py_ssize_t>w.term.size() < w_len:
+                w.term.resize(w_len)
+            t = w.term.data()
+            t[0] = 32
+            memcpy(t + 1, w.norm.data() + start, (i - start) * sizeof(cp_t))
+            t[w_len - 1] = 32
+            for gram in range(p.min_n, p.max_n + 1):
+                offset = 0
+                emit(t, gram if gram < w_len else w_len, p, table, w)
+                while offset + gram < w_len:
+                    offset += 1
+                    emit(t + offset, gram, p, table, w)
+                if offset == 0:
+                    break
+
+
+# ---------------------------------------------------------------------------
+# Batch drivers
+# ---------------------------------------------------------------------------
+
+cdef class _Docs:
+    """Raw pointers to a list of str, valid while the list is alive."""
+    cdef vector[int] kinds
+    cdef vector[const void *] data
+    cdef vector[Py_ssize_t] lengths
+    cdef list keep
+
+    def __cinit__(self, list docs):
+        cdef object d
+        self.keep = docs
+        for d in docs:
+            if type(d) is not str:
+                raise TypeError(f"expected str documents, got {type(d).__name__}")
+            self.kinds.push_back(PyUnicode_KIND(d))
+            self.data.push_back(PyUnicode_DATA(d))
+            self.lengths.push_back(PyUnicode_GET_LENGTH(d))
+
+
+cdef inline void load_doc(_Docs docs, Py_ssize_t d, Scratch *w) noexcept nogil:
+    w.doc.resize(docs.lengths[d])
+    _widen(docs.kinds[d], docs.data[d], docs.lengths[d], w.doc.data())
+
+
+cdef Params make_params(int analyzer, int min_n, int max_n, int min_token_len, int sink,
+                        int64_t n_features, bint alternate_sign) except *:
+    if analyzer not in (WORD, CHAR, CHAR_WB):
+        raise ValueError(f"unknown analyzer code {analyzer}")
+    if min_n < 1 or max_n < min_n:
+        raise ValueError(f"invalid ngram_range ({min_n}, {max_n})")
+    if min_token_len < 1:
+        raise ValueError("min_token_len must be >= 1")
+    if sink == SINK_HASH and n_features < 1:
+        raise ValueError("n_features must be >= 1")
+    cdef Params p
+    p.analyzer = analyzer
+    p.min_n = min_n
+    p.max_n = max_n
+    p.min_token_len = min_token_len
+    p.sink = sink
+    p.n_features = n_features
+    p.alternate_sign = alternate_sign
+    return p
+
+
+def count(list docs, TermTable table, bint grow, int analyzer, int min_n, int max_n,
+          int min_token_len=2, TermTable stop=None):
+    """Count the terms of each document.
+
+    Parameters
+    ----------
+    docs : list of str, preprocessed documents.
+    table : TermTable; with ``grow`` unseen terms are added to it (ids in
+        order of first appearance), otherwise they are skipped.
+
+    Returns
+    -------
+    indptr : int64 (n_docs + 1,)
+    indices : int32 (nnz,), term ids, increasing within each document
+    counts : int32 (nnz,)
+    """
+    cdef Params p = make_params(analyzer, min_n, max_n, min_token_len,
+                                SINK_GROW if grow else SINK_LOOKUP, 0, False)
+    cdef _Docs ds = _Docs(docs)
+    cdef Py_ssize_t n_docs = len(docs), d, k, nk
+    cdef vector[int64_t] indptr
+    cdef vector[int32_t] indices
+    cdef vector[int32_t] counts
+    cdef Scratch w
+    cdef int64_t key
+    cdef int32_t run
+    indptr.reserve(n_docs + 1)
+    indptr.push_back(0)
+    with nogil:
+        for d in range(n_docs):
+            load_doc(ds, d, &w)
+            w.keys.clear()
+            analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
+            nk = <Py_ssize_t>w.keys.size()
+            sort(w.keys.begin(), w.keys.end())
+            k = 0
+            while k < nk:
+                key = w.keys[k]
+                run = 1
+                k += 1
+                while k < nk and w.keys[k] == key:
+                    run += 1
+                    k += 1
+                indices.push_back(<int32_t>key)
+                counts.push_back(run)
+            indptr.push_back(<int64_t>indices.size())
+    return _to_array64(indptr), _to_array32(indices), _to_array32(counts)
+
+
+def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer,
+                int min_n, int max_n, int min_token_len=2, TermTable stop=None):
+    """Hash the terms of each document (scikit-learn's FeatureHasher semantics).
+
+    Returns
+    -------
+    indptr : int64 (n_docs + 1,)
+    indices : int32 (nnz,), increasing within each document
+    values : float64 (nnz,), summed signs (explicit zeros kept, as scikit-learn does)
+    """
+    cdef Params p = make_params(analyzer, min_n, max_n, min_token_len, SINK_HASH,
+                                n_features, alternate_sign)
+    cdef _Docs ds = _Docs(docs)
+    cdef Py_ssize_t n_docs = len(docs), d, k, nk
+    cdef vector[int64_t] indptr
+    cdef vector[int32_t] indices
+    cdef vector[double] values
+    cdef Scratch w
+    cdef int64_t key
+    cdef double v
+    w.bad_surrogate = False
+    indptr.reserve(n_docs + 1)
+    indptr.push_back(0)
+    with nogil:
+        for d in range(n_docs):
+            load_doc(ds, d, &w)
+            w.keys.clear()
+            analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, None, stop, &w)
+            if w.bad_surrogate:
+                break
+            nk = <Py_ssize_t>w.keys.size()
+            sort(w.keys.begin(), w.keys.end())
+            k = 0
+            while k < nk:
+                key = w.keys[k] >> 1
+                v = 0.0
+                while k < nk and (w.keys[k] >> 1) == key:
+                    v += -1.0 if (w.keys[k] & 1) else 1.0
+                    k += 1
+                indices.push_back(<int32_t>key)
+                values.push_back(v)
+            indptr.push_back(<int64_t>indices.size())
+    if w.bad_surrogate:
+        raise UnicodeEncodeError("utf-8", docs[d], 0, len(docs[d]),
+                                 "surrogates not allowed")
+    return _to_array64(indptr), _to_array32(indices), _to_array_f64(values)
+
+
+def linear_scores(list docs, TermTable table, const double[:, ::1] weights,
+                  const int32_t[::1] column, bint binary, int analyzer, int min_n,
+                  int max_n, int min_token_len=2, TermTable stop=None):
+    """Per-document ``x @ weights`` without building the document-term matrix.
+
+    ``x`` is the document's count vector (its 0/1 indicator with ``binary``)
+    over the output columns ``column[tid]`` of the table's terms
+    (``column[tid] < 0``: the term is dropped). Products are summed in
+    increasing column order, exactly as a CSR-times-dense product does.
+
+    Returns float64 (n_docs, n_classes).
+    """
+    cdef Params p = make_params(analyzer, min_n, max_n, min_token_len, SINK_LOOKUP, 0, False)
+    if column.shape[0] != table.size():
+        raise ValueError("column map must have one entry per table term")
+    cdef Py_ssize_t n_out = weights.shape[0], n_cls = weights.shape[1]
+    cdef Py_ssize_t tid
+    for tid in range(column.shape[0]):
+        if column[tid] >= n_out:
+            raise ValueError("column map points past the weight matrix")
+    cdef _Docs ds = _Docs(docs)
+    cdef Py_ssize_t n_docs = len(docs), d, k, nk, c
+    cdef cnp.ndarray[double, ndim=2] out = np.zeros((n_docs, n_cls), dtype=np.float64)
+    cdef double[:, ::1] ov = out
+    cdef Scratch w
+    cdef int64_t key
+    cdef double a
+    with nogil:
+        for d in range(n_docs):
+            load_doc(ds, d, &w)
+            w.keys.clear()
+            analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
+            # translate term ids to output columns, dropping pruned terms
+            nk = 0
+            for k in range(<Py_ssize_t>w.keys.size()):
+                key = column[w.keys[k]]
+                if key >= 0:
+                    w.keys[nk] = key
+                    nk += 1
+            w.keys.resize(nk)
+            sort(w.keys.begin(), w.keys.end())
+            k = 0
+            while k < nk:
+                key = w.keys[k]
+                a = 0.0
+                while k < nk and w.keys[k] == key:
+                    a += 1.0
+                    k += 1
+                if binary:
+                    a = 1.0
+                for c in range(n_cls):
+                    ov[d, c] += a * weights[key, c]
+    return out
+
+
+cdef _to_array64(vector[int64_t] &v):
+    cdef cnp.ndarray[int64_t, ndim=1] a = np.empty(v.size(), dtype=np.int64)
+    if v.size():
+        memcpy(&a[0], v.data(), v.size() * sizeof(int64_t))
+    return a
+
+
+cdef _to_array32(vector[int32_t] &v):
+    cdef cnp.ndarray[int32_t, ndim=1] a = np.empty(v.size(), dtype=np.int32)
+    if v.size():
+        memcpy(&a[0], v.data(), v.size() * sizeof(int32_t))
+    return a
+
+
+cdef _to_array_f64(vector[double] &v):
+    cdef cnp.ndarray[double, ndim=1] a = np.empty(v.size(), dtype=np.float64)
+    if v.size():
+        memcpy(&a[0], v.data(), v.size() * sizeof(double))
+    return a
