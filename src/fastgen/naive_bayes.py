@@ -1,0 +1,978 @@
+"""Naive Bayes classifiers, drop-in replacements for :mod:`sklearn.naive_bayes`.
+
+``MultinomialNB``, ``ComplementNB``, ``BernoulliNB``, ``CategoricalNB`` and
+``GaussianNB`` take scikit-learn's parameters, set the same fitted attributes and
+reproduce its arithmetic (same floating-point operation order), so predictions
+agree to rounding. Class-conditional counting runs in Numba kernels
+(:mod:`fastgen._kernels._nb`).
+
+Fused-path contract (used by :class:`fastgen.pipeline.TextClassifier`):
+
+* ``_linear_weights()`` returns ``(W, indicator)`` -- ``W`` float64, C-contiguous,
+  shape (n_features, n_classes) -- when the joint log likelihood is
+  ``_jll_from_dot(X_used @ W)`` with ``X_used`` the count matrix
+  (``indicator=False``) or its 0/1 indicator (``indicator=True``); ``None`` when the
+  model has no such linear form.
+* ``_predict_from_jll``, ``_predict_log_proba_from_jll`` and
+  ``_predict_proba_from_jll`` turn a joint log likelihood into predictions.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from fastgen._base import BaseEstimator, ClassifierMixin, check_is_fitted
+from fastgen._kernels import _nb as _kernels
+from fastgen._validation import (
+    check_consistent_length,
+    check_csr_structure,
+    check_non_negative,
+    check_sample_weight,
+    check_y,
+    unique_labels,
+    validate_data,
+)
+
+__all__ = ["BernoulliNB", "CategoricalNB", "ComplementNB", "GaussianNB", "MultinomialNB"]
+
+_ALPHA_LOWER_BOUND = 1e-10
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
+    """Row-wise log-sum-exp with the same operation order as scikit-learn's."""
+    if a.dtype not in (np.float64, np.float32):
+        a = a.astype(np.float64)
+    a_max = np.max(a, axis=1, keepdims=True)
+    is_max = a == a_max
+    rest = np.array(a, copy=True)
+    rest[is_max] = -np.inf
+    m = np.sum(is_max.astype(rest.dtype), axis=1, keepdims=True, dtype=rest.dtype)
+    shift = np.where(np.isfinite(a_max), a_max, 0)
+    e = np.exp(rest - shift)
+    s = np.sum(e, axis=1, keepdims=True, dtype=e.dtype)
+    s = np.where(s == 0, s, s / m)
+    out = np.log1p(s) + np.log(m) + a_max
+    return np.squeeze(out, axis=1)
+
+
+def _safe_dot(X: Any, W: np.ndarray) -> np.ndarray:
+    """``X @ W`` for a dense or sparse ``X``, always returning an ndarray."""
+    out = X @ W
+    return np.asarray(out)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not _is_bool(value)
+
+
+def _is_array_like(value: Any) -> bool:
+    return not isinstance(value, str) and (
+        hasattr(value, "__len__") or hasattr(value, "shape") or hasattr(value, "__array__")
+    )
+
+
+def _invalid_param(estimator: Any, name: str, expected: str, value: Any) -> ValueError:
+    return ValueError(
+        f"The {name!r} parameter of {type(estimator).__name__} must be {expected}. "
+        f"Got {value!r} instead."
+    )
+
+
+def _csr_parts(X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated (indptr, indices, data) of a CSR matrix as int64/int64/float64."""
+    check_csr_structure(X)
+    indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
+    indices = np.ascontiguousarray(X.indices, dtype=np.int64)
+    data = np.ascontiguousarray(X.data, dtype=np.float64)
+    return indptr, indices, data
+
+
+def _class_feature_counts(
+    X: Any, class_index: np.ndarray, sample_weight: np.ndarray, n_classes: int
+) -> np.ndarray:
+    """Weighted (n_classes, n_features) float64 feature sums of dense or CSR ``X``."""
+    if sp.issparse(X):
+        indptr, indices, data = _csr_parts(X)
+        return _kernels.class_feature_counts_csr(
+            indptr, indices, data, class_index, sample_weight, n_classes, X.shape[1]
+        )
+    Xf = np.ascontiguousarray(X, dtype=np.float64)
+    return _kernels.class_feature_counts_dense(Xf, class_index, sample_weight, n_classes)
+
+
+# --------------------------------------------------------------------------- base
+
+
+class _BaseNB(ClassifierMixin, BaseEstimator):
+    """Shared prediction logic: subclasses provide ``_check_X`` and ``_joint_log_likelihood``."""
+
+    # attribute set last by fit/partial_fit; its presence means "fitted"
+    _fitted_attr = "classes_"
+
+    def _check_X(self, X: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _joint_log_likelihood(self, X: Any) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ---- fused-path contract
+    def _linear_weights(self) -> tuple[np.ndarray, bool] | None:
+        """``(W, indicator)`` such that ``_jll_from_dot(X_used @ W)`` is the jll, or ``None``."""
+        return None
+
+    def _jll_from_dot(self, dot: np.ndarray) -> np.ndarray:
+        """Add the class bias to ``dot = X_used @ W`` (may work in place)."""
+        raise NotImplementedError(f"{type(self).__name__} has no linear form.")
+
+    def _predict_from_jll(self, jll: np.ndarray) -> np.ndarray:
+        """Class labels of shape (n_samples,) from a (n_samples, n_classes) jll."""
+        return self.classes_[np.argmax(jll, axis=1)]
+
+    def _predict_log_proba_from_jll(self, jll: np.ndarray) -> np.ndarray:
+        """Normalised log-probabilities of shape (n_samples, n_classes)."""
+        log_prob_x = _logsumexp_rows(jll)
+        return jll - np.atleast_2d(log_prob_x).T
+
+    def _predict_proba_from_jll(self, jll: np.ndarray) -> np.ndarray:
+        """Probabilities of shape (n_samples, n_classes)."""
+        return np.exp(self._predict_log_proba_from_jll(jll))
+
+    # ---- public prediction API
+    def _check_fitted(self) -> None:
+        check_is_fitted(self, self._fitted_attr)
+
+    def predict_joint_log_proba(self, X: Any) -> np.ndarray:
+        """Joint log probability ``log P(x, y)`` for every sample and class.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns follow :attr:`classes_`.
+        """
+        self._check_fitted()
+        return self._joint_log_likelihood(self._check_X(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class for every sample, shape (n_samples,)."""
+        return self._predict_from_jll(self.predict_joint_log_proba(X))
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log of class probabilities, shape (n_samples, n_classes)."""
+        return self._predict_log_proba_from_jll(self.predict_joint_log_proba(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes); rows sum to 1."""
+        return self._predict_proba_from_jll(self.predict_joint_log_proba(X))
+
+    # ---- shared fitting helpers
+    def _check_X_y(self, X: Any, y: Any, *, reset: bool) -> tuple[Any, np.ndarray]:
+        if y is None:
+            raise ValueError(
+                f"This {type(self).__name__} estimator requires y to be passed, "
+                "but the target y is None."
+            )
+        X = self._validate_X(X, reset=reset)
+        y = check_y(y, estimator_name=type(self).__name__)
+        check_consistent_length(X, y)
+        return X, y
+
+    def _validate_X(self, X: Any, *, reset: bool) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _partial_fit_classes(self, classes: Any) -> tuple[np.ndarray, bool]:
+        """Known classes and whether this is the first ``partial_fit`` call."""
+        fitted_classes = getattr(self, "classes_", None)
+        if fitted_classes is None and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if classes is None:
+            return fitted_classes, False
+        new_classes = unique_labels(classes)
+        if fitted_classes is not None:
+            if not np.array_equal(fitted_classes, new_classes):
+                raise ValueError(
+                    f"`classes={classes!r}` is not the same as on last call to partial_fit, "
+                    f"was: {fitted_classes!r}"
+                )
+            return fitted_classes, False
+        return new_classes, True
+
+    @staticmethod
+    def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """int64 positions of ``y`` in ``classes``; unknown labels raise ``ValueError``."""
+        uniq = np.unique(y)
+        known = np.isin(uniq, classes)
+        if not np.all(known):
+            raise ValueError(
+                f"The target label(s) {uniq[~known]} in y do not exist in the initial "
+                f"classes {classes}"
+            )
+        return np.searchsorted(classes, y).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- discrete
+
+
+class _BaseDiscreteNB(_BaseNB):
+    """Count-based NB: additive smoothing, class priors, fit/partial_fit on counts."""
+
+    _fitted_attr = "class_log_prior_"
+    _accept_sparse: str | bool = "csr"
+    _X_dtype: Any = "numeric"
+    _alpha_array_ok = True
+
+    def __init__(
+        self,
+        alpha: float | Any = 1.0,
+        fit_prior: bool = True,
+        class_prior: Any = None,
+        force_alpha: bool = True,
+    ) -> None:
+        self.alpha = alpha
+        self.fit_prior = fit_prior
+        self.class_prior = class_prior
+        self.force_alpha = force_alpha
+
+    # ---- hooks
+    def _count(self, X: Any, class_index: np.ndarray, sample_weight: np.ndarray) -> None:
+        """Add one validated batch to ``class_count_`` and the model's feature counts."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _update_feature_log_prob(self, alpha: Any) -> None:
+        """Recompute ``feature_log_prob_`` from the counts and the checked ``alpha``."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _check_fit_X(self, X: Any) -> None:
+        """Extra checks on training data (e.g. non-negativity) before any state changes."""
+
+    def _init_counters(self, n_classes: int, n_features: int) -> None:
+        self.class_count_ = np.zeros(n_classes, dtype=np.float64)
+        self.feature_count_ = np.zeros((n_classes, n_features), dtype=np.float64)
+
+    # ---- validation
+    def _validate_params(self) -> None:
+        alpha = self.alpha
+        if self._alpha_array_ok:
+            ok = (_is_real(alpha) and alpha >= 0) or (_is_array_like(alpha) and not _is_real(alpha))
+            expected = "a float in the range [0.0, inf) or an array-like"
+        else:
+            ok = _is_real(alpha) and alpha >= 0
+            expected = "a float in the range [0.0, inf)"
+        if not ok:
+            raise _invalid_param(self, "alpha", expected, alpha)
+        for name in ("fit_prior", "force_alpha"):
+            if not _is_bool(getattr(self, name)):
+                raise _invalid_param(self, name, "an instance of 'bool'", getattr(self, name))
+        if self.class_prior is not None and not _is_array_like(self.class_prior):
+            raise _invalid_param(self, "class_prior", "an array-like or None", self.class_prior)
+
+    def _validate_X(self, X: Any, *, reset: bool) -> Any:
+        return validate_data(
+            self, X, reset=reset, accept_sparse=self._accept_sparse, dtype=self._X_dtype
+        )
+
+    def _check_X(self, X: Any) -> Any:
+        return self._validate_X(X, reset=False)
+
+    def _check_alpha(self) -> Any:
+        alpha = self.alpha if _is_real(self.alpha) else np.asarray(self.alpha)
+        alpha_min = np.min(alpha)
+        if isinstance(alpha, np.ndarray):
+            if alpha.shape[0] != self.n_features_in_:
+                raise ValueError(
+                    "When alpha is an array, it should contains `n_features`. "
+                    f"Got {alpha.shape[0]} elements instead of {self.n_features_in_}."
+                )
+            if alpha_min < 0:
+                raise ValueError("All values in alpha must be greater than 0.")
+        if alpha_min < _ALPHA_LOWER_BOUND and not self.force_alpha:
+            warnings.warn(
+                f"alpha too small will result in numeric errors, setting alpha = "
+                f"{_ALPHA_LOWER_BOUND:.1e}. Use `force_alpha=True` to keep alpha unchanged.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return np.maximum(alpha, _ALPHA_LOWER_BOUND)
+        return alpha
+
+    def _update_class_log_prior(self, class_prior: Any = None) -> None:
+        n_classes = len(self.classes_)
+        if class_prior is not None:
+            if len(class_prior) != n_classes:
+                raise ValueError("Number of priors must match number of classes.")
+            self.class_log_prior_ = np.log(class_prior)
+        elif self.fit_prior:
+            with warnings.catch_warnings():
+                # a class not observed yet has count 0: log(0) = -inf is intended
+                warnings.simplefilter("ignore", RuntimeWarning)
+                log_class_count = np.log(self.class_count_)
+            self.class_log_prior_ = log_class_count - np.log(self.class_count_.sum())
+        else:
+            self.class_log_prior_ = np.full(n_classes, -np.log(n_classes))
+
+    @staticmethod
+    def _weights(sample_weight: Any, n_samples: int) -> np.ndarray:
+        if sample_weight is None:
+            return np.ones(n_samples, dtype=np.float64)
+        sw = check_sample_weight(sample_weight, n_samples)
+        return np.ascontiguousarray(sw, dtype=np.float64)
+
+    # ---- fitting
+    def _fit_batch(
+        self,
+        X: Any,
+        class_index: np.ndarray,
+        sample_weight: np.ndarray,
+        classes: np.ndarray | None,
+    ) -> BaseEstimator:
+        """Count one validated batch; ``classes`` given means (re)initialise the counters."""
+        if classes is not None:
+            self.classes_ = classes
+            self._init_counters(len(classes), X.shape[1])
+        self._count(X, class_index, sample_weight)
+        alpha = self._check_alpha()
+        self._update_feature_log_prob(alpha)
+        self._update_class_log_prior(class_prior=self.class_prior)
+        return self
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> BaseEstimator:
+        """Fit the model on ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X, y = self._check_X_y(X, y, reset=True)
+        self._check_fit_X(X)
+        classes = unique_labels(y)
+        class_index = np.searchsorted(classes, y).astype(np.int64)
+        sw = self._weights(sample_weight, X.shape[0])
+        for attr in ("classes_", self._fitted_attr):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        return self._fit_batch(X, class_index, sw, classes)
+
+    def partial_fit(
+        self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
+    ) -> BaseEstimator:
+        """Update the model with one batch of samples.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), default=None
+            All classes; required on the first call, optional (but checked) later.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        first_call = not hasattr(self, "classes_")
+        X, y = self._check_X_y(X, y, reset=first_call)
+        known, init = self._partial_fit_classes(classes)
+        class_index = self._encode_labels(y, known)
+        self._check_fit_X(X)
+        sw = self._weights(sample_weight, X.shape[0])
+        return self._fit_batch(X, class_index, sw, known if init else None)
+
+    def __sklearn_tags__(self):  # pragma: no cover - called by scikit-learn only
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.classifier_tags.poor_score = True
+        return tags
+
+
+class _LinearDiscreteNB(_BaseDiscreteNB):
+    """Discrete NB whose joint log likelihood is ``X @ W`` plus a per-class bias."""
+
+    def _weight_matrix(self) -> np.ndarray:
+        """W, float64 C-contiguous of shape (n_features, n_classes)."""
+        return np.ascontiguousarray(self.feature_log_prob_.T, dtype=np.float64)
+
+    def _linear_weights(self) -> tuple[np.ndarray, bool] | None:
+        self._check_fitted()
+        return self._weight_matrix(), False
+
+    def _joint_log_likelihood(self, X: Any) -> np.ndarray:
+        return self._jll_from_dot(_safe_dot(X, self._weight_matrix()))
+
+    def _count(self, X: Any, class_index: np.ndarray, sample_weight: np.ndarray) -> None:
+        n_classes = self.class_count_.shape[0]
+        self.feature_count_ += _class_feature_counts(X, class_index, sample_weight, n_classes)
+        self.class_count_ += _kernels.class_counts(class_index, sample_weight, n_classes)
+
+
+class MultinomialNB(_LinearDiscreteNB):
+    """Naive Bayes classifier for multinomial models (e.g. word counts).
+
+    Parameters
+    ----------
+    alpha : float or array-like of shape (n_features,), default=1.0
+        Additive (Laplace/Lidstone) smoothing parameter.
+    force_alpha : bool, default=True
+        If False, an alpha below 1e-10 is raised to 1e-10 with a warning.
+    fit_prior : bool, default=True
+        Learn class priors from the data; otherwise use a uniform prior.
+    class_prior : array-like of shape (n_classes,), default=None
+        Fixed class prior probabilities.
+
+    Attributes
+    ----------
+    class_count_ : ndarray of shape (n_classes,)
+        Weighted number of samples per class.
+    class_log_prior_ : ndarray of shape (n_classes,)
+        Log prior of each class.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    feature_count_ : ndarray of shape (n_classes, n_features)
+        Weighted feature totals per class.
+    feature_log_prob_ : ndarray of shape (n_classes, n_features)
+        Smoothed log probability ``log P(x_i | y)``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, set when ``X`` had string column names.
+    """
+
+    def __init__(
+        self,
+        *,
+        alpha: float | Any = 1.0,
+        force_alpha: bool = True,
+        fit_prior: bool = True,
+        class_prior: Any = None,
+    ) -> None:
+        super().__init__(
+            alpha=alpha, fit_prior=fit_prior, class_prior=class_prior, force_alpha=force_alpha
+        )
+
+    def _check_fit_X(self, X: Any) -> None:
+        check_non_negative(X, "MultinomialNB (input X)")
+
+    def _update_feature_log_prob(self, alpha: Any) -> None:
+        smoothed_fc = self.feature_count_ + alpha
+        smoothed_cc = smoothed_fc.sum(axis=1)
+        self.feature_log_prob_ = np.log(smoothed_fc) - np.log(smoothed_cc.reshape(-1, 1))
+
+    def _jll_from_dot(self, dot: np.ndarray) -> np.ndarray:
+        return dot + self.class_log_prior_
+
+    def __sklearn_tags__(self):  # pragma: no cover - called by scikit-learn only
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        return tags
+
+
+class ComplementNB(_LinearDiscreteNB):
+    """Complement Naive Bayes (Rennie et al., 2003), suited to imbalanced text data.
+
+    Parameters
+    ----------
+    alpha : float or array-like of shape (n_features,), default=1.0
+        Additive smoothing parameter.
+    force_alpha : bool, default=True
+        If False, an alpha below 1e-10 is raised to 1e-10 with a warning.
+    fit_prior : bool, default=True
+        Only used when the training set has a single class.
+    class_prior : array-like of shape (n_classes,), default=None
+        Only used when the training set has a single class.
+    norm : bool, default=False
+        Apply the second normalisation of the weights.
+
+    Attributes
+    ----------
+    class_count_, class_log_prior_, classes_, feature_count_, n_features_in_ :
+        As in :class:`MultinomialNB`.
+    feature_all_ : ndarray of shape (n_features,)
+        Weighted feature totals over all classes.
+    feature_log_prob_ : ndarray of shape (n_classes, n_features)
+        Complement weights (larger means more likely).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, set when ``X`` had string column names.
+    """
+
+    def __init__(
+        self,
+        *,
+        alpha: float | Any = 1.0,
+        force_alpha: bool = True,
+        fit_prior: bool = True,
+        class_prior: Any = None,
+        norm: bool = False,
+    ) -> None:
+        super().__init__(
+            alpha=alpha, fit_prior=fit_prior, class_prior=class_prior, force_alpha=force_alpha
+        )
+        self.norm = norm
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        if not _is_bool(self.norm):
+            raise _invalid_param(self, "norm", "an instance of 'bool'", self.norm)
+
+    def _check_fit_X(self, X: Any) -> None:
+        check_non_negative(X, "ComplementNB (input X)")
+
+    def _count(self, X: Any, class_index: np.ndarray, sample_weight: np.ndarray) -> None:
+        super()._count(X, class_index, sample_weight)
+        self.feature_all_ = self.feature_count_.sum(axis=0)
+
+    def _update_feature_log_prob(self, alpha: Any) -> None:
+        comp_count = self.feature_all_ + alpha - self.feature_count_
+        logged = np.log(comp_count / comp_count.sum(axis=1, keepdims=True))
+        # predictions use argmax, so the complement log-probabilities are negated
+        if self.norm:
+            self.feature_log_prob_ = logged / logged.sum(axis=1, keepdims=True)
+        else:
+            self.feature_log_prob_ = -logged
+
+    def _jll_from_dot(self, dot: np.ndarray) -> np.ndarray:
+        jll = dot
+        if len(self.classes_) == 1:
+            jll += self.class_log_prior_
+        return jll
+
+    def __sklearn_tags__(self):  # pragma: no cover - called by scikit-learn only
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        return tags
+
+
+class BernoulliNB(_LinearDiscreteNB):
+    """Naive Bayes classifier for multivariate Bernoulli (binary feature) models.
+
+    Parameters
+    ----------
+    alpha : float or array-like of shape (n_features,), default=1.0
+        Additive smoothing parameter.
+    force_alpha : bool, default=True
+        If False, an alpha below 1e-10 is raised to 1e-10 with a warning.
+    binarize : float or None, default=0.0
+        Threshold mapping features to {0, 1} (``x > binarize``); ``None`` means the
+        input is already binary.
+    fit_prior : bool, default=True
+        Learn class priors from the data; otherwise use a uniform prior.
+    class_prior : array-like of shape (n_classes,), default=None
+        Fixed class prior probabilities.
+
+    Attributes
+    ----------
+    class_count_, class_log_prior_, classes_, feature_count_, n_features_in_ :
+        As in :class:`MultinomialNB`.
+    feature_log_prob_ : ndarray of shape (n_classes, n_features)
+        Smoothed log probability ``log P(x_i = 1 | y)``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, set when ``X`` had string column names.
+    """
+
+    def __init__(
+        self,
+        *,
+        alpha: float | Any = 1.0,
+        force_alpha: bool = True,
+        binarize: float | None = 0.0,
+        fit_prior: bool = True,
+        class_prior: Any = None,
+    ) -> None:
+        super().__init__(
+            alpha=alpha, fit_prior=fit_prior, class_prior=class_prior, force_alpha=force_alpha
+        )
+        self.binarize = binarize
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        b = self.binarize
+        if b is not None and not (_is_real(b) and b >= 0):
+            raise _invalid_param(self, "binarize", "None or a float in the range [0.0, inf)", b)
+
+    def _binarized(self, X: Any) -> Any:
+        threshold = self.binarize
+        if threshold is None:
+            return X
+        if sp.issparse(X):
+            X = X.copy()
+            cond = X.data > threshold
+            X.data[cond] = 1
+            X.data[np.logical_not(cond)] = 0
+            X.eliminate_zeros()
+            return X
+        X = np.array(X, copy=True)
+        cond = X > threshold
+        X[cond] = 1
+        X[np.logical_not(cond)] = 0
+        return X
+
+    def _validate_X(self, X: Any, *, reset: bool) -> Any:
+        return self._binarized(super()._validate_X(X, reset=reset))
+
+    def _update_feature_log_prob(self, alpha: Any) -> None:
+        smoothed_fc = self.feature_count_ + alpha
+        smoothed_cc = self.class_count_ + alpha * 2
+        self.feature_log_prob_ = np.log(smoothed_fc) - np.log(smoothed_cc.reshape(-1, 1))
+
+    def _neg_prob(self) -> np.ndarray:
+        return np.log(1 - np.exp(self.feature_log_prob_))
+
+    def _weight_matrix(self) -> np.ndarray:
+        W = (self.feature_log_prob_ - self._neg_prob()).T
+        return np.ascontiguousarray(W, dtype=np.float64)
+
+    def _linear_weights(self) -> tuple[np.ndarray, bool] | None:
+        self._check_fitted()
+        b = self.binarize
+        if b is None or not (0 <= b < 1):
+            return None
+        return self._weight_matrix(), True
+
+    def _jll_from_dot(self, dot: np.ndarray) -> np.ndarray:
+        jll = dot
+        jll += self.class_log_prior_ + self._neg_prob().sum(axis=1)
+        return jll
+
+
+class CategoricalNB(_BaseDiscreteNB):
+    """Naive Bayes classifier for categorical features coded ``0 .. n_categories - 1``.
+
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        Additive smoothing parameter.
+    force_alpha : bool, default=True
+        If False, an alpha below 1e-10 is raised to 1e-10 with a warning.
+    fit_prior : bool, default=True
+        Learn class priors from the data; otherwise use a uniform prior.
+    class_prior : array-like of shape (n_classes,), default=None
+        Fixed class prior probabilities.
+    min_categories : int or array-like of shape (n_features,), default=None
+        Minimum number of categories per feature.
+
+    Attributes
+    ----------
+    category_count_ : list of n_features ndarrays of shape (n_classes, n_categories_j)
+        Weighted (class, category) counts per feature.
+    class_count_, class_log_prior_, classes_, n_features_in_ :
+        As in :class:`MultinomialNB`.
+    feature_log_prob_ : list of n_features ndarrays of shape (n_classes, n_categories_j)
+        Smoothed ``log P(x_j = k | y)``.
+    n_categories_ : ndarray of shape (n_features,), dtype int64
+        Number of categories per feature (from the last batch and ``min_categories``).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, set when ``X`` had string column names.
+    """
+
+    _accept_sparse = False
+    _X_dtype = np.int64
+    _alpha_array_ok = False
+
+    def __init__(
+        self,
+        *,
+        alpha: float = 1.0,
+        force_alpha: bool = True,
+        fit_prior: bool = True,
+        class_prior: Any = None,
+        min_categories: int | Any = None,
+    ) -> None:
+        super().__init__(
+            alpha=alpha, fit_prior=fit_prior, class_prior=class_prior, force_alpha=force_alpha
+        )
+        self.min_categories = min_categories
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        mc = self.min_categories
+        ok = (
+            mc is None
+            or (isinstance(mc, numbers.Integral) and not _is_bool(mc) and mc >= 1)
+            or (_is_array_like(mc) and not isinstance(mc, numbers.Number))
+        )
+        if not ok:
+            raise _invalid_param(
+                self,
+                "min_categories",
+                "None, an array-like or an int in the range [1, inf)",
+                mc,
+            )
+
+    def _validate_X(self, X: Any, *, reset: bool) -> Any:
+        X = super()._validate_X(X, reset=reset)
+        check_non_negative(X, "CategoricalNB (input X)")
+        return X
+
+    def _init_counters(self, n_classes: int, n_features: int) -> None:
+        self.class_count_ = np.zeros(n_classes, dtype=np.float64)
+        self.category_count_ = [np.zeros((n_classes, 0)) for _ in range(n_features)]
+
+    @staticmethod
+    def _validate_n_categories(X: np.ndarray, min_categories: Any) -> np.ndarray:
+        # categories are coded 0 .. n - 1, so the batch maximum gives n
+        n_categories_X = X.max(axis=0) + 1
+        if min_categories is None:
+            return n_categories_X
+        min_categories_ = np.array(min_categories)
+        if not np.issubdtype(min_categories_.dtype, np.signedinteger):
+            raise ValueError(
+                f"'min_categories' should have integral type. Got {min_categories_.dtype} instead."
+            )
+        n_categories_ = np.maximum(n_categories_X, min_categories_, dtype=np.int64)
+        if n_categories_.shape != n_categories_X.shape:
+            raise ValueError(
+                f"'min_categories' should have shape ({X.shape[1]},) when an array-like is "
+                f"provided. Got {min_categories_.shape} instead."
+            )
+        return n_categories_
+
+    def _count(self, X: Any, class_index: np.ndarray, sample_weight: np.ndarray) -> None:
+        n_classes = self.class_count_.shape[0]
+        n_categories = self._validate_n_categories(X, self.min_categories)
+        self.class_count_ += _kernels.class_counts(class_index, sample_weight, n_classes)
+        self.n_categories_ = n_categories
+        counts = self.category_count_
+        for j in range(self.n_features_in_):
+            missing = int(n_categories[j]) - counts[j].shape[1]
+            if missing > 0:
+                counts[j] = np.pad(counts[j], [(0, 0), (0, missing)], "constant")
+        widths = np.array([c.shape[1] for c in counts], dtype=np.int64)
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(widths, out=offsets[1:])
+        Xc = np.ascontiguousarray(X, dtype=np.int64)
+        batch = _kernels.class_category_counts(Xc, class_index, sample_weight, n_classes, offsets)
+        for j in range(self.n_features_in_):
+            counts[j] += batch[:, offsets[j] : offsets[j + 1]]
+
+    def _update_feature_log_prob(self, alpha: Any) -> None:
+        feature_log_prob = []
+        for j in range(self.n_features_in_):
+            smoothed_cat_count = self.category_count_[j] + alpha
+            smoothed_class_count = smoothed_cat_count.sum(axis=1)
+            feature_log_prob.append(
+                np.log(smoothed_cat_count) - np.log(smoothed_class_count.reshape(-1, 1))
+            )
+        self.feature_log_prob_ = feature_log_prob
+
+    def _joint_log_likelihood(self, X: Any) -> np.ndarray:
+        jll = np.zeros((X.shape[0], self.class_count_.shape[0]))
+        for j in range(self.n_features_in_):
+            jll += self.feature_log_prob_[j][:, X[:, j]].T
+        return jll + self.class_log_prior_
+
+    def __sklearn_tags__(self):  # pragma: no cover - called by scikit-learn only
+        tags = super().__sklearn_tags__()
+        tags.input_tags.categorical = True
+        tags.input_tags.sparse = False
+        tags.input_tags.positive_only = True
+        return tags
+
+
+# --------------------------------------------------------------------------- Gaussian
+
+
+class GaussianNB(_BaseNB):
+    """Gaussian Naive Bayes, with incremental updates through :meth:`partial_fit`.
+
+    Parameters
+    ----------
+    priors : array-like of shape (n_classes,), default=None
+        Fixed class prior probabilities.
+    var_smoothing : float, default=1e-9
+        Fraction of the largest feature variance added to all variances.
+
+    Attributes
+    ----------
+    class_count_ : ndarray of shape (n_classes,)
+        Weighted number of samples per class.
+    class_prior_ : ndarray of shape (n_classes,)
+        Probability of each class.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    epsilon_ : float
+        Absolute value added to the variances.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, set when ``X`` had string column names.
+    theta_ : ndarray of shape (n_classes, n_features)
+        Per-class feature means.
+    var_ : ndarray of shape (n_classes, n_features)
+        Per-class feature variances (plus ``epsilon_``).
+    """
+
+    _fitted_attr = "class_prior_"
+
+    def __init__(self, *, priors: Any = None, var_smoothing: float = 1e-9) -> None:
+        self.priors = priors
+        self.var_smoothing = var_smoothing
+
+    def _validate_params(self) -> None:
+        vs = self.var_smoothing
+        if not (_is_real(vs) and vs >= 0):
+            raise _invalid_param(self, "var_smoothing", "a float in the range [0.0, inf)", vs)
+        if self.priors is not None and not _is_array_like(self.priors):
+            raise _invalid_param(self, "priors", "an array-like or None", self.priors)
+
+    def _validate_X(self, X: Any, *, reset: bool) -> Any:
+        return validate_data(self, X, reset=reset)
+
+    def _check_X(self, X: Any) -> Any:
+        return self._validate_X(X, reset=False)
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GaussianNB:
+        """Fit per-class means and variances.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        y = check_y(y, estimator_name=type(self).__name__)
+        return self._partial_fit(X, y, np.unique(y), refit=True, sample_weight=sample_weight)
+
+    def partial_fit(
+        self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
+    ) -> GaussianNB:
+        """Update means and variances with one batch (Chan, Golub & LeVeque).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), default=None
+            All classes; required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        return self._partial_fit(X, y, classes, refit=False, sample_weight=sample_weight)
+
+    @staticmethod
+    def _update_mean_variance(
+        n_past: Any, mu: np.ndarray, var: np.ndarray, X: np.ndarray, sample_weight: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Combine running (count, mean, variance) with the batch ``X`` (columns independent)."""
+        if X.shape[0] == 0:
+            return mu, var
+        if sample_weight is not None:
+            n_new = float(np.sum(sample_weight))
+            if np.isclose(n_new, 0.0):
+                return mu, var
+            new_mu = np.average(X, axis=0, weights=sample_weight)
+            new_var = np.average((X - new_mu) ** 2, axis=0, weights=sample_weight)
+        else:
+            n_new = X.shape[0]
+            new_var = np.var(X, axis=0)
+            new_mu = np.mean(X, axis=0)
+        if n_past == 0:
+            return new_mu, new_var
+        n_total = float(n_past + n_new)
+        total_mu = (n_new * new_mu + n_past * mu) / n_total
+        old_ssd = n_past * var
+        new_ssd = n_new * new_var
+        total_ssd = old_ssd + new_ssd + (n_new * n_past / n_total) * (mu - new_mu) ** 2
+        return total_mu, total_ssd / n_total
+
+    def _partial_fit(
+        self, X: Any, y: Any, classes: Any, *, refit: bool, sample_weight: Any
+    ) -> GaussianNB:
+        self._validate_params()
+        if refit:
+            known, first_call = unique_labels(classes), True
+        else:
+            known, first_call = self._partial_fit_classes(classes)
+        X, y = self._check_X_y(X, y, reset=first_call)
+        float_dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float64)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X.shape[0], dtype=float_dtype)
+        epsilon = self.var_smoothing * np.max(np.var(X, axis=0))
+        n_classes, n_features = known.shape[0], X.shape[1]
+        if first_call:
+            theta = np.zeros((n_classes, n_features), dtype=float_dtype)
+            var = np.zeros((n_classes, n_features), dtype=float_dtype)
+            class_count = np.zeros(n_classes, dtype=float_dtype)
+            if self.priors is not None:
+                priors = np.asarray(self.priors, dtype=float_dtype)
+                if priors.shape[0] != n_classes:
+                    raise ValueError("Number of priors must match number of classes.")
+                if not np.isclose(np.sum(priors), 1.0):
+                    raise ValueError("The sum of the priors should be 1.")
+                if np.any(priors < 0):
+                    raise ValueError("Priors must be non-negative.")
+                class_prior = priors
+            else:
+                class_prior = np.zeros(n_classes, dtype=float_dtype)
+        else:
+            if n_features != self.theta_.shape[1]:
+                raise ValueError(
+                    f"Number of features {n_features} does not match previous data "
+                    f"{self.theta_.shape[1]}."
+                )
+            theta, var = self.theta_.copy(), self.var_.copy()
+            class_count, class_prior = self.class_count_.copy(), self.class_prior_
+            # the stored variances include the smoothing: take it out (the new epsilon,
+            # exactly as scikit-learn does) before combining
+            var[:, :] -= epsilon
+        self._encode_labels(y, known)
+        for y_i in np.unique(y):
+            i = int(np.searchsorted(known, y_i))
+            mask = y == y_i
+            X_i = X[mask]
+            if sample_weight is not None:
+                sw_i = sample_weight[mask]
+                N_i = np.sum(sw_i)
+            else:
+                sw_i = None
+                N_i = X_i.shape[0]
+            new_theta, new_var = self._update_mean_variance(
+                class_count[i], theta[i, :], var[i, :], X_i, sw_i
+            )
+            theta[i, :] = new_theta
+            var[i, :] = new_var
+            class_count[i] += N_i
+        var[:, :] += epsilon
+        if self.priors is None:
+            class_prior = class_count / np.sum(class_count)
+        self.classes_ = known
+        self.epsilon_ = epsilon
+        self.theta_, self.var_, self.class_count_ = theta, var, class_count
+        self.class_prior_ = class_prior
+        return self
+
+    def _joint_log_likelihood(self, X: Any) -> np.ndarray:
+        jll = []
+        for i in range(np.size(self.classes_)):
+            jointi = np.log(self.class_prior_[i])
+            n_ij = -0.5 * np.sum(np.log(2.0 * np.pi * self.var_[i, :]))
+            n_ij = n_ij - 0.5 * np.sum(((X - self.theta_[i, :]) ** 2) / (self.var_[i, :]), axis=1)
+            jll.append(jointi + n_ij)
+        return np.stack(jll).T
