@@ -37,6 +37,7 @@ cdef extern from "Python.h":
     object PyUnicode_FromKindAndData(int kind, const void *buf, Py_ssize_t size)
     bint Py_UNICODE_ISALNUM(Py_UCS4 ch) nogil
     bint Py_UNICODE_ISSPACE(Py_UCS4 ch) nogil
+    Py_UCS4 Py_UNICODE_TOLOWER(Py_UCS4 ch) nogil
 
 cdef enum:
     WORD = 0
@@ -58,23 +59,36 @@ ctypedef uint32_t cp_t   # one code point
 # Character classes (ASCII fast path, CPython's tables otherwise)
 # ---------------------------------------------------------------------------
 
-cdef uint8_t ASCII_WORD[128]
-cdef uint8_t ASCII_SPACE[128]
-cdef int _c
-for _c in range(128):
-    ASCII_WORD[_c] = 1 if (chr(_c).isalnum() or _c == 95) else 0
-    ASCII_SPACE[_c] = 1 if chr(_c).isspace() else 0
+cdef enum:
+    F_WORD = 1
+    F_SPACE = 2
+
+# Flags and simple lower-case mapping of the Basic Multilingual Plane, filled
+# once at import from CPython's own tables; other planes ask CPython directly.
+cdef uint8_t BMP_FLAGS[65536]
+cdef uint16_t BMP_LOWER[65536]
+
+
+cdef void _fill_tables() noexcept nogil:
+    cdef uint32_t c
+    for c in range(65536):
+        BMP_FLAGS[c] = ((F_WORD if (Py_UNICODE_ISALNUM(c) or c == 95) else 0)
+                        | (F_SPACE if Py_UNICODE_ISSPACE(c) else 0))
+        BMP_LOWER[c] = <uint16_t>Py_UNICODE_TOLOWER(c)
+
+
+_fill_tables()
 
 
 cdef inline bint is_word(cp_t c) noexcept nogil:
-    if c < 128:
-        return ASCII_WORD[c]
+    if c < 65536:
+        return BMP_FLAGS[c] & F_WORD
     return Py_UNICODE_ISALNUM(c)
 
 
 cdef inline bint is_space(cp_t c) noexcept nogil:
-    if c < 128:
-        return ASCII_SPACE[c]
+    if c < 65536:
+        return BMP_FLAGS[c] & F_SPACE
     return Py_UNICODE_ISSPACE(c)
 
 
@@ -468,26 +482,98 @@ cdef void analyze_doc(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
 # ---------------------------------------------------------------------------
 
 cdef class _Docs:
-    """Raw pointers to a list of str, valid while the list is alive."""
+    """Raw pointers to a list of str, valid while this object is alive.
+
+    With ``lower``, documents that ``str.lower`` treats specially (U+0130
+    lower-cases to two code points; U+03A3 follows the final-sigma rule) are
+    lower-cased here by ``str.lower`` and marked, so that the kernel's
+    per-code-point lower-casing never has to call back into Python.
+    """
     cdef vector[int] kinds
     cdef vector[const void *] data
     cdef vector[Py_ssize_t] lengths
+    cdef vector[uint8_t] lowered
     cdef list keep
 
-    def __cinit__(self, list docs):
+    def __cinit__(self, list docs, bint lower=False):
         cdef object d
-        self.keep = docs
+        cdef Py_ssize_t i, n = len(docs)
+        self.keep = list(docs)
         for d in docs:
             if type(d) is not str:
                 raise TypeError(f"expected str documents, got {type(d).__name__}")
-            self.kinds.push_back(PyUnicode_KIND(d))
-            self.data.push_back(PyUnicode_DATA(d))
-            self.lengths.push_back(PyUnicode_GET_LENGTH(d))
+            self._point(d)
+        self.lowered.assign(n, 0)
+        if not lower:
+            return
+        cdef vector[Py_ssize_t] special
+        with nogil:
+            for i in range(n):
+                if self.kinds[i] != 1 and _has_special_case(
+                        self.kinds[i], self.data[i], self.lengths[i]):
+                    special.push_back(i)
+        for i in special:
+            d = self.keep[i].lower()
+            self.keep[i] = d
+            self.kinds[i] = PyUnicode_KIND(d)
+            self.data[i] = PyUnicode_DATA(d)
+            self.lengths[i] = PyUnicode_GET_LENGTH(d)
+            self.lowered[i] = 1
+
+    cdef void _point(self, str d):
+        self.kinds.push_back(PyUnicode_KIND(d))
+        self.data.push_back(PyUnicode_DATA(d))
+        self.lengths.push_back(PyUnicode_GET_LENGTH(d))
 
 
-cdef inline void load_doc(_Docs docs, Py_ssize_t d, Scratch *w) noexcept nogil:
-    w.doc.resize(docs.lengths[d])
-    _widen(docs.kinds[d], docs.data[d], docs.lengths[d], w.doc.data())
+cdef bint _has_special_case(int kind, const void *data, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef uint32_t c
+    if kind == 2:
+        for i in range(n):
+            c = (<const uint16_t *>data)[i]
+            if c == 0x130 or c == 0x3A3:
+                return True
+    else:
+        for i in range(n):
+            c = (<const uint32_t *>data)[i]
+            if c == 0x130 or c == 0x3A3:
+                return True
+    return False
+
+
+cdef void load_doc(_Docs docs, Py_ssize_t d, bint lower, Scratch *w) noexcept nogil:
+    """Code points of document ``d`` into ``w.doc``, lower-cased like ``str.lower`` if asked.
+
+    CPython's simple lower-case mapping equals ``str.lower`` except for the
+    code points that ``_Docs`` already routed through ``str.lower``.
+    """
+    cdef Py_ssize_t n = docs.lengths[d], i
+    cdef cp_t c
+    cdef cp_t *o
+    w.doc.resize(n)
+    o = w.doc.data()
+    _widen(docs.kinds[d], docs.data[d], n, o)
+    if not lower or docs.lowered[d] or docs.kinds[d] == 1 and _ascii_lower(o, n):
+        return
+    for i in range(n):
+        c = o[i]
+        if c < 65536:
+            o[i] = BMP_LOWER[c]
+        else:
+            o[i] = Py_UNICODE_TOLOWER(c)
+
+
+cdef inline bint _ascii_lower(cp_t *o, Py_ssize_t n) noexcept nogil:
+    """Lower-case ``o`` in place if it is all ASCII; False (untouched) otherwise."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if o[i] >= 128:
+            return False
+    for i in range(n):
+        if 65 <= o[i] <= 90:
+            o[i] += 32
+    return True
 
 
 cdef Params make_params(int analyzer, int min_n, int max_n, int min_token_len, int sink,
@@ -512,12 +598,13 @@ cdef Params make_params(int analyzer, int min_n, int max_n, int min_token_len, i
 
 
 def count(list docs, TermTable table, bint grow, int analyzer, int min_n, int max_n,
-          int min_token_len=2, TermTable stop=None):
+          int min_token_len=2, TermTable stop=None, bint lower=False):
     """Count the terms of each document.
 
     Parameters
     ----------
-    docs : list of str, preprocessed documents.
+    docs : list of str, preprocessed documents (``lower``: lower-case them here,
+        exactly as ``str.lower`` would).
     table : TermTable; with ``grow`` unseen terms are added to it (ids in
         order of first appearance), otherwise they are skipped.
 
@@ -529,7 +616,7 @@ def count(list docs, TermTable table, bint grow, int analyzer, int min_n, int ma
     """
     cdef Params p = make_params(analyzer, min_n, max_n, min_token_len,
                                 SINK_GROW if grow else SINK_LOOKUP, 0, False)
-    cdef _Docs ds = _Docs(docs)
+    cdef _Docs ds = _Docs(docs, lower)
     cdef Py_ssize_t n_docs = len(docs), d, k, nk
     cdef vector[int64_t] indptr
     cdef vector[int32_t] indices
@@ -541,7 +628,7 @@ def count(list docs, TermTable table, bint grow, int analyzer, int min_n, int ma
     indptr.push_back(0)
     with nogil:
         for d in range(n_docs):
-            load_doc(ds, d, &w)
+            load_doc(ds, d, lower, &w)
             w.keys.clear()
             analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
             nk = <Py_ssize_t>w.keys.size()
@@ -561,7 +648,7 @@ def count(list docs, TermTable table, bint grow, int analyzer, int min_n, int ma
 
 
 def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer,
-                int min_n, int max_n, int min_token_len=2, TermTable stop=None):
+                int min_n, int max_n, int min_token_len=2, TermTable stop=None, bint lower=False):
     """Hash the terms of each document (scikit-learn's FeatureHasher semantics).
 
     Returns
@@ -572,7 +659,7 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
     """
     cdef Params p = make_params(analyzer, min_n, max_n, min_token_len, SINK_HASH,
                                 n_features, alternate_sign)
-    cdef _Docs ds = _Docs(docs)
+    cdef _Docs ds = _Docs(docs, lower)
     cdef Py_ssize_t n_docs = len(docs), d, k, nk
     cdef vector[int64_t] indptr
     cdef vector[int32_t] indices
@@ -585,7 +672,7 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
     indptr.push_back(0)
     with nogil:
         for d in range(n_docs):
-            load_doc(ds, d, &w)
+            load_doc(ds, d, lower, &w)
             w.keys.clear()
             analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, None, stop, &w)
             if w.bad_surrogate:
@@ -610,7 +697,7 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
 
 def linear_scores(list docs, TermTable table, const double[:, ::1] weights,
                   const int32_t[::1] column, bint binary, int analyzer, int min_n,
-                  int max_n, int min_token_len=2, TermTable stop=None):
+                  int max_n, int min_token_len=2, TermTable stop=None, bint lower=False):
     """Per-document ``x @ weights`` without building the document-term matrix.
 
     ``x`` is the document's count vector (its 0/1 indicator with ``binary``)
@@ -628,7 +715,7 @@ def linear_scores(list docs, TermTable table, const double[:, ::1] weights,
     for tid in range(column.shape[0]):
         if column[tid] >= n_out:
             raise ValueError("column map points past the weight matrix")
-    cdef _Docs ds = _Docs(docs)
+    cdef _Docs ds = _Docs(docs, lower)
     cdef Py_ssize_t n_docs = len(docs), d, k, nk, c
     cdef cnp.ndarray[double, ndim=2] out = np.zeros((n_docs, n_cls), dtype=np.float64)
     cdef double[:, ::1] ov = out
@@ -637,7 +724,7 @@ def linear_scores(list docs, TermTable table, const double[:, ::1] weights,
     cdef double a
     with nogil:
         for d in range(n_docs):
-            load_doc(ds, d, &w)
+            load_doc(ds, d, lower, &w)
             w.keys.clear()
             analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
             # translate term ids to output columns, dropping pruned terms
@@ -682,3 +769,33 @@ cdef _to_array_f64(vector[double] &v):
     if v.size():
         memcpy(&a[0], v.data(), v.size() * sizeof(double))
     return a
+
+
+def sort_rows(const int64_t[::1] indptr, int32_t[::1] indices, int32_t[::1] counts):
+    """Sort each CSR row's (index, count) pairs by index, in place.
+
+    ``indptr`` must be non-decreasing, start at 0 and end at ``len(indices)``;
+    indices must be non-negative.
+    """
+    cdef Py_ssize_t n_rows = indptr.shape[0] - 1, r, k, a, b
+    if indptr.shape[0] < 1 or indptr[0] != 0 or indptr[n_rows] != indices.shape[0] \
+            or counts.shape[0] != indices.shape[0]:
+        raise ValueError("inconsistent CSR arrays")
+    for r in range(n_rows):
+        if indptr[r + 1] < indptr[r]:
+            raise ValueError("indptr must be non-decreasing")
+    for k in range(indices.shape[0]):
+        if indices[k] < 0:
+            raise ValueError("indices must be non-negative")
+    cdef vector[uint64_t] keys
+    with nogil:
+        for r in range(n_rows):
+            a = indptr[r]
+            b = indptr[r + 1]
+            keys.resize(b - a)
+            for k in range(a, b):
+                keys[k - a] = (<uint64_t>indices[k] << 32) | <uint32_t>counts[k]
+            sort(keys.begin(), keys.end())
+            for k in range(a, b):
+                indices[k] = <int32_t>(keys[k - a] >> 32)
+                counts[k] = <int32_t>(keys[k - a] & 0xFFFFFFFFU)

@@ -1,0 +1,472 @@
+"""Document analysis shared by the vectorizers and the fused text classifier.
+
+:class:`TextAnalysisMixin` holds scikit-learn's text-processing parameters
+and decides, per call, between
+
+* the compiled path (``fastgen._kernels._text``): documents are decoded and
+  preprocessed in Python (one ``str`` operation per document, so
+  ``str.lower`` and accent stripping behave exactly as in scikit-learn),
+  then tokenized, n-grammed and counted by the kernel; and
+* the Python path, used for custom token patterns, tokenizers and callable
+  analyzers, with scikit-learn's exact analyzer semantics.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+import warnings
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from .._kernels import _text
+
+#: Token patterns the compiled tokenizer implements, with their minimum token length.
+_FAST_TOKEN_PATTERNS = {
+    r"(?u)\b\w\w+\b": 2,
+    r"\b\w\w+\b": 2,
+    r"(?u)\b\w+\b": 1,
+    r"\b\w+\b": 1,
+}
+
+_WHITE_SPACES = re.compile(r"\s\s+")
+
+#: Documents per task when work is split over threads.
+_MIN_CHUNK = 256
+
+
+def strip_accents_unicode(s: str) -> str:
+    """Remove accents: NFKD-decompose and drop combining marks (ASCII passes through)."""
+    if s.isascii():
+        return s
+    normalized = unicodedata.normalize("NFKD", s)
+    return "".join(c for c in normalized if not unicodedata.combining(c))
+
+
+def strip_accents_ascii(s: str) -> str:
+    """Transliterate to ASCII: NFKD-decompose and drop what is not ASCII."""
+    return unicodedata.normalize("NFKD", s).encode("ASCII", "ignore").decode("ASCII")
+
+
+def english_stop_words() -> frozenset[str]:
+    """scikit-learn's English stop-word list (requires scikit-learn)."""
+    try:
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    except ImportError as exc:  # pragma: no cover - sklearn is a dev dependency
+        raise ValueError(
+            "stop_words='english' uses scikit-learn's list; install scikit-learn or pass "
+            "your own list of stop words"
+        ) from exc
+    return ENGLISH_STOP_WORDS
+
+
+def _check_stop_list(stop: Any) -> frozenset | None:
+    if stop == "english":
+        return english_stop_words()
+    if isinstance(stop, str):
+        raise ValueError(f"not a built-in stop list: {stop}")
+    if stop is None:
+        return None
+    return frozenset(stop)
+
+
+def n_threads(n_jobs: int | None) -> int:
+    """Threads for ``n_jobs`` (None -> 1, -1 -> all cores, -2 -> all but one, ...)."""
+    if n_jobs is None:
+        return 1
+    if not isinstance(n_jobs, (int, np.integer)) or isinstance(n_jobs, bool) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be a non-zero integer or None, got {n_jobs!r}")
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
+    return int(n_jobs)
+
+
+def map_chunks(fn: Callable[[list], Any], items: list, n_jobs: int | None) -> list:
+    """``[fn(chunk) for chunk in chunks(items)]``, chunks run on ``n_jobs`` threads.
+
+    With one thread the whole list is one chunk. Results keep chunk order.
+    """
+    workers = min(n_threads(n_jobs), max(1, len(items) // _MIN_CHUNK))
+    if workers <= 1:
+        return [fn(items)]
+    n_chunks = 4 * workers
+    bounds = np.linspace(0, len(items), n_chunks + 1).astype(int)
+    chunks = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=False) if b > a]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, chunks))
+
+
+def concat_rows(parts: list[tuple]) -> tuple[np.ndarray, ...]:
+    """Stack per-chunk CSR pieces ``(indptr, indices, values)`` in chunk order."""
+    if len(parts) == 1:
+        return parts[0]
+    offsets = np.cumsum([0] + [p[0][-1] for p in parts[:-1]])
+    shifted = [p[0][1:] + o for p, o in zip(parts, offsets, strict=True)]
+    indptr = np.concatenate([parts[0][0][:1], *shifted])
+    return (
+        indptr,
+        np.concatenate([p[1] for p in parts]),
+        np.concatenate([p[2] for p in parts]),
+    )
+
+
+@dataclass(frozen=True)
+class KernelPlan:
+    """Arguments of the compiled analyzer for one vectorizer configuration."""
+
+    analyzer: int
+    min_n: int
+    max_n: int
+    min_token_len: int
+    stop: _text.TermTable | None
+    lower: bool  # the kernel lower-cases (no other preprocessing configured)
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "analyzer": self.analyzer,
+            "min_n": self.min_n,
+            "max_n": self.max_n,
+            "min_token_len": self.min_token_len,
+            "stop": self.stop,
+            "lower": self.lower,
+        }
+
+
+def _identity(doc: str) -> str:
+    return doc
+
+
+class TextAnalysisMixin:
+    """scikit-learn's text-processing parameters and the analyzers built from them.
+
+    Expects the parameters ``input, encoding, decode_error, strip_accents,
+    lowercase, preprocessor, tokenizer, stop_words, token_pattern,
+    ngram_range, analyzer`` as attributes.
+    """
+
+    # ----------------------------------------------------------- per document
+    def decode(self, doc: Any) -> str:
+        """Read and decode one document per ``input``, ``encoding`` and ``decode_error``."""
+        if self.input == "filename":
+            with open(doc, "rb") as fh:
+                doc = fh.read()
+        elif self.input == "file":
+            doc = doc.read()
+        if isinstance(doc, bytes):
+            doc = doc.decode(self.encoding, self.decode_error)
+        if doc is np.nan:
+            raise ValueError("np.nan is an invalid document, expected byte or unicode string.")
+        return doc
+
+    def _accent_function(self) -> Callable[[str], str] | None:
+        if not self.strip_accents:
+            return None
+        if callable(self.strip_accents):
+            return self.strip_accents
+        if self.strip_accents == "ascii":
+            return strip_accents_ascii
+        if self.strip_accents == "unicode":
+            return strip_accents_unicode
+        raise ValueError(f'Invalid value for "strip_accents": {self.strip_accents}')
+
+    def build_preprocessor(self) -> Callable[[str], str]:
+        """Return the per-document preprocessing (lower-casing, accent stripping)."""
+        if self.preprocessor is not None:
+            return self.preprocessor
+        accents = self._accent_function()
+        if not self.lowercase and accents is None:
+            return _identity
+        return partial(_preprocess, accent_function=accents, lower=self.lowercase)
+
+    def build_tokenizer(self) -> Callable[[str], list[str]]:
+        """Return a function that splits a string into tokens."""
+        if self.tokenizer is not None:
+            return self.tokenizer
+        token_pattern = re.compile(self.token_pattern)
+        if token_pattern.groups > 1:
+            raise ValueError(
+                "More than 1 capturing group in token pattern. Only a single "
+                "group should be captured."
+            )
+        return token_pattern.findall
+
+    def get_stop_words(self) -> frozenset | None:
+        """Build or fetch the effective stop-word set."""
+        return _check_stop_list(self.stop_words)
+
+    def build_analyzer(self) -> Callable[[Any], list]:
+        """Return a callable mapping one raw document to its list of terms (Python path)."""
+        if callable(self.analyzer):
+            return partial(_analyze, analyzer=self.analyzer, decoder=self.decode)
+        preprocess = self.build_preprocessor()
+        if self.analyzer == "char":
+            return partial(
+                _analyze, ngrams=self._char_ngrams, preprocessor=preprocess, decoder=self.decode
+            )
+        if self.analyzer == "char_wb":
+            return partial(
+                _analyze, ngrams=self._char_wb_ngrams, preprocessor=preprocess,
+                decoder=self.decode,
+            )
+        if self.analyzer == "word":
+            stop_words = self.get_stop_words()
+            tokenize = self.build_tokenizer()
+            self._check_stop_words_consistency(stop_words, preprocess, tokenize)
+            return partial(
+                _analyze, ngrams=self._word_ngrams, tokenizer=tokenize, preprocessor=preprocess,
+                decoder=self.decode, stop_words=stop_words,
+            )
+        raise ValueError(f"{self.analyzer} is not a valid tokenization scheme/analyzer")
+
+    # ----------------------------------------------------------- n-grams
+    def _word_ngrams(self, tokens: list[str], stop_words: frozenset | None = None) -> list[str]:
+        if stop_words is not None:
+            tokens = [w for w in tokens if w not in stop_words]
+        min_n, max_n = self.ngram_range
+        if max_n == 1:
+            return tokens
+        original = tokens
+        n_orig = len(original)
+        if min_n == 1:
+            tokens = list(original)
+            min_n += 1
+        else:
+            tokens = []
+        for n in range(min_n, min(max_n + 1, n_orig + 1)):
+            for i in range(n_orig - n + 1):
+                tokens.append(" ".join(original[i : i + n]))
+        return tokens
+
+    def _char_ngrams(self, text: str) -> list[str]:
+        text = _WHITE_SPACES.sub(" ", text)
+        text_len = len(text)
+        min_n, max_n = self.ngram_range
+        if min_n == 1:
+            ngrams = list(text)
+            min_n += 1
+        else:
+            ngrams = []
+        for n in range(min_n, min(max_n + 1, text_len + 1)):
+            for i in range(text_len - n + 1):
+                ngrams.append(text[i : i + n])
+        return ngrams
+
+    def _char_wb_ngrams(self, text: str) -> list[str]:
+        text = _WHITE_SPACES.sub(" ", text)
+        min_n, max_n = self.ngram_range
+        ngrams = []
+        for w in text.split():
+            w = " " + w + " "
+            w_len = len(w)
+            for n in range(min_n, max_n + 1):
+                offset = 0
+                ngrams.append(w[offset : offset + n])
+                while offset + n < w_len:
+                    offset += 1
+                    ngrams.append(w[offset : offset + n])
+                if offset == 0:  # a short word is counted once
+                    break
+        return ngrams
+
+    # ----------------------------------------------------------- validation
+    def _validate_ngram_range(self) -> None:
+        rng = self.ngram_range
+        if (
+            not isinstance(rng, tuple)
+            or len(rng) != 2
+            or not all(isinstance(v, (int, np.integer)) for v in rng)
+            or rng[0] < 1
+            or rng[0] > rng[1]
+        ):
+            raise ValueError(
+                f"Invalid value for ngram_range={rng} lower boundary larger than the upper "
+                "boundary, or not a tuple of two positive integers."
+            )
+
+    def _validate_analysis_params(self) -> None:
+        if self.input not in ("filename", "file", "content"):
+            raise ValueError(f"input must be 'filename', 'file' or 'content', got {self.input!r}")
+        if self.decode_error not in ("strict", "ignore", "replace"):
+            raise ValueError(
+                f"decode_error must be 'strict', 'ignore' or 'replace', got {self.decode_error!r}"
+            )
+        if not (callable(self.analyzer) or self.analyzer in ("word", "char", "char_wb")):
+            raise ValueError(f"{self.analyzer} is not a valid tokenization scheme/analyzer")
+        self._validate_ngram_range()
+        self._accent_function()
+        self._warn_for_unused_params()
+
+    def _warn_for_unused_params(self) -> None:
+        if self.tokenizer is not None and self.token_pattern is not None:
+            warnings.warn(
+                "The parameter 'token_pattern' will not be used since 'tokenizer' is not None'",
+                stacklevel=3,
+            )
+        if self.preprocessor is not None and callable(self.analyzer):
+            warnings.warn(
+                "The parameter 'preprocessor' will not be used since 'analyzer' is callable'",
+                stacklevel=3,
+            )
+        if (
+            self.ngram_range != (1, 1)
+            and self.ngram_range is not None
+            and callable(self.analyzer)
+        ):
+            warnings.warn(
+                "The parameter 'ngram_range' will not be used since 'analyzer' is callable'",
+                stacklevel=3,
+            )
+        if self.analyzer != "word" or callable(self.analyzer):
+            if self.stop_words is not None:
+                warnings.warn(
+                    "The parameter 'stop_words' will not be used since 'analyzer' != 'word'",
+                    stacklevel=3,
+                )
+            if self.token_pattern is not None and self.token_pattern != r"(?u)\b\w\w+\b":
+                warnings.warn(
+                    "The parameter 'token_pattern' will not be used since 'analyzer' != 'word'",
+                    stacklevel=3,
+                )
+            if self.tokenizer is not None:
+                warnings.warn(
+                    "The parameter 'tokenizer' will not be used since 'analyzer' != 'word'",
+                    stacklevel=3,
+                )
+
+    def _check_stop_words_consistency(
+        self, stop_words: frozenset | None, preprocess: Callable, tokenize: Callable
+    ) -> bool | str | None:
+        """Warn once per stop list if preprocessing it yields tokens not in it."""
+        if id(self.stop_words) == getattr(self, "_stop_words_id", None):
+            return None
+        try:
+            inconsistent = set()
+            for w in stop_words or ():
+                for token in tokenize(preprocess(w)):
+                    if token not in stop_words:
+                        inconsistent.add(token)
+            self._stop_words_id = id(self.stop_words)
+            if inconsistent:
+                warnings.warn(
+                    "Your stop_words may be inconsistent with your preprocessing. Tokenizing "
+                    f"the stop words generated tokens {sorted(inconsistent)!r} not in "
+                    "stop_words.",
+                    stacklevel=4,
+                )
+            return not inconsistent
+        except Exception:
+            self._stop_words_id = id(self.stop_words)
+            return "error"
+
+    # ----------------------------------------------------------- compiled path
+    def _kernel_plan(self) -> KernelPlan | None:
+        """The compiled analyzer's arguments, or None when only Python can do it."""
+        if callable(self.analyzer):
+            return None
+        code = _text.ANALYZERS[self.analyzer]
+        min_n, max_n = (int(v) for v in self.ngram_range)
+        stop_table = None
+        min_token_len = 1
+        if self.analyzer == "word":
+            if self.tokenizer is not None or self.token_pattern not in _FAST_TOKEN_PATTERNS:
+                return None
+            min_token_len = _FAST_TOKEN_PATTERNS[self.token_pattern]
+            stop_words = self.get_stop_words()
+            self._check_stop_words_consistency(
+                stop_words, self.build_preprocessor(), self.build_tokenizer()
+            )
+            if stop_words:
+                stop_table = _text.TermTable.from_terms(
+                    [w for w in stop_words if type(w) is str]
+                )
+        lower = bool(self.lowercase) and self.preprocessor is None and not self.strip_accents
+        return KernelPlan(code, min_n, max_n, min_token_len, stop_table, lower)
+
+    def _kernel_texts(self, chunk: list, plan: KernelPlan) -> list:
+        """The documents of ``chunk`` as the ``str`` the kernel analyzes.
+
+        Plain ``str`` content the kernel can take as it is (it lower-cases
+        itself when ``plan.lower``) passes through without a copy; otherwise
+        each document is decoded and preprocessed here.
+        """
+        if (
+            self.input == "content"
+            and (plan.lower or (not self.lowercase and self.preprocessor is None
+                                and not self.strip_accents))
+            and all(type(d) is str for d in chunk)
+        ):
+            return chunk
+        prepare = self._document_preparer(lower=not plan.lower)
+        return [prepare(d) for d in chunk]
+
+    def _document_preparer(self, lower: bool = True) -> Callable[[Any], str]:
+        """One raw document -> decoded, preprocessed ``str`` (lower-casing only if ``lower``)."""
+        if lower:
+            preprocess = self.build_preprocessor()
+        else:
+            preprocess = partial(_preprocess, accent_function=None, lower=False)
+        plain = self.input == "content"
+        decode = self.decode
+
+        def prepare(doc: Any) -> str:
+            if not (plain and type(doc) is str):
+                doc = decode(doc)
+                if not isinstance(doc, str):
+                    raise TypeError(
+                        f"documents must be str or bytes, got {type(doc).__name__}: {doc!r:.60}"
+                    )
+            doc = preprocess(doc)
+            if type(doc) is not str:
+                if not isinstance(doc, str):
+                    raise TypeError(
+                        f"the preprocessor must return str, got {type(doc).__name__}"
+                    )
+                doc = str(doc)
+            return doc
+
+        return prepare
+
+
+def _preprocess(doc: str, accent_function: Callable | None = None, lower: bool = False) -> str:
+    if lower:
+        doc = doc.lower()
+    if accent_function is not None:
+        doc = accent_function(doc)
+    return doc
+
+
+def _analyze(
+    doc: Any,
+    analyzer: Callable | None = None,
+    tokenizer: Callable | None = None,
+    ngrams: Callable | None = None,
+    preprocessor: Callable | None = None,
+    decoder: Callable | None = None,
+    stop_words: frozenset | None = None,
+) -> Iterable:
+    if decoder is not None:
+        doc = decoder(doc)
+    if analyzer is not None:
+        return analyzer(doc)
+    if preprocessor is not None:
+        doc = preprocessor(doc)
+    if tokenizer is not None:
+        doc = tokenizer(doc)
+    if ngrams is not None:
+        doc = ngrams(doc, stop_words) if stop_words is not None else ngrams(doc)
+    return doc
+
+
+def as_document_list(raw_documents: Any) -> list:
+    """Materialise an iterable of documents, refusing a lone string."""
+    if isinstance(raw_documents, (str, bytes)):
+        raise ValueError("Iterable over raw text documents expected, string object received.")
+    if isinstance(raw_documents, list):
+        return raw_documents
+    return list(raw_documents)

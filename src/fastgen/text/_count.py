@@ -1,0 +1,367 @@
+"""CountVectorizer: scikit-learn's, with a compiled, multi-threaded counting path."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._base import BaseEstimator, TransformerMixin, check_is_fitted
+from .._kernels import _text
+from ._analysis import TextAnalysisMixin, as_document_list, concat_rows, map_chunks
+
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
+    """Convert a collection of text documents to a matrix of token counts.
+
+    Same parameters, attributes and output as
+    ``sklearn.feature_extraction.text.CountVectorizer``, plus ``n_jobs``:
+    documents are counted in chunks on that many threads (``-1``: all
+    cores) and merged into exactly the serial result.
+
+    The default word analyzer (token patterns ``(?u)\\b\\w\\w+\\b`` and
+    ``(?u)\\b\\w+\\b``), word n-grams and the ``char``/``char_wb`` analyzers
+    run in a compiled kernel; custom token patterns, tokenizers and callable
+    analyzers run in Python with identical results.
+
+    Output: ``scipy.sparse.csr_matrix`` of shape (n_documents, n_features)
+    and dtype ``dtype``; columns follow ``vocabulary_`` (terms sorted by
+    code point).
+    """
+
+    def __init__(
+        self,
+        *,
+        input: str = "content",
+        encoding: str = "utf-8",
+        decode_error: str = "strict",
+        strip_accents: Any = None,
+        lowercase: bool = True,
+        preprocessor: Any = None,
+        tokenizer: Any = None,
+        stop_words: Any = None,
+        token_pattern: str | None = r"(?u)\b\w\w+\b",
+        ngram_range: tuple[int, int] = (1, 1),
+        analyzer: Any = "word",
+        max_df: float | int = 1.0,
+        min_df: float | int = 1,
+        max_features: int | None = None,
+        vocabulary: Any = None,
+        binary: bool = False,
+        dtype: Any = np.int64,
+        n_jobs: int | None = 1,
+    ) -> None:
+        self.input = input
+        self.encoding = encoding
+        self.decode_error = decode_error
+        self.strip_accents = strip_accents
+        self.preprocessor = preprocessor
+        self.tokenizer = tokenizer
+        self.analyzer = analyzer
+        self.lowercase = lowercase
+        self.token_pattern = token_pattern
+        self.stop_words = stop_words
+        self.max_df = max_df
+        self.min_df = min_df
+        self.max_features = max_features
+        self.ngram_range = ngram_range
+        self.vocabulary = vocabulary
+        self.binary = binary
+        self.dtype = dtype
+        self.n_jobs = n_jobs
+
+    # ----------------------------------------------------------- parameters
+    def _validate_params(self) -> None:
+        self._validate_analysis_params()
+        for name in ("max_df", "min_df"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (Integral, float)):
+                raise ValueError(f"{name} must be an int >= 0 or a float in [0.0, 1.0]")
+            if isinstance(v, Integral) and v < 0 or isinstance(v, float) and not 0.0 <= v <= 1.0:
+                raise ValueError(
+                    f"The '{name}' parameter must be an int >= 0 or a float in [0.0, 1.0], "
+                    f"got {v!r}."
+                )
+        mf = self.max_features
+        if mf is not None and (isinstance(mf, bool) or not isinstance(mf, Integral) or mf < 1):
+            raise ValueError(f"max_features must be a positive integer or None, got {mf!r}")
+
+    def _validate_vocabulary(self) -> None:
+        vocabulary = self.vocabulary
+        if vocabulary is None:
+            self.fixed_vocabulary_ = False
+            return
+        if isinstance(vocabulary, set):
+            vocabulary = sorted(vocabulary)
+        if not isinstance(vocabulary, Mapping):
+            vocab: dict = {}
+            for i, t in enumerate(vocabulary):
+                if vocab.setdefault(t, i) != i:
+                    raise ValueError(f"Duplicate term in vocabulary: {t!r}")
+            vocabulary = vocab
+        else:
+            indices = set(vocabulary.values())
+            if len(indices) != len(vocabulary):
+                raise ValueError("Vocabulary contains repeated indices.")
+            for i in range(len(vocabulary)):
+                if i not in indices:
+                    raise ValueError(
+                        f"Vocabulary of size {len(vocabulary)} doesn't contain index {i}."
+                    )
+        if not vocabulary:
+            raise ValueError("empty vocabulary passed to fit")
+        self.fixed_vocabulary_ = True
+        self.vocabulary_ = dict(vocabulary)
+
+    # ----------------------------------------------------------- public API
+    def fit(self, raw_documents: Any, y: Any = None) -> CountVectorizer:
+        """Learn the vocabulary of ``raw_documents`` (iterable of str, bytes or files)."""
+        self.fit_transform(raw_documents)
+        return self
+
+    def fit_transform(self, raw_documents: Any, y: Any = None) -> sp.csr_matrix:
+        """Learn the vocabulary and return the document-term matrix."""
+        docs = as_document_list(raw_documents)
+        self._validate_params()
+        self._validate_vocabulary()
+        if self.fixed_vocabulary_ and self.lowercase:
+            if any(any(map(str.isupper, t)) for t in self.vocabulary_ if isinstance(t, str)):
+                warnings.warn(
+                    "Upper case characters found in vocabulary while 'lowercase' is True. "
+                    "These entries will not be matched with any documents",
+                    stacklevel=2,
+                )
+        if self.fixed_vocabulary_:
+            X = self._transform_fixed(docs)
+            if self.binary:
+                X.data.fill(1)
+            return X
+
+        terms, X = self._count_new(docs)
+        if self.binary:
+            X.data.fill(1)
+        n_doc = X.shape[0]
+        max_df, min_df = self.max_df, self.min_df
+        max_doc_count = max_df if isinstance(max_df, Integral) else max_df * n_doc
+        min_doc_count = min_df if isinstance(min_df, Integral) else min_df * n_doc
+        if max_doc_count < min_doc_count:
+            raise ValueError("max_df corresponds to < documents than min_df")
+        X, vocabulary = _sort_and_limit(
+            X, terms, max_doc_count, min_doc_count, self.max_features
+        )
+        self.vocabulary_ = vocabulary
+        self._table = None
+        return X
+
+    def transform(self, raw_documents: Any) -> sp.csr_matrix:
+        """Document-term matrix of ``raw_documents`` over the fitted vocabulary."""
+        docs = as_document_list(raw_documents)
+        if not hasattr(self, "vocabulary_"):
+            self._validate_vocabulary()
+        check_is_fitted(self, "vocabulary_")
+        self._validate_params()
+        X = self._transform_fixed(docs)
+        if self.binary:
+            X.data.fill(1)
+        return X
+
+    def inverse_transform(self, X: Any) -> list[np.ndarray]:
+        """Terms with non-zero entries in each row of ``X`` (n_samples, n_features)."""
+        check_is_fitted(self, "vocabulary_")
+        if sp.issparse(X):
+            X = sp.csr_matrix(X)
+        else:
+            X = np.asarray(X)
+            if X.ndim != 2:
+                raise ValueError(f"Expected 2D array, got {X.ndim}D array instead")
+        n_features = len(self.vocabulary_)
+        if X.shape[1] != n_features:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but CountVectorizer is expecting "
+                f"{n_features} features as input."
+            )
+        inverse = self.get_feature_names_out()
+        if sp.issparse(X):
+            return [inverse[X.indices[a:b][X.data[a:b] != 0]] for a, b in
+                    zip(X.indptr[:-1], X.indptr[1:], strict=False)]
+        return [inverse[np.flatnonzero(row)] for row in X]
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Vocabulary terms in column order, as an object array."""
+        if not hasattr(self, "vocabulary_"):
+            self._validate_vocabulary()
+        check_is_fitted(self, "vocabulary_")
+        return np.asarray(
+            [t for t, _ in sorted(self.vocabulary_.items(), key=lambda item: item[1])],
+            dtype=object,
+        )
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_table", None)  # compiled lookup table: rebuilt on demand
+        return state
+
+    def __sklearn_tags__(self):  # pragma: no cover - called by scikit-learn only
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
+
+    # ----------------------------------------------------------- counting
+    def _count_new(self, docs: list) -> tuple[list, sp.csr_matrix]:
+        """Count with a vocabulary learned from ``docs`` (ids by first appearance).
+
+        Returns the terms in id order and the count matrix (rows ordered by id).
+        """
+        plan = self._kernel_plan()
+        if plan is None:
+            vocabulary: dict = {}
+            indptr, indices, counts = _count_python(self.build_analyzer(), docs, vocabulary, True)
+            terms = list(vocabulary)
+        else:
+            def count_chunk(chunk: list) -> tuple:
+                table = _text.TermTable()
+                texts = self._kernel_texts(chunk, plan)
+                return (table, *_text.count(texts, table, True, **plan.kwargs()))
+
+            parts = map_chunks(count_chunk, docs, self.n_jobs)
+            if len(parts) == 1:
+                table, indptr, indices, counts = parts[0]
+            else:
+                table = _text.TermTable()
+                merged = [
+                    (p[1], *_relabel(table.merge(p[0]), p[1], p[2], p[3])) for p in parts
+                ]
+                indptr, indices, counts = concat_rows(merged)
+            terms = table.terms()
+        if not terms:
+            raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+        return terms, self._to_csr(indptr, indices, counts, len(terms))
+
+    def _transform_fixed(self, docs: list) -> sp.csr_matrix:
+        """Count over the fixed ``vocabulary_`` (unknown terms are dropped)."""
+        vocabulary = self.vocabulary_
+        plan = self._kernel_plan()
+        table = self._lookup_table() if plan is not None else None
+        if table is None:
+            indptr, indices, counts = _count_python(self.build_analyzer(), docs, vocabulary, False)
+        else:
+            def count_chunk(chunk: list) -> tuple:
+                texts = self._kernel_texts(chunk, plan)
+                return _text.count(texts, table, False, **plan.kwargs())
+
+            indptr, indices, counts = concat_rows(map_chunks(count_chunk, docs, self.n_jobs))
+        return self._to_csr(indptr, indices, counts, len(vocabulary))
+
+    def _lookup_table(self) -> _text.TermTable | None:
+        """Compiled table of ``vocabulary_`` (cached); None if a term is not a str."""
+        cached = getattr(self, "_table", None)
+        if cached is not None and cached[0] is self.vocabulary_ and len(cached[1]) == len(
+            self.vocabulary_
+        ):
+            return cached[1]
+        inverse: list = [None] * len(self.vocabulary_)
+        for term, i in self.vocabulary_.items():
+            inverse[i] = term
+        if not all(type(t) is str for t in inverse):
+            return None
+        table = _text.TermTable.from_terms(inverse)
+        self._table = (self.vocabulary_, table)
+        return table
+
+    def _to_csr(
+        self, indptr: np.ndarray, indices: np.ndarray, counts: np.ndarray, n_features: int
+    ) -> sp.csr_matrix:
+        """CSR with scikit-learn's dtypes: int32 indices unless nnz needs int64."""
+        index_dtype = np.int64 if indptr[-1] > _INT32_MAX else np.int32
+        X = sp.csr_matrix(
+            (
+                counts.astype(self.dtype, copy=False),
+                indices.astype(index_dtype, copy=False),
+                indptr.astype(index_dtype, copy=False),
+            ),
+            shape=(len(indptr) - 1, n_features),
+            dtype=self.dtype,
+        )
+        X.has_sorted_indices = True
+        return X
+
+
+def _count_python(
+    analyze: Any, docs: list, vocabulary: dict, grow: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Python-path counting; rows come out ordered by term id like the kernel's."""
+    indptr = [0]
+    indices: list[int] = []
+    counts: list[int] = []
+    for doc in docs:
+        counter: dict[int, int] = {}
+        for term in analyze(doc):
+            idx = vocabulary.get(term)
+            if idx is None:
+                if not grow:
+                    continue
+                idx = vocabulary[term] = len(vocabulary)
+            counter[idx] = counter.get(idx, 0) + 1
+        for idx in sorted(counter):
+            indices.append(idx)
+            counts.append(counter[idx])
+        indptr.append(len(indices))
+    return (
+        np.asarray(indptr, dtype=np.int64),
+        np.asarray(indices, dtype=np.int32),
+        np.asarray(counts, dtype=np.int32),
+    )
+
+
+def _relabel(
+    mapping: np.ndarray, indptr: np.ndarray, indices: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Map chunk-local ids to global ids, keeping rows ordered by id."""
+    indices = mapping[indices]
+    _text.sort_rows(indptr, indices, counts)
+    return indices, counts
+
+
+def _sort_and_limit(
+    X: sp.csr_matrix, terms: list, high: float, low: float, limit: int | None
+) -> tuple[sp.csr_matrix, dict]:
+    """Renumber columns by sorted term and prune by document frequency / max_features.
+
+    ``X``'s columns are term ids in ``terms`` order. Reproduces scikit-learn's
+    sort/prune sequence so the resulting arrays are identical, including the
+    order of entries within rows and ties among ``max_features``.
+    """
+    n = len(terms)
+    order = sorted(range(n), key=terms.__getitem__)
+    rank = np.empty(n, dtype=X.indices.dtype)
+    rank[order] = np.arange(n, dtype=rank.dtype)
+    X.indices = rank.take(X.indices, mode="clip")
+    X.has_sorted_indices = False
+
+    dfs = np.bincount(X.indices, minlength=n)
+    mask = np.ones(n, dtype=bool)
+    mask &= dfs <= high
+    mask &= dfs >= low
+    if limit is not None and mask.sum() > limit:
+        tfs = np.asarray(X.sum(axis=0)).ravel()
+        mask_inds = (-tfs[mask]).argsort()[:limit]
+        new_mask = np.zeros(n, dtype=bool)
+        new_mask[np.where(mask)[0][mask_inds]] = True
+        mask = new_mask
+    kept = np.flatnonzero(mask)
+    if len(kept) == 0:
+        raise ValueError("After pruning, no terms remain. Try a lower min_df or a higher max_df.")
+    new_index = np.cumsum(mask) - 1
+    vocabulary = {
+        t: int(new_index[r]) for t, r in zip(terms, rank.tolist(), strict=True) if mask[r]
+    }
+    if len(kept) < n:
+        X = X[:, kept]
+    return X, vocabulary

@@ -1,0 +1,197 @@
+"""HashingVectorizer: scikit-learn's feature hashing of text, compiled and multi-threaded."""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._base import BaseEstimator, TransformerMixin
+from .._kernels import _text
+from ._analysis import TextAnalysisMixin, as_document_list, concat_rows, map_chunks
+
+_INT32_MAX = np.iinfo(np.int32).max
+_FLOAT_DTYPES = (np.float64, np.float32)
+
+
+class HashingVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
+    """Convert text documents to a matrix of hashed token occurrences.
+
+    Same parameters and bit-identical output as
+    ``sklearn.feature_extraction.text.HashingVectorizer`` (signed 32-bit
+    MurmurHash3 of each term's UTF-8 bytes, seed 0), plus ``n_jobs``.
+    Stateless: ``transform`` needs no ``fit``, which makes it the vectorizer
+    for streaming and distributed jobs.
+
+    Output: ``scipy.sparse.csr_matrix`` (n_documents, n_features).
+    """
+
+    def __init__(
+        self,
+        *,
+        input: str = "content",
+        encoding: str = "utf-8",
+        decode_error: str = "strict",
+        strip_accents: Any = None,
+        lowercase: bool = True,
+        preprocessor: Any = None,
+        tokenizer: Any = None,
+        stop_words: Any = None,
+        token_pattern: str | None = r"(?u)\b\w\w+\b",
+        ngram_range: tuple[int, int] = (1, 1),
+        analyzer: Any = "word",
+        n_features: int = 2**20,
+        binary: bool = False,
+        norm: str | None = "l2",
+        alternate_sign: bool = True,
+        dtype: Any = np.float64,
+        n_jobs: int | None = 1,
+    ) -> None:
+        self.input = input
+        self.encoding = encoding
+        self.decode_error = decode_error
+        self.strip_accents = strip_accents
+        self.preprocessor = preprocessor
+        self.tokenizer = tokenizer
+        self.analyzer = analyzer
+        self.lowercase = lowercase
+        self.token_pattern = token_pattern
+        self.stop_words = stop_words
+        self.n_features = n_features
+        self.ngram_range = ngram_range
+        self.binary = binary
+        self.norm = norm
+        self.alternate_sign = alternate_sign
+        self.dtype = dtype
+        self.n_jobs = n_jobs
+
+    def _validate_params(self) -> None:
+        self._validate_analysis_params()
+        nf = self.n_features
+        if isinstance(nf, bool) or not isinstance(nf, Integral) or not 1 <= nf <= _INT32_MAX:
+            raise ValueError(
+                f"The 'n_features' parameter must be an int in the range [1, {_INT32_MAX}], "
+                f"got {nf!r}."
+            )
+        if self.norm not in ("l1", "l2", "max", None):
+            raise ValueError(f"The 'norm' parameter must be 'l1', 'l2', 'max' or None, "
+                             f"got {self.norm!r}.")
+
+    def fit(self, X: Any, y: Any = None) -> HashingVectorizer:
+        """Validate the parameters (the vectorizer is stateless) and return ``self``."""
+        if isinstance(X, str):
+            raise ValueError("Iterable over raw text documents expected, string object received.")
+        self._validate_params()
+        return self
+
+    def partial_fit(self, X: Any, y: Any = None) -> HashingVectorizer:
+        """No-op kept for API compatibility with scikit-learn."""
+        return self
+
+    def transform(self, X: Any) -> sp.csr_matrix:
+        """Hashed term-occurrence matrix of the documents ``X``."""
+        docs = as_document_list(X)
+        self._validate_params()
+        if not docs:
+            raise ValueError("Cannot vectorize empty sequence.")
+        plan = self._kernel_plan()
+        n_features = int(self.n_features)
+        if plan is None:
+            indptr, indices, values = _hash_python(
+                self.build_analyzer(), docs, n_features, self.alternate_sign
+            )
+        else:
+            def hash_chunk(chunk: list) -> tuple:
+                texts = self._kernel_texts(chunk, plan)
+                return _text.hash_counts(
+                    texts, n_features, bool(self.alternate_sign), **plan.kwargs()
+                )
+
+            parts = map_chunks(hash_chunk, docs, self.n_jobs)
+            indptr, indices, values = concat_rows(parts)
+        index_dtype = np.int64 if indptr[-1] > _INT32_MAX else np.int32
+        X = sp.csr_matrix(
+            (
+                values.astype(self.dtype, copy=False),
+                indices.astype(index_dtype, copy=False),
+                indptr.astype(index_dtype, copy=False),
+            ),
+            shape=(len(docs), n_features),
+            dtype=self.dtype,
+        )
+        X.has_sorted_indices = True
+        if self.binary:
+            X.data.fill(1)
+        if self.norm is not None:
+            X = _normalize_rows(X, self.norm)
+        return X
+
+    def fit_transform(self, X: Any, y: Any = None) -> sp.csr_matrix:
+        """Same as ``transform`` (nothing is learned)."""
+        return self.fit(X, y).transform(X)
+
+    def __sklearn_tags__(self):  # pragma: no cover - called by scikit-learn only
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = False
+        return tags
+
+
+def _hash_python(
+    analyze: Any, docs: list, n_features: int, alternate_sign: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Python-path hashing with the kernel's MurmurHash3 and the same index/sign rules."""
+    indptr = [0]
+    indices: list[int] = []
+    values: list[float] = []
+    for doc in docs:
+        row: dict[int, float] = {}
+        for term in analyze(doc):
+            if isinstance(term, bytes):
+                term = term.decode("utf-8")
+            h = _text.murmurhash3_32(term)
+            if h == -(2**31):  # abs() would overflow in C; scikit-learn's convention
+                idx = (2**31 - 1 - (n_features - 1)) % n_features
+            else:
+                idx = abs(h) % n_features
+            row[idx] = row.get(idx, 0.0) + (-1.0 if alternate_sign and h < 0 else 1.0)
+        for idx in sorted(row):
+            indices.append(idx)
+            values.append(row[idx])
+        indptr.append(len(indices))
+    return (
+        np.asarray(indptr, dtype=np.int64),
+        np.asarray(indices, dtype=np.int32),
+        np.asarray(values, dtype=np.float64),
+    )
+
+
+def _normalize_rows(X: sp.csr_matrix, norm: str) -> sp.csr_matrix:
+    """Scale each row to unit ``norm`` in place, as ``sklearn.preprocessing.normalize``.
+
+    Integer matrices become float64 first; all-zero rows are left alone. The
+    hashed values are integers (summed signs or counts), so these vectorised
+    sums are exact and equal scikit-learn's sequential ones bit for bit.
+    """
+    if X.dtype.type not in _FLOAT_DTYPES:
+        X = X.astype(np.float64)
+    data = X.data
+    row_nnz = np.diff(X.indptr)
+    nonempty = row_nnz > 0
+    starts = X.indptr[:-1][nonempty]
+    norms = np.zeros(X.shape[0], dtype=np.float64)
+    if data.size:
+        if norm == "max":
+            norms[nonempty] = np.maximum.reduceat(np.abs(data), starts)
+        elif norm == "l1":
+            norms[nonempty] = np.add.reduceat(np.abs(data).astype(np.float64), starts)
+        else:
+            squares = (data * data).astype(np.float64)
+            norms[nonempty] = np.sqrt(np.add.reduceat(squares, starts))
+    per_entry = np.repeat(norms, row_nnz)
+    mask = per_entry != 0
+    data[mask] /= per_entry[mask]
+    return X
