@@ -7,6 +7,7 @@ scikit-learn lazily: only scikit-learn itself ever calls it.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from typing import Any
 
@@ -24,6 +25,19 @@ def check_is_fitted(estimator: Any, attribute: str) -> None:
             f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
             "appropriate arguments before using this estimator."
         )
+
+
+def clone(estimator: Any) -> Any:
+    """Unfitted copy of ``estimator`` with the same parameters (scikit-learn's ``clone``).
+
+    Parameters that are estimators are cloned; other parameters are deep-copied.
+    """
+    if isinstance(estimator, (list, tuple, set, frozenset)):
+        return type(estimator)(clone(e) for e in estimator)
+    if not hasattr(estimator, "get_params") or isinstance(estimator, type):
+        return copy.deepcopy(estimator)
+    params = estimator.get_params(deep=False)
+    return type(estimator)(**{k: clone(v) for k, v in params.items()})
 
 
 class BaseEstimator:
