@@ -191,22 +191,37 @@ def murmurhash3_32(str s, unsigned int seed=0):
 # TermTable: an open-addressing hash table of code-point strings -> ids 0..n-1
 # ---------------------------------------------------------------------------
 
+cdef struct Slot:
+    uint32_t frag     # high 32 bits of the term's hash
+    int32_t tid       # -1: empty
+    int64_t off       # arena index of the term's record
+
+
 cdef class TermTable:
     """Insertion-ordered set of terms; term ``i`` has id ``i``.
 
+    Open addressing with linear probing. A slot holds a hash fragment, the
+    id and the arena position of the term's record (two code-point slots of
+    length, then the code points), so a lookup touches two cache lines.
     Lookups are read-only and may run concurrently from several threads;
     insertion must be confined to one thread.
     """
     cdef vector[cp_t] arena
-    cdef vector[int64_t] offsets     # n_terms + 1
-    cdef vector[uint64_t] hashes
-    cdef vector[int32_t] slots       # -1 = empty
+    cdef vector[int64_t] offsets     # record position of each id
+    cdef vector[uint64_t] hashes     # full hash of each id (for rehashing)
+    cdef vector[Slot] slots
     cdef uint64_t mask
 
     def __cinit__(self):
-        self.offsets.push_back(0)
-        self.slots.assign(64, -1)
-        self.mask = 63
+        self._reset_slots(64)
+
+    cdef void _reset_slots(self, uint64_t n_slots) noexcept nogil:
+        cdef Slot empty
+        empty.frag = 0
+        empty.tid = -1
+        empty.off = 0
+        self.slots.assign(n_slots, empty)
+        self.mask = n_slots - 1
 
     @staticmethod
     def from_terms(terms):
@@ -226,19 +241,20 @@ cdef class TermTable:
     cdef inline int32_t size(self) noexcept nogil:
         return <int32_t>self.hashes.size()
 
+    cdef inline Py_ssize_t term_len(self, int64_t off) noexcept nogil:
+        return <Py_ssize_t>(self.arena[off] | (<uint64_t>self.arena[off + 1] << 32))
+
     cdef int32_t find(self, const cp_t *s, Py_ssize_t n, uint64_t h) noexcept nogil:
         cdef uint64_t i = h & self.mask
-        cdef int32_t tid
-        cdef int64_t off
+        cdef uint32_t frag = <uint32_t>(h >> 32)
+        cdef const Slot *slot
         while True:
-            tid = self.slots[i]
-            if tid < 0:
+            slot = &self.slots[i]
+            if slot.tid < 0:
                 return -1
-            if self.hashes[tid] == h:
-                off = self.offsets[tid]
-                if (self.offsets[tid + 1] - off == n
-                        and _same(self.arena.data() + off, s, n)):
-                    return tid
+            if slot.frag == frag and self.term_len(slot.off) == n \
+                    and _same(self.arena.data() + slot.off + 2, s, n):
+                return slot.tid
             i = (i + 1) & self.mask
 
     cdef int32_t lookup(self, const cp_t *s, Py_ssize_t n) noexcept nogil:
@@ -252,27 +268,26 @@ cdef class TermTable:
             return tid
         tid = self.size()
         self.hashes.push_back(h)
-        self.arena.insert(self.arena.end(), s, s + n)
         self.offsets.push_back(<int64_t>self.arena.size())
+        self.arena.push_back(<cp_t>(<uint64_t>n & 0xFFFFFFFFU))
+        self.arena.push_back(<cp_t>(<uint64_t>n >> 32))
+        self.arena.insert(self.arena.end(), s, s + n)
         if 2 * <uint64_t>(tid + 1) > self.mask:
-            self._grow()
+            self._reset_slots(2 * (self.mask + 1))
+            for h in range(<uint64_t>tid + 1):
+                self._place(<int32_t>h)
         else:
             self._place(tid)
         return tid
 
     cdef void _place(self, int32_t tid) noexcept nogil:
-        cdef uint64_t i = self.hashes[tid] & self.mask
-        while self.slots[i] >= 0:
+        cdef uint64_t h = self.hashes[tid]
+        cdef uint64_t i = h & self.mask
+        while self.slots[i].tid >= 0:
             i = (i + 1) & self.mask
-        self.slots[i] = tid
-
-    cdef void _grow(self) noexcept nogil:
-        cdef uint64_t n_slots = 2 * (self.mask + 1)
-        self.slots.assign(n_slots, -1)
-        self.mask = n_slots - 1
-        cdef int32_t tid
-        for tid in range(self.size()):
-            self._place(tid)
+        self.slots[i].frag = <uint32_t>(h >> 32)
+        self.slots[i].tid = tid
+        self.slots[i].off = self.offsets[tid]
 
     def terms(self):
         """All terms as a list of ``str``, in id order."""
@@ -282,19 +297,19 @@ cdef class TermTable:
         for tid in range(self.size()):
             off = self.offsets[tid]
             out.append(PyUnicode_FromKindAndData(
-                4, <const void *>(self.arena.data() + off), self.offsets[tid + 1] - off))
+                4, <const void *>(self.arena.data() + off + 2), self.term_len(off)))
         return out
 
-    def merge(self, TermTable other):
+    def merge(self, TermTable other not None):
         """Add ``other``'s terms in its id order; return its id -> our id map."""
         cdef cnp.ndarray[int32_t, ndim=1] mapping = np.empty(other.size(), dtype=np.int32)
+        cdef int32_t[::1] out = mapping
         cdef int32_t tid
         cdef int64_t off
         with nogil:
             for tid in range(other.size()):
                 off = other.offsets[tid]
-                mapping[tid] = self.insert(other.arena.data() + off,
-                                           other.offsets[tid + 1] - off)
+                out[tid] = self.insert(other.arena.data() + off + 2, other.term_len(off))
         return mapping
 
 
@@ -467,7 +482,7 @@ cdef void analyze_doc(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
             t[0] = 32
             memcpy(t + 1, w.norm.data() + start, (i - start) * sizeof(cp_t))
             t[w_len - 1] = 32
-            for gram in range(p.min_n, p.max_n + 1):
+            for gram in range(p.min_n, <Py_ssize_t>p.max_n + 1):
                 offset = 0
                 emit(t, gram if gram < w_len else w_len, p, table, w)
                 while offset + gram < w_len:
@@ -597,7 +612,7 @@ cdef Params make_params(int analyzer, int min_n, int max_n, int min_token_len, i
     return p
 
 
-def count(list docs, TermTable table, bint grow, int analyzer, int min_n, int max_n,
+def count(list docs, TermTable table not None, bint grow, int analyzer, int min_n, int max_n,
           int min_token_len=2, TermTable stop=None, bint lower=False):
     """Count the terms of each document.
 
@@ -695,7 +710,7 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
     return _to_array64(indptr), _to_array32(indices), _to_array_f64(values)
 
 
-def linear_scores(list docs, TermTable table, const double[:, ::1] weights,
+def linear_scores(list docs, TermTable table not None, const double[:, ::1] weights,
                   const int32_t[::1] column, bint binary, int analyzer, int min_n,
                   int max_n, int min_token_len=2, TermTable stop=None, bint lower=False):
     """Per-document ``x @ weights`` without building the document-term matrix.
@@ -750,25 +765,76 @@ def linear_scores(list docs, TermTable table, const double[:, ::1] weights,
     return out
 
 
+cdef class _Owned:
+    """Hands a kernel's output vector to NumPy without copying it.
+
+    Exactly one of the vectors is used (``code``: 'i' int32, 'q' int64, 'd'
+    float64); ``np.asarray`` of this object views its memory and keeps it alive.
+    """
+    cdef vector[int32_t] i32
+    cdef vector[int64_t] i64
+    cdef vector[double] f64
+    cdef char code
+    cdef Py_ssize_t shape[1]
+    cdef Py_ssize_t strides[1]
+
+    def __getbuffer__(self, Py_buffer *buf, int flags):
+        cdef Py_ssize_t itemsize
+        if self.code == b'i':
+            buf.buf = <void *>self.i32.data()
+            self.shape[0] = self.i32.size()
+            itemsize = sizeof(int32_t)
+            buf.format = 'i'
+        elif self.code == b'q':
+            buf.buf = <void *>self.i64.data()
+            self.shape[0] = self.i64.size()
+            itemsize = sizeof(int64_t)
+            buf.format = 'q'
+        else:
+            buf.buf = <void *>self.f64.data()
+            self.shape[0] = self.f64.size()
+            itemsize = sizeof(double)
+            buf.format = 'd'
+        self.strides[0] = itemsize
+        buf.obj = self
+        buf.len = self.shape[0] * itemsize
+        buf.itemsize = itemsize
+        buf.ndim = 1
+        buf.readonly = 0
+        buf.shape = self.shape
+        buf.strides = self.strides
+        buf.suboffsets = NULL
+        buf.internal = NULL
+
+    def __releasebuffer__(self, Py_buffer *buf):
+        pass
+
+
 cdef _to_array64(vector[int64_t] &v):
-    cdef cnp.ndarray[int64_t, ndim=1] a = np.empty(v.size(), dtype=np.int64)
-    if v.size():
-        memcpy(&a[0], v.data(), v.size() * sizeof(int64_t))
-    return a
+    if v.size() == 0:
+        return np.empty(0, dtype=np.int64)
+    cdef _Owned o = _Owned()
+    o.code = b'q'
+    o.i64.swap(v)
+    return np.asarray(o)
 
 
 cdef _to_array32(vector[int32_t] &v):
-    cdef cnp.ndarray[int32_t, ndim=1] a = np.empty(v.size(), dtype=np.int32)
-    if v.size():
-        memcpy(&a[0], v.data(), v.size() * sizeof(int32_t))
-    return a
+    if v.size() == 0:
+        return np.empty(0, dtype=np.int32)
+    cdef _Owned o = _Owned()
+    o.code = b'i'
+    o.i32.swap(v)
+    return np.asarray(o)
 
 
 cdef _to_array_f64(vector[double] &v):
-    cdef cnp.ndarray[double, ndim=1] a = np.empty(v.size(), dtype=np.float64)
-    if v.size():
-        memcpy(&a[0], v.data(), v.size() * sizeof(double))
-    return a
+    if v.size() == 0:
+        return np.empty(0, dtype=np.float64)
+    cdef _Owned o = _Owned()
+    o.code = b'd'
+    o.f64.swap(v)
+    return np.asarray(o)
 
 
 def sort_rows(const int64_t[::1] indptr, int32_t[::1] indices, int32_t[::1] counts):

@@ -40,6 +40,9 @@ _WHITE_SPACES = re.compile(r"\s\s+")
 #: Documents per task when work is split over threads.
 _MIN_CHUNK = 256
 
+#: Largest n-gram size handed to the kernel (C int, with room for ``max_n + 1``).
+_MAX_NGRAM = 2**31 - 2
+
 
 def strip_accents_unicode(s: str) -> str:
     """Remove accents: NFKD-decompose and drop combining marks (ASCII passes through)."""
@@ -370,7 +373,8 @@ class TextAnalysisMixin:
         if callable(self.analyzer):
             return None
         code = _text.ANALYZERS[self.analyzer]
-        min_n, max_n = (int(v) for v in self.ngram_range)
+        # the kernel takes C ints; n-grams longer than any document change nothing
+        min_n, max_n = (min(int(v), _MAX_NGRAM) for v in self.ngram_range)
         stop_table = None
         min_token_len = 1
         if self.analyzer == "word":
@@ -413,11 +417,12 @@ class TextAnalysisMixin:
             preprocess = partial(_preprocess, accent_function=None, lower=False)
         plain = self.input == "content"
         decode = self.decode
+        custom = self.preprocessor is not None  # may accept any document object
 
         def prepare(doc: Any) -> str:
             if not (plain and type(doc) is str):
                 doc = decode(doc)
-                if not isinstance(doc, str):
+                if not custom and not isinstance(doc, str):
                     raise TypeError(
                         f"documents must be str or bytes, got {type(doc).__name__}: {doc!r:.60}"
                     )
@@ -434,6 +439,10 @@ class TextAnalysisMixin:
 
 
 def _preprocess(doc: str, accent_function: Callable | None = None, lower: bool = False) -> str:
+    if not isinstance(doc, str) and (lower or accent_function is not None):
+        raise TypeError(
+            f"documents must be str or bytes, got {type(doc).__name__}: {doc!r:.60}"
+        )
     if lower:
         doc = doc.lower()
     if accent_function is not None:

@@ -151,8 +151,9 @@ def _hash_python(
         row: dict[int, float] = {}
         for term in analyze(doc):
             if isinstance(term, bytes):
-                term = term.decode("utf-8")
-            h = _text.murmurhash3_32(term)
+                h = _murmurhash3_32_bytes(term)  # hashed as is, like scikit-learn
+            else:
+                h = _text.murmurhash3_32(term)
             if h == -(2**31):  # abs() would overflow in C; scikit-learn's convention
                 idx = (2**31 - 1 - (n_features - 1)) % n_features
             else:
@@ -167,6 +168,44 @@ def _hash_python(
         np.asarray(indices, dtype=np.int32),
         np.asarray(values, dtype=np.float64),
     )
+
+
+def _murmurhash3_32_bytes(key: bytes) -> int:
+    """Signed MurmurHash3 (x86, 32-bit, seed 0) of raw bytes.
+
+    Valid UTF-8 goes through the kernel; other bytes (which scikit-learn also
+    hashes as they are) through this pure-Python version of the same function.
+    """
+    try:
+        return _text.murmurhash3_32(key.decode("utf-8"))
+    except UnicodeDecodeError:
+        pass
+    m = 0xFFFFFFFF
+    c1, c2 = 0xCC9E2D51, 0x1B873593
+    h = 0
+    n = len(key)
+    tail = n - n % 4
+    for i in range(0, tail, 4):
+        k = int.from_bytes(key[i : i + 4], "little")
+        k = (k * c1) & m
+        k = ((k << 15) | (k >> 17)) & m
+        k = (k * c2) & m
+        h ^= k
+        h = ((h << 13) | (h >> 19)) & m
+        h = (h * 5 + 0xE6546B64) & m
+    if n % 4:
+        k = int.from_bytes(key[tail:], "little")
+        k = (k * c1) & m
+        k = ((k << 15) | (k >> 17)) & m
+        k = (k * c2) & m
+        h ^= k
+    h ^= n
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & m
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & m
+    h ^= h >> 16
+    return h - (1 << 32) if h & 0x80000000 else h
 
 
 def _normalize_rows(X: sp.csr_matrix, norm: str) -> sp.csr_matrix:

@@ -1,0 +1,459 @@
+"""fastgen._kernels._text: TermTable, count/hash_counts/linear_scores/sort_rows, hostile input.
+
+Calls that could crash the interpreter run in a subprocess so that a crash
+is a test failure rather than a dead test session.
+"""
+
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.utils import murmurhash3_32 as sk_murmurhash3_32
+
+from fastgen._kernels import _text
+
+WORD, CHAR, CHAR_WB = (_text.ANALYZERS[k] for k in ("word", "char", "char_wb"))
+
+
+def run_isolated(code):
+    """Run ``code`` in a fresh interpreter; return (returncode, stderr)."""
+    prelude = "import numpy as np\nfrom fastgen._kernels import _text\n"
+    proc = subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return proc.returncode, proc.stderr
+
+
+def assert_raises_cleanly(code, exc_name):
+    rc, err = run_isolated(code)
+    assert rc == 1, f"process died with return code {rc} (crash?)\n{err}"
+    assert f"{exc_name}" in err.strip().splitlines()[-1], err
+
+
+def rows(indptr, indices, values, terms=None):
+    out = []
+    for a, b in zip(indptr[:-1], indptr[1:], strict=True):
+        keys = indices[a:b].tolist()
+        if terms is not None:
+            keys = [terms[k] for k in keys]
+        out.append(dict(zip(keys, values[a:b].tolist(), strict=True)))
+    return out
+
+
+# --------------------------------------------------------------------------- TermTable
+
+
+TERMS = ["", "a", "ab", "é", "東京", "😀", "a b", "\x00", "\x00a", "\ud800", "Σσς", "x" * 1000]
+
+
+def test_term_table_from_terms_roundtrip():
+    t = _text.TermTable.from_terms(TERMS)
+    assert len(t) == len(TERMS)
+    assert t.terms() == TERMS
+    assert all(type(s) is str for s in t.terms())
+    assert len(_text.TermTable()) == 0 and _text.TermTable().terms() == []
+
+
+def test_term_table_grows_and_looks_up():
+    terms = [f"t{i}_é" if i % 3 else f"w{i}😀" for i in range(50_000)]
+    t = _text.TermTable.from_terms(terms)
+    assert len(t) == 50_000 and t.terms() == terms
+    # lookup through count(grow=False): every term is found with its id
+    docs = terms[::997] + ["unknown"]
+    # char_wb with n >= word length + 2 emits the whole padded word: one lookup per document
+    t2 = _text.TermTable.from_terms([" " + w + " " for w in terms])
+    indptr, indices, counts = _text.count(docs, t2, False, CHAR_WB, 100, 100, 1)
+    assert indices.tolist() == list(range(0, 50_000, 997))
+    assert counts.tolist() == [1] * len(indices)
+    assert np.diff(indptr).tolist() == [1] * (len(docs) - 1) + [0]
+
+
+def test_term_table_duplicates_and_types():
+    with pytest.raises(ValueError, match="duplicate term"):
+        _text.TermTable.from_terms(["a", "b", "a"])
+    with pytest.raises(TypeError):
+        _text.TermTable.from_terms(["a", 1])
+    with pytest.raises(TypeError):
+        _text.TermTable.from_terms([b"a"])
+    with pytest.raises(TypeError):
+        _text.TermTable.from_terms(None)
+
+
+def test_term_table_merge():
+    a = _text.TermTable.from_terms(["x", "y", "東"])
+    b = _text.TermTable.from_terms(["東", "z", "x", "😀"])
+    mapping = a.merge(b)
+    assert mapping.dtype == np.int32
+    assert mapping.tolist() == [2, 3, 0, 4]
+    assert a.terms() == ["x", "y", "東", "z", "😀"]
+    assert b.terms() == ["東", "z", "x", "😀"]  # unchanged
+    assert a.merge(_text.TermTable()).tolist() == []
+    assert a.merge(a).tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(TypeError):
+        a.merge(["x"])
+
+
+def test_count_grow_assigns_ids_by_first_appearance():
+    t = _text.TermTable()
+    indptr, indices, counts = _text.count(["bb aa bb", "", "cc aa"], t, True, WORD, 1, 1, 2)
+    assert t.terms() == ["bb", "aa", "cc"]
+    assert indptr.dtype == np.int64 and indices.dtype == np.int32 and counts.dtype == np.int32
+    assert rows(indptr, indices, counts, t.terms()) == [{"bb": 2, "aa": 1}, {}, {"aa": 1, "cc": 1}]
+    assert indices.tolist() == [0, 1, 1, 2]  # increasing within rows
+    # lookup-only counting skips unseen terms and does not grow the table
+    indptr, indices, counts = _text.count(["aa dd aa"], t, False, WORD, 1, 2, 2)
+    assert len(t) == 3
+    assert rows(indptr, indices, counts) == [{1: 2}]
+
+
+def test_count_stop_table_and_lower():
+    stop = _text.TermTable.from_terms(["the", "σας"])
+    t = _text.TermTable()
+    _text.count(["The cat ΣΑΣ the σας dog"], t, True, WORD, 1, 2, 2, stop, True)
+    assert t.terms() == ["cat", "dog", "cat dog"]
+    t = _text.TermTable()
+    _text.count(["The cat ΣΑΣ the σας dog"], t, True, WORD, 1, 1, 2, stop, False)
+    assert t.terms() == ["The", "cat", "ΣΑΣ", "dog"]
+
+
+# --------------------------------------------------------------------------- exhaustive tables
+
+
+def test_lowercase_word_and_space_classes_for_every_code_point():
+    docs = [chr(c) for c in range(0x110000)]
+    # lower-casing: one-character documents, char unigrams
+    t = _text.TermTable()
+    indptr, indices, _ = _text.count(docs, t, True, CHAR, 1, 1, 1, None, True)
+    terms = np.array(t.terms(), dtype=object)
+    lowered = [d.lower() for d in docs]
+    single = np.array([len(s) == 1 for s in lowered])
+    assert single.sum() == 0x110000 - 1  # only U+0130 lower-cases to two code points
+    np.testing.assert_array_equal(np.diff(indptr)[single], 1)
+    starts = indptr[:-1][single]
+    got = terms[indices[starts]]
+    expected = np.array(lowered, dtype=object)[single]
+    bad = np.flatnonzero(got != expected)
+    assert bad.size == 0, [hex(ord(docs[i])) for i in np.flatnonzero(single)[bad][:10]]
+    i130 = 0x130
+    assert sorted(terms[indices[indptr[i130] : indptr[i130 + 1]]]) == sorted("i\u0307")
+    # \w: a one-character token exists exactly where re's \w matches
+    indptr, _, _ = _text.count(docs, _text.TermTable(), True, WORD, 1, 1, 1)
+    is_word = np.diff(indptr) == 1
+    expected = np.array([re.fullmatch(r"\w", d) is not None for d in docs])
+    np.testing.assert_array_equal(is_word, expected)
+    # white space: char_wb splits on exactly str.isspace
+    indptr, _, _ = _text.count(docs, _text.TermTable(), True, CHAR_WB, 1, 1, 1)
+    np.testing.assert_array_equal(np.diff(indptr) == 0, np.array([d.isspace() for d in docs]))
+
+
+def test_final_sigma_and_dotted_i_lowercasing():
+    docs = ["ΟΔΟΣ ΣΑΣ Σ", "ΑΣ.Σ", "Σ", "ΑΣ\u0301", "İSTANBUL", "aİb", "ΑΣΑ", "ẞ Ǆ ǅ"]
+    for d in docs:
+        t = _text.TermTable()
+        _text.count([d], t, True, CHAR, 1, 3, 1, None, True)
+        t_ref = _text.TermTable()
+        _text.count([d.lower()], t_ref, True, CHAR, 1, 3, 1, None, False)
+        assert t.terms() == t_ref.terms(), d
+
+
+# --------------------------------------------------------------------------- murmurhash
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    s=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40),
+    seed=st.one_of(st.just(0), st.integers(0, 2**32 - 1)),
+)
+def test_murmurhash3_32_equals_sklearn(s, seed):
+    assert _text.murmurhash3_32(s) == sk_murmurhash3_32(s, seed=0)
+    assert _text.murmurhash3_32(s, seed) == sk_murmurhash3_32(s, seed=seed)
+
+
+def test_murmurhash3_32_known_values_and_errors():
+    assert _text.murmurhash3_32("") == sk_murmurhash3_32("", seed=0) == 0
+    for s in ("a", "ab", "abc", "abcd", "abcde", "東京", "😀", "x" * 1001):
+        assert _text.murmurhash3_32(s) == sk_murmurhash3_32(s, seed=0)
+    with pytest.raises(UnicodeEncodeError):
+        _text.murmurhash3_32("a\ud800")
+    with pytest.raises(TypeError):
+        _text.murmurhash3_32(b"bytes")
+    with pytest.raises(OverflowError):
+        _text.murmurhash3_32("a", -1)
+
+
+# --------------------------------------------------------------------------- hash_counts
+
+
+def test_hash_counts_matches_python_hashing():
+    docs = ["aa bb aa", "", "東京 😀😀 cc", "ab ba ab ba"]
+    for n_features in (1, 2, 16, 2**20, 2**31 - 1):
+        for alternate_sign in (True, False):
+            indptr, indices, values = _text.hash_counts(
+                docs, n_features, alternate_sign, CHAR, 1, 2, 1
+            )
+            assert values.dtype == np.float64 and indices.dtype == np.int32
+            assert indices.min() >= 0 and indices.max() < n_features
+            expected = []
+            for d in docs:
+                row = {}
+                grams = list(d) + [d[i : i + 2] for i in range(len(d) - 1)]
+                grams = grams if len(d) else []
+                for g in grams:
+                    h = sk_murmurhash3_32(g, seed=0)
+                    idx = abs(h) % n_features
+                    row[idx] = row.get(idx, 0.0) + (-1.0 if alternate_sign and h < 0 else 1.0)
+                expected.append(row)
+            assert rows(indptr, indices, values) == expected
+
+
+def test_hash_counts_surrogates_raise():
+    with pytest.raises(UnicodeEncodeError):
+        _text.hash_counts(["fine", "a\ud800b"], 16, True, CHAR, 1, 1, 1)
+    # surrogates outside any term are fine (word analyzer: not \w)
+    _text.hash_counts(["ab \ud800 cd"], 16, True, WORD, 1, 1, 2)
+
+
+# --------------------------------------------------------------------------- linear_scores
+
+
+def test_linear_scores_equals_csr_product():
+    t = _text.TermTable.from_terms(["aa", "bb", "cc", "dd"])
+    column = np.array([2, -1, 0, 1], dtype=np.int32)  # 'bb' dropped
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(3, 4))
+    docs = ["aa bb cc aa", "", "dd dd zz", "bb"]
+    for binary in (False, True):
+        out = _text.linear_scores(docs, t, weights, column, binary, WORD, 1, 1, 2)
+        counts = np.zeros((len(docs), 3))
+        for i, d in enumerate(docs):
+            for w in d.split():
+                if w in ("aa", "bb", "cc", "dd") and column[["aa", "bb", "cc", "dd"].index(w)] >= 0:
+                    counts[i, column[["aa", "bb", "cc", "dd"].index(w)]] += 1
+        if binary:
+            counts = (counts > 0).astype(float)
+        np.testing.assert_allclose(out, counts @ weights, rtol=1e-14)
+    empty = _text.linear_scores(docs, t, np.zeros((3, 0)), column, False, WORD, 1, 1, 2)
+    assert empty.shape == (4, 0)
+
+
+# --------------------------------------------------------------------------- hostile arguments
+
+
+BAD_PARAMS = [
+    (7, 1, 1, 1, "unknown analyzer"),
+    (-1, 1, 1, 1, "unknown analyzer"),
+    (WORD, 2, 1, 1, "invalid ngram_range"),
+    (CHAR, 0, 1, 1, "invalid ngram_range"),
+    (CHAR, 0, 0, 1, "invalid ngram_range"),
+    (CHAR_WB, -3, 2, 1, "invalid ngram_range"),
+    (WORD, 1, 1, 0, "min_token_len"),
+    (WORD, 1, 1, -5, "min_token_len"),
+]
+
+
+@pytest.mark.parametrize("analyzer,min_n,max_n,min_len,msg", BAD_PARAMS)
+def test_bad_parameters_raise_value_error(analyzer, min_n, max_n, min_len, msg):
+    docs = ["ab cd"]
+    with pytest.raises(ValueError, match=msg):
+        _text.count(docs, _text.TermTable(), True, analyzer, min_n, max_n, min_len)
+    with pytest.raises(ValueError, match=msg):
+        _text.hash_counts(docs, 16, True, analyzer, min_n, max_n, min_len)
+    with pytest.raises(ValueError, match=msg):
+        _text.linear_scores(
+            docs,
+            _text.TermTable(),
+            np.zeros((1, 1)),
+            np.zeros(0, np.int32),
+            False,
+            analyzer,
+            min_n,
+            max_n,
+            min_len,
+        )
+
+
+@pytest.mark.parametrize("n_features", [0, -1, -(2**40)])
+def test_hash_counts_bad_n_features(n_features):
+    with pytest.raises(ValueError, match="n_features"):
+        _text.hash_counts(["ab"], n_features, True, WORD, 1, 1, 2)
+
+
+def test_out_of_range_integers_raise_overflow():
+    with pytest.raises(OverflowError):
+        _text.count(["ab"], _text.TermTable(), True, 2**40, 1, 1, 1)
+    with pytest.raises(OverflowError):
+        _text.count(["ab"], _text.TermTable(), True, CHAR, 1, 2**31, 1)
+    with pytest.raises(OverflowError):
+        _text.hash_counts(["ab"], 2**63, True, CHAR, 1, 1, 1)
+
+
+INT_MAX = 2**31 - 1
+EXTREME_NGRAMS = [
+    pytest.param(a, lo, hi, id=f"{name}-{lo}-{hi}")
+    for a, name in ((WORD, "word"), (CHAR, "char"), (CHAR_WB, "char_wb"))
+    for lo, hi in ((1, INT_MAX - 1), (INT_MAX - 1, INT_MAX - 1), (1, INT_MAX), (INT_MAX, INT_MAX))
+]
+
+
+@pytest.mark.parametrize("analyzer,min_n,max_n", EXTREME_NGRAMS)
+def test_extreme_ngram_sizes(analyzer, min_n, max_n):
+    docs = ["ab cd", "xyz"]
+    t = _text.TermTable()
+    _text.count(docs, t, True, analyzer, min_n, max_n, 1)
+    h = _text.hash_counts(docs, 16, True, analyzer, min_n, max_n, 1)
+    assert h[0][-1] > 0 or min_n > 1
+    if analyzer == CHAR_WB:
+        # char_wb always emits at least the padded word
+        assert {" ab ", " cd ", " xyz "} <= set(t.terms()), (min_n, max_n, t.terms())
+
+
+@pytest.mark.parametrize("bad_docs", [["ok", 1], ["ok", None], ["ok", b"bytes"], [["nested"]]])
+def test_non_str_documents_raise_type_error(bad_docs):
+    with pytest.raises(TypeError):
+        _text.count(bad_docs, _text.TermTable(), True, WORD, 1, 1, 2)
+    with pytest.raises(TypeError):
+        _text.hash_counts(bad_docs, 16, True, WORD, 1, 1, 2)
+    with pytest.raises(TypeError):
+        _text.linear_scores(
+            bad_docs, _text.TermTable(), np.zeros((1, 1)), np.zeros(0, np.int32), False, WORD, 1, 1
+        )
+
+
+def test_docs_must_be_a_list():
+    with pytest.raises(TypeError):
+        _text.count(("ab",), _text.TermTable(), True, WORD, 1, 1, 2)
+    with pytest.raises(TypeError):
+        _text.hash_counts("ab", 16, True, WORD, 1, 1, 2)
+    with pytest.raises(TypeError):
+        _text.count(["ab"], _text.TermTable(), True, WORD, 1, 1, 2, stop=["ab"])
+
+
+NONE_TABLE_CALLS = {
+    "count-grow": "_text.count(['ab cd'], None, True, 0, 1, 1)",
+    "count-lookup": "_text.count(['ab cd'], None, False, 0, 1, 1)",
+    "merge": "_text.TermTable().merge(None)",
+    "linear_scores": (
+        "_text.linear_scores(['ab'], None, np.zeros((1, 1)), np.zeros(0, np.int32), False, 0, 1, 1)"
+    ),
+}
+
+
+@pytest.mark.parametrize("call", list(NONE_TABLE_CALLS), ids=list(NONE_TABLE_CALLS))
+def test_none_table_raises_type_error(call):
+    assert_raises_cleanly(NONE_TABLE_CALLS[call], "TypeError")
+
+
+def test_linear_scores_bad_column_maps():
+    t = _text.TermTable.from_terms(["aa", "bb"])
+    w = np.ones((2, 3))
+    with pytest.raises(ValueError, match="one entry per table term"):
+        _text.linear_scores(["aa"], t, w, np.zeros(3, np.int32), False, WORD, 1, 1)
+    with pytest.raises(ValueError, match="one entry per table term"):
+        _text.linear_scores(["aa"], t, w, np.zeros(1, np.int32), False, WORD, 1, 1)
+    for col in ([0, 2], [5, 0], [0, 2**31 - 1]):
+        with pytest.raises(ValueError, match="points past the weight matrix"):
+            _text.linear_scores(["aa bb"], t, w, np.array(col, np.int32), False, WORD, 1, 1)
+    with pytest.raises(ValueError, match="points past the weight matrix"):
+        _text.linear_scores(["aa"], t, np.ones((0, 3)), np.array([0, -1], np.int32), False, 0, 1, 1)
+    # wrong dtypes / layouts are refused by the buffer protocol
+    with pytest.raises(ValueError):
+        _text.linear_scores(["aa"], t, w.astype(np.float32), np.zeros(2, np.int32), False, 0, 1, 1)
+    with pytest.raises(ValueError):
+        _text.linear_scores(["aa"], t, np.ones((3, 2)).T, np.zeros(2, np.int32), False, 0, 1, 1)
+    with pytest.raises(ValueError):
+        _text.linear_scores(["aa"], t, w, np.zeros(2, np.int64), False, WORD, 1, 1)
+    with pytest.raises(ValueError):
+        _text.linear_scores(["aa"], t, np.ones(3), np.zeros(2, np.int32), False, WORD, 1, 1)
+    # all-negative map drops every term
+    out = _text.linear_scores(["aa bb"], t, w, np.array([-1, -7], np.int32), False, WORD, 1, 1)
+    np.testing.assert_array_equal(out, np.zeros((1, 3)))
+
+
+def test_sort_rows_sorts_in_place():
+    indptr = np.array([0, 3, 3, 5], dtype=np.int64)
+    indices = np.array([5, 1, 3, 9, 0], dtype=np.int32)
+    counts = np.array([50, 10, 30, 90, -4], dtype=np.int32)
+    assert _text.sort_rows(indptr, indices, counts) is None
+    assert indices.tolist() == [1, 3, 5, 0, 9]
+    assert counts.tolist() == [10, 30, 50, -4, 90]
+    _text.sort_rows(np.array([0], np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32))
+
+
+@pytest.mark.parametrize(
+    "indptr,indices,counts,msg",
+    [
+        ([], [], [], "inconsistent"),
+        ([1, 2], [0, 1], [1, 1], "inconsistent"),
+        ([0, 3], [0, 1], [1, 1], "inconsistent"),
+        ([0, 1], [0, 1], [1, 1], "inconsistent"),
+        ([0, 2], [0, 1], [1], "inconsistent"),
+        ([0, 2, 1, 2], [0, 1], [1, 1], "non-decreasing"),
+        ([0, 3, -1, 2], [0, 1], [1, 1], "non-decreasing"),
+        ([0, 2**40, 2], [0, 1], [1, 1], "non-decreasing"),
+        ([0, 2], [0, -1], [1, 1], "non-negative"),
+    ],
+)
+def test_sort_rows_rejects_inconsistent_csr(indptr, indices, counts, msg):
+    with pytest.raises(ValueError, match=msg):
+        _text.sort_rows(
+            np.array(indptr, np.int64), np.array(indices, np.int32), np.array(counts, np.int32)
+        )
+
+
+def test_sort_rows_wrong_dtypes_and_readonly():
+    ip, ix, ct = np.array([0, 2], np.int64), np.array([1, 0], np.int32), np.array([1, 2], np.int32)
+    with pytest.raises(ValueError):
+        _text.sort_rows(ip.astype(np.int32), ix, ct)
+    with pytest.raises(ValueError):
+        _text.sort_rows(ip, ix.astype(np.int64), ct)
+    with pytest.raises(ValueError):
+        _text.sort_rows(ip, ix, ct.astype(np.float64))
+    ro = ix.copy()
+    ro.setflags(write=False)
+    with pytest.raises(ValueError):
+        _text.sort_rows(ip, ro, ct)
+    with pytest.raises(ValueError):
+        _text.sort_rows(ip, np.array([3, 2, 1, 0], np.int32)[::2], ct)  # not contiguous
+    for args in (
+        "None, ix, ct",
+        "ip, None, ct",
+        "ip, ix, None",
+        "None, None, None",
+        "np.array([0], np.int64), None, None",
+    ):
+        rc, err = run_isolated(
+            "ip, ix, ct = np.array([0, 2], np.int64), np.array([1, 0], np.int32), "
+            f"np.array([1, 2], np.int32)\n_text.sort_rows({args})\n"
+        )
+        assert rc in (0, 1), (args, rc, err)  # a clean exception (or no-op), never a crash
+        assert rc == 0 or re.search(r"(TypeError|ValueError)", err.splitlines()[-1]), err
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.integers(0, 2**31 - 1), st.integers(-5, 2**31 - 1)), max_size=8),
+        max_size=6,
+    )
+)
+def test_sort_rows_property(data):
+    indptr = np.cumsum([0] + [len(r) for r in data]).astype(np.int64)
+    flat = [pair for r in data for pair in r]
+    indices = np.array([p[0] for p in flat], dtype=np.int32)
+    counts = np.array([p[1] for p in flat], dtype=np.int32)
+    _text.sort_rows(indptr, indices, counts)
+    k = 0
+    for r in data:
+        got = list(
+            zip(indices[k : k + len(r)].tolist(), counts[k : k + len(r)].tolist(), strict=True)
+        )
+        assert got == sorted(r)
+        k += len(r)
