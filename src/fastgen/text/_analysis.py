@@ -90,7 +90,18 @@ def n_threads(n_jobs: int | None) -> int:
     return int(n_jobs)
 
 
-def map_chunks(fn: Callable[[list], Any], items: list, n_jobs: int | None) -> list:
+def parallel_map(fn: Callable[[Any], Any], items: list, n_jobs: int | None) -> list:
+    """``[fn(item) for item in items]`` on up to ``n_jobs`` threads, results in order."""
+    workers = min(n_threads(n_jobs), len(items))
+    if workers <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
+
+
+def map_chunks(
+    fn: Callable[[list], Any], items: list, n_jobs: int | None, chunks_per_thread: int = 4
+) -> list:
     """``[fn(chunk) for chunk in chunks(items)]``, chunks run on ``n_jobs`` threads.
 
     With one thread the whole list is one chunk. Results keep chunk order.
@@ -98,11 +109,9 @@ def map_chunks(fn: Callable[[list], Any], items: list, n_jobs: int | None) -> li
     workers = min(n_threads(n_jobs), max(1, len(items) // _MIN_CHUNK))
     if workers <= 1:
         return [fn(items)]
-    n_chunks = 4 * workers
-    bounds = np.linspace(0, len(items), n_chunks + 1).astype(int)
-    chunks = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=False) if b > a]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, chunks))
+    bounds = np.linspace(0, len(items), chunks_per_thread * workers + 1).astype(int)
+    chunks = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    return parallel_map(fn, chunks, workers)
 
 
 def concat_rows(parts: list[tuple]) -> tuple[np.ndarray, ...]:

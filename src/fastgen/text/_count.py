@@ -12,7 +12,13 @@ import scipy.sparse as sp
 
 from .._base import BaseEstimator, TransformerMixin, check_is_fitted
 from .._kernels import _text
-from ._analysis import TextAnalysisMixin, as_document_list, concat_rows, map_chunks
+from ._analysis import (
+    TextAnalysisMixin,
+    as_document_list,
+    concat_rows,
+    map_chunks,
+    parallel_map,
+)
 
 _INT32_MAX = np.iinfo(np.int32).max
 
@@ -230,14 +236,21 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
                 texts = self._kernel_texts(chunk, plan)
                 return (table, *_text.count(texts, table, True, **plan.kwargs()))
 
-            parts = map_chunks(count_chunk, docs, self.n_jobs)
+            # One chunk per thread: each chunk learns its own table, so fewer
+            # chunks mean fewer repeated insertions and merges.
+            parts = map_chunks(count_chunk, docs, self.n_jobs, chunks_per_thread=1)
             if len(parts) == 1:
                 table, indptr, indices, counts = parts[0]
             else:
+                # Merging in chunk order gives ids by first appearance in the corpus,
+                # as a serial pass would; relabelling the chunks is independent.
                 table = _text.TermTable()
-                merged = [
-                    (p[1], *_relabel(table.merge(p[0]), p[1], p[2], p[3])) for p in parts
-                ]
+                mappings = [table.merge(p[0]) for p in parts]
+                merged = parallel_map(
+                    lambda k: (parts[k][1], *_relabel(mappings[k], *parts[k][1:])),
+                    list(range(len(parts))),
+                    self.n_jobs,
+                )
                 indptr, indices, counts = concat_rows(merged)
             terms = table.terms()
         if not terms:
