@@ -113,32 +113,20 @@ cdef inline uint32_t rotl32(uint32_t x, int r) noexcept nogil:
     return (x << r) | (x >> (32 - r))
 
 
-cdef int32_t murmur3_32(const uint8_t *data, Py_ssize_t n, uint32_t seed) noexcept nogil:
-    """MurmurHash3 x86 32-bit, as a signed integer."""
-    cdef uint32_t c1 = 0xcc9e2d51U, c2 = 0x1b873593U
-    cdef uint32_t h1 = seed, k1
-    cdef Py_ssize_t nblocks = n // 4, i
-    for i in range(nblocks):
-        k1 = (<uint32_t>data[4 * i] | (<uint32_t>data[4 * i + 1] << 8)
-              | (<uint32_t>data[4 * i + 2] << 16) | (<uint32_t>data[4 * i + 3] << 24))
-        k1 *= c1
+cdef inline uint32_t _mm_block(uint32_t h1, uint32_t k1) noexcept nogil:
+    k1 *= 0xcc9e2d51U
+    k1 = rotl32(k1, 15)
+    k1 *= 0x1b873593U
+    h1 ^= k1
+    h1 = rotl32(h1, 13)
+    return h1 * 5 + 0xe6546b64U
+
+
+cdef inline int32_t _mm_finish(uint32_t h1, uint32_t k1, int rem, Py_ssize_t n) noexcept nogil:
+    if rem:
+        k1 *= 0xcc9e2d51U
         k1 = rotl32(k1, 15)
-        k1 *= c2
-        h1 ^= k1
-        h1 = rotl32(h1, 13)
-        h1 = h1 * 5 + 0xe6546b64U
-    cdef const uint8_t *tail = data + nblocks * 4
-    cdef int rem = n & 3
-    k1 = 0
-    if rem == 3:
-        k1 ^= <uint32_t>tail[2] << 16
-    if rem >= 2:
-        k1 ^= <uint32_t>tail[1] << 8
-    if rem >= 1:
-        k1 ^= tail[0]
-        k1 *= c1
-        k1 = rotl32(k1, 15)
-        k1 *= c2
+        k1 *= 0x1b873593U
         h1 ^= k1
     h1 ^= <uint32_t>n
     h1 ^= h1 >> 16
@@ -147,6 +135,42 @@ cdef int32_t murmur3_32(const uint8_t *data, Py_ssize_t n, uint32_t seed) noexce
     h1 *= 0xc2b2ae35U
     h1 ^= h1 >> 16
     return <int32_t>h1
+
+
+cdef int32_t murmur3_32(const uint8_t *data, Py_ssize_t n, uint32_t seed) noexcept nogil:
+    """MurmurHash3 x86 32-bit of ``n`` bytes, as a signed integer."""
+    cdef uint32_t h1 = seed, k1 = 0
+    cdef Py_ssize_t nblocks = n // 4, i
+    for i in range(nblocks):
+        h1 = _mm_block(h1, <uint32_t>data[4 * i] | (<uint32_t>data[4 * i + 1] << 8)
+                       | (<uint32_t>data[4 * i + 2] << 16) | (<uint32_t>data[4 * i + 3] << 24))
+    cdef const uint8_t *tail = data + nblocks * 4
+    cdef int rem = n & 3
+    if rem == 3:
+        k1 ^= <uint32_t>tail[2] << 16
+    if rem >= 2:
+        k1 ^= <uint32_t>tail[1] << 8
+    if rem >= 1:
+        k1 ^= tail[0]
+    return _mm_finish(h1, k1, rem, n)
+
+
+cdef int32_t murmur3_32_ascii(const cp_t *data, Py_ssize_t n, uint32_t seed) noexcept nogil:
+    """``murmur3_32`` of code points that are all ASCII (so each is its own UTF-8 byte)."""
+    cdef uint32_t h1 = seed, k1 = 0
+    cdef Py_ssize_t nblocks = n // 4, i
+    for i in range(nblocks):
+        h1 = _mm_block(h1, data[4 * i] | (data[4 * i + 1] << 8)
+                       | (data[4 * i + 2] << 16) | (data[4 * i + 3] << 24))
+    cdef const cp_t *tail = data + nblocks * 4
+    cdef int rem = n & 3
+    if rem == 3:
+        k1 ^= tail[2] << 16
+    if rem >= 2:
+        k1 ^= tail[1] << 8
+    if rem >= 1:
+        k1 ^= tail[0]
+    return _mm_finish(h1, k1, rem, n)
 
 
 cdef Py_ssize_t utf8_encode(const cp_t *s, Py_ssize_t n, vector[uint8_t] &out) noexcept nogil:
@@ -377,17 +401,28 @@ cdef inline void emit(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
         if tid >= 0:
             w.keys.push_back(tid)
     else:
-        nb = utf8_encode(s, n, w.utf8)
-        if nb < 0:
-            w.bad_surrogate = True
-            return
-        h = murmur3_32(w.utf8.data(), nb, 0)
+        if _all_ascii(s, n):
+            h = murmur3_32_ascii(s, n, 0)
+        else:
+            nb = utf8_encode(s, n, w.utf8)
+            if nb < 0:
+                w.bad_surrogate = True
+                return
+            h = murmur3_32(w.utf8.data(), nb, 0)
         if h == -2147483648:
             idx = (2147483647 - (p.n_features - 1)) % p.n_features
         else:
             idx = (h if h >= 0 else -h) % p.n_features
         # key: index * 2 + (1 if the sign is negative)
         w.keys.push_back(idx * 2 + (1 if (p.alternate_sign and h < 0) else 0))
+
+
+cdef inline bint _all_ascii(const cp_t *s, Py_ssize_t n) noexcept nogil:
+    cdef cp_t acc = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        acc |= s[i]
+    return acc < 128
 
 
 cdef void collapse_spaces(const cp_t *s, Py_ssize_t n, vector[cp_t] &out) noexcept nogil:
