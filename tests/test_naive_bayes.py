@@ -670,23 +670,11 @@ def test_dataframe_feature_names():
 
 # --------------------------------------------------------------------------- sklearn checks
 
-# fastgen may not import scikit-learn, so its NotFittedError cannot subclass
-# sklearn.exceptions.NotFittedError; it subclasses ValueError and AttributeError like
-# scikit-learn's, but `check_estimators_unfitted` tests for scikit-learn's exact class.
-_XFAIL = {
-    "check_estimators_unfitted": (
-        "fastgen raises fastgen._base.NotFittedError (ValueError, AttributeError), "
-        "not sklearn.exceptions.NotFittedError"
-    )
-}
-
-
 with warnings.catch_warnings():
     # collection warns that fastgen estimators do not inherit sklearn.base.BaseEstimator
     warnings.filterwarnings("ignore", message=".*does not inherit from `sklearn")
     _sklearn_checks = parametrize_with_checks(
         [MultinomialNB(), ComplementNB(), BernoulliNB(), CategoricalNB(), GaussianNB()],
-        expected_failed_checks=lambda est: _XFAIL,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import sys
 from typing import Any
 
 import numpy as np
@@ -18,10 +19,32 @@ class NotFittedError(ValueError, AttributeError):
     """Raised when an estimator is used before ``fit``."""
 
 
+def _not_fitted_error_class() -> type[NotFittedError]:
+    """:class:`NotFittedError`, also scikit-learn's when scikit-learn is already loaded.
+
+    fastgen never imports scikit-learn, but code that has imported it (a
+    ``Pipeline``, ``check_estimator``) catches ``sklearn.exceptions.NotFittedError``;
+    the subclass lets one ``except`` clause of either kind catch the error.
+    """
+    sk_exceptions = sys.modules.get("sklearn.exceptions")
+    if sk_exceptions is None:
+        return NotFittedError
+    return _sklearn_compatible_class(sk_exceptions.NotFittedError)
+
+
+_COMPAT_CLASSES: dict[type, type] = {}
+
+
+def _sklearn_compatible_class(sk_class: type) -> type[NotFittedError]:
+    if sk_class not in _COMPAT_CLASSES:
+        _COMPAT_CLASSES[sk_class] = type("NotFittedError", (NotFittedError, sk_class), {})
+    return _COMPAT_CLASSES[sk_class]
+
+
 def check_is_fitted(estimator: Any, attribute: str) -> None:
     """Raise :class:`NotFittedError` unless ``estimator`` has ``attribute``."""
     if not hasattr(estimator, attribute):
-        raise NotFittedError(
+        raise _not_fitted_error_class()(
             f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
             "appropriate arguments before using this estimator."
         )
