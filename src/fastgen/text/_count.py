@@ -23,6 +23,52 @@ from ._analysis import (
 _INT32_MAX = np.iinfo(np.int32).max
 
 
+class _Vocabulary(dict):
+    """``vocabulary_``: a dict that counts its own mutations.
+
+    The compiled lookup table built from it is cached against ``version``,
+    so editing ``vocabulary_`` in place (as scikit-learn allows) is seen by
+    the next ``transform``.
+    """
+
+    version = 0
+
+    def _touch(self) -> None:
+        self.version += 1
+
+    def __setitem__(self, key, value):
+        self._touch()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        self._touch()
+        super().__delitem__(key)
+
+    def __ior__(self, other):
+        self._touch()
+        return super().__ior__(other)
+
+    def clear(self):
+        self._touch()
+        super().clear()
+
+    def pop(self, *args):
+        self._touch()
+        return super().pop(*args)
+
+    def popitem(self):
+        self._touch()
+        return super().popitem()
+
+    def setdefault(self, key, default=None):
+        self._touch()
+        return super().setdefault(key, default)
+
+    def update(self, *args, **kwargs):
+        self._touch()
+        super().update(*args, **kwargs)
+
+
 class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
     """Convert a collection of text documents to a matrix of token counts.
 
@@ -123,7 +169,7 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         if not vocabulary:
             raise ValueError("empty vocabulary passed to fit")
         self.fixed_vocabulary_ = True
-        self.vocabulary_ = dict(vocabulary)
+        self.vocabulary_ = _Vocabulary(vocabulary)
 
     # ----------------------------------------------------------- public API
     def fit(self, raw_documents: Any, y: Any = None) -> CountVectorizer:
@@ -161,7 +207,7 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         X, vocabulary = _sort_and_limit(
             X, terms, max_doc_count, min_doc_count, self.max_features
         )
-        self.vocabulary_ = vocabulary
+        self.vocabulary_ = _Vocabulary(vocabulary)
         self._table = None
         return X
 
@@ -273,19 +319,26 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         return self._to_csr(indptr, indices, counts, len(vocabulary))
 
     def _lookup_table(self) -> _text.TermTable | None:
-        """Compiled table of ``vocabulary_`` (cached); None if a term is not a str."""
+        """Compiled table of ``vocabulary_``; None if it cannot be one (non-str terms).
+
+        Cached while ``vocabulary_`` is the same :class:`_Vocabulary`, unmodified;
+        a plain dict assigned by the user is converted on every call.
+        """
+        vocabulary = self.vocabulary_
+        version = getattr(vocabulary, "version", None)
         cached = getattr(self, "_table", None)
-        if cached is not None and cached[0] is self.vocabulary_ and len(cached[1]) == len(
-            self.vocabulary_
-        ):
-            return cached[1]
-        inverse: list = [None] * len(self.vocabulary_)
-        for term, i in self.vocabulary_.items():
+        if cached is not None and cached[0] is vocabulary and cached[1] == version:
+            return cached[2]
+        inverse: list = [None] * len(vocabulary)
+        for term, i in vocabulary.items():
+            if not isinstance(i, (int, np.integer)) or not 0 <= i < len(inverse):
+                raise ValueError(f"vocabulary_ maps {term!r} to {i!r}, not a column index")
             inverse[i] = term
-        if not all(type(t) is str for t in inverse):
-            return None
-        table = _text.TermTable.from_terms(inverse)
-        self._table = (self.vocabulary_, table)
+        table = None
+        if all(type(t) is str for t in inverse):
+            table = _text.TermTable.from_terms(inverse)
+        if version is not None:
+            self._table = (vocabulary, version, table)
         return table
 
     def _to_csr(
