@@ -457,3 +457,12 @@ def test_sort_rows_property(data):
         )
         assert got == sorted(r)
         k += len(r)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=6), unique=True, max_size=40))
+def test_sorted_ids_follow_python_string_order(terms):
+    table = _text.TermTable.from_terms(terms)
+    order = table.sorted_ids()
+    assert order.dtype == np.int32
+    assert [terms[i] for i in order] == sorted(terms)

@@ -324,6 +324,26 @@ cdef class TermTable:
                 4, <const void *>(self.arena.data() + off + 2), self.term_len(off)))
         return out
 
+    def sorted_ids(self):
+        """Ids ordered by their terms as Python orders ``str`` (by code point), int32."""
+        cdef cnp.ndarray[int32_t, ndim=1] ids = np.arange(self.size(), dtype=np.int32)
+        cdef int32_t *first = <int32_t *>cnp.PyArray_DATA(ids)
+        global _SORTING
+        _SORTING = self   # the comparator's table; the GIL is held throughout
+        sort(first, first + self.size(), _term_less)
+        _SORTING = None
+        return ids
+
+    cdef inline bint less(self, int32_t a, int32_t b) noexcept nogil:
+        cdef int64_t oa = self.offsets[a], ob = self.offsets[b]
+        cdef Py_ssize_t na = self.term_len(oa), nb = self.term_len(ob), i
+        cdef const cp_t *pa = self.arena.data() + oa + 2
+        cdef const cp_t *pb = self.arena.data() + ob + 2
+        for i in range(na if na < nb else nb):
+            if pa[i] != pb[i]:
+                return pa[i] < pb[i]
+        return na < nb
+
     def merge(self, TermTable other not None):
         """Add ``other``'s terms in its id order; return its id -> our id map."""
         cdef cnp.ndarray[int32_t, ndim=1] mapping = np.empty(other.size(), dtype=np.int32)
@@ -335,6 +355,13 @@ cdef class TermTable:
                 off = other.offsets[tid]
                 out[tid] = self.insert(other.arena.data() + off + 2, other.term_len(off))
         return mapping
+
+
+cdef TermTable _SORTING = None
+
+
+cdef bint _term_less(int32_t a, int32_t b) noexcept:
+    return _SORTING.less(a, b)
 
 
 cdef inline bint _same(const cp_t *a, const cp_t *b, Py_ssize_t n) noexcept nogil:

@@ -195,7 +195,7 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
                 X.data.fill(1)
             return X
 
-        terms, X = self._count_new(docs)
+        terms, order, X = self._count_new(docs)
         if self.binary:
             X.data.fill(1)
         n_doc = X.shape[0]
@@ -205,9 +205,9 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         if max_doc_count < min_doc_count:
             raise ValueError("max_df corresponds to < documents than min_df")
         X, vocabulary = _sort_and_limit(
-            X, terms, max_doc_count, min_doc_count, self.max_features
+            X, terms, order, max_doc_count, min_doc_count, self.max_features
         )
-        self.vocabulary_ = _Vocabulary(vocabulary)
+        self.vocabulary_ = vocabulary
         self._table = None
         return X
 
@@ -266,16 +266,18 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         return tags
 
     # ----------------------------------------------------------- counting
-    def _count_new(self, docs: list) -> tuple[list, sp.csr_matrix]:
+    def _count_new(self, docs: list) -> tuple[list, np.ndarray | None, sp.csr_matrix]:
         """Count with a vocabulary learned from ``docs`` (ids by first appearance).
 
-        Returns the terms in id order and the count matrix (rows ordered by id).
+        Returns the terms in id order, the ids in sorted-term order (None: not
+        computed) and the count matrix (rows ordered by id).
         """
         plan = self._kernel_plan()
         if plan is None:
             vocabulary: dict = {}
             indptr, indices, counts = _count_python(self.build_analyzer(), docs, vocabulary, True)
             terms = list(vocabulary)
+            order = None
         else:
             def count_chunk(chunk: list) -> tuple:
                 table = _text.TermTable()
@@ -299,9 +301,10 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
                 )
                 indptr, indices, counts = concat_rows(merged)
             terms = table.terms()
+            order = table.sorted_ids()
         if not terms:
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-        return terms, self._to_csr(indptr, indices, counts, len(terms))
+        return terms, order, self._to_csr(indptr, indices, counts, len(terms))
 
     def _transform_fixed(self, docs: list) -> sp.csr_matrix:
         """Count over the fixed ``vocabulary_`` (unknown terms are dropped)."""
@@ -396,19 +399,26 @@ def _relabel(
 
 
 def _sort_and_limit(
-    X: sp.csr_matrix, terms: list, high: float, low: float, limit: int | None
-) -> tuple[sp.csr_matrix, dict]:
+    X: sp.csr_matrix,
+    terms: list,
+    order: np.ndarray | None,
+    high: float,
+    low: float,
+    limit: int | None,
+) -> tuple[sp.csr_matrix, _Vocabulary]:
     """Renumber columns by sorted term and prune by document frequency / max_features.
 
-    ``X``'s columns are term ids in ``terms`` order. Reproduces scikit-learn's
+    ``X``'s columns are term ids in ``terms`` order; ``order`` lists the ids by
+    sorted term (computed here when None). Reproduces scikit-learn's
     sort/prune sequence so the resulting arrays are identical, including the
     order of entries within rows and ties among ``max_features``.
     """
     n = len(terms)
-    order = sorted(range(n), key=terms.__getitem__)
+    if order is None:
+        order = sorted(range(n), key=terms.__getitem__)
     rank = np.empty(n, dtype=X.indices.dtype)
     rank[order] = np.arange(n, dtype=rank.dtype)
-    X.indices = rank.take(X.indices, mode="clip")
+    X.indices = rank[X.indices]
     X.has_sorted_indices = False
 
     dfs = np.bincount(X.indices, minlength=n)
@@ -424,10 +434,14 @@ def _sort_and_limit(
     kept = np.flatnonzero(mask)
     if len(kept) == 0:
         raise ValueError("After pruning, no terms remain. Try a lower min_df or a higher max_df.")
-    new_index = np.cumsum(mask) - 1
-    vocabulary = {
-        t: int(new_index[r]) for t, r in zip(terms, rank.tolist(), strict=True) if mask[r]
-    }
+    new_index = (np.cumsum(mask) - 1)[rank].tolist()
+    if len(kept) == n:
+        vocabulary = _Vocabulary(zip(terms, new_index, strict=True))
+    else:
+        keep = mask[rank].tolist()
+        vocabulary = _Vocabulary(
+            (t, i) for t, i, k in zip(terms, new_index, keep, strict=True) if k
+        )
     if len(kept) < n:
         X = X[:, kept]
     return X, vocabulary
