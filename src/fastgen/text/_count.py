@@ -291,15 +291,17 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
                 table, indptr, indices, counts = parts[0]
             else:
                 # Merging in chunk order gives ids by first appearance in the corpus,
-                # as a serial pass would; relabelling the chunks is independent.
-                table = _text.TermTable()
-                mappings = [table.merge(p[0]) for p in parts]
-                merged = parallel_map(
-                    lambda k: (parts[k][1], *_relabel(mappings[k], *parts[k][1:])),
-                    list(range(len(parts))),
+                # as a serial pass would: the first chunk's table becomes the global
+                # one (its ids stand), later chunks are merged into it and relabelled
+                # independently of each other.
+                table = parts[0][0]
+                mappings = [table.merge(p[0]) for p in parts[1:]]
+                relabelled = parallel_map(
+                    lambda k: (parts[k][1], *_relabel(mappings[k - 1], *parts[k][1:])),
+                    list(range(1, len(parts))),
                     self.n_jobs,
                 )
-                indptr, indices, counts = concat_rows(merged)
+                indptr, indices, counts = concat_rows([parts[0][1:], *relabelled])
             terms = table.terms()
             order = table.sorted_ids()
         if not terms:
