@@ -19,6 +19,7 @@ buffer length checked in the same function (spans lie inside the document
 buffer; the term scratch buffer is grown before it is written).
 """
 
+cimport cython
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 from libcpp.algorithm cimport sort
@@ -221,6 +222,7 @@ cdef struct Slot:
     int64_t off       # arena index of the term's record
 
 
+@cython.final
 cdef class TermTable:
     """Insertion-ordered set of terms; term ``i`` has id ``i``.
 
