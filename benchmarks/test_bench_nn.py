@@ -1,0 +1,153 @@
+"""fastgen.nn (onnxruntime) vs Keras: rows through the 784-feature reference models.
+
+Groups: ``Autoencoder.reconstruct[784]`` and ``VAE.encode[784]``, each with three
+variants timed in the same run: ``keras-predict`` (``keras_model.predict(X,
+batch_size=1024)``), ``keras-call`` (one eager ``model(X)`` call on all rows) and
+``fastgen`` (``fastgen.nn.load(path)`` on CPU, default batch size).  The models are
+the defaults at ``input_dim=784`` (784-128-64-32-64-128-784), trained for one epoch
+on random data (untimed; inference cost does not depend on the weights).  Every
+fastgen result is compared with Keras's outside the timed call (max abs diff
+<= 1e-5).  Rows: 2,000 (``FASTGEN_BENCH_SIZE=small``), 100,000 (``full``) or the
+integer given.  No timing assertions.
+
+The incumbent rows (``impl`` other than ``"fastgen"``) are the baseline in
+``benchmarks.report``; here they are Keras.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from benchmarks.conftest import cached, import_fastgen, run_benchmark
+
+for _mod in ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"):
+    pytest.importorskip(_mod)
+
+INPUT_DIM = 784
+ATOL = 1e-5
+
+
+@dataclass(frozen=True)
+class NNVariant:
+    impl: str
+    mode: str | None = None
+    n_jobs: None = None
+
+    @property
+    def id(self) -> str:
+        return self.impl if self.mode is None else f"{self.impl}-{self.mode}"
+
+    @property
+    def is_fastgen(self) -> bool:
+        return self.impl == "fastgen"
+
+
+KERAS_PREDICT = NNVariant("keras", "predict")
+KERAS_CALL = NNVariant("keras", "call")
+FASTGEN_ORT = NNVariant("fastgen")
+VARIANTS = [KERAS_PREDICT, KERAS_CALL, FASTGEN_ORT]
+
+
+def n_rows(size) -> int:
+    if size.name == "small":
+        return 2_000
+    if size.name == "full":
+        return 100_000
+    return int(size.name)
+
+
+@pytest.fixture(scope="module")
+def rows(size) -> np.ndarray:
+    rng = np.random.default_rng(20240601)
+    return rng.random((n_rows(size), INPUT_DIM), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory) -> dict:
+    """The two reference models, trained briefly and exported (untimed)."""
+    nn = import_fastgen("nn")
+    X = np.random.default_rng(0).random((1024, INPUT_DIM), dtype=np.float32)
+    out = {}
+    for name, cls in (("autoencoder", nn.Autoencoder), ("vae", nn.VAE)):
+        est = cls(INPUT_DIM).fit(X, epochs=1, batch_size=256)
+        path = tmp_path_factory.mktemp("nn") / f"{name}.fgm"
+        est.export(path)
+        out[name] = (est, path)
+    return out
+
+
+def _keras_fn(model, variant: NNVariant):
+    if variant.mode == "predict":
+        return lambda X: model.predict(X, batch_size=1024, verbose=0)
+    return lambda X: model(X, training=False)
+
+
+def _as_list(out) -> list[np.ndarray]:
+    if not isinstance(out, (list, tuple)):
+        out = [out]
+    return [np.asarray(o) for o in out]
+
+
+def _bench(benchmark, variant, rows, size, reference, group, keras_model, fastgen_fn):
+    if variant.is_fastgen:
+        fn = fastgen_fn
+    else:
+        fn = _keras_fn(keras_model, variant)
+        fn(rows[:8])  # build/trace once, untimed
+    out = run_benchmark(
+        benchmark,
+        lambda: fn(rows),
+        group=group,
+        variant=variant,
+        size=size,
+        n_docs=len(rows),
+        corpus_mb=rows.nbytes / 1e6,
+        n_rows=len(rows),
+    )
+    got = _as_list(out)
+    expected = cached(
+        reference, (group, len(rows)), lambda: _as_list(keras_model(rows, training=False))
+    )
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert g.shape == e.shape, (g.shape, e.shape)
+        diff = float(np.max(np.abs(g - e)))
+        assert diff <= ATOL, diff
+        benchmark.extra_info["max_abs_diff_vs_keras"] = max(
+            diff, benchmark.extra_info.get("max_abs_diff_vs_keras", 0.0)
+        )
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.id for v in VARIANTS])
+def test_autoencoder_reconstruct(benchmark, variant, rows, size, reference, fitted):
+    est, path = fitted["autoencoder"]
+    served = import_fastgen("nn").load(path, device="cpu")
+    _bench(
+        benchmark,
+        variant,
+        rows,
+        size,
+        reference,
+        "Autoencoder.reconstruct[784]",
+        est.keras_model_,
+        served.reconstruct,
+    )
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.id for v in VARIANTS])
+def test_vae_encode(benchmark, variant, rows, size, reference, fitted):
+    est, path = fitted["vae"]
+    served = import_fastgen("nn").load(path, device="cpu")
+    _bench(
+        benchmark,
+        variant,
+        rows,
+        size,
+        reference,
+        "VAE.encode[784]",
+        est.encoder_,
+        lambda X: served.encode(X, return_log_var=True),
+    )
