@@ -10,7 +10,18 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("text", "naive_bayes", "pipeline", "nn")
 
-__all__ = ["__version__", *_SUBMODULES]
+__all__ = ["__version__", "load", *_SUBMODULES]
+
+
+def load(path, **kwargs):
+    """Load a fastgen model file; the inference model runs on onnxruntime.
+
+    Neural model files (``Autoencoder``/``VAE``/``export_keras``) for now; see
+    :func:`fastgen.nn.load` for ``device``, ``intra_op_num_threads`` and ``batch_size``.
+    """
+    from .nn import load as load_nn
+
+    return load_nn(path, **kwargs)
 
 
 def __getattr__(name: str):
