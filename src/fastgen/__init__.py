@@ -1,14 +1,15 @@
 """fastgen: fast classical generative models with scikit-learn and hmmlearn APIs.
 
 Submodules are imported on first use so that ``import fastgen`` stays light:
-``fastgen.text``, ``fastgen.naive_bayes``, ``fastgen.pipeline``, ``fastgen.nn``.
+``fastgen.text``, ``fastgen.naive_bayes``, ``fastgen.pipeline``, ``fastgen.hmm``,
+``fastgen.nn``.
 """
 
 from importlib import import_module
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("text", "naive_bayes", "pipeline", "nn")
+_SUBMODULES = ("text", "naive_bayes", "pipeline", "hmm", "nn")
 
 __all__ = ["__version__", "load", *_SUBMODULES]
 

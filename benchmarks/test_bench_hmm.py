@@ -1,0 +1,172 @@
+"""fastgen.hmm vs hmmlearn: one EM iteration, predict, score and predict_proba.
+
+Groups: ``<operation>[<model>-<data>]`` with an ``hmmlearn`` and a ``fastgen`` variant,
+timed in the same run.  Models: GaussianHMM with 8 features, K in {4, 16}, diag and
+full covariances, and CategoricalHMM with 8 states and 20 symbols.  Data: ``many``
+(5,000 sequences x 100 steps; small: 200 x 50) and ``long`` (one 200,000-step
+sequence; small: 5,000), ``many`` only for the categorical model.
+
+Both sides start from the same explicit parameters (``init_params=""``) and EM runs
+one iteration (``n_iter=1, tol=-inf``); each fastgen result is checked against
+hmmlearn's outside the timed call.  No timing assertions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from benchmarks.conftest import SEED, Variant, assert_close, cached, import_fastgen, run_benchmark
+
+hmmlearn_hmm = pytest.importorskip("hmmlearn.hmm")
+
+HMMLEARN = Variant("hmmlearn")
+FASTGEN = Variant("fastgen")
+VARIANTS = [HMMLEARN, FASTGEN]
+N_FEATURES = 8
+N_SYMBOLS = 20
+
+MODELS = {
+    "gauss-diag-K4": ("gaussian", "diag", 4),
+    "gauss-diag-K16": ("gaussian", "diag", 16),
+    "gauss-full-K4": ("gaussian", "full", 4),
+    "gauss-full-K16": ("gaussian", "full", 16),
+    "categorical-K8": ("categorical", None, 8),
+}
+CASES = [
+    (m, d)
+    for m in MODELS
+    for d in ("many", "long")
+    if not (MODELS[m][0] == "categorical" and d == "long")
+]
+OPERATIONS = ["em_step", "predict", "score", "predict_proba"]
+
+
+@dataclass
+class HMMData:
+    X: np.ndarray
+    lengths: np.ndarray
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.lengths.sum())
+
+
+def shapes(size) -> dict[str, tuple[int, int]]:
+    if size.name == "full":
+        return {"many": (5_000, 100), "long": (1, 200_000)}
+    return {"many": (200, 50), "long": (1, 5_000)}
+
+
+def make_params(model: str) -> dict:
+    kind, ct, k = MODELS[model]
+    rng = np.random.RandomState(SEED + k)
+    trans = rng.dirichlet(np.ones(k), size=k) + 4 * np.eye(k)
+    params = {
+        "startprob_": rng.dirichlet(np.ones(k)),
+        "transmat_": trans / trans.sum(axis=1, keepdims=True),
+    }
+    if kind == "categorical":
+        params["emissionprob_"] = rng.dirichlet(np.ones(N_SYMBOLS) * 0.5, size=k)
+        return params
+    params["means_"] = rng.randn(k, N_FEATURES) * 2
+    if ct == "diag":
+        params["covars_"] = rng.rand(k, N_FEATURES) + 0.5
+    else:
+        a = rng.randn(k, N_FEATURES, N_FEATURES) * 0.3
+        params["covars_"] = a @ a.transpose(0, 2, 1) + np.eye(N_FEATURES)
+    return params
+
+
+def make_data(model: str, data: str, size) -> HMMData:
+    kind, _, k = MODELS[model]
+    n_seq, n_steps = shapes(size)[data]
+    n = n_seq * n_steps
+    rng = np.random.RandomState(SEED)
+    # piecewise-constant hidden states: runs of random length
+    runs = rng.geometric(0.1, size=n // 2 + 1)
+    states = np.repeat(rng.randint(k, size=len(runs)), runs)[:n]
+    if kind == "categorical":
+        em = make_params(model)["emissionprob_"]
+        cdf = np.cumsum(em, axis=1)[states]
+        X = (cdf < rng.rand(n, 1)).sum(axis=1, keepdims=True).clip(0, N_SYMBOLS - 1)
+    else:
+        X = make_params(model)["means_"][states] + rng.randn(n, N_FEATURES)
+    return HMMData(np.ascontiguousarray(X), np.full(n_seq, n_steps))
+
+
+_DATA: dict = {}
+
+
+def get_data(model: str, data: str, size) -> HMMData:
+    key = (model, data, size.name)
+    if key not in _DATA:
+        _DATA[key] = make_data(model, data, size)
+    return _DATA[key]
+
+
+def make_model(variant: Variant, model: str):
+    kind, ct, k = MODELS[model]
+    mod = import_fastgen("hmm") if variant.is_fastgen else hmmlearn_hmm
+    if kind == "categorical":
+        m = mod.CategoricalHMM(k, init_params="", n_iter=1, tol=-np.inf)
+    else:
+        m = mod.GaussianHMM(k, covariance_type=ct, init_params="", n_iter=1, tol=-np.inf)
+    for name, value in make_params(model).items():
+        setattr(m, name, value.copy())
+    return m
+
+
+def fitted_params(m) -> dict:
+    names = ["startprob_", "transmat_", "emissionprob_", "means_", "covars_"]
+    return {n: np.array(getattr(m, n)) for n in names if hasattr(m, n)}
+
+
+def run_operation(m, op: str, d: HMMData):
+    if op == "em_step":
+        return fitted_params(m.fit(d.X, d.lengths))
+    return getattr(m, op)(d.X, d.lengths)
+
+
+def check(op: str, result, expected) -> None:
+    if op == "em_step":
+        assert result.keys() == expected.keys()
+        for name in result:
+            assert_close(result[name], expected[name], rtol=1e-6, atol=1e-12)
+    elif op == "predict":
+        assert np.array_equal(result, expected)
+    elif op == "score":
+        assert_close(result, expected, rtol=1e-8, atol=0)
+    else:
+        assert_close(result, expected, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("op", OPERATIONS)
+@pytest.mark.parametrize("model,data", CASES, ids=[f"{m}-{d}" for m, d in CASES])
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.id for v in VARIANTS])
+def test_hmm(benchmark, variant, model, data, op, size, reference):
+    d = get_data(model, data, size)
+    m = make_model(variant, model)  # untimed; also skips early if fastgen.hmm is missing
+    if op == "em_step":  # fit changes the model: every round starts from a fresh one
+        fn = lambda: run_operation(make_model(variant, model), op, d)  # noqa: E731
+    else:
+        fn = lambda: run_operation(m, op, d)  # noqa: E731
+    result = run_benchmark(
+        benchmark,
+        fn,
+        group=f"HMM.{op}[{model}-{data}]",
+        variant=variant,
+        size=size,
+        n_docs=d.n_samples,
+        corpus_mb=d.X.nbytes / 1e6,
+        n_sequences=len(d.lengths),
+        model=model,
+    )
+    key = ("hmm", op, model, data, size.name)
+    if variant.is_fastgen:
+        expected = cached(reference, key, lambda: run_operation(make_model(HMMLEARN, model), op, d))
+        check(op, result, expected)
+    else:
+        reference.setdefault(key, result)

@@ -1,0 +1,201 @@
+"""fastgen._kernels._hmm on small hand-built and hostile arrays, against hmmlearn's _hmmc."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+
+from fastgen._kernels import _hmm
+
+_hmmc = pytest.importorskip("hmmlearn._hmmc")
+
+
+def model(n, k, seed=0):
+    rng = np.random.RandomState(seed)
+    return (rng.dirichlet(np.ones(k)), rng.dirichlet(np.ones(k), size=k), rng.rand(n, k) + 1e-3)
+
+
+def test_densities_match_scipy():
+    rng = np.random.RandomState(0)
+    X = rng.randn(7, 3)
+    means = rng.randn(2, 3)
+    cv = rng.rand(2, 3) + 0.1
+    out = _hmm.log_density_diag(X, means, cv)
+    for k in range(2):
+        assert_allclose(out[:, k], multivariate_normal(means[k], np.diag(cv[k])).logpdf(X))
+    a = rng.randn(2, 3, 3)
+    full = a @ a.transpose(0, 2, 1) + np.eye(3)
+    out = _hmm.log_density_full(X, means, np.linalg.cholesky(full))
+    for k in range(2):
+        assert_allclose(out[:, k], multivariate_normal(means[k], full[k]).logpdf(X))
+
+
+def test_density_of_empty_input():
+    assert _hmm.log_density_diag(np.zeros((0, 2)), np.zeros((3, 2)), np.ones((3, 2))).shape == (
+        0,
+        3,
+    )
+    assert _hmm.log_density_full(
+        np.zeros((0, 2)), np.zeros((3, 2)), np.tile(np.eye(2), (3, 1, 1))
+    ).shape == (0, 3)
+
+
+@pytest.mark.parametrize("n,k", [(1, 1), (1, 3), (2, 1), (9, 4)])
+def test_single_sequence_passes_match_hmmlearn(n, k):
+    start, trans, frames = model(n, k)
+    logf = np.log(frames)
+    fwd = np.empty((n, k))
+    bwd = np.empty((n, k))
+    lp = _hmm.forward_log(start, trans, logf, fwd)
+    lp_ref, fwd_ref = _hmmc.forward_log(start, trans, logf)
+    assert_allclose(lp, lp_ref, rtol=1e-12)
+    assert_allclose(fwd, fwd_ref, rtol=1e-12)
+    _hmm.backward_log(trans, logf, bwd)
+    assert_allclose(bwd, _hmmc.backward_log(start, trans, logf), rtol=1e-12, atol=1e-14)
+    scaling = np.empty(n)
+    lp = _hmm.forward_scaling(start, trans, frames, fwd, scaling)
+    lp_ref, fwd_ref, sc_ref = _hmmc.forward_scaling(start, trans, frames)
+    assert_allclose([lp], [lp_ref], rtol=1e-12)
+    assert_allclose(fwd, fwd_ref, rtol=1e-12)
+    _hmm.backward_scaling(trans, frames, scaling, bwd)
+    assert_allclose(bwd, _hmmc.backward_scaling(start, trans, frames, sc_ref), rtol=1e-12)
+    states = np.empty(n, dtype=np.int64)
+    lat = np.empty((n, k))
+    with np.errstate(divide="ignore"):
+        lp = _hmm.viterbi(np.log(start), np.log(trans), logf, lat, states)
+    lp_ref, states_ref = _hmmc.viterbi(start, trans, logf)
+    assert_array_equal(states, states_ref)
+    assert_allclose(lp, lp_ref, rtol=1e-12)
+
+
+def test_estep_over_batch_matches_per_sequence_reference():
+    start, trans, frames = model(20, 3, seed=1)
+    logf = np.log(frames)
+    startidx = np.array([0, 1, 5, 6, 20], dtype=np.int64)
+    for log_space in (True, False):
+        lp, gamma, s, t = _hmm.estep(
+            startidx, start, trans, logf if log_space else frames, log_space, True, True
+        )
+        s_ref = np.zeros(3)
+        t_ref = np.zeros((3, 3))
+        for a, b in zip(startidx[:-1], startidx[1:], strict=True):
+            lpr, fwd = _hmmc.forward_log(start, trans, logf[a:b])
+            bwd = _hmmc.backward_log(start, trans, logf[a:b])
+            g = np.exp(fwd + bwd - logsumexp(fwd + bwd, axis=1, keepdims=True))
+            assert_allclose(gamma[a:b], g, rtol=1e-10)
+            s_ref += g[0]
+            if b - a > 1:
+                t_ref += np.exp(_hmmc.compute_log_xi_sum(fwd, trans, bwd, logf[a:b]))
+        assert_allclose(s, s_ref, rtol=1e-10)
+        assert_allclose(t, t_ref, rtol=1e-10)
+        assert_allclose(t.sum(), 20 - 4, rtol=1e-10)  # one count per transition
+        lp2, gamma2, _, _ = _hmm.estep(
+            startidx, start, trans, logf if log_space else frames, log_space, False, False
+        )
+        assert gamma2.shape == (0, 3)
+        assert_allclose(lp2, lp, rtol=1e-12)
+
+
+def test_estep_zero_probabilities_and_impossible_frames():
+    start = np.array([1.0, 0.0])
+    trans = np.array([[0.0, 1.0], [1.0, 0.0]])  # deterministic alternation
+    logf = np.zeros((4, 2))
+    with np.errstate(divide="ignore"):
+        lp, gamma, s, t = _hmm.estep(np.array([0, 4]), start, trans, logf, True, True, True)
+    assert_allclose(lp, [0.0])
+    assert_array_equal(gamma, [[1, 0], [0, 1], [1, 0], [0, 1]])
+    assert_array_equal(t, [[0, 2], [1, 0]])
+    # a frame no state can emit: -inf log-likelihood, no NaN in the lattices' posteriors
+    logf[2] = -np.inf
+    lp, gamma, _, t = _hmm.estep(np.array([0, 4]), start, trans, logf, True, True, True)
+    assert lp[0] == -np.inf
+    assert_array_equal(gamma, 0.0)
+    assert_array_equal(t, 0.0)
+
+
+def test_scaling_underflow_reports_nan():
+    start = np.array([0.5, 0.5])
+    trans = np.full((2, 2), 0.5)
+    frames = np.full((3, 2), 1e-310)
+    lp, _, _, _ = _hmm.estep(np.array([0, 1, 3]), start, trans, frames, False, True, True)
+    assert np.isnan(lp).all()
+
+
+def test_viterbi_ties_follow_hmmlearn():
+    start = np.full(3, 1 / 3)
+    trans = np.full((3, 3), 1 / 3)
+    logf = np.zeros((5, 3))
+    lp, states = _hmm.viterbi_batch(np.array([0, 2, 5]), start, trans, logf)
+    ref = np.concatenate(
+        [_hmmc.viterbi(start, trans, logf[:2])[1], _hmmc.viterbi(start, trans, logf[2:])[1]]
+    )
+    assert_array_equal(states, ref)
+    assert_allclose(lp.sum(), 2 * np.log(1 / 3) + 3 * np.log(1 / 3))
+
+
+def test_single_state():
+    lp, gamma, s, t = _hmm.estep(
+        np.array([0, 3]), np.ones(1), np.ones((1, 1)), np.full((3, 1), -1.0), True, True, True
+    )
+    assert_allclose(lp, [-3.0])
+    assert_array_equal(gamma, np.ones((3, 1)))
+    assert_allclose(t, [[2.0]])
+
+
+# --------------------------------------------------------------------------- property-based
+
+
+@st.composite
+def hmm_problems(draw):
+    k = draw(st.integers(1, 4))
+    lengths = draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))
+    n = sum(lengths)
+    unit = st.floats(0.0, 1.0)
+    start = draw(arrays(np.float64, k, elements=unit))
+    trans = draw(arrays(np.float64, (k, k), elements=unit))
+    start[draw(st.integers(0, k - 1))] += 0.5  # at least one possible start
+    trans[np.arange(k), draw(arrays(np.int64, k, elements=st.integers(0, k - 1)))] += 0.5
+    frames = draw(arrays(np.float64, (n, k), elements=st.floats(1e-3, 1.0)))
+    startidx = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return (start / start.sum(), trans / trans.sum(axis=1, keepdims=True), frames, startidx)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hmm_problems())
+def test_batch_kernels_match_hmmlearn_on_random_models(problem):
+    start, trans, frames, startidx = problem
+    logf = np.log(frames)
+    k = start.shape[0]
+    lp, gamma, s, t = _hmm.estep(startidx, start, trans, logf, True, True, True)
+    lp_s, gamma_s, s_s, t_s = _hmm.estep(startidx, start, trans, frames, False, True, True)
+    with np.errstate(divide="ignore"):
+        vlp, states = _hmm.viterbi_batch(startidx, start, trans, logf)
+        log_start, log_trans = np.log(start), np.log(trans)
+    t_ref = np.zeros((k, k))
+    for j, (a, b) in enumerate(zip(startidx[:-1], startidx[1:], strict=True)):
+        lp_ref, fwd = _hmmc.forward_log(start, trans, logf[a:b])
+        bwd = _hmmc.backward_log(start, trans, logf[a:b])
+        assert_allclose([lp[j], lp_s[j]], [lp_ref, lp_ref], rtol=1e-10)
+        with np.errstate(under="ignore"):
+            g = np.exp(fwd + bwd - logsumexp(fwd + bwd, axis=1, keepdims=True))
+        assert_allclose(gamma[a:b], g, rtol=1e-9, atol=1e-13)
+        assert_allclose(gamma_s[a:b], g, rtol=1e-9, atol=1e-13)
+        if b - a > 1:
+            with np.errstate(under="ignore"):
+                t_ref += np.exp(_hmmc.compute_log_xi_sum(fwd, trans, bwd, logf[a:b]))
+        # our path is a most likely one (ties may be broken either way by rounding)
+        vlp_ref, _ = _hmmc.viterbi(start, trans, logf[a:b])
+        path = states[a:b]
+        path_lp = (
+            log_start[path[0]]
+            + log_trans[path[:-1], path[1:]].sum()
+            + logf[np.arange(a, b), path].sum()
+        )
+        assert_allclose([vlp[j], path_lp], [vlp_ref, vlp_ref], rtol=1e-10)
+    assert_allclose(t, t_ref, rtol=1e-9, atol=1e-12)
+    assert_allclose(t_s, t_ref, rtol=1e-9, atol=1e-12)
+    assert np.all(np.isfinite(gamma)) and np.all(np.isfinite(t))
