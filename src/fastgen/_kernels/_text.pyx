@@ -21,6 +21,7 @@ buffer; the term scratch buffer is grown before it is written).
 
 cimport cython
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.math cimport sqrt
 from libc.string cimport memcpy
 from libcpp.algorithm cimport sort
 from libcpp.vector cimport vector
@@ -726,9 +727,61 @@ def count(list docs, TermTable table not None, bint grow, int analyzer, int min_
     return _to_array64(indptr), _to_array32(indices), _to_array32(counts)
 
 
+#: Row norms understood by ``hash_counts`` and ``normalize_rows``.
+NORMS = {None: 0, "l1": 1, "l2": 2, "max": 3}
+
+
+cdef void _finish_row(double *v, Py_ssize_t n, bint binary, int norm) noexcept nogil:
+    """``binary`` (values := 1), then scale to unit ``norm`` as scikit-learn's ``normalize``.
+
+    Sums run in index order in double precision like scikit-learn's loops; an
+    all-zero row is left alone.
+    """
+    cdef Py_ssize_t j
+    cdef double total = 0.0, a
+    if binary:
+        for j in range(n):
+            v[j] = 1.0
+    if norm == 0:
+        return
+    for j in range(n):
+        a = v[j] if v[j] >= 0 else -v[j]
+        if norm == 1:
+            total += a
+        elif norm == 2:
+            total += v[j] * v[j]
+        elif a > total:
+            total = a
+    if total == 0.0:
+        return
+    if norm == 2:
+        total = sqrt(total)
+    for j in range(n):
+        v[j] /= total
+
+
+def normalize_rows(const int64_t[::1] indptr, double[::1] values, bint binary, int norm):
+    """``_finish_row`` on every CSR row of ``values``, in place."""
+    cdef Py_ssize_t r, n_rows = indptr.shape[0] - 1
+    if norm not in (0, 1, 2, 3):
+        raise ValueError(f"unknown norm code {norm}")
+    if n_rows < 0 or indptr[0] != 0 or indptr[n_rows] != values.shape[0]:
+        raise ValueError("inconsistent CSR arrays")
+    for r in range(n_rows):
+        if indptr[r + 1] < indptr[r]:
+            raise ValueError("indptr must be non-decreasing")
+    with nogil:
+        for r in range(n_rows):
+            _finish_row(&values[0] + indptr[r], indptr[r + 1] - indptr[r], binary, norm)
+
+
 def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer,
-                int min_n, int max_n, int min_token_len=2, TermTable stop=None, bint lower=False):
-    """Hash the terms of each document (scikit-learn's FeatureHasher semantics).
+                int min_n, int max_n, int min_token_len=2, TermTable stop=None, bint lower=False,
+                bint binary=False, int norm=0):
+    """Hash the terms of each document (scikit-learn's HashingVectorizer semantics).
+
+    Rows are finished as ``_finish_row`` says (``binary``, then ``norm`` from
+    ``NORMS``) while they are hot in cache.
 
     Returns
     -------
@@ -736,6 +789,8 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
     indices : int32 (nnz,), increasing within each document
     values : float64 (nnz,), summed signs (explicit zeros kept, as scikit-learn does)
     """
+    if norm not in (0, 1, 2, 3):
+        raise ValueError(f"unknown norm code {norm}")
     cdef Params p = make_params(analyzer, min_n, max_n, min_token_len, SINK_HASH,
                                 n_features, alternate_sign)
     cdef _Docs ds = _Docs(docs, lower)
@@ -767,6 +822,9 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
                     k += 1
                 indices.push_back(<int32_t>key)
                 values.push_back(v)
+            if binary or norm:
+                _finish_row(values.data() + indptr.back(), values.size() - indptr.back(),
+                            binary, norm)
             indptr.push_back(<int64_t>indices.size())
     if w.bad_surrogate:
         raise UnicodeEncodeError("utf-8", docs[d], 0, len(docs[d]),

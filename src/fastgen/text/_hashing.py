@@ -98,34 +98,39 @@ class HashingVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
             raise ValueError("Cannot vectorize empty sequence.")
         plan = self._kernel_plan()
         n_features = int(self.n_features)
+        binary = bool(self.binary)
+        norm = _text.NORMS[self.norm]
         if plan is None:
             indptr, indices, values = _hash_python(
                 self.build_analyzer(), docs, n_features, self.alternate_sign
             )
+            _text.normalize_rows(indptr, values, binary, norm)
         else:
             def hash_chunk(chunk: list) -> tuple:
                 texts = self._kernel_texts(chunk, plan)
                 return _text.hash_counts(
-                    texts, n_features, bool(self.alternate_sign), **plan.kwargs()
+                    texts, n_features, bool(self.alternate_sign), **plan.kwargs(),
+                    binary=binary, norm=norm,
                 )
 
             parts = map_chunks(hash_chunk, docs, self.n_jobs)
             indptr, indices, values = concat_rows(parts)
+        # scikit-learn normalises in floating point: an integer dtype with a norm
+        # gives float64, as sklearn.preprocessing.normalize does
+        dtype = self.dtype
+        if norm and np.dtype(dtype).type not in _FLOAT_DTYPES:
+            dtype = np.float64
         index_dtype = np.int64 if indptr[-1] > _INT32_MAX else np.int32
         X = sp.csr_matrix(
             (
-                values.astype(self.dtype, copy=False),
+                values.astype(dtype, copy=False),
                 indices.astype(index_dtype, copy=False),
                 indptr.astype(index_dtype, copy=False),
             ),
             shape=(len(docs), n_features),
-            dtype=self.dtype,
+            dtype=dtype,
         )
         X.has_sorted_indices = True
-        if self.binary:
-            X.data.fill(1)
-        if self.norm is not None:
-            X = _normalize_rows(X, self.norm)
         return X
 
     def fit_transform(self, X: Any, y: Any = None) -> sp.csr_matrix:
@@ -206,31 +211,3 @@ def _murmurhash3_32_bytes(key: bytes) -> int:
     h = (h * 0xC2B2AE35) & m
     h ^= h >> 16
     return h - (1 << 32) if h & 0x80000000 else h
-
-
-def _normalize_rows(X: sp.csr_matrix, norm: str) -> sp.csr_matrix:
-    """Scale each row to unit ``norm`` in place, as ``sklearn.preprocessing.normalize``.
-
-    Integer matrices become float64 first; all-zero rows are left alone. The
-    hashed values are integers (summed signs or counts), so these vectorised
-    sums are exact and equal scikit-learn's sequential ones bit for bit.
-    """
-    if X.dtype.type not in _FLOAT_DTYPES:
-        X = X.astype(np.float64)
-    data = X.data
-    row_nnz = np.diff(X.indptr)
-    nonempty = row_nnz > 0
-    starts = X.indptr[:-1][nonempty]
-    norms = np.zeros(X.shape[0], dtype=np.float64)
-    if data.size:
-        if norm == "max":
-            norms[nonempty] = np.maximum.reduceat(np.abs(data), starts)
-        elif norm == "l1":
-            norms[nonempty] = np.add.reduceat(np.abs(data).astype(np.float64), starts)
-        else:
-            squares = (data * data).astype(np.float64)
-            norms[nonempty] = np.sqrt(np.add.reduceat(squares, starts))
-    per_entry = np.repeat(norms, row_nnz)
-    mask = per_entry != 0
-    data[mask] /= per_entry[mask]
-    return X
