@@ -273,7 +273,9 @@ def test_concat_rows():
     assert indptr.tolist() == [0, 2, 3, 3, 4]
     assert indices.tolist() == [1, 4, 0, 9]
     assert values.tolist() == [5, 6, 7, 8]
-    assert concat_rows([a]) is a
+    assert all(x is y for x, y in zip(concat_rows([a]), a, strict=True))  # no copy
+    assert concat_rows([a, b], dtype=np.float32)[2].dtype == np.float32
+    assert concat_rows([a], dtype=np.float32)[2].dtype == np.float32
 
 
 def test_as_document_list():

@@ -959,11 +959,14 @@ cdef _to_array_f64(vector[double] &v):
     return np.asarray(o)
 
 
-def sort_rows(const int64_t[::1] indptr, int32_t[::1] indices, int32_t[::1] counts):
+def sort_rows(const int64_t[::1] indptr, int32_t[::1] indices, int32_t[::1] counts,
+              const int32_t[::1] mapping=None):
     """Sort each CSR row's (index, count) pairs by index, in place.
 
-    ``indptr`` must be non-decreasing, start at 0 and end at ``len(indices)``;
-    indices must be non-negative.
+    With ``mapping``, indices are first replaced by ``mapping[index]`` (in
+    place too, so relabelling a chunk allocates nothing). ``indptr`` must be
+    non-decreasing, start at 0 and end at ``len(indices)``; indices must be
+    non-negative (and below ``len(mapping)``), mapped ones too.
     """
     cdef Py_ssize_t n_rows = indptr.shape[0] - 1, r, k, a, b
     if indptr.shape[0] < 1 or indptr[0] != 0 or indptr[n_rows] != indices.shape[0] \
@@ -973,16 +976,22 @@ def sort_rows(const int64_t[::1] indptr, int32_t[::1] indices, int32_t[::1] coun
         if indptr[r + 1] < indptr[r]:
             raise ValueError("indptr must be non-decreasing")
     for k in range(indices.shape[0]):
-        if indices[k] < 0:
-            raise ValueError("indices must be non-negative")
+        if indices[k] < 0 or mapping is not None and indices[k] >= mapping.shape[0]:
+            raise ValueError("indices must be non-negative (and inside the mapping)")
+    if mapping is not None:
+        for k in range(mapping.shape[0]):
+            if mapping[k] < 0:
+                raise ValueError("mapping must be non-negative")
     cdef vector[uint64_t] keys
+    cdef bint remap = mapping is not None
     with nogil:
         for r in range(n_rows):
             a = indptr[r]
             b = indptr[r + 1]
             keys.resize(b - a)
             for k in range(a, b):
-                keys[k - a] = (<uint64_t>indices[k] << 32) | <uint32_t>counts[k]
+                keys[k - a] = (<uint64_t>(mapping[indices[k]] if remap else indices[k]) << 32) \
+                    | <uint32_t>counts[k]
             sort(keys.begin(), keys.end())
             for k in range(a, b):
                 indices[k] = <int32_t>(keys[k - a] >> 32)

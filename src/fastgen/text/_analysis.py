@@ -114,17 +114,21 @@ def map_chunks(
     return parallel_map(fn, chunks, workers)
 
 
-def concat_rows(parts: list[tuple]) -> tuple[np.ndarray, ...]:
-    """Stack per-chunk CSR pieces ``(indptr, indices, values)`` in chunk order."""
+def concat_rows(parts: list[tuple], dtype: Any = None) -> tuple[np.ndarray, ...]:
+    """Stack per-chunk CSR pieces ``(indptr, indices, values)`` in chunk order.
+
+    ``dtype``: the values' output dtype, converted while stacking (no extra copy).
+    """
     if len(parts) == 1:
-        return parts[0]
+        indptr, indices, values = parts[0]
+        return indptr, indices, values.astype(dtype or values.dtype, copy=False)
     offsets = np.cumsum([0] + [p[0][-1] for p in parts[:-1]])
     shifted = [p[0][1:] + o for p, o in zip(parts, offsets, strict=True)]
     indptr = np.concatenate([parts[0][0][:1], *shifted])
     return (
         indptr,
         np.concatenate([p[1] for p in parts]),
-        np.concatenate([p[2] for p in parts]),
+        np.concatenate([p[2] for p in parts], dtype=dtype),
     )
 
 

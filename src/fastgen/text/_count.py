@@ -301,7 +301,9 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
                     list(range(1, len(parts))),
                     self.n_jobs,
                 )
-                indptr, indices, counts = concat_rows([parts[0][1:], *relabelled])
+                indptr, indices, counts = concat_rows(
+                    [parts[0][1:], *relabelled], dtype=self.dtype
+                )
             terms = table.terms()
             order = table.sorted_ids()
         if not terms:
@@ -320,7 +322,8 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
                 texts = self._kernel_texts(chunk, plan)
                 return _text.count(texts, table, False, **plan.kwargs())
 
-            indptr, indices, counts = concat_rows(map_chunks(count_chunk, docs, self.n_jobs))
+            parts = map_chunks(count_chunk, docs, self.n_jobs)
+            indptr, indices, counts = concat_rows(parts, dtype=self.dtype)
         return self._to_csr(indptr, indices, counts, len(vocabulary))
 
     def _lookup_table(self) -> _text.TermTable | None:
@@ -394,9 +397,8 @@ def _count_python(
 def _relabel(
     mapping: np.ndarray, indptr: np.ndarray, indices: np.ndarray, counts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Map chunk-local ids to global ids, keeping rows ordered by id."""
-    indices = mapping[indices]
-    _text.sort_rows(indptr, indices, counts)
+    """Map chunk-local ids to global ids in place, keeping rows ordered by id."""
+    _text.sort_rows(indptr, indices, counts, mapping)
     return indices, counts
 
 
