@@ -455,6 +455,10 @@ cdef inline bint _all_ascii(const cp_t *s, Py_ssize_t n) noexcept nogil:
     return acc < 128
 
 
+cdef extern from *:
+    void __builtin_prefetch(const void *addr) noexcept nogil
+
+
 cdef void collapse_spaces(const cp_t *s, Py_ssize_t n, vector[cp_t] &out) noexcept nogil:
     """re.sub(r"\\s\\s+", " ", s): runs of 2+ white-space become one space."""
     out.resize(n)
@@ -873,6 +877,11 @@ def linear_scores(list docs, TermTable table not None, const double[:, ::1] weig
                     nk += 1
             w.keys.resize(nk)
             sort(w.keys.begin(), w.keys.end())
+            # the weight rows are scattered over a large matrix: ask for all of
+            # this document's rows before using the first
+            for k in range(nk):
+                for c in range(0, n_cls, 8):
+                    __builtin_prefetch(&weights[w.keys[k], c])
             k = 0
             while k < nk:
                 key = w.keys[k]
