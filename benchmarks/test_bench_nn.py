@@ -16,12 +16,20 @@ The incumbent rows (``impl`` other than ``"fastgen"``) are the baseline in
 
 from __future__ import annotations
 
+import textwrap
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
-from benchmarks.conftest import cached, import_fastgen, run_benchmark
+from benchmarks.conftest import (
+    cached,
+    import_fastgen,
+    run_benchmark,
+    run_python_json,
+    subprocess_env,
+)
 
 for _mod in ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"):
     pytest.importorskip(_mod)
@@ -151,3 +159,102 @@ def test_vae_encode(benchmark, variant, rows, size, reference, fitted):
         est.encoder_,
         lambda X: served.encode(X, return_log_var=True),
     )
+
+
+# --------------------------------------------------------------------------- serving cold start
+
+SERVING_ROWS = 10_000
+SERVING_GROUP = "startup: serve Autoencoder[784] (import + load + 10,000 rows)"
+_CHECKSUMS: dict[str, float] = {}  # impl -> sum of the reconstructed rows
+
+_SERVING_CHILD = textwrap.dedent(
+    """
+    import json, os, resource, sys, time
+
+    impl, path, n_rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    t0 = time.perf_counter()
+    if impl == "fastgen":
+        import fastgen.nn
+        t1 = time.perf_counter()
+        model = fastgen.nn.load(path, device="cpu")
+        run = model.reconstruct
+    else:
+        import keras
+        t1 = time.perf_counter()
+        model = keras.models.load_model(path, compile=False)
+        run = lambda X: model.predict(X, batch_size=1024, verbose=0)
+    t2 = time.perf_counter()
+    import numpy as np
+    X = np.random.default_rng(20240601).random((n_rows, 784), dtype=np.float32)
+    t3 = time.perf_counter()
+    R = np.asarray(run(X))
+    t4 = time.perf_counter()
+    # VmHWM is this process's own high-water mark; ru_maxrss on Linux carries over the
+    # forking parent's (pytest's, with TensorFlow loaded) across fork + exec
+    peak, method = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "ru_maxrss"
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    peak, method = int(line.split()[1]) / 1024, "VmHWM"
+    except OSError:
+        pass
+    print(json.dumps({
+        "import_s": t1 - t0, "load_s": t2 - t1, "import_load_s": t2 - t0,
+        "rows_s": t4 - t3,
+        "peak_rss_mb": peak, "peak_rss_method": method,
+        "checksum": float(R.astype(np.float64).sum()), "shape": list(R.shape),
+        "modules_tensorflow": "tensorflow" in sys.modules,
+    }))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def keras_file(fitted, tmp_path_factory):
+    """The reference Autoencoder's Keras model saved as ``.keras`` (untimed)."""
+    est, _ = fitted["autoencoder"]
+    path = tmp_path_factory.mktemp("keras") / "autoencoder.keras"
+    est.keras_model_.save(path)
+    return path
+
+
+@pytest.mark.parametrize("impl", ["keras", "fastgen"])
+def test_serving_cold_start(benchmark, impl, size, fitted, keras_file):
+    """Fresh interpreter: import + load the model + reconstruct 10,000 rows once.
+
+    fastgen: ``import fastgen.nn; fastgen.nn.load(file, device="cpu").reconstruct(X)``;
+    keras: ``import keras; keras.models.load_model(file).predict(X, batch_size=1024)``.
+    The timed value is the whole subprocess; extra_info has the in-process split
+    (medians over the rounds) and the process's peak RSS (``VmHWM``: ``ru_maxrss``
+    would report the pytest parent's RSS, which a forked child inherits).
+    """
+    _, fgm = fitted["autoencoder"]
+    path = fgm if impl == "fastgen" else keras_file
+    env = subprocess_env(TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    results = []
+
+    def serve():
+        t = time.perf_counter()
+        out = run_python_json(
+            _SERVING_CHILD, impl, str(path), str(SERVING_ROWS), env=env, timeout=600
+        )
+        out["process_s"] = time.perf_counter() - t
+        results.append(out)
+        return out
+
+    benchmark.group = SERVING_GROUP
+    benchmark.extra_info.update(
+        impl=impl, variant=impl, dataset_size=size.name, n_rows=SERVING_ROWS
+    )
+    out = benchmark.pedantic(serve, rounds=min(size.rounds, 3), warmup_rounds=0)
+    assert out["shape"] == [SERVING_ROWS, INPUT_DIM]
+    if impl == "fastgen":
+        assert not out["modules_tensorflow"], "the inference path imported TensorFlow"
+    for k in ("import_s", "load_s", "import_load_s", "rows_s", "process_s", "peak_rss_mb"):
+        benchmark.extra_info[k] = round(float(np.median([r[k] for r in results])), 4)
+    benchmark.extra_info["peak_rss_method"] = out["peak_rss_method"]
+    # both sides reconstruct the same rows: the sums must agree
+    _CHECKSUMS[impl] = out["checksum"]
+    if len(_CHECKSUMS) == 2:
+        np.testing.assert_allclose(_CHECKSUMS["fastgen"], _CHECKSUMS["keras"], rtol=1e-5)
