@@ -492,3 +492,19 @@ def test_normalize_rows_matches_sklearn_and_rejects_bad_arrays():
         _text.normalize_rows(np.array([0, 9], dtype=np.int64), values.copy(), False, 2)
     with pytest.raises(ValueError, match="non-decreasing"):
         _text.normalize_rows(np.array([0, 4, 3, 5], dtype=np.int64), values.copy(), False, 2)
+
+
+@pytest.mark.parametrize("n_words", [50, 70_000])  # ids below and above 2**16
+def test_long_documents_come_out_sorted_and_counted(n_words):
+    rng = np.random.default_rng(n_words)
+    words = np.array([f"w{i}" for i in range(n_words)])
+    docs = [" ".join(rng.choice(words, rng.integers(0, 400))) for _ in range(400)]
+    table = _text.TermTable()
+    indptr, indices, counts = _text.count(docs, table, True, WORD, 1, 1, 2)
+    terms = table.terms()
+    for d, (a, b) in enumerate(zip(indptr[:-1], indptr[1:], strict=True)):
+        assert np.all(np.diff(indices[a:b]) > 0)
+        expected: dict[str, int] = {}
+        for w in docs[d].split():
+            expected[w] = expected.get(w, 0) + 1
+        assert {terms[i]: c for i, c in zip(indices[a:b], counts[a:b], strict=True)} == expected

@@ -22,7 +22,7 @@ buffer; the term scratch buffer is grown before it is written).
 cimport cython
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.math cimport sqrt
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from libcpp.algorithm cimport sort
 from libcpp.vector cimport vector
 
@@ -415,6 +415,7 @@ cdef cppclass Scratch:
     vector[int64_t] spans     # token (start, length) pairs
     vector[uint8_t] utf8
     vector[int64_t] keys      # per-document term keys before counting
+    vector[int64_t] keys_tmp  # scratch for sort_keys
     bint bad_surrogate
 
 
@@ -457,6 +458,58 @@ cdef inline bint _all_ascii(const cp_t *s, Py_ssize_t n) noexcept nogil:
 
 cdef extern from *:
     void __builtin_prefetch(const void *addr) noexcept nogil
+
+
+cdef void sort_keys(Scratch *w) noexcept nogil:
+    """Sort ``w.keys`` (non-negative, a document's worth) in increasing order.
+
+    A document's keys are few and their comparisons unpredictable, so instead
+    of a comparison sort: insertion sort for a handful, otherwise an LSD radix
+    sort on bytes, with as many passes as the largest key has bytes and a pass
+    skipped when every key shares its byte.
+    """
+    cdef Py_ssize_t n = <Py_ssize_t>w.keys.size(), i, j, b
+    cdef int64_t *src = w.keys.data()
+    cdef int64_t *dst
+    cdef int64_t *swap_
+    cdef int64_t x, largest = 0
+    cdef Py_ssize_t count[256]
+    cdef Py_ssize_t total, c
+    cdef int shift = 0
+    if n < 32:
+        for i in range(1, n):
+            x = src[i]
+            j = i - 1
+            while j >= 0 and src[j] > x:
+                src[j + 1] = src[j]
+                j -= 1
+            src[j + 1] = x
+        return
+    for i in range(n):
+        if src[i] > largest:
+            largest = src[i]
+    w.keys_tmp.resize(n)
+    dst = w.keys_tmp.data()
+    while shift < 64 and (largest >> shift) > 0:
+        memset(count, 0, sizeof(count))
+        for i in range(n):
+            count[(src[i] >> shift) & 255] += 1
+        if count[(src[0] >> shift) & 255] != n:
+            total = 0
+            for b in range(256):
+                c = count[b]
+                count[b] = total
+                total += c
+            for i in range(n):
+                b = (src[i] >> shift) & 255
+                dst[count[b]] = src[i]
+                count[b] += 1
+            swap_ = src
+            src = dst
+            dst = swap_
+        shift += 8
+    if src != w.keys.data():
+        memcpy(w.keys.data(), src, n * sizeof(int64_t))
 
 
 cdef void collapse_spaces(const cp_t *s, Py_ssize_t n, vector[cp_t] &out) noexcept nogil:
@@ -716,7 +769,7 @@ def count(list docs, TermTable table not None, bint grow, int analyzer, int min_
             w.keys.clear()
             analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
             nk = <Py_ssize_t>w.keys.size()
-            sort(w.keys.begin(), w.keys.end())
+            sort_keys(&w)
             k = 0
             while k < nk:
                 key = w.keys[k]
@@ -816,7 +869,7 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
             if w.bad_surrogate:
                 break
             nk = <Py_ssize_t>w.keys.size()
-            sort(w.keys.begin(), w.keys.end())
+            sort_keys(&w)
             k = 0
             while k < nk:
                 key = w.keys[k] >> 1
@@ -876,7 +929,7 @@ def linear_scores(list docs, TermTable table not None, const double[:, ::1] weig
                     w.keys[nk] = key
                     nk += 1
             w.keys.resize(nk)
-            sort(w.keys.begin(), w.keys.end())
+            sort_keys(&w)
             # the weight rows are scattered over a large matrix: ask for all of
             # this document's rows before using the first
             for k in range(nk):
