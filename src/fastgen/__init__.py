@@ -2,7 +2,9 @@
 
 Submodules are imported on first use so that ``import fastgen`` stays light:
 ``fastgen.text``, ``fastgen.naive_bayes``, ``fastgen.pipeline``, ``fastgen.hmm``,
-``fastgen.nn``.
+``fastgen.nn``.  Every estimator is saved to one model file with
+``fastgen.save(model, path)`` (or ``model.save(path)``), read back with
+``fastgen.load(path)`` and described with ``fastgen.info(path)``.
 """
 
 from importlib import import_module
@@ -11,18 +13,49 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("text", "naive_bayes", "pipeline", "hmm", "nn")
 
-__all__ = ["__version__", "load", *_SUBMODULES]
+__all__ = ["__version__", "info", "load", "save", *_SUBMODULES]
+
+
+def save(model, path) -> None:
+    """Write ``model`` to one fastgen model file (a zip of JSON and ``.npy`` arrays).
+
+    Works for every fastgen estimator, fitted or not, and for scikit-learn
+    ``Pipeline`` objects whose steps are fastgen estimators.  Parameters that are
+    not data (e.g. a callable tokenizer) raise ``ValueError``.  ``Autoencoder`` and
+    ``VAE`` are saved by their ``export``: the file holds the ONNX inference model.
+    Same as ``model.save(path)``.
+    """
+    from ._persist import save as _save
+
+    _save(model, path)
 
 
 def load(path, **kwargs):
-    """Load a fastgen model file; the inference model runs on onnxruntime.
+    """Load a fastgen model file; loading never executes code from the file.
 
-    Neural model files (``Autoencoder``/``VAE``/``export_keras``) for now; see
-    :func:`fastgen.nn.load` for ``device``, ``intra_op_num_threads`` and ``batch_size``.
+    Classical files give back the estimator (or ``Pipeline``) exactly as saved.
+    Neural files (``Autoencoder``/``VAE``/``export_keras``) give the onnxruntime
+    inference model; ``kwargs`` (``device``, ``intra_op_num_threads``,
+    ``batch_size``, ...) go to :func:`fastgen.nn.load` and are a ``TypeError``
+    for classical files.  ``kind=`` (str or tuple) refuses files of other kinds.
+    Corrupt, tampered, newer-format or unexpected files raise
+    :class:`fastgen._modelfile.ModelFileError` (a ``ValueError``).
     """
-    from .nn import load as load_nn
+    from ._persist import load as _load
 
-    return load_nn(path, **kwargs)
+    return _load(path, **kwargs)
+
+
+def info(path) -> dict:
+    """Verify a model file and describe it without building the model.
+
+    Returns a dict with ``kind``, ``format_version``, ``fastgen_version``, ``params``
+    and a kind-specific ``summary`` (e.g. ``n_features``, ``classes``,
+    ``n_components``, ``vocabulary_size``, ``input_dim``/``latent_dim``).
+    """
+    from ._persist import info as _info
+
+    return _info(path)
 
 
 def __getattr__(name: str):

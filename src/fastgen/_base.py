@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import os
 import sys
 from typing import Any
 
@@ -127,6 +128,16 @@ class BaseEstimator:
             if not same:
                 changed.append(f"{key}={value!r}")
         return f"{type(self).__name__}({', '.join(changed)})"
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write this estimator to a fastgen model file; ``fastgen.load(path)`` reads it.
+
+        Parameters and fitted state are stored as data only (JSON and ``.npy``
+        arrays, no pickle); see :func:`fastgen.save`.
+        """
+        from ._persist import save
+
+        save(self, path)
 
     def __sklearn_tags__(self):  # pragma: no cover - called by scikit-learn only
         from sklearn.utils import Tags, TargetTags

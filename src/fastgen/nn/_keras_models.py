@@ -225,6 +225,15 @@ class _DenseAutoencoderBase(BaseEstimator):
         }
         return export_graphs(path, self._kind, graphs, meta, opset=opset, atol=atol)
 
+    def save(self, path: str | os.PathLike) -> None:
+        """Save as a fastgen model file: the same as :meth:`export` with its defaults.
+
+        The file holds the ONNX inference model (not the Keras model), so
+        ``fastgen.load(path)`` returns an ``OnnxAutoencoder``/``OnnxVAE`` served by
+        onnxruntime; keep the Keras model yourself to train it further.
+        """
+        self.export(path)
+
 
 class Autoencoder(_DenseAutoencoderBase):
     """Dense (optionally denoising) autoencoder trained with Keras, served via ONNX.

@@ -1,0 +1,418 @@
+"""What a model file stores for each fastgen estimator class, and how it is checked.
+
+:data:`SPECS` is the whitelist of kinds (``"fastgen.MultinomialNB"``, ...,
+``"sklearn.Pipeline"``) that :func:`fastgen.load` may instantiate.  Each :class:`Spec`
+lists the fitted attributes saved, the consistency check run on a restored model
+and the kind-specific summary shown by :func:`fastgen.info`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+import numpy as np
+
+__all__ = ["NEURAL_KINDS", "SPECS", "Spec", "jsonable", "spec_for"]
+
+#: kinds written by ``Autoencoder.export``/``VAE.export``/``nn.export_keras``
+NEURAL_KINDS = ("autoencoder", "vae", "keras")
+
+#: classes listed by ``info`` summaries (``n_classes`` gives the full count)
+_SUMMARY_CLASSES = 50
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one estimator class is stored.
+
+    ``module``/``name`` locate the class (imported only when needed); ``required``
+    fitted attributes are stored and restored all together or not at all,
+    ``optional`` ones when present; ``transient`` private attributes are caches
+    rebuilt on demand.  ``check(est)`` validates a restored fitted state (raises
+    ``ValueError``/``TypeError``); ``summary(est)`` gives the facts shown by ``info``;
+    ``fitted(est)`` tells whether the estimator is fitted.
+    """
+
+    module: str
+    name: str
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    transient: tuple[str, ...] = ()
+    check: Callable[[Any], None] | None = None
+    summary: Callable[[Any], dict] | None = None
+    fitted: Callable[[Any], bool] | None = None
+    coerce: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+
+    @property
+    def state(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+    def load_class(self) -> type:
+        return getattr(import_module(self.module), self.name)
+
+
+def _has(est: Any, *names: str) -> bool:
+    return all(n in vars(est) for n in names)
+
+
+# ---- state checks (raise ValueError; turned into ModelFileError by load)
+
+
+def _array(est: Any, name: str, kinds: str, shape: tuple, *, allow_nan: bool = True,
+           finite: bool = False) -> np.ndarray:
+    """``vars(est)[name]`` as an ndarray of dtype kind in ``kinds`` and ``shape``.
+
+    ``shape`` entries that are None match any length.
+    """
+    a = vars(est)[name]
+    if type(a) is not np.ndarray:
+        raise ValueError(f"{name} must be an array, got {type(a).__name__}")
+    if a.dtype.kind not in kinds:
+        raise ValueError(f"{name} has dtype {a.dtype}, expected kind {kinds!r}")
+    if a.ndim != len(shape) or any(s is not None and s != n for s, n in zip(shape, a.shape,
+                                                                          strict=True)):
+        want = tuple("*" if s is None else s for s in shape)
+        raise ValueError(f"{name} has shape {a.shape}, expected {want}")
+    if a.dtype.kind in "fc":
+        if finite and not np.isfinite(a).all():
+            raise ValueError(f"{name} must be finite")
+        if not allow_nan and np.isnan(a).any():
+            raise ValueError(f"{name} contains NaN")
+    return a
+
+
+def _count(est: Any, name: str) -> int:
+    n = vars(est)[name]
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {n!r}")
+    return int(n)
+
+
+def _check_labels(est: Any) -> int:
+    classes = vars(est)["classes_"]
+    if type(classes) is not np.ndarray or classes.ndim != 1 or classes.size == 0:
+        raise ValueError("classes_ must be a non-empty 1-D array")
+    if classes.dtype.kind in "fc" and np.isnan(classes).any():
+        raise ValueError("classes_ contains NaN")
+    try:
+        ordered = np.array_equal(np.unique(classes), classes)
+    except TypeError:
+        ordered = False
+    if not ordered:
+        raise ValueError("classes_ must be sorted and unique")
+    return classes.size
+
+
+def _check_feature_names(est: Any, n_features: int) -> None:
+    if "feature_names_in_" in vars(est):
+        names = _array(est, "feature_names_in_", "OU", (n_features,))
+        if names.dtype.kind == "O" and not all(type(x) is str for x in names):
+            raise ValueError("feature_names_in_ must hold strings")
+
+
+def _check_discrete_nb(est: Any) -> None:
+    n_classes = _check_labels(est)
+    n_features = _count(est, "n_features_in_")
+    _array(est, "class_count_", "f", (n_classes,), finite=True)
+    _array(est, "class_log_prior_", "f", (n_classes,), allow_nan=False)
+    state = vars(est)
+    if "category_count_" in state:  # CategoricalNB
+        counts, logs = state["category_count_"], state["feature_log_prob_"]
+        if not (type(counts) is list and type(logs) is list
+                and len(counts) == len(logs) == n_features):
+            raise ValueError("category_count_ and feature_log_prob_ must be lists of "
+                             "n_features_in_ arrays")
+        for j, (c, lp) in enumerate(zip(counts, logs, strict=True)):
+            for what, a in (("category_count_", c), ("feature_log_prob_", lp)):
+                if type(a) is not np.ndarray or a.dtype.kind != "f" or a.ndim != 2:
+                    raise ValueError(f"{what}[{j}] must be a 2-D float array")
+                if a.shape != (n_classes, c.shape[1]):
+                    raise ValueError(f"{what}[{j}] has shape {a.shape}, expected "
+                                     f"({n_classes}, n_categories)")
+            if not np.isfinite(c).all():
+                raise ValueError(f"category_count_[{j}] must be finite")
+        n_cat = _array(est, "n_categories_", "iu", (n_features,))
+        widths = np.array([c.shape[1] for c in counts], dtype=np.int64)
+        if np.any(n_cat < 0) or np.any(n_cat > widths):
+            raise ValueError("n_categories_ does not match category_count_")
+    else:
+        _array(est, "feature_count_", "f", (n_classes, n_features), finite=True)
+        _array(est, "feature_log_prob_", "f", (n_classes, n_features))
+        if "feature_all_" in state or type(est).__name__ == "ComplementNB":
+            _array(est, "feature_all_", "f", (n_features,), finite=True)
+    _check_feature_names(est, n_features)
+
+
+def _check_gaussian_nb(est: Any) -> None:
+    n_classes = _check_labels(est)
+    n_features = _count(est, "n_features_in_")
+    _array(est, "class_count_", "f", (n_classes,), finite=True)
+    _array(est, "class_prior_", "f", (n_classes,), finite=True)
+    _array(est, "theta_", "f", (n_classes, n_features), finite=True)
+    _array(est, "var_", "f", (n_classes, n_features), finite=True)
+    eps = vars(est)["epsilon_"]
+    if not isinstance(eps, (float, np.floating)) or not math.isfinite(eps):
+        raise ValueError(f"epsilon_ must be a finite float, got {eps!r}")
+    _check_feature_names(est, n_features)
+
+
+def _check_count_vectorizer(est: Any) -> None:
+    from .text._count import _Vocabulary
+
+    state = vars(est)
+    if "fixed_vocabulary_" in state and type(state["fixed_vocabulary_"]) is not bool:
+        raise ValueError("fixed_vocabulary_ must be a bool")
+    if "vocabulary_" in state:
+        vocab = state["vocabulary_"]
+        if type(vocab) is not _Vocabulary or not vocab:
+            raise ValueError("vocabulary_ must be a non-empty term -> column mapping")
+        idx = np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))
+        n = idx.size
+        if idx.min() < 0 or idx.max() >= n or np.bincount(idx, minlength=n).max() != 1:
+            raise ValueError("vocabulary_ indices must be a permutation of 0 .. n_terms - 1")
+    if "stop_words_" in state and type(state["stop_words_"]) not in (set, frozenset):
+        raise ValueError("stop_words_ must be a set")
+
+
+def _n_features_out(vectorizer: Any) -> int | None:
+    if "vocabulary_" in vars(vectorizer):
+        return len(vectorizer.vocabulary_)
+    if type(vectorizer).__name__ == "HashingVectorizer":
+        return int(vectorizer.n_features)
+    return None
+
+
+def _check_text_classifier(est: Any) -> None:
+    vec, clf = est.vectorizer_, est.classifier_
+    if spec_for(vec)[1] is None or not hasattr(vec, "transform"):
+        raise ValueError("vectorizer_ must be a fastgen vectorizer")
+    if not hasattr(clf, "predict_joint_log_proba") or "classes_" not in vars(clf):
+        raise ValueError("classifier_ must be a fitted fastgen classifier")
+    if not np.array_equal(est.classes_, clf.classes_) or est.classes_.dtype != clf.classes_.dtype:
+        raise ValueError("classes_ differs from classifier_.classes_")
+    est.classes_ = clf.classes_  # one array, as after fit
+    n_out, n_in = _n_features_out(vec), getattr(clf, "n_features_in_", None)
+    if n_out is not None and n_in is not None and n_out != n_in:
+        raise ValueError(f"the vectorizer makes {n_out} features, the classifier expects {n_in}")
+
+
+def _check_pipeline(est: Any) -> None:
+    steps = est.steps
+    if type(steps) is not list or not steps:
+        raise ValueError("steps must be a non-empty list")
+    for step in steps:
+        if type(step) is not tuple or len(step) != 2 or type(step[0]) is not str:
+            raise ValueError("every step must be a (name, estimator) tuple")
+    est._validate_steps()
+
+
+def _check_hmm(est: Any) -> None:
+    state = vars(est)
+    est._validate_params()
+    nc = int(est.n_components)
+    if "startprob_" in state:
+        _array(est, "startprob_", "f", (nc,))
+        est._check_sum_1("startprob_")
+    if "transmat_" in state:
+        _array(est, "transmat_", "f", (nc, nc))
+        est._check_sum_1("transmat_")
+    if "means_" in state:
+        means = _array(est, "means_", "f", (nc, None), finite=True)
+        if "n_features" in state and _count(est, "n_features") != means.shape[1]:
+            raise ValueError("n_features does not match means_")
+    if "_covars_" in state:
+        cv = state["_covars_"]
+        if type(cv) is not np.ndarray or cv.dtype != np.float64:
+            raise ValueError("covars_ must be a float64 array")
+        est._validate_covars(cv)
+    if "emissionprob_" in state:
+        nf = est.n_features
+        _array(est, "emissionprob_", "f", (nc, nf))
+        est._check_sum_1("emissionprob_")
+    if "monitor_" in state:
+        mon = state["monitor_"]
+        if type(mon).__name__ != "ConvergenceMonitor" or mon.iter < 0:
+            raise ValueError("monitor_ is malformed")
+    if _hmm_fitted(est):
+        est._check()  # the estimator's own full consistency check
+
+
+def _hmm_fitted(est: Any) -> bool:
+    gaussian = type(est).__name__ == "GaussianHMM"
+    emissions = ("means_", "_covars_") if gaussian else ("emissionprob_",)
+    return _has(est, "startprob_", "transmat_", *emissions)
+
+
+def _float64(value: Any) -> Any:
+    """HMM probabilities set by hand as lists: stored as the float64 array ``_check`` makes."""
+    return np.asarray(value, dtype=np.float64) if type(value) is not np.ndarray else value
+
+
+# ---- summaries (JSON data only)
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def _classes_summary(classes: np.ndarray) -> dict:
+    return {"n_classes": int(classes.size),
+            "classes": jsonable(classes[:_SUMMARY_CLASSES])}
+
+
+def _summary_count_vectorizer(est: Any) -> dict:
+    out: dict = {"fitted": "vocabulary_" in vars(est)}
+    if out["fitted"]:
+        out["vocabulary_size"] = out["n_features"] = len(est.vocabulary_)
+        out["fixed_vocabulary"] = bool(vars(est).get("fixed_vocabulary_", False))
+    return out
+
+
+def _summary_hashing(est: Any) -> dict:
+    return {"fitted": True, "n_features": jsonable(est.n_features)}
+
+
+def _summary_nb(est: Any) -> dict:
+    out: dict = {"fitted": "classes_" in vars(est) and "n_features_in_" in vars(est)}
+    if out["fitted"]:
+        out["n_features"] = int(est.n_features_in_)
+        out.update(_classes_summary(est.classes_))
+    return out
+
+
+def _summary_text_classifier(est: Any) -> dict:
+    out: dict = {"fitted": "classifier_" in vars(est)}
+    if out["fitted"]:
+        out["vectorizer"] = spec_for(est.vectorizer_)[0]
+        out["classifier"] = spec_for(est.classifier_)[0]
+        out["n_features"] = _n_features_out(est.vectorizer_)
+        out.update(_classes_summary(est.classes_))
+    return out
+
+
+def _summary_pipeline(est: Any) -> dict:
+    steps = []
+    fitted = True
+    for name, step in est.steps:
+        kind, spec = spec_for(step)
+        steps.append([name, kind if spec is not None else jsonable(step)])
+        if spec is not None and spec.fitted is not None:
+            fitted = fitted and spec.fitted(step)
+    return {"fitted": fitted, "steps": steps}
+
+
+def _summary_hmm(est: Any) -> dict:
+    out: dict = {"fitted": _hmm_fitted(est), "n_components": jsonable(est.n_components)}
+    if "covariance_type" in vars(est):
+        out["covariance_type"] = est.covariance_type
+    nf = vars(est).get("n_features")
+    if nf is not None:
+        out["n_features"] = int(nf)
+    mon = vars(est).get("monitor_")
+    if mon is not None:
+        out["n_iter_run"] = int(mon.iter)
+        out["converged"] = bool(mon.converged)
+        if mon.history:
+            out["log_likelihood"] = jsonable(float(mon.history[-1]))
+    return out
+
+
+def _fitted_by(attr: str) -> Callable[[Any], bool]:
+    return lambda est: attr in vars(est)
+
+
+_NB = "fastgen.naive_bayes"
+_NB_LINEAR = ("classes_", "class_count_", "class_log_prior_", "feature_count_",
+              "feature_log_prob_", "n_features_in_")
+_HMM_COMMON = ("startprob_", "transmat_")
+
+
+def _nb_spec(name: str, required: tuple[str, ...], check=_check_discrete_nb,
+             fitted_attr: str = "class_log_prior_") -> Spec:
+    return Spec(_NB, name, required=required, optional=("feature_names_in_",), check=check,
+                 summary=_summary_nb, fitted=_fitted_by(fitted_attr))
+
+
+#: the whitelist: kind -> spec.  ``load`` instantiates nothing else.
+SPECS: dict[str, Spec] = {
+    "fastgen.CountVectorizer": Spec(
+        "fastgen.text._count", "CountVectorizer",
+        optional=("vocabulary_", "fixed_vocabulary_", "stop_words_"),
+        transient=("_table", "_stop_words_id"),
+        check=_check_count_vectorizer, summary=_summary_count_vectorizer,
+        fitted=_fitted_by("vocabulary_"),
+    ),
+    "fastgen.HashingVectorizer": Spec(
+        "fastgen.text._hashing", "HashingVectorizer", transient=("_stop_words_id",),
+        summary=_summary_hashing, fitted=lambda est: True,
+    ),
+    "fastgen.MultinomialNB": _nb_spec("MultinomialNB", _NB_LINEAR),
+    "fastgen.ComplementNB": _nb_spec("ComplementNB", (*_NB_LINEAR, "feature_all_")),
+    "fastgen.BernoulliNB": _nb_spec("BernoulliNB", _NB_LINEAR),
+    "fastgen.CategoricalNB": _nb_spec(
+        "CategoricalNB",
+        ("classes_", "class_count_", "class_log_prior_", "category_count_",
+         "feature_log_prob_", "n_categories_", "n_features_in_"),
+    ),
+    "fastgen.GaussianNB": _nb_spec(
+        "GaussianNB",
+        ("classes_", "class_count_", "class_prior_", "epsilon_", "theta_", "var_",
+         "n_features_in_"),
+        check=_check_gaussian_nb, fitted_attr="class_prior_",
+    ),
+    "fastgen.TextClassifier": Spec(
+        "fastgen.pipeline", "TextClassifier",
+        required=("vectorizer_", "classifier_", "classes_"),
+        check=_check_text_classifier, summary=_summary_text_classifier,
+        fitted=_fitted_by("classifier_"),
+    ),
+    "fastgen.GaussianHMM": Spec(
+        "fastgen.hmm", "GaussianHMM",
+        optional=(*_HMM_COMMON, "means_", "_covars_", "n_features", "monitor_"),
+        check=_check_hmm, summary=_summary_hmm, fitted=_hmm_fitted,
+        coerce={"startprob_": _float64, "transmat_": _float64, "means_": _float64},
+    ),
+    "fastgen.CategoricalHMM": Spec(
+        "fastgen.hmm", "CategoricalHMM",
+        optional=(*_HMM_COMMON, "emissionprob_", "monitor_"),
+        check=_check_hmm, summary=_summary_hmm, fitted=_hmm_fitted,
+        coerce={"startprob_": _float64, "transmat_": _float64, "emissionprob_": _float64},
+    ),
+    "sklearn.Pipeline": Spec(
+        "sklearn.pipeline", "Pipeline", check=_check_pipeline, summary=_summary_pipeline,
+    ),
+}
+
+
+def spec_for(obj: Any) -> tuple[str | None, Spec | None]:
+    """``(kind, spec)`` of an instance of exactly a whitelisted class, else ``(None, None)``.
+
+    Only modules already imported are consulted: an object cannot be an instance of a
+    class whose module was never loaded.
+    """
+    cls = type(obj)
+    for kind, spec in SPECS.items():
+        if cls.__name__ == spec.name and cls.__module__ == spec.module:
+            module = sys.modules.get(spec.module)
+            if module is not None and getattr(module, spec.name, None) is cls:
+                return kind, spec
+    return None, None
+
+
