@@ -425,6 +425,39 @@ class _LinearDiscreteNB(_BaseDiscreteNB):
         n_classes = self.class_count_.shape[0]
         self.feature_count_ += _class_feature_counts(X, class_index, sample_weight, n_classes)
         self.class_count_ += _kernels.class_counts(class_index, sample_weight, n_classes)
+        self._update_derived_counts()
+
+    def _update_derived_counts(self) -> None:
+        """Recompute statistics derived from the counters (none here)."""
+
+    def _fit_from_counts(
+        self, classes: np.ndarray, class_count: np.ndarray, feature_count: np.ndarray
+    ) -> _LinearDiscreteNB:
+        """Fit from ``class_count_``/``feature_count_`` summed over batches (fastgen.dask).
+
+        Equals ``fit`` on the concatenated batches: the counters are sums and the
+        finalisation is ``fit``'s own.  ``classes`` sorted unique labels (n_classes,),
+        ``class_count`` (n_classes,), ``feature_count`` (n_classes, n_features), float64.
+        """
+        self._validate_params()
+        for attr in ("classes_", self._fitted_attr, "feature_names_in_"):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        n_classes, n_features = feature_count.shape
+        if class_count.shape != (n_classes,) or len(classes) != n_classes:
+            raise ValueError(
+                f"class_count {class_count.shape} and classes ({len(classes)}) do not match "
+                f"feature_count {feature_count.shape}"
+            )
+        self.n_features_in_ = n_features
+        self.classes_ = np.asarray(classes)
+        self._init_counters(n_classes, n_features)
+        self.class_count_ += class_count
+        self.feature_count_ += feature_count
+        self._update_derived_counts()
+        self._update_feature_log_prob(self._check_alpha())
+        self._update_class_log_prior(class_prior=self.class_prior)
+        return self
 
 
 class MultinomialNB(_LinearDiscreteNB):
@@ -538,8 +571,7 @@ class ComplementNB(_LinearDiscreteNB):
     def _check_fit_X(self, X: Any) -> None:
         check_non_negative(X, "ComplementNB (input X)")
 
-    def _count(self, X: Any, class_index: np.ndarray, sample_weight: np.ndarray) -> None:
-        super()._count(X, class_index, sample_weight)
+    def _update_derived_counts(self) -> None:
         self.feature_all_ = self.feature_count_.sum(axis=0)
 
     def _update_feature_log_prob(self, alpha: Any) -> None:

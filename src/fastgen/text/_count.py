@@ -198,18 +198,67 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         terms, order, X = self._count_new(docs)
         if self.binary:
             X.data.fill(1)
-        n_doc = X.shape[0]
-        max_df, min_df = self.max_df, self.min_df
-        max_doc_count = max_df if isinstance(max_df, Integral) else max_df * n_doc
-        min_doc_count = min_df if isinstance(min_df, Integral) else min_df * n_doc
-        if max_doc_count < min_doc_count:
-            raise ValueError("max_df corresponds to < documents than min_df")
+        max_doc_count, min_doc_count = self._doc_count_bounds(X.shape[0])
         X, vocabulary = _sort_and_limit(
             X, terms, order, max_doc_count, min_doc_count, self.max_features
         )
         self.vocabulary_ = vocabulary
         self._table = None
         return X
+
+    def _doc_count_bounds(self, n_doc: int) -> tuple[float, float]:
+        """``(max_doc_count, min_doc_count)`` of ``max_df``/``min_df`` for ``n_doc`` documents."""
+        max_df, min_df = self.max_df, self.min_df
+        max_doc_count = max_df if isinstance(max_df, Integral) else max_df * n_doc
+        min_doc_count = min_df if isinstance(min_df, Integral) else min_df * n_doc
+        if max_doc_count < min_doc_count:
+            raise ValueError("max_df corresponds to < documents than min_df")
+        return max_doc_count, min_doc_count
+
+    # ----------------------------------------------------------- batched fitting
+    # Used by fastgen.dask: per-batch term statistics are summed, then the vocabulary is
+    # selected exactly as ``fit`` would select it from the whole corpus.
+    def _term_frequencies(self, raw_documents: Any) -> tuple[list, np.ndarray, np.ndarray]:
+        """Terms of a batch (first-appearance order) with document and term frequencies.
+
+        Returns ``(terms, dfs, tfs)``: ``dfs`` int64 (n_terms,) and ``tfs`` of the
+        dtype ``fit`` sums term counts in, both aligned with ``terms``.
+        """
+        docs = as_document_list(raw_documents)
+        self._validate_params()
+        if not docs:
+            return [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        terms, _, X = self._count_new(docs, allow_empty=True)
+        if self.binary:
+            X.data.fill(1)
+        dfs = np.bincount(X.indices, minlength=len(terms)).astype(np.int64)
+        tfs = np.asarray(X.sum(axis=0)).ravel()
+        return terms, dfs, tfs
+
+    def _fit_from_frequencies(
+        self, terms: list, dfs: np.ndarray, tfs: np.ndarray, n_doc: int
+    ) -> CountVectorizer:
+        """Learn ``vocabulary_`` from ``_term_frequencies`` summed over all batches.
+
+        ``terms`` in first-appearance order over the corpus; ``n_doc`` documents in all.
+        """
+        self._validate_params()
+        self._validate_vocabulary()
+        if self.fixed_vocabulary_:
+            raise ValueError("a fixed vocabulary needs no fit")
+        if not terms:
+            raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+        high, low = self._doc_count_bounds(n_doc)
+        rank = _term_rank(terms, None, np.int64)
+        dfs_sorted = np.empty_like(dfs)
+        dfs_sorted[rank] = dfs
+        tfs_sorted = np.empty_like(tfs)
+        tfs_sorted[rank] = tfs
+        _, self.vocabulary_ = _select_vocabulary(
+            terms, rank, dfs_sorted, lambda: tfs_sorted, high, low, self.max_features
+        )
+        self._table = None
+        return self
 
     def transform(self, raw_documents: Any) -> sp.csr_matrix:
         """Document-term matrix of ``raw_documents`` over the fitted vocabulary."""
@@ -266,11 +315,14 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         return tags
 
     # ----------------------------------------------------------- counting
-    def _count_new(self, docs: list) -> tuple[list, np.ndarray | None, sp.csr_matrix]:
+    def _count_new(
+        self, docs: list, allow_empty: bool = False
+    ) -> tuple[list, np.ndarray | None, sp.csr_matrix]:
         """Count with a vocabulary learned from ``docs`` (ids by first appearance).
 
         Returns the terms in id order, the ids in sorted-term order (None: not
-        computed) and the count matrix (rows ordered by id).
+        computed) and the count matrix (rows ordered by id). No terms at all raise
+        ``ValueError`` unless ``allow_empty``.
         """
         plan = self._kernel_plan()
         if plan is None:
@@ -306,7 +358,7 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
                 )
             terms = table.terms()
             order = table.sorted_ids()
-        if not terms:
+        if not terms and not allow_empty:
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
         return terms, order, self._to_csr(indptr, indices, counts, len(terms))
 
@@ -418,20 +470,50 @@ def _sort_and_limit(
     order of entries within rows and ties among ``max_features``.
     """
     n = len(terms)
-    if order is None:
-        order = sorted(range(n), key=terms.__getitem__)
-    rank = np.empty(n, dtype=X.indices.dtype)
-    rank[order] = np.arange(n, dtype=rank.dtype)
+    rank = _term_rank(terms, order, X.indices.dtype)
     X.indices = rank[X.indices]
     X.has_sorted_indices = False
 
     dfs = np.bincount(X.indices, minlength=n)
+    kept, vocabulary = _select_vocabulary(
+        terms, rank, dfs, lambda: np.asarray(X.sum(axis=0)).ravel(), high, low, limit
+    )
+    if len(kept) < n:
+        X = X[:, kept]
+    return X, vocabulary
+
+
+def _term_rank(terms: list, order: np.ndarray | None, dtype: Any) -> np.ndarray:
+    """Position of every term id in sorted-term order (``order``: ids by sorted term)."""
+    n = len(terms)
+    if order is None:
+        order = sorted(range(n), key=terms.__getitem__)
+    rank = np.empty(n, dtype=dtype)
+    rank[order] = np.arange(n, dtype=rank.dtype)
+    return rank
+
+
+def _select_vocabulary(
+    terms: list,
+    rank: np.ndarray,
+    dfs: np.ndarray,
+    tfs: Any,
+    high: float,
+    low: float,
+    limit: int | None,
+) -> tuple[np.ndarray, _Vocabulary]:
+    """Terms kept by document frequency and ``max_features`` (scikit-learn's rule).
+
+    ``dfs`` and ``tfs()`` (a callable, evaluated only when ``max_features`` prunes)
+    are in sorted-term order; ``rank`` maps term ids to that order. Returns the
+    kept sorted positions and the vocabulary (terms in id order, sorted columns).
+    """
+    n = len(terms)
     mask = np.ones(n, dtype=bool)
     mask &= dfs <= high
     mask &= dfs >= low
     if limit is not None and mask.sum() > limit:
-        tfs = np.asarray(X.sum(axis=0)).ravel()
-        mask_inds = (-tfs[mask]).argsort()[:limit]
+        mask_inds = (-tfs()[mask]).argsort()[:limit]
         new_mask = np.zeros(n, dtype=bool)
         new_mask[np.where(mask)[0][mask_inds]] = True
         mask = new_mask
@@ -446,6 +528,4 @@ def _sort_and_limit(
         vocabulary = _Vocabulary(
             (t, i) for t, i, k in zip(terms, new_index, keep, strict=True) if k
         )
-    if len(kept) < n:
-        X = X[:, kept]
-    return X, vocabulary
+    return kept, vocabulary

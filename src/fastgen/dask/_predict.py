@@ -1,0 +1,349 @@
+"""Batch inference over Dask arrays, bags and dataframes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import dask
+import numpy as np
+
+from fastgen.dask._common import (
+    check_shippable,
+    collection_kind,
+    model_node,
+    resolve,
+    row_blocks,
+)
+
+#: HMM methods that return one row per frame, computed in one call per partition
+_HMM_ROW_METHODS = ("predict", "predict_proba")
+#: methods whose columns are the model's classes
+_CLASS_COLUMN_METHODS = ("predict_proba", "predict_log_proba", "predict_joint_log_proba")
+
+
+@dataclass(frozen=True)
+class _OutSpec:
+    """dtype and per-row shape of a method's output, and its column names."""
+
+    dtype: np.dtype
+    row_shape: tuple
+    columns: list | None
+
+
+def predict(
+    model: Any,
+    data: Any,
+    method: str = "predict",
+    *,
+    column: str | None = None,
+    columns: list | None = None,
+    sequence_column: str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Apply ``model.<method>`` to every chunk of a Dask collection, lazily.
+
+    The model is one key of the task graph that all chunk tasks depend on: each worker
+    receives it once.  Results equal ``model.<method>`` on the whole data exactly
+    (inference is row-wise, or sequence-wise for HMMs).
+
+    Parameters
+    ----------
+    model : fitted fastgen estimator or :class:`OnnxModelFile`
+        Naive Bayes, ``TextClassifier``, vectorizers (``method="transform"``), HMMs, or a
+        neural model file.
+    data : dask collection
+        * ``dask.array.Array`` (n_samples, n_features): feature rows, chunked by rows.
+        * ``dask.bag.Bag``: one document (text models), one feature row, or, for an
+          HMM, one sequence (2-D array (n_frames, n_features)) per element.
+        * ``dask.dataframe.DataFrame``: text in ``column``, or feature ``columns``
+          (default: all), or for an HMM frames with a ``sequence_column`` of ids whose
+          rows are contiguous and lie within one partition.
+        * ``dask.dataframe.Series`` of documents.
+    method : str
+        Method to apply: ``predict``, ``predict_proba``, ``predict_log_proba``,
+        ``transform``, ``encode``, ``reconstruct``, ``score_samples``, ``score``...
+    column, columns, sequence_column : str, list of str, str
+        Dataframe inputs only; see ``data``.
+    **kwargs
+        Passed to the method.
+
+    Returns
+    -------
+    dask collection of the input's family
+        Array: chunks aligned with the input rows, shape (n_samples,) or
+        (n_samples, k).  Bag: one result per element.  DataFrame/Series: a Series
+        (1-D results) or DataFrame (2-D, columns named by ``classes_`` for
+        probabilities) with the input's index and partitions.
+    """
+    if not isinstance(method, str) or method.startswith("_"):
+        raise ValueError(f"method must be the name of a public method, got {method!r}")
+    check_shippable(model)
+    kind = collection_kind(data)
+    local = resolve(model)
+    if not callable(getattr(local, method, None)):
+        raise ValueError(f"{type(local).__name__} has no method {method!r}")
+    hmm = _is_hmm(local)
+    if kind != "dataframe" and (column is not None or columns is not None):
+        raise ValueError("column= and columns= apply to dask DataFrames only")
+    if sequence_column is not None and not (hmm and kind == "dataframe"):
+        raise ValueError("sequence_column= applies to HMMs on dask DataFrames only")
+    node = model_node(model)
+    if kind == "array":
+        if hmm:
+            raise TypeError(_HMM_INPUT)
+        return _predict_array(local, node, data, method, kwargs)
+    if kind == "bag":
+        return data.map_partitions(_bag_partition, node, method, kwargs, hmm)
+    if kind == "series":
+        if hmm:
+            raise TypeError(_HMM_INPUT)
+        spec = _probe(local, method, [""], kwargs)
+        meta = _meta(spec, method, data._meta.index)
+        return data.map_partitions(_series_partition, node, method, kwargs, meta, meta=meta)
+    return _predict_frame(local, node, data, method, kwargs, column, columns, sequence_column)
+
+
+_HMM_INPUT = (
+    "an HMM needs whole sequences: pass a dask bag of 2-D arrays (one per sequence) "
+    "or a dask DataFrame with sequence_column="
+)
+
+
+def _is_hmm(model: Any) -> bool:
+    from fastgen.hmm import _BaseHMM
+
+    return isinstance(model, _BaseHMM)
+
+
+# --------------------------------------------------------------------------- probing
+
+
+def _probe(model: Any, method: str, sample: Any, kwargs: dict) -> _OutSpec:
+    """Output dtype/shape of ``method`` from a one-row sample evaluated here."""
+    out = getattr(model, method)(sample, **kwargs)
+    if isinstance(out, tuple):
+        raise TypeError(
+            f"{type(model).__name__}.{method} returns a tuple; fastgen.dask.predict maps "
+            "methods returning one array (use a dask bag for per-element results)"
+        )
+    if hasattr(out, "tocsr"):
+        raise TypeError(
+            f"{type(model).__name__}.{method} returns a sparse matrix; map it over a dask "
+            "bag (one sparse row per element) instead"
+        )
+    out = np.asarray(out)
+    if out.ndim not in (1, 2) or out.shape[0] != 1:
+        raise TypeError(
+            f"{type(model).__name__}.{method} returned shape {out.shape} for one row; "
+            "expected one output row per input row"
+        )
+    columns = None
+    if out.ndim == 2:
+        classes = getattr(model, "classes_", None)
+        if method in _CLASS_COLUMN_METHODS and classes is not None and len(classes) == out.shape[1]:
+            columns = list(classes)
+        else:
+            columns = list(range(out.shape[1]))
+    return _OutSpec(np.dtype(out.dtype), tuple(out.shape[1:]), columns)
+
+
+def _meta(spec: _OutSpec, method: str, index: Any) -> Any:
+    import pandas as pd
+
+    if not spec.row_shape:
+        return pd.Series(np.empty(0, dtype=spec.dtype), index=index[:0], name=method)
+    return pd.DataFrame(
+        np.empty((0, *spec.row_shape), dtype=spec.dtype), index=index[:0], columns=spec.columns
+    )
+
+
+def _wrap(out: Any, index: Any, meta: Any) -> Any:
+    """The method's output as a pandas object like ``meta`` with ``index``."""
+    import pandas as pd
+
+    out = np.asarray(out)
+    if isinstance(meta, pd.Series):
+        return pd.Series(out, index=index, name=meta.name).astype(meta.dtype)
+    return pd.DataFrame(out, index=index, columns=meta.columns).astype(meta.dtypes)
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def _predict_array(local: Any, node: Any, X: Any, method: str, kwargs: dict) -> Any:
+    X = row_blocks(X)
+    sample = np.zeros((1, X.shape[1]), dtype=X.dtype)
+    spec = _probe(local, method, sample, kwargs)
+    if spec.row_shape:
+        return X.map_blocks(
+            _array_block, node, method, kwargs, spec,
+            dtype=spec.dtype, chunks=(X.chunks[0], spec.row_shape),
+            meta=np.empty((0, *spec.row_shape), dtype=spec.dtype),
+        )  # fmt: skip
+    return X.map_blocks(
+        _array_block, node, method, kwargs, spec,
+        dtype=spec.dtype, chunks=(X.chunks[0],), drop_axis=1,
+        meta=np.empty((0,), dtype=spec.dtype),
+    )  # fmt: skip
+
+
+def _array_block(block: np.ndarray, model: Any, method: str, kwargs: dict, spec: _OutSpec):
+    if block.shape[0] == 0:
+        return np.empty((0, *spec.row_shape), dtype=spec.dtype)
+    out = getattr(resolve(model), method)(block, **kwargs)
+    return np.asarray(out, dtype=spec.dtype)
+
+
+# --------------------------------------------------------------------------- bags
+
+
+def _bag_partition(part: Any, model: Any, method: str, kwargs: dict, hmm: bool) -> list:
+    items = list(part)
+    if not items:
+        return []
+    model = resolve(model)
+    fn = getattr(model, method)
+    if not hmm:
+        out = fn(items, **kwargs)
+        return list(out) if not hasattr(out, "tocsr") else [out[i] for i in range(out.shape[0])]
+    if method in _HMM_ROW_METHODS and not kwargs:
+        # one call over the partition's sequences; rows split back per sequence
+        out = fn(items)
+        bounds = np.cumsum([len(s) for s in items])[:-1]
+        return np.split(out, bounds)
+    return [fn(seq, **kwargs) for seq in items]
+
+
+# --------------------------------------------------------------------------- dataframes
+
+
+def _series_partition(part: Any, model: Any, method: str, kwargs: dict, meta: Any) -> Any:
+    if len(part) == 0:
+        return meta
+    out = getattr(resolve(model), method)(part.tolist(), **kwargs)
+    return _wrap(out, part.index, meta)
+
+
+def _predict_frame(
+    local: Any,
+    node: Any,
+    df: Any,
+    method: str,
+    kwargs: dict,
+    column: str | None,
+    columns: list | None,
+    sequence_column: str | None,
+) -> Any:
+    names = list(df.columns)
+    if _is_hmm(local):
+        if sequence_column is None:
+            raise ValueError("an HMM on a DataFrame needs sequence_column= (the sequence ids)")
+        if method not in _HMM_ROW_METHODS:
+            raise ValueError(
+                f"on a DataFrame an HMM maps {_HMM_ROW_METHODS} (one result per frame); "
+                f"for {method!r} pass a dask bag of sequences"
+            )
+        _check_columns(names, [sequence_column])
+        cols = columns if columns is not None else [c for c in names if c != sequence_column]
+        _check_columns(names, cols)
+        sample = np.zeros((1, len(cols)), dtype=np.result_type(*df[cols].dtypes))
+        spec = _probe(local, method, sample, kwargs)
+        meta = _meta(spec, method, df._meta.index)
+        check = sequence_check(df, sequence_column)
+        return df.map_partitions(
+            _hmm_frame_partition, node, check, method, kwargs, sequence_column, cols, meta,
+            meta=meta,
+        )  # fmt: skip
+    if column is not None:
+        if columns is not None:
+            raise ValueError("pass column= (text) or columns= (features), not both")
+        _check_columns(names, [column])
+        spec = _probe(local, method, [""], kwargs)
+        meta = _meta(spec, method, df._meta.index)
+        return df[column].map_partitions(
+            _series_partition, node, method, kwargs, meta, meta=meta
+        )
+    cols = names if columns is None else list(columns)
+    _check_columns(names, cols)
+    sample = np.zeros((1, len(cols)), dtype=np.result_type(*df[cols].dtypes))
+    spec = _probe(local, method, sample, kwargs)
+    meta = _meta(spec, method, df._meta.index)
+    return df.map_partitions(_feature_frame_partition, node, method, kwargs, cols, meta, meta=meta)
+
+
+def _check_columns(names: list, wanted: list) -> None:
+    missing = [c for c in wanted if c not in names]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the DataFrame (columns: {names})")
+    if not wanted:
+        raise ValueError("no feature columns selected")
+
+
+def _feature_frame_partition(
+    part: Any, model: Any, method: str, kwargs: dict, cols: list, meta: Any
+) -> Any:
+    if len(part) == 0:
+        return meta
+    out = getattr(resolve(model), method)(part[cols].to_numpy(), **kwargs)
+    return _wrap(out, part.index, meta)
+
+
+def _hmm_frame_partition(
+    part: Any,
+    model: Any,
+    check: bool,
+    method: str,
+    kwargs: dict,
+    sequence_column: str,
+    cols: list,
+    meta: Any,
+) -> Any:
+    if len(part) == 0:
+        return meta
+    lengths = sequence_lengths(part[sequence_column].to_numpy())
+    out = getattr(resolve(model), method)(part[cols].to_numpy(), lengths, **kwargs)
+    return _wrap(out, part.index, meta)
+
+
+# --------------------------------------------------------------------------- sequences
+
+
+def sequence_lengths(ids: np.ndarray) -> np.ndarray:
+    """Lengths of the runs of equal ids; ``ValueError`` if an id has two runs."""
+    if len(ids) == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+    run_ids = ids[starts]
+    if len(set(run_ids.tolist())) != len(run_ids):
+        seen: set = set()
+        dup = next(i for i in run_ids.tolist() if i in seen or seen.add(i))
+        raise ValueError(
+            f"the rows of sequence {dup!r} are not contiguous within their partition; "
+            "sort the frames of each sequence together"
+        )
+    return np.diff(np.append(starts, len(ids))).astype(np.int64)
+
+
+def _partition_ids(part: Any, sequence_column: str) -> list:
+    return list(dict.fromkeys(part[sequence_column].tolist()))
+
+
+def _check_disjoint(*ids_per_partition: list) -> bool:
+    owner: dict = {}
+    for p, ids in enumerate(ids_per_partition):
+        for i in ids:
+            q = owner.setdefault(i, p)
+            if q != p:
+                raise ValueError(
+                    f"sequence {i!r} spans partitions {q} and {p}; every sequence must lie "
+                    "within one partition (e.g. df.set_index(sequence_column) or "
+                    "repartition on sequence boundaries)"
+                )
+    return True
+
+
+def sequence_check(df: Any, sequence_column: str) -> Any:
+    """A ``Delayed`` that is True, or raises if a sequence spans partitions."""
+    ids = [dask.delayed(_partition_ids)(p, sequence_column) for p in df.to_delayed()]
+    return dask.delayed(_check_disjoint)(*ids)

@@ -1,0 +1,516 @@
+"""fastgen.dask: inference and distributed fits equal the single-process results.
+
+Most tests use Dask's synchronous scheduler; the ``cluster`` tests run on a
+``LocalCluster`` of 2 worker processes on loopback (model shipping, worker faults).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+dask = pytest.importorskip("dask")
+distributed = pytest.importorskip("distributed")
+pd = pytest.importorskip("pandas")
+da = pytest.importorskip("dask.array")
+db = pytest.importorskip("dask.bag")
+dd = pytest.importorskip("dask.dataframe")
+
+import fastgen.dask as fd  # noqa: E402
+from fastgen.hmm import CategoricalHMM, GaussianHMM  # noqa: E402
+from fastgen.naive_bayes import (  # noqa: E402
+    BernoulliNB,
+    CategoricalNB,
+    ComplementNB,
+    GaussianNB,
+    MultinomialNB,
+)
+from fastgen.pipeline import TextClassifier  # noqa: E402
+from fastgen.text import CountVectorizer, HashingVectorizer  # noqa: E402
+
+NB_ARRAYS = ("classes_", "class_count_", "feature_count_", "feature_log_prob_", "class_log_prior_")
+
+
+@pytest.fixture
+def sync():
+    with dask.config.set(scheduler="sync"):
+        yield
+
+
+# --------------------------------------------------------------------------- data
+
+
+def make_docs(n: int = 240, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    words = np.array([f"w{i:02d}" for i in range(50)] + ["Été", "naïve", "東京", "the"])
+    y = rng.integers(0, 3, n)
+    docs = []
+    for label in y:
+        k = rng.integers(2, 12)
+        # class-dependent vocabulary so the classifier learns something
+        idx = (rng.zipf(1.5, k) + 7 * label) % len(words)
+        docs.append(" ".join(words[idx]))
+    return docs, y
+
+
+def make_sequences(n: int = 24, seed: int = 0) -> list[np.ndarray]:
+    true = GaussianHMM(3, init_params="")
+    true.startprob_ = np.array([0.6, 0.3, 0.1])
+    true.transmat_ = np.array([[0.7, 0.2, 0.1], [0.3, 0.5, 0.2], [0.2, 0.3, 0.5]])
+    true.means_ = np.array([[0.0, 0.0], [3.0, 3.0], [-3.0, 2.0]])
+    true.covars_ = np.ones((3, 2))
+    rng = np.random.default_rng(seed)
+    return [true.sample(int(rng.integers(15, 50)), random_state=seed + i)[0] for i in range(n)]
+
+
+def frames(seqs: list[np.ndarray]) -> pd.DataFrame:
+    df = pd.DataFrame(np.concatenate(seqs), columns=["a", "b"])
+    df.insert(0, "seq", np.repeat(np.arange(len(seqs)) * 10, [len(s) for s in seqs]))
+    return df
+
+
+def assert_same_nb(a, b) -> None:
+    for name in NB_ARRAYS:
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+        assert getattr(a, name).dtype == getattr(b, name).dtype, name
+
+
+def assert_same_hmm(a, b, rtol: float = 1e-8) -> None:
+    for name in ("startprob_", "transmat_"):
+        np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=rtol, atol=0)
+    if hasattr(a, "means_"):
+        np.testing.assert_allclose(b.means_, a.means_, rtol=rtol, atol=0)
+        np.testing.assert_allclose(b.covars_, a.covars_, rtol=rtol, atol=0)
+    else:
+        np.testing.assert_allclose(b.emissionprob_, a.emissionprob_, rtol=rtol, atol=0)
+    assert a.monitor_.iter == b.monitor_.iter
+    np.testing.assert_allclose(list(b.monitor_.history), list(a.monitor_.history), rtol=1e-10)
+
+
+# --------------------------------------------------------------------------- NB fits
+
+
+@pytest.mark.parametrize(
+    "vectorizer",
+    [
+        CountVectorizer(),
+        CountVectorizer(min_df=2, max_df=0.8, max_features=25),
+        CountVectorizer(binary=True, ngram_range=(1, 2)),
+        CountVectorizer(analyzer=lambda d: d.split()[:3]),  # Python path
+        CountVectorizer(vocabulary=["w01", "w02", "w03", "the"]),
+        HashingVectorizer(n_features=128, norm=None, alternate_sign=False),
+    ],
+    ids=["default", "pruned", "binary-ngram", "callable", "fixed", "hashing"],
+)
+@pytest.mark.parametrize("classifier", [MultinomialNB(), ComplementNB(), BernoulliNB()])
+def test_fit_text_classifier_equals_local_fit(sync, vectorizer, classifier):
+    docs, y = make_docs()
+    local = TextClassifier(vectorizer, classifier).fit(docs, y)
+    model = TextClassifier(vectorizer, classifier)
+    out = fd.fit_text_classifier(
+        model, db.from_sequence(docs, npartitions=7), db.from_sequence(y.tolist(), npartitions=7)
+    )
+    assert out is model
+    assert_same_nb(local.classifier_, model.classifier_)
+    if isinstance(vectorizer, CountVectorizer):
+        # same terms, same columns, same dict order
+        assert list(model.vectorizer_.vocabulary_.items()) == list(
+            local.vectorizer_.vocabulary_.items()
+        )
+    if isinstance(classifier, ComplementNB):
+        assert np.array_equal(local.classifier_.feature_all_, model.classifier_.feature_all_)
+    assert np.array_equal(model.predict_proba(docs), local.predict_proba(docs))
+
+
+def test_fit_text_classifier_dataframe_weights_and_vocabulary_matches_sklearn(sync):
+    from sklearn.feature_extraction.text import CountVectorizer as SkCountVectorizer
+
+    docs, y = make_docs(seed=1)
+    w = np.arange(len(docs)) % 3 + 1  # integer weights: counts stay exact
+    pdf = pd.DataFrame({"text": docs, "label": np.array(["x", "y", "z"])[y]})
+    ddf = dd.from_pandas(pdf, npartitions=5)
+    vec = CountVectorizer(min_df=3, max_features=20)
+    local = TextClassifier(vec).fit(docs, pdf["label"], sample_weight=w)
+    model = fd.fit_text_classifier(
+        TextClassifier(vec),
+        ddf,
+        column="text",
+        target="label",
+        sample_weight=dd.from_pandas(pd.Series(w), npartitions=5),
+    )
+    assert_same_nb(local.classifier_, model.classifier_)
+    sk_vocab = SkCountVectorizer(min_df=3, max_features=20).fit(docs).vocabulary_
+    assert model.vectorizer_.vocabulary_ == sk_vocab
+
+
+def test_fit_naive_bayes_arrays_and_dataframe(sync):
+    rng = np.random.default_rng(3)
+    X = rng.poisson(2.0, (203, 9))
+    y = rng.integers(0, 4, 203)
+    Xd = da.from_array(X, chunks=(40, 4))  # column chunks are merged
+    yd = da.from_array(y, chunks=40)
+    for cls in (MultinomialNB, ComplementNB, lambda: BernoulliNB(binarize=1.5)):
+        local = cls().fit(X, y)
+        est = cls()
+        assert fd.fit_naive_bayes(est, Xd, yd) is est
+        assert_same_nb(local, est)
+    frame = dd.from_pandas(pd.DataFrame(X, columns=[f"f{i}" for i in range(9)]), npartitions=3)
+    target = dd.from_pandas(pd.Series(y), npartitions=3)
+    assert_same_nb(MultinomialNB().fit(X, y), fd.fit_naive_bayes(MultinomialNB(), frame, target))
+
+
+def test_fit_naive_bayes_refuses_bad_input(sync):
+    X = da.ones((20, 3), chunks=5)
+    y = da.zeros(20, chunks=5)
+    with pytest.raises(TypeError, match="GaussianNB"):
+        fd.fit_naive_bayes(GaussianNB(), X, y)
+    with pytest.raises(TypeError, match="CategoricalNB"):
+        fd.fit_naive_bayes(CategoricalNB(), X, y)
+    with pytest.raises(ValueError, match="partitions"):
+        fd.fit_naive_bayes(MultinomialNB(), X, da.zeros(20, chunks=10))
+    with pytest.raises(ValueError, match="rows"):  # same count, different sizes
+        fd.fit_naive_bayes(MultinomialNB(), X, da.zeros(20, chunks=(4, 6, 5, 5)))
+    with pytest.raises(ValueError, match="Negative values"):
+        fd.fit_naive_bayes(MultinomialNB(), -X, y)
+    with pytest.raises(TypeError, match="dask"):
+        fd.fit_naive_bayes(MultinomialNB(), np.ones((20, 3)), y)
+    docs = db.from_sequence(["a b", "c d"], npartitions=1)
+    with pytest.raises(ValueError, match="y is required"):
+        fd.fit_text_classifier(TextClassifier(), docs)
+    with pytest.raises(TypeError, match="TextClassifier"):
+        fd.fit_text_classifier(MultinomialNB(), docs, docs)
+    with pytest.raises(ValueError, match="empty vocabulary"):
+        fd.fit_text_classifier(
+            TextClassifier(CountVectorizer(stop_words="english")),
+            db.from_sequence(["the", "and of"], npartitions=2),
+            db.from_sequence([0, 1], npartitions=2),
+        )
+
+
+# --------------------------------------------------------------------------- inference
+
+
+def test_predict_array_chunks_and_values(sync):
+    rng = np.random.default_rng(4)
+    X = rng.poisson(1.0, (157, 6))
+    y = np.array(["ham", "spam", "eggs"])[rng.integers(0, 3, 157)]
+    model = MultinomialNB().fit(X, y)
+    Xd = da.from_array(X, chunks=(50, 3))
+    labels = fd.predict(model, Xd)
+    assert labels.chunks == ((50, 50, 50, 7),)
+    assert labels.dtype == model.classes_.dtype
+    assert np.array_equal(labels.compute(), model.predict(X))
+    proba = fd.predict(model, Xd, "predict_proba")
+    assert proba.chunks == ((50, 50, 50, 7), (3,)) and proba.dtype == np.float64
+    assert np.array_equal(proba.compute(), model.predict_proba(X))
+    unknown = Xd[Xd[:, 0] >= 0]
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        fd.predict(model, unknown)
+
+
+def test_predict_embeds_model_once(sync):
+    X = da.ones((100, 4), chunks=10)
+    model = MultinomialNB().fit(np.eye(4), [0, 1, 0, 1])
+    graph = dict(fd.predict(model, X, "predict_proba").__dask_graph__())
+    assert len([k for k in graph if str(k).startswith("fastgen-model-")]) == 1
+    assert len(graph) > 10
+
+
+def test_predict_bag_series_and_dataframe(sync):
+    docs, y = make_docs(seed=2)
+    model = TextClassifier(CountVectorizer(min_df=2)).fit(docs, y)
+    bag = db.from_sequence(docs, npartitions=6)
+    assert np.array_equal(np.array(fd.predict(model, bag).compute()), model.predict(docs))
+    pdf = pd.DataFrame({"text": docs, "n": np.arange(len(docs))}, index=np.arange(len(docs)) * 3)
+    ddf = dd.from_pandas(pdf, npartitions=4)
+    proba = fd.predict(model, ddf, "predict_proba", column="text")
+    assert proba.npartitions == ddf.npartitions
+    got = proba.compute()
+    assert list(got.columns) == list(model.classes_)
+    assert got.index.equals(pdf.index)
+    assert np.array_equal(got.to_numpy(), model.predict_proba(docs))
+    series = fd.predict(model, ddf["text"]).compute()
+    assert series.name == "predict" and np.array_equal(series.to_numpy(), model.predict(docs))
+    # feature columns of a DataFrame
+    nb = MultinomialNB().fit(pdf[["n"]].to_numpy(), y)
+    got = fd.predict(nb, ddf, "predict_log_proba", columns=["n"]).compute()
+    assert np.array_equal(got.to_numpy(), nb.predict_log_proba(pdf[["n"]].to_numpy()))
+
+
+def test_predict_refuses_bad_input(sync):
+    docs, y = make_docs(n=30)
+    model = TextClassifier().fit(docs, y)
+    hmm = GaussianHMM(2, n_iter=2, random_state=0).fit(make_sequences(4))
+    bag = db.from_sequence(docs, npartitions=2)
+    with pytest.raises(ValueError, match="no method"):
+        fd.predict(model, bag, "nonexistent")
+    with pytest.raises(ValueError, match="public method"):
+        fd.predict(model, bag, "_fused_scorer")
+    with pytest.raises(TypeError, match="dask"):
+        fd.predict(model, docs)
+    with pytest.raises(TypeError, match="whole sequences"):
+        fd.predict(hmm, da.ones((10, 2), chunks=5))
+    with pytest.raises(ValueError, match="DataFrames only"):
+        fd.predict(model, bag, column="text")
+    with pytest.raises(TypeError, match="sparse"):
+        fd.predict(CountVectorizer().fit(docs), dd.from_pandas(pd.Series(docs), npartitions=2),
+                   "transform")
+    with pytest.raises(ValueError, match="not in the DataFrame"):
+        ddf = dd.from_pandas(pd.DataFrame({"text": docs}), npartitions=2)
+        fd.predict(model, ddf, column="body")
+
+
+# --------------------------------------------------------------------------- HMM
+
+
+def _fixed_start(model):
+    model.startprob_ = np.full(3, 1 / 3)
+    model.transmat_ = np.array([[0.5, 0.25, 0.25], [0.25, 0.5, 0.25], [0.25, 0.25, 0.5]])
+    model.means_ = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]])
+    diag = np.full((3, 2), 2.0)
+    full = model.covariance_type == "full"
+    model.covars_ = np.array([np.diag(d) for d in diag]) if full else diag
+    return model
+
+
+@pytest.mark.parametrize("init_params", ["", "stmc"])
+@pytest.mark.parametrize("covariance_type", ["diag", "full"])
+def test_fit_hmm_bag_equals_local_fit(sync, init_params, covariance_type):
+    seqs = make_sequences()
+    kw = dict(n_components=3, covariance_type=covariance_type, random_state=1, n_iter=12,
+              tol=1e-6, init_params=init_params)
+    local, dist = GaussianHMM(**kw), GaussianHMM(**kw)
+    if not init_params:
+        _fixed_start(local)
+        _fixed_start(dist)
+    local.fit(seqs)
+    assert fd.fit_hmm(dist, db.from_sequence(seqs, npartitions=5)) is dist
+    assert_same_hmm(local, dist)
+
+
+def test_fit_hmm_categorical_and_dataframe(sync):
+    rng = np.random.default_rng(5)
+    seqs = [rng.integers(0, 5, (int(rng.integers(10, 30)), 1)) for _ in range(20)]
+    local = CategoricalHMM(3, random_state=2, n_iter=10).fit(seqs)
+    dist = fd.fit_hmm(CategoricalHMM(3, random_state=2, n_iter=10),
+                      db.from_sequence(seqs, npartitions=4), persist=False)
+    assert dist.n_features == local.n_features == 5
+    assert_same_hmm(local, dist)
+
+    gseqs = make_sequences(12)
+    local = GaussianHMM(3, random_state=3, n_iter=8).fit(gseqs)
+    ddf = dd.from_pandas(frames(gseqs), npartitions=1).repartition(npartitions=1)
+    dist = fd.fit_hmm(GaussianHMM(3, random_state=3, n_iter=8), ddf, sequence_column="seq")
+    assert_same_hmm(local, dist)
+
+
+def test_hmm_sequences_must_stay_whole(sync):
+    seqs = make_sequences(6)
+    df = frames(seqs)
+    split = dd.from_pandas(df, npartitions=3, sort=False)  # cuts through sequences
+    model = GaussianHMM(3, n_iter=2, random_state=0)
+    with pytest.raises(ValueError, match="spans partitions"):
+        fd.fit_hmm(model, split, sequence_column="seq")
+    fitted = GaussianHMM(3, n_iter=2, random_state=0).fit(seqs)
+    with pytest.raises(ValueError, match="spans partitions"):
+        fd.predict(fitted, split, sequence_column="seq").compute()
+    shuffled = dd.from_pandas(df.iloc[::-1].iloc[np.r_[0:5, 40:45, 5:40, 45:len(df)]],
+                              npartitions=1, sort=False)
+    with pytest.raises(ValueError, match="not contiguous"):
+        fd.fit_hmm(model, shuffled, sequence_column="seq")
+    with pytest.raises(ValueError, match="2-D array"):
+        fd.fit_hmm(model, db.from_sequence([np.zeros(5)], npartitions=1))
+    with pytest.raises(ValueError, match="sequence_column"):
+        fd.fit_hmm(model, dd.from_pandas(df, npartitions=1))
+    with pytest.raises(TypeError, match="GaussianHMM"):
+        fd.fit_hmm(MultinomialNB(), db.from_sequence(seqs, npartitions=2))
+
+
+def test_hmm_predict_bag_and_dataframe(sync):
+    seqs = make_sequences(10)
+    model = GaussianHMM(3, n_iter=5, random_state=0).fit(seqs)
+    bag = db.from_sequence(seqs, npartitions=3)
+    for method in ("predict", "predict_proba", "score"):
+        got = fd.predict(model, bag, method).compute()
+        for g, s in zip(got, seqs, strict=True):
+            assert np.array_equal(g, getattr(model, method)(s))
+    df = frames(seqs)
+    ddf = dd.from_pandas(df, npartitions=1)
+    got = fd.predict(model, ddf, "predict_proba", sequence_column="seq").compute()
+    lengths = [len(s) for s in seqs]
+    assert np.array_equal(got.to_numpy(), model.predict_proba(np.concatenate(seqs), lengths))
+    assert got.index.equals(df.index)
+    with pytest.raises(ValueError, match="bag of sequences"):
+        fd.predict(model, ddf, "score", sequence_column="seq")
+
+
+# --------------------------------------------------------------------------- ONNX
+
+
+@pytest.fixture(scope="module")
+def onnx_file(tmp_path_factory):
+    """A tiny linear ONNX model in a fastgen model file (no TensorFlow needed)."""
+    pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from fastgen._modelfile import write_modelfile
+
+    W = np.arange(6, dtype=np.float32).reshape(3, 2) / 5
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"])],
+        "linear",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])],
+        [numpy_helper.from_array(W, "W")],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    proto.ir_version = 8
+    onnx.checker.check_model(proto)
+    path = tmp_path_factory.mktemp("onnx") / "linear.fgm"
+    spec = {"member": "model.onnx", "inputs": ["x"], "outputs": ["y"], "input_shape": [None, 3]}
+    write_modelfile(
+        path, "keras", {"model.onnx": proto.SerializeToString()},
+        {"graphs": {"model": spec}, "input_shape": [None, 3]},
+    )  # fmt: skip
+    return path, W
+
+
+def test_onnx_model_file_predict(sync, onnx_file):
+    from fastgen.nn import load
+
+    path, W = onnx_file
+    ref = fd.OnnxModelFile(path, device="cpu", batch_size=7)
+    X = np.random.default_rng(6).random((45, 3))
+    out = fd.predict(ref, da.from_array(X, chunks=(20, 3)))
+    assert out.chunks == ((20, 20, 5), (2,)) and out.dtype == np.float32
+    assert np.array_equal(out.compute(), load(path, device="cpu").predict(X))
+    assert ref.load() is ref.load()  # cached per process
+    with pytest.raises(TypeError, match="OnnxModelFile"):
+        fd.predict(load(path), da.from_array(X, chunks=20))
+    bad = path.parent / "bad.fgm"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(Exception, match="zip|model file"):
+        fd.OnnxModelFile(bad)
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    # one retry per task: a worker killed once is survived, twice is an error
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=None, silence_logs=50,
+        )  # fmt: skip
+        with Client(cluster) as c:
+            yield c
+    cluster.close()
+
+
+def test_cluster_text_fit_and_predict(client):
+    docs, y = make_docs(seed=7)
+    vec, clf = CountVectorizer(min_df=2), ComplementNB()
+    local = TextClassifier(vec, clf).fit(docs, y)
+    model = fd.fit_text_classifier(
+        TextClassifier(vec, clf),
+        db.from_sequence(docs, npartitions=4),
+        db.from_sequence(y.tolist(), npartitions=4),
+    )
+    assert_same_nb(local.classifier_, model.classifier_)
+    assert model.vectorizer_.vocabulary_ == local.vectorizer_.vocabulary_
+    got = fd.predict(model, db.from_sequence(docs, npartitions=4), "predict_proba").compute()
+    assert np.array_equal(np.array(got), local.predict_proba(docs))
+
+
+def test_cluster_hmm_fit(client):
+    seqs = make_sequences(16)
+    local = GaussianHMM(3, random_state=4, n_iter=6).fit(seqs)
+    dist = fd.fit_hmm(GaussianHMM(3, random_state=4, n_iter=6),
+                      db.from_sequence(seqs, npartitions=4))
+    assert_same_hmm(local, dist)
+
+
+def _counting_model(log_path: str):
+    """A MultinomialNB whose instances log the pid of every process that unpickles them.
+
+    Defined in a function so that cloudpickle ships the class by value to the workers.
+    """
+
+    class Counted(MultinomialNB):
+        log = log_path
+
+        def __setstate__(self, state):
+            with open(self.log, "a") as f:
+                f.write(f"{os.getpid()}\n")
+            self.__dict__.update(state)
+
+    return Counted
+
+
+def test_cluster_model_deserialised_once_per_worker(client, tmp_path):
+    log = tmp_path / "unpickled.txt"
+    log.touch()
+    X = np.random.default_rng(8).poisson(1.0, (400, 5))
+    model = _counting_model(str(log))().fit(X, X[:, 0] % 2)
+    out = fd.predict(model, da.from_array(X, chunks=(25, 5)), "predict_proba")
+    assert out.numblocks[0] == 16
+    assert np.array_equal(out.compute(), MultinomialNB().fit(X, X[:, 0] % 2).predict_proba(X))
+    pids = log.read_text().split()
+    workers = {str(pid) for pid in client.run(os.getpid).values()}
+    assert set(pids) - {str(os.getpid())} <= workers
+    assert len(pids) == len(set(pids)), pids  # once per process, not once per chunk
+    assert len(pids) <= len(workers) + 1
+
+
+def _killer_model(marker: str, always: bool):
+    """A MultinomialNB whose predict kills its worker process (first call, or always)."""
+
+    class Killer(MultinomialNB):
+        def predict(self, X):
+            if always or not os.path.exists(marker):
+                open(marker, "w").close()
+                sys.stdout.flush()
+                os._exit(1)
+            return super().predict(X)
+
+    return Killer
+
+
+def test_cluster_worker_killed_once_is_retried_exactly(client, tmp_path):
+    docs, y = make_docs(n=60, seed=9)
+    X = CountVectorizer().fit_transform(docs).toarray()
+    model = _killer_model(str(tmp_path / "died"), always=False)().fit(X, y)
+    rows = db.from_sequence(list(X), npartitions=4)
+    got = fd.predict(model, rows).compute()
+    assert (tmp_path / "died").exists()
+    assert np.array_equal(np.array(got), MultinomialNB().fit(X, y).predict(X))
+
+
+def test_cluster_worker_killed_every_time_fails_cleanly(client, tmp_path):
+    X = np.eye(4)
+    model = _killer_model(str(tmp_path / "died"), always=True)().fit(X, [0, 1, 0, 1])
+    with pytest.raises(distributed.KilledWorker):
+        fd.predict(model, db.from_sequence(list(X), npartitions=2)).compute()
+    client.wait_for_workers(2, timeout=30)
+
+
+def test_import_fastgen_stays_light_and_dask_is_the_real_one():
+    import subprocess
+
+    code = (
+        "import sys, fastgen, fastgen.naive_bayes, fastgen.hmm; "
+        "assert 'dask' not in sys.modules, 'dask imported'; "
+        "import fastgen.dask, fastgen.dask._common as c; "
+        "assert c.dask.__name__ == 'dask' and hasattr(c.dask, 'delayed'); print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
