@@ -36,7 +36,7 @@ bench: venv
 	cat benchmark-results/table.md
 
 demo: venv
-	$(PY) -m fastgen.demo --out demo-output
+	$(VENV)/bin/fastgen demo --out demo-output
 
 clean:
 	rm -rf build src/fastgen/_kernels/*.c src/fastgen/_kernels/*.so $(VENV)

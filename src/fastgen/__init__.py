@@ -11,7 +11,7 @@ from importlib import import_module
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("text", "naive_bayes", "pipeline", "hmm", "nn")
+_SUBMODULES = ("text", "naive_bayes", "pipeline", "hmm", "nn", "batch")
 
 __all__ = ["__version__", "info", "load", "save", *_SUBMODULES]
 

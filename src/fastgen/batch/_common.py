@@ -1,0 +1,125 @@
+"""Shared pieces of the batch package: the error type, file formats, the bad-row policy."""
+
+from __future__ import annotations
+
+import os
+from array import array
+from typing import Any
+
+__all__ = [
+    "BatchError",
+    "FORMATS",
+    "RowErrors",
+    "check_batch_size",
+    "check_on_error",
+    "file_format",
+    "import_pyarrow",
+]
+
+
+class BatchError(ValueError):
+    """A batch job cannot run: missing or malformed input, bad output path, shape mismatch.
+
+    The message is one line meant for the user (the CLI prints it without a traceback).
+    """
+
+
+#: file extension -> format name
+FORMATS = {
+    ".txt": "text",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".npy": "npy",
+}
+
+#: recorded messages of skipped rows (the row numbers are all kept)
+MAX_REASONS = 20
+
+
+def file_format(path: str | os.PathLike, allowed: tuple[str, ...], role: str) -> str:
+    """The format of ``path`` from its extension; raise :class:`BatchError` if not allowed.
+
+    Parameters
+    ----------
+    path : str or path-like
+    allowed : tuple of str
+        Accepted format names (values of :data:`FORMATS`).
+    role : str
+        What the file is, for the message (``"input"``, ``"output"``...).
+    """
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    fmt = FORMATS.get(ext)
+    if fmt is None or fmt not in allowed:
+        exts = sorted(e for e, f in FORMATS.items() if f in allowed)
+        got = f"extension {ext!r}" if ext else "no extension"
+        raise BatchError(
+            f"{os.fspath(path)}: unknown {role} format ({got}); expected one of {', '.join(exts)}"
+        )
+    return fmt
+
+
+def check_on_error(on_error: str) -> str:
+    if on_error not in ("fail", "skip"):
+        raise ValueError(f"on_error must be 'fail' or 'skip', got {on_error!r}")
+    return on_error
+
+
+def check_batch_size(batch_size: Any) -> int | None:
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+def import_pyarrow():
+    """``(pyarrow, pyarrow.parquet)``, or a clear :class:`BatchError` when not installed."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise BatchError(
+            "Parquet files need the 'pyarrow' package (pip install 'fastgen[io]')"
+        ) from exc
+    return pa, pq
+
+
+class RowErrors:
+    """The ``on_error`` policy for bad input rows, and the record of skipped rows.
+
+    ``fail``: the first bad row raises :class:`BatchError` naming the file and row.
+    ``skip``: bad rows are dropped; their 1-based row numbers are kept in
+    ``skipped`` (a compact int64 array) and the first messages in ``reasons``.
+    """
+
+    def __init__(self, on_error: str, path: str) -> None:
+        self.on_error = check_on_error(on_error)
+        self.path = path
+        self.skipped = array("q")
+        self.reasons: list[str] = []
+
+    @property
+    def skip(self) -> bool:
+        return self.on_error == "skip"
+
+    def message(self, row: int, reason: str) -> str:
+        return f"{self.path}: row {row}: {reason}"
+
+    def fail(self, row: int, reason: str) -> None:
+        """Raise for a bad row when the policy is ``fail`` (else do nothing)."""
+        if not self.skip:
+            raise BatchError(self.message(row, reason) + " (use on_error='skip' to drop bad rows)")
+
+    def record(self, rows: Any, reason: str) -> None:
+        """Record skipped rows (an int or an iterable of 1-based row numbers)."""
+        rows = [int(rows)] if isinstance(rows, int) else [int(r) for r in rows]
+        if not rows:
+            return
+        self.skipped.extend(rows)
+        if len(self.reasons) < MAX_REASONS:
+            self.reasons.append(self.message(rows[0], reason))
+
+    @property
+    def n_skipped(self) -> int:
+        return len(self.skipped)

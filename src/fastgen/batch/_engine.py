@@ -1,0 +1,429 @@
+"""The batch engine: which method of which model, applied chunk by chunk, file to file.
+
+One engine serves the Python API (:func:`predict_file`, :func:`predict_chunks`) and
+the ``fastgen predict`` command.  A :class:`Plan` says how a model consumes chunks:
+its input kind (documents, numeric rows, or whole sequences), the method called, the
+expected feature count and the names of the output columns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._progress import Progress
+from ._common import BatchError, check_batch_size, check_on_error
+from ._readers import Chunk, RowCheck, read_chunks
+from ._writers import check_output_path, open_writer
+
+__all__ = ["BatchReport", "Plan", "load_model", "make_plan", "predict_chunks", "predict_file"]
+
+NEURAL_KINDS = ("autoencoder", "vae", "keras")
+DEVICES = ("auto", "cpu", "cuda")
+_CLASSIFIER_METHODS = ("predict", "predict_proba", "predict_log_proba", "predict_joint_log_proba")
+_PROBA_METHODS = ("predict_proba", "predict_log_proba", "predict_joint_log_proba")
+_HMM_METHODS = ("predict", "predict_proba")
+_NEURAL_METHODS = ("encode", "reconstruct", "score_samples", "decode")
+_ESTIMATOR_METHODS = (*_CLASSIFIER_METHODS, "decision_function", "transform", "score_samples")
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _check_device(device: str) -> str:
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    return device
+
+
+def _peek_kind(path: str) -> str | None:
+    """The ``kind`` in a model file's manifest, without reading its members."""
+    try:
+        with zipfile.ZipFile(path) as zf, zf.open("manifest.json") as f:
+            manifest = json.loads(f.read(1 << 24).decode("utf-8"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    kind = manifest.get("kind") if isinstance(manifest, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def load_model(model: Any, device: str = "auto") -> Any:
+    """A model object: ``model`` itself, or the model file at ``model`` loaded.
+
+    Neural model files are loaded on ``device``; classical models run on the CPU
+    (``device="cuda"`` is refused for them).
+    """
+    _check_device(device)
+    if not isinstance(model, (str, os.PathLike)):
+        return model
+    path = os.fspath(model)
+    if not os.path.exists(path):
+        raise BatchError(f"{path}: model file not found")
+    if not os.path.isfile(path):
+        raise BatchError(f"{path}: model path is not a file")
+    import fastgen
+
+    kind = _peek_kind(path)
+    if kind in NEURAL_KINDS:
+        return fastgen.load(path, device=device)
+    if kind is not None and device == "cuda":
+        raise BatchError(
+            f"{path}: a {kind!r} model runs on the CPU; device='cuda' needs a neural model"
+        )
+    return fastgen.load(path)
+
+
+def _is_text_model(model: Any) -> bool:
+    if hasattr(model, "vectorizer_") and hasattr(model, "classifier_"):
+        return True
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list) and steps:
+        first = steps[0][1] if isinstance(steps[0], tuple) else None
+        return hasattr(first, "build_analyzer")
+    return False
+
+
+def _is_hmm(model: Any) -> bool:
+    return all(hasattr(model, a) for a in ("startprob_", "transmat_", "decode"))
+
+
+def _is_autoencoder(model: Any) -> bool:
+    return all(callable(getattr(model, a, None)) for a in ("encode", "decode", "reconstruct"))
+
+
+def _class_names(model: Any, prefix: str) -> Callable[[int], list[str]]:
+    classes = getattr(model, "classes_", None)
+
+    def names(width: int) -> list[str]:
+        if classes is not None and len(classes) == width:
+            return [f"{prefix}{c}" for c in np.asarray(classes).tolist()]
+        return [f"{prefix}{i}" for i in range(width)]
+
+    return names
+
+
+def _indexed(prefix: str, single: str | None = None) -> Callable[[int], list[str]]:
+    def names(width: int) -> list[str]:
+        if single is not None and width == 1:
+            return [single]
+        return [f"{prefix}{i}" for i in range(width)]
+
+    return names
+
+
+@dataclass
+class Plan:
+    """How a model consumes chunks.
+
+    kind : {"text", "numeric", "sequences"}
+        The input the model takes (see :func:`fastgen.batch.read_chunks`).
+    method : str
+        Name of the model method called on every chunk.
+    n_features : int or None
+        Feature columns the model expects (None: documents, or unknown).
+    names : callable
+        ``names(width)``: output column names for CSV/Parquet.
+    row_check : callable, optional
+        Extra per-row validation of numeric input (e.g. HMM symbols).
+    """
+
+    kind: str
+    method: str
+    n_features: int | None
+    call: Callable[[Chunk], Any]
+    names: Callable[[int], list[str]]
+    row_check: RowCheck | None = None
+
+    def apply(self, chunk: Chunk) -> np.ndarray:
+        """The model's output for one chunk, checked to have one row per input row."""
+        out = np.asarray(self.call(chunk))
+        if out.ndim == 0 or out.shape[0] != len(chunk):
+            raise BatchError(
+                f"{self.method} returned {out.shape[0] if out.ndim else 'a scalar'} rows "
+                f"for {len(chunk)} input rows"
+            )
+        return out
+
+
+def _pick_method(model: Any, method: str | None, proba: bool, allowed: tuple[str, ...],
+                 default: str, proba_default: str | None, what: str) -> str:
+    if method is None:
+        if proba:
+            if proba_default is None:
+                raise BatchError(f"proba=True (--proba) does not apply to {what}")
+            method = proba_default
+        else:
+            method = default
+    elif proba and method not in _PROBA_METHODS:
+        raise BatchError(f"proba=True conflicts with method={method!r}")
+    if method not in allowed or not callable(getattr(model, method, None)):
+        have = [m for m in allowed if callable(getattr(model, m, None))]
+        raise BatchError(f"{what} has no batch method {method!r}; choose one of {have}")
+    return method
+
+
+def _categorical_check(n_symbols: int) -> RowCheck:
+    def check(X: np.ndarray) -> list[tuple[int, str]]:
+        x = X[:, 0]
+        ok = (x >= 0) & (x < n_symbols) & (x == np.floor(x))
+        return [
+            (int(i), f"symbol {x[i].item()!r} is not an integer in [0, {n_symbols})")
+            for i in np.flatnonzero(~ok)
+        ]
+
+    return check
+
+
+def make_plan(model: Any, method: str | None = None, proba: bool = False) -> Plan:
+    """The :class:`Plan` for ``model`` (an already loaded model object).
+
+    Default methods: text classifiers and estimators ``predict`` (``predict_proba``
+    with ``proba``); HMMs ``predict`` (per-row Viterbi state; ``predict_proba``:
+    per-row state posteriors); autoencoders/VAEs ``encode`` (also ``reconstruct``,
+    ``score_samples``, ``decode``); exported Keras models ``predict``.
+    """
+    what = type(model).__name__
+    if hasattr(model, "build_analyzer") and not hasattr(model, "predict"):
+        raise BatchError(
+            f"{what} is a vectorizer; batch prediction needs a classifier "
+            "(a TextClassifier or a Pipeline ending in one)"
+        )
+    if _is_text_model(model):
+        m = _pick_method(model, method, proba, _CLASSIFIER_METHODS, "predict",
+                         "predict_proba", what)
+        fn = getattr(model, m)
+        prefix = {"predict_proba": "proba_", "predict_log_proba": "log_proba_"}.get(m, "jll_")
+        names = _indexed("", "prediction") if m == "predict" else _class_names(model, prefix)
+        return Plan("text", m, None, lambda c: fn(c.data), names)
+    if _is_hmm(model):
+        m = _pick_method(model, method, proba, _HMM_METHODS, "predict", "predict_proba", what)
+        fn = getattr(model, m)
+        names = _indexed("state_", "state")
+        if hasattr(model, "emissionprob_"):  # categorical: one column of symbols
+            n_symbols = int(np.shape(model.emissionprob_)[1])
+
+            def call(c: Chunk):
+                return fn(np.asarray(c.data).astype(np.int64).reshape(-1, 1), c.lengths)
+
+            return Plan("sequences", m, 1, call, names, _categorical_check(n_symbols))
+        n_features = int(np.shape(model.means_)[1]) if hasattr(model, "means_") else None
+        return Plan("sequences", m, n_features, lambda c: fn(c.data, c.lengths), names)
+    if _is_autoencoder(model):
+        m = _pick_method(model, method, proba, _NEURAL_METHODS, "encode", None, what)
+        fn = getattr(model, m)
+        if m == "decode":
+            n_features = getattr(model, "latent_dim", None)
+        else:
+            n_features = getattr(model, "n_features_in_", getattr(model, "input_dim", None))
+        names = {"encode": _indexed("z_"), "score_samples": _indexed("", "score")}.get(
+            m, _indexed("x_")
+        )
+        return Plan("numeric", m, _as_int(n_features), lambda c: fn(c.data), names)
+    if not callable(getattr(model, "predict", None)) and method is None:
+        raise BatchError(f"{what} is not a model fastgen can run in batches (no predict method)")
+    m = _pick_method(model, method, proba, _ESTIMATOR_METHODS, "predict", "predict_proba", what)
+    fn = getattr(model, m)
+    if m == "predict":
+        names = _indexed("y_", "prediction")
+    elif m in _PROBA_METHODS:
+        names = _class_names(model, "log_proba_" if m == "predict_log_proba" else "proba_")
+    else:
+        names = _indexed("y_", "score" if m == "score_samples" else None)
+    n_features = _as_int(getattr(model, "n_features_in_", None))
+    return Plan("numeric", m, n_features, lambda c: fn(c.data), names)
+
+
+def _as_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+# --------------------------------------------------------------------------- API
+
+
+@dataclass
+class BatchReport:
+    """What a :func:`predict_file` job did.
+
+    rows : int
+        Rows written to the output.
+    chunks : int
+        Chunks processed.
+    seconds : float
+        Wall time of the job (reading, predicting, writing).
+    rows_per_s : float
+        ``rows / seconds``.
+    output : str
+        The output path.
+    skipped_rows : list of int
+        1-based input rows dropped with ``on_error="skip"``.
+    skip_reasons : list of str
+        The first messages about skipped rows.
+    """
+
+    input: str
+    output: str
+    method: str
+    rows: int
+    chunks: int
+    seconds: float
+    rows_per_s: float
+    skipped_rows: list[int] = field(default_factory=list)
+    skip_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def n_skipped(self) -> int:
+        return len(self.skipped_rows)
+
+    def summary(self) -> str:
+        text = (
+            f"{self.rows:,} rows -> {self.output} ({self.method}, {self.chunks} chunk(s), "
+            f"{self.seconds:.2f} s, {self.rows_per_s:,.0f} rows/s)"
+        )
+        if self.skipped_rows:
+            text += f"; skipped {self.n_skipped:,} bad row(s), first: {self.skip_reasons[0]}"
+        return text
+
+
+def predict_chunks(
+    model: Any, chunks: Iterable[Any], method: str | None = None, *, proba: bool = False
+) -> Iterator[np.ndarray]:
+    """Apply ``model``'s batch method to every chunk; yield one output array per chunk.
+
+    Parameters
+    ----------
+    model : model object
+        A loaded model (see :func:`make_plan` for the methods).
+    chunks : iterable
+        :class:`~fastgen.batch.Chunk` objects (e.g. from :func:`read_chunks`; HMM
+        chunks carry ``lengths``), or plain chunks: lists of documents / 2-D arrays.
+    method : str, optional
+        Overrides the model's default method.
+    proba : bool
+        Use the probability method (classifiers, HMMs).
+
+    Yields
+    ------
+    ndarray of shape (n_rows,) or (n_rows, k)
+    """
+    plan = make_plan(model, method, proba)
+    for chunk in chunks:
+        if not isinstance(chunk, Chunk):
+            chunk = Chunk(chunk, 1, None)
+        yield plan.apply(chunk)
+
+
+def predict_file(
+    model: Any,
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    method: str | None = None,
+    proba: bool = False,
+    batch_size: int | None = None,
+    column: Any = None,
+    lengths: Any = None,
+    lengths_column: str | None = None,
+    sequence_column: str | None = None,
+    on_error: str = "fail",
+    progress: bool | None = None,
+    device: str = "auto",
+) -> BatchReport:
+    """Stream ``input`` through ``model`` in chunks and write ``output`` atomically.
+
+    Parameters
+    ----------
+    model : path or model object
+        A fastgen model file (loaded with ``fastgen.load``) or a loaded model.
+    input : path
+        Text models: ``.txt`` (one document per line), ``.csv``/``.parquet`` (the
+        ``column``); HMMs: ``.npy``/``.csv``/``.parquet`` with ``lengths``,
+        ``lengths_column`` or ``sequence_column`` (see :func:`read_chunks`); neural and
+        other numeric models: ``.npy`` (read in chunks), ``.csv``, ``.parquet``.
+    output : path
+        ``.npy``, ``.csv`` or ``.parquet``; written to a temporary file in the same
+        directory and renamed at the end, so a failed or interrupted job leaves no
+        partial output.
+    method, proba : see :func:`make_plan`
+    batch_size : int, optional
+        Rows per chunk (default: 10,000 documents or ~512k numeric values).
+    column, lengths, lengths_column, sequence_column, on_error : see :func:`read_chunks`
+    progress : bool, optional
+        Progress bar on stderr; default: only when stderr is a terminal.
+    device : {"auto", "cpu", "cuda"}
+        Where a neural model file runs (ignored for loaded models).
+
+    Returns
+    -------
+    BatchReport
+
+    Raises
+    ------
+    BatchError
+        Missing files, unknown formats, feature-count mismatches, bad rows (with
+        ``on_error="fail"``), unwritable output.  Nothing is written in that case.
+    """
+    _check_device(device)
+    check_on_error(on_error)
+    batch_size = check_batch_size(batch_size)
+    in_path, out_path = os.fspath(input), os.fspath(output)
+    if not os.path.exists(in_path):
+        raise BatchError(f"{in_path}: input file not found")
+    check_output_path(out_path, in_path)
+    model = load_model(model, device)
+    if device == "cuda" and not hasattr(model, "providers"):
+        raise BatchError(
+            f"{type(model).__name__} runs on the CPU; device='cuda' needs a neural model"
+        )
+    plan = make_plan(model, method, proba)
+    t0 = time.perf_counter()
+    chunks = 0
+    with read_chunks(
+        in_path,
+        plan.kind,
+        batch_size=batch_size,
+        column=column,
+        lengths=lengths,
+        lengths_column=lengths_column,
+        sequence_column=sequence_column,
+        on_error=on_error,
+        row_check=plan.row_check,
+    ) as reader:
+        if plan.n_features is not None and reader.n_features not in (None, plan.n_features):
+            cols = f" {reader.feature_names}" if reader.feature_names else ""
+            raise BatchError(
+                f"{in_path}: has {reader.n_features} feature column(s){cols}, but the model's "
+                f"{plan.method} expects {plan.n_features}"
+            )
+        with (
+            Progress(total=reader.total_rows, enabled=progress, desc="predict") as bar,
+            open_writer(out_path, plan.names) as writer,
+        ):
+            for chunk in reader:
+                writer.write(plan.apply(chunk))
+                chunks += 1
+                bar.update(len(chunk), reader.fraction())
+            if writer.rows == 0:
+                raise BatchError(
+                    f"{in_path}: no rows to predict"
+                    + (f" (all {reader.errors.n_skipped} rows were bad)"
+                       if reader.errors.n_skipped else "")
+                )
+    seconds = time.perf_counter() - t0
+    return BatchReport(
+        input=in_path,
+        output=out_path,
+        method=plan.method,
+        rows=writer.rows,
+        chunks=chunks,
+        seconds=seconds,
+        rows_per_s=writer.rows / seconds if seconds > 0 else float("inf"),
+        skipped_rows=reader.skipped_rows,
+        skip_reasons=list(reader.errors.reasons),
+    )

@@ -1,0 +1,597 @@
+"""The ``fastgen`` command line: predict, train, generate, info, bench, demo.
+
+``main(argv)`` returns the exit status: 0 on success, 1 on an error (printed as one
+line ``fastgen: error: <message>`` on stderr; the traceback only with ``--debug``),
+2 for usage errors, 130 when interrupted (Ctrl-C).  Batch prediction streams the
+input in chunks (:mod:`fastgen.batch`); outputs are written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fastgen import __version__
+
+__all__ = ["build_parser", "find_benchmarks", "main"]
+
+PROG = "fastgen"
+
+
+class CLIError(Exception):
+    """An error whose message is shown to the user as is."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _columns(values: list[str] | None) -> str | list[str] | None:
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else list(values)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def _say(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}"
+    else:
+        text = str(exc) or type(exc).__name__
+    text = " ".join(text.split())
+    if len(text) > 600:
+        text = text[:597] + "..."
+    from fastgen.batch import BatchError
+
+    expected = (BatchError, ValueError, TypeError, OSError, ImportError, RuntimeError, CLIError)
+    if not isinstance(exc, expected):
+        text = f"{type(exc).__name__}: {text}"
+    return text
+
+
+def _load_table(path: str, kind: str, **kwargs: Any) -> tuple[Any, np.ndarray | None]:
+    """A whole input file (for training): documents or a 2-D array, and the lengths."""
+    from fastgen.batch import read_chunks
+
+    parts: list = []
+    lengths: list[np.ndarray] = []
+    with read_chunks(path, kind, **kwargs) as reader:
+        for chunk in reader:
+            parts.append(chunk.data)
+            if chunk.lengths is not None:
+                lengths.append(chunk.lengths)
+    if not parts:
+        raise CLIError(f"{path}: no rows")
+    if kind == "text":
+        return [d for p in parts for d in p], None
+    X = np.concatenate(parts)
+    return X, (np.concatenate(lengths) if lengths else None)
+
+
+def _maybe_int_labels(labels: list[str]) -> np.ndarray:
+    """Labels read as text: integers when they all are, else strings."""
+    try:
+        ints = [int(v) for v in labels]
+    except ValueError:
+        return np.asarray(labels)
+    return np.asarray(ints, dtype=np.int64)
+
+
+def _read_labels(path: str, column: str | None, labels_file: str | None) -> np.ndarray:
+    from fastgen.batch import BatchError
+    from fastgen.batch._common import FORMATS, import_pyarrow
+
+    fmt = FORMATS.get(os.path.splitext(path)[1].lower())
+    if fmt == "text":
+        if labels_file is None:
+            raise CLIError("a .txt training file needs --labels FILE (one label per line)")
+        values, _ = _load_table(labels_file, "text")
+        return _maybe_int_labels(values)
+    if column is None:
+        raise CLIError("name the label column with --label-column NAME")
+    if fmt == "parquet":
+        _, pq = import_pyarrow()
+        try:
+            col = pq.read_table(path, columns=[column]).column(0)
+        except (KeyError, ValueError) as exc:
+            raise BatchError(f"{path}: no column {column!r}") from exc
+        if col.null_count:
+            raise BatchError(f"{path}: column {column!r} has {col.null_count} missing label(s)")
+        return np.asarray(col.to_numpy(zero_copy_only=False))
+    values, _ = _load_table(path, "text", column=column)
+    return _maybe_int_labels(values)
+
+
+def _need_training_stack(what: str) -> None:
+    missing = [m for m in ("tensorflow", "keras", "tf2onnx", "onnx")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise CLIError(
+            f"{what} needs the 'train' extra (missing: {', '.join(missing)}); "
+            "pip install 'fastgen[train]'"
+        )
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from fastgen.batch import predict_file
+
+    report = predict_file(
+        args.model,
+        args.input,
+        args.output,
+        method=args.method,
+        proba=args.proba,
+        batch_size=args.batch_size,
+        column=_columns(args.column),
+        lengths=args.lengths,
+        lengths_column=args.lengths_column,
+        sequence_column=args.sequence_column,
+        on_error=args.on_error,
+        progress=False if args.quiet else (True if args.progress else None),
+        device=args.device,
+    )
+    if report.skipped_rows:
+        _say(f"warning: skipped {report.n_skipped:,} bad row(s); first: {report.skip_reasons[0]}")
+    if not args.quiet:
+        _say(f"wrote {report.summary()}")
+    return 0
+
+
+def _train_nb(args: argparse.Namespace) -> Any:
+    from fastgen import naive_bayes
+    from fastgen.pipeline import TextClassifier
+    from fastgen.text import CountVectorizer
+
+    if args.ngram_min > args.ngram_max:
+        raise CLIError(f"--ngram-min {args.ngram_min} > --ngram-max {args.ngram_max}")
+    docs, _ = _load_table(args.data, "text", column=args.text_column)
+    y = _read_labels(args.data, args.label_column, args.labels)
+    if len(y) != len(docs):
+        raise CLIError(f"{len(docs)} documents but {len(y)} labels")
+    nb_class = {
+        "multinomial": naive_bayes.MultinomialNB,
+        "complement": naive_bayes.ComplementNB,
+        "bernoulli": naive_bayes.BernoulliNB,
+    }[args.nb]
+    vectorizer = CountVectorizer(
+        analyzer=args.analyzer,
+        ngram_range=(args.ngram_min, args.ngram_max),
+        binary=args.nb == "bernoulli",
+        n_jobs=-1,
+    )
+    model = TextClassifier(vectorizer, nb_class(alpha=args.alpha)).fit(docs, y)
+    vocab = len(model.vectorizer_.vocabulary_)
+    return model, f"{len(docs):,} documents, {len(model.classes_)} classes, {vocab:,} terms"
+
+
+def _train_hmm(args: argparse.Namespace) -> Any:
+    from fastgen.hmm import CategoricalHMM, GaussianHMM
+
+    X, lengths = _load_table(
+        args.data,
+        "sequences",
+        column=_columns(args.column),
+        lengths=args.lengths,
+        lengths_column=args.lengths_column,
+        sequence_column=args.sequence_column,
+    )
+    if args.emission == "categorical":
+        if X.shape[1] != 1:
+            raise CLIError(f"a categorical HMM takes one column of symbols, got {X.shape[1]}")
+        if not np.all((X >= 0) & (X == np.floor(X))):
+            raise CLIError("categorical symbols must be non-negative integers")
+        X = X.astype(np.int64)
+        model = CategoricalHMM(
+            n_components=args.n_components, n_iter=args.n_iter, tol=args.tol,
+            random_state=args.seed,
+        )
+    else:
+        model = GaussianHMM(
+            n_components=args.n_components, covariance_type=args.covariance_type,
+            n_iter=args.n_iter, tol=args.tol, random_state=args.seed,
+        )
+    model.fit(X, lengths)
+    n_seq = 1 if lengths is None else len(lengths)
+    score = model.score(X, lengths)
+    return model, (
+        f"{len(X):,} rows in {n_seq:,} sequence(s), log-likelihood {score:.4g}, "
+        f"converged: {model.monitor_.converged}"
+    )
+
+
+def _train_neural(args: argparse.Namespace) -> Any:
+    _need_training_stack(f"fastgen train {args.model_kind}")
+    X, _ = _load_table(args.data, "numeric", column=_columns(args.column))
+    from fastgen import nn
+
+    cls = nn.VAE if args.model_kind == "vae" else nn.Autoencoder
+    kwargs: dict[str, Any] = dict(latent_dim=args.latent_dim, loss=args.loss,
+                                  output_activation=args.output_activation)
+    if args.hidden is not None:
+        kwargs["hidden"] = args.hidden
+    model = cls(int(X.shape[1]), **kwargs)
+    model.fit(X, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+              validation_split=args.validation_split)
+    loss = model.history_.get("loss", [float("nan")])[-1]
+    return model, f"{len(X):,} rows x {X.shape[1]} features, final loss {loss:.4g}"
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import fastgen
+
+    directory = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(directory):
+        raise CLIError(f"{args.output}: output directory {directory} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CLIError(f"{args.output}: output directory {directory} is not writable")
+    trainer = {"nb": _train_nb, "hmm": _train_hmm, "ae": _train_neural,
+               "vae": _train_neural}[args.model_kind]
+    model, summary = trainer(args)
+    fastgen.save(model, args.output)
+    if not args.quiet:
+        _say(f"trained {type(model).__name__} on {summary}; saved {args.output}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from fastgen._progress import Progress
+    from fastgen.batch import check_output_path, load_model, open_writer
+
+    check_output_path(args.output)
+    if not os.path.isfile(args.model):
+        raise CLIError(f"{args.model}: model file not found")
+    model = load_model(args.model, args.device)
+    if not callable(getattr(model, "generate", None)):
+        raise CLIError(f"{args.model}: holds a {type(model).__name__}; generate needs a VAE")
+    rng = np.random.default_rng(args.seed)
+    latent = int(model.latent_dim)
+    batch = args.batch_size or 65_536
+    progress = False if args.quiet else (True if args.progress else None)
+    with (
+        Progress(total=args.n, enabled=progress, desc="generate") as bar,
+        open_writer(args.output, lambda w: [f"x_{i}" for i in range(w)]) as writer,
+    ):
+        for start in range(0, args.n, batch):
+            m = min(batch, args.n - start)
+            # the same draws as model.generate(n, seed): one stream, row-major
+            z = rng.standard_normal((m, latent), dtype=np.float32)
+            writer.write(model.decode(z))
+            bar.update(m)
+    if not args.quiet:
+        _say(f"wrote {args.n:,} samples to {args.output}")
+    return 0
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)) and len(value) > 12:
+        shown = ", ".join(_format_value(v) for v in value[:10])
+        return f"[{shown}, ... ({len(value)} items)]"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_format_value(v) for v in value) + "]"
+    return str(value)
+
+
+def _format_info(info: dict, path: str) -> str:
+    lines = [f"model file: {path}"]
+    for key in ("kind", "format_version", "fastgen_version"):
+        if key in info:
+            lines.append(f"{key.replace('_', ' ')}: {info[key]}")
+    for key, value in info.items():
+        if key in ("kind", "format_version", "fastgen_version", "params", "summary"):
+            continue
+        if not isinstance(value, dict):
+            lines.append(f"{key.replace('_', ' ')}: {_format_value(value)}")
+    for section in ("summary", "params"):
+        value = info.get(section)
+        if isinstance(value, dict) and value:
+            lines.append(f"{section}:")
+            lines += _format_dict(value, 1)
+        elif value:
+            lines.append(f"{section}: {_format_value(value)}")
+    return "\n".join(lines)
+
+
+def _format_dict(d: dict, depth: int) -> list[str]:
+    lines = []
+    pad = "  " * depth
+    for key, value in d.items():
+        if isinstance(value, dict):
+            lines.append(f"{pad}{key}:")
+            lines += _format_dict(value, depth + 1)
+        else:
+            lines.append(f"{pad}{key}: {_format_value(value)}")
+    return lines
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import fastgen
+
+    if not os.path.exists(args.model):
+        raise CLIError(f"{args.model}: model file not found")
+    info = fastgen.info(args.model)
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True, default=str))
+    else:
+        print(_format_info(info, args.model))
+    return 0
+
+
+def find_benchmarks(starts: Sequence[str | os.PathLike] | None = None) -> Path:
+    """The repository root holding ``benchmarks/`` (searched upwards from ``starts``).
+
+    Default starts: the current directory and this package's location (a source
+    checkout or an editable install).
+    """
+    if starts is None:
+        starts = [Path.cwd(), Path(__file__).resolve().parent]
+    for start in starts:
+        for folder in [Path(start).resolve(), *Path(start).resolve().parents]:
+            bench = folder / "benchmarks"
+            if (bench / "conftest.py").is_file() and (bench / "report.py").is_file():
+                return folder
+    raise CLIError(
+        "fastgen bench runs the benchmark suite of a fastgen source checkout; no "
+        "'benchmarks/' folder found from the current directory or the installed package "
+        "(run it inside a clone of the repository)"
+    )
+
+
+Runner = Callable[..., "subprocess.CompletedProcess"]
+
+
+def cmd_bench(args: argparse.Namespace, runner: Runner | None = None) -> int:
+    runner = runner or subprocess.run
+    root = find_benchmarks()
+    if importlib.util.find_spec("pytest_benchmark") is None:
+        raise CLIError("fastgen bench needs pytest and pytest-benchmark (pip install '.[dev]')")
+    env = dict(os.environ, FASTGEN_BENCH_SIZE=args.size)
+    json_path = args.json
+    tmpdir = None
+    if json_path is None:
+        tmpdir = tempfile.TemporaryDirectory(prefix="fastgen-bench-")
+        json_path = os.path.join(tmpdir.name, "results.json")
+    try:
+        cmd = [sys.executable, "-m", "pytest", "benchmarks", "--benchmark-only",
+               f"--benchmark-json={json_path}", "-p", "no:randomly", "-q"]
+        if args.k:
+            cmd += ["-k", args.k]
+        proc = runner(cmd, cwd=str(root), env=env, check=False)
+        if proc.returncode == 5:
+            raise CLIError("no benchmark matched" + (f" -k {args.k!r}" if args.k else ""))
+        if proc.returncode != 0 or not os.path.isfile(json_path):
+            raise CLIError(f"the benchmark run failed (pytest exit status {proc.returncode})")
+        report = runner([sys.executable, "-m", "benchmarks.report", json_path],
+                        cwd=str(root), env=env, check=False)
+        if report.returncode != 0:
+            raise CLIError(f"benchmarks.report failed (exit status {report.returncode})")
+    finally:
+        if tmpdir is not None:
+            tmpdir.cleanup()
+    return 0
+
+
+def cmd_demo(argv: list[str]) -> int:
+    from fastgen.demo import main as demo_main
+
+    try:
+        status = demo_main(argv)
+    except SystemExit as exc:  # the demo's own usage errors and refusals
+        code = exc.code
+        if isinstance(code, str):
+            _say(code)
+            return 1
+        return int(code or 0)
+    return int(status or 0)
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``fastgen`` argument parser (``demo`` arguments are the demo's own)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
+
+    parser = argparse.ArgumentParser(
+        prog=PROG, parents=[common],
+        description="fastgen: fast classical generative models. Batch prediction, training, "
+        "sampling and model inspection.",
+    )
+    parser.add_argument("--version", action="version", version=f"fastgen {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    # predict
+    p = sub.add_parser("predict", parents=[common], help="stream a file through a model",
+                       description="Stream INPUT through MODEL in chunks and write OUTPUT "
+                       "(.npy, .csv or .parquet by extension; written atomically).")
+    p.add_argument("model", help="fastgen model file")
+    p.add_argument("input", help="input: .txt/.csv/.parquet (text), .npy/.csv/.parquet (numeric)")
+    p.add_argument("-o", "--output", required=True, help="output .npy, .csv or .parquet")
+    p.add_argument("--batch-size", type=_positive_int, help="rows per chunk")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where neural models run (default: auto)")
+    p.add_argument("--proba", action="store_true",
+                   help="probabilities (classifiers) or state posteriors (HMMs)")
+    p.add_argument("--method", help="model method (e.g. encode, reconstruct, score_samples, "
+                   "decode, predict_log_proba)")
+    p.add_argument("--column", action="append", metavar="NAME",
+                   help="text column, or a feature column (repeat for several)")
+    p.add_argument("--lengths", metavar="FILE", help="HMM: side file of sequence lengths")
+    p.add_argument("--lengths-column", metavar="NAME",
+                   help="HMM: column with each sequence's length on its first row "
+                   "(or the column of the --lengths file)")
+    p.add_argument("--sequence-column", metavar="NAME",
+                   help="HMM: column of sequence ids (rows of a sequence contiguous)")
+    p.add_argument("--on-error", choices=("fail", "skip"), default="fail",
+                   help="bad input rows: stop with an error (default) or skip them")
+    p.add_argument("--progress", action="store_true",
+                   help="show the progress bar even when stderr is not a terminal")
+    p.set_defaults(func=cmd_predict)
+
+    # train
+    t = sub.add_parser("train", parents=[common], help="train a model and save it",
+                       description="Train a model on DATA and save it to MODEL.")
+    tsub = t.add_subparsers(dest="model_kind", metavar="KIND", required=True)
+    nb = tsub.add_parser("nb", parents=[common], help="text Naive Bayes (TextClassifier)")
+    nb.add_argument("data", help=".csv/.parquet with text and label columns, or .txt")
+    nb.add_argument("-o", "--output", required=True, help="model file to write")
+    nb.add_argument("--text-column", metavar="NAME", help="column of documents")
+    nb.add_argument("--label-column", metavar="NAME", help="column of labels")
+    nb.add_argument("--labels", metavar="FILE", help="for .txt data: labels, one per line")
+    nb.add_argument("--analyzer", choices=("word", "char", "char_wb"), default="word")
+    nb.add_argument("--ngram-min", type=_positive_int, default=1)
+    nb.add_argument("--ngram-max", type=_positive_int, default=1)
+    nb.add_argument("--alpha", type=float, default=1.0, help="additive smoothing")
+    nb.add_argument("--nb", choices=("multinomial", "complement", "bernoulli"),
+                    default="multinomial")
+
+    hmm = tsub.add_parser("hmm", parents=[common], help="Gaussian or categorical HMM")
+    hmm.add_argument("data", help=".npy/.csv/.parquet of observations")
+    hmm.add_argument("-o", "--output", required=True, help="model file to write")
+    hmm.add_argument("--column", action="append", metavar="NAME", help="feature column(s)")
+    hmm.add_argument("--lengths", metavar="FILE", help="side file of sequence lengths")
+    hmm.add_argument("--lengths-column", metavar="NAME")
+    hmm.add_argument("--sequence-column", metavar="NAME")
+    hmm.add_argument("--emission", choices=("gaussian", "categorical"), default="gaussian")
+    hmm.add_argument("--n-components", type=_positive_int, required=True)
+    hmm.add_argument("--covariance-type", choices=("diag", "full", "spherical", "tied"),
+                     default="diag")
+    hmm.add_argument("--n-iter", type=_positive_int, default=10)
+    hmm.add_argument("--tol", type=float, default=1e-2)
+    hmm.add_argument("--seed", type=int, default=0)
+
+    for kind, label in (("ae", "dense autoencoder"), ("vae", "variational autoencoder")):
+        n = tsub.add_parser(kind, parents=[common], help=f"{label} (needs the train extra)")
+        n.add_argument("data", help=".npy/.csv/.parquet of numeric rows")
+        n.add_argument("-o", "--output", required=True, help="model file to write")
+        n.add_argument("--column", action="append", metavar="NAME", help="feature column(s)")
+        n.add_argument("--latent-dim", type=_positive_int, default=32)
+        n.add_argument("--hidden", type=_int_list, help="hidden widths, e.g. 128,64")
+        n.add_argument("--epochs", type=_positive_int, default=10)
+        n.add_argument("--batch-size", type=_positive_int, default=128)
+        n.add_argument("--validation-split", type=float, default=0.0)
+        n.add_argument("--loss", choices=("binary_crossentropy", "mse"),
+                       default="binary_crossentropy",
+                       help="binary_crossentropy for data in [0, 1], else mse")
+        n.add_argument("--output-activation", default="sigmoid",
+                       help="decoder output activation (sigmoid, linear, ...)")
+        n.add_argument("--seed", type=int, default=0)
+    t.set_defaults(func=cmd_train)
+
+    # generate
+    g = sub.add_parser("generate", parents=[common], help="sample from a VAE model file")
+    g.add_argument("model", help="VAE model file")
+    g.add_argument("-n", type=_positive_int, required=True, help="number of samples")
+    g.add_argument("-o", "--output", required=True, help="output .npy, .csv or .parquet")
+    g.add_argument("--seed", type=int, default=None, help="seed (same as VAE.generate)")
+    g.add_argument("--batch-size", type=_positive_int, help="samples per decoder call")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    g.add_argument("--progress", action="store_true", help="force the progress bar on")
+    g.set_defaults(func=cmd_generate)
+
+    # info
+    i = sub.add_parser("info", parents=[common], help="describe a model file")
+    i.add_argument("model", help="fastgen model file")
+    i.add_argument("--json", action="store_true", help="print JSON")
+    i.set_defaults(func=cmd_info)
+
+    # bench
+    b = sub.add_parser("bench", parents=[common], help="run the benchmark suite (source checkout)")
+    b.add_argument("--size", default="small", help="small, full or a number of documents")
+    b.add_argument("-k", metavar="EXPR", help="pytest -k expression selecting benchmarks")
+    b.add_argument("--json", metavar="FILE", help="also keep pytest-benchmark's JSON here")
+    b.set_defaults(func=cmd_bench)
+
+    # demo (arguments are forwarded to fastgen.demo.main)
+    sub.add_parser("demo", help="run the demo (fastgen demo --help for its options)",
+                   add_help=False)
+    return parser
+
+
+def _split_demo(argv: list[str]) -> list[str] | None:
+    """Arguments for the demo when the command is ``demo`` (after global flags)."""
+    for i, arg in enumerate(argv):
+        if arg in ("--debug", "-q", "--quiet"):
+            continue
+        return argv[i + 1 :] if arg == "demo" else None
+    return None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``fastgen`` command line; return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    demo_args = _split_demo(argv)
+    try:
+        if demo_args is not None:
+            return cmd_demo(demo_args)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # --help/--version (0) or a usage error (2)
+            return exc.code if isinstance(exc.code, int) else 2
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return 130
+    except BrokenPipeError:  # e.g. `fastgen info MODEL | head`: the reader left early
+        _silence_stdout()
+        return 0
+    except Exception as exc:  # noqa: BLE001 - every error becomes one line
+        if debug:
+            traceback.print_exc()
+        _say(f"error: {_one_line(exc)}")
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
