@@ -1,0 +1,5 @@
+"""``python -m fastgen.demo``."""
+
+from fastgen.demo._main import main
+
+raise SystemExit(main())
