@@ -38,7 +38,7 @@ def client():
 
     cluster = LocalCluster(
         n_workers=N_WORKERS, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, silence_logs=50,
+        dashboard_address=":0", silence_logs=50,
     )  # fmt: skip
     with Client(cluster) as c:
         yield c
@@ -48,6 +48,14 @@ def client():
 @pytest.fixture(scope="module")
 def fdask():
     return import_fastgen("dask")
+
+
+def _bag(client, items: list):
+    """A bag of ``N_PARTITIONS`` partitions scattered to the workers (not sent in a graph)."""
+    bounds = np.linspace(0, len(items), N_PARTITIONS + 1).astype(int)
+    parts = [list(items[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    # the Delayed wrappers hold the futures, so the data lives as long as the bag
+    return db.from_delayed([dask.delayed(f) for f in client.scatter(parts)])
 
 
 def _extra() -> dict:
@@ -63,7 +71,7 @@ def test_dask_text_predict_proba(benchmark, variant, client, fdask, synthetic, s
     model = TextClassifier().fit(data.train_docs, data.y_train)
     docs = data.test_docs
     if variant is DASK:
-        bag = db.from_sequence(docs, npartitions=N_PARTITIONS).persist()
+        bag = _bag(client, docs)
 
         def fn():
             return np.array(fdask.predict(model, bag, "predict_proba").compute())
@@ -85,8 +93,8 @@ def test_dask_text_fit(benchmark, variant, client, fdask, synthetic, size):
     data = synthetic
     docs, y = data.train_docs, data.y_train
     if variant is DASK:
-        bag = db.from_sequence(docs, npartitions=N_PARTITIONS).persist()
-        labels = db.from_sequence(y.tolist(), npartitions=N_PARTITIONS).persist()
+        bag = _bag(client, docs)
+        labels = _bag(client, y.tolist())
 
         def fn():
             return fdask.fit_text_classifier(TextClassifier(), bag, labels)
@@ -129,7 +137,7 @@ def _hmm_start():
 def test_dask_hmm_em(benchmark, variant, client, fdask, size):
     seqs = _hmm_data(size)
     if variant is DASK:
-        bag = db.from_sequence(seqs, npartitions=N_PARTITIONS).persist()
+        bag = _bag(client, seqs)
 
         def fn():
             return fdask.fit_hmm(_hmm_start(), bag)

@@ -408,7 +408,7 @@ def client():
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         cluster = LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None, silence_logs=50,
+            dashboard_address=":0", silence_logs=50,
         )  # fmt: skip
         with Client(cluster) as c:
             yield c
@@ -495,11 +495,18 @@ def test_cluster_worker_killed_once_is_retried_exactly(client, tmp_path):
 
 
 def test_cluster_worker_killed_every_time_fails_cleanly(client, tmp_path):
+    from distributed.client import FutureCancelledError
+
     X = np.eye(4)
     model = _killer_model(str(tmp_path / "died"), always=True)().fit(X, [0, 1, 0, 1])
-    with pytest.raises(distributed.KilledWorker):
+    # the tasks exhaust their retries (KilledWorker), or every worker holding the
+    # scattered model dies first, which cancels the job: either way an error, no hang
+    with pytest.raises((distributed.KilledWorker, FutureCancelledError)):
         fd.predict(model, db.from_sequence(list(X), npartitions=2)).compute()
     client.wait_for_workers(2, timeout=30)
+    # the lost model is shipped again by the next call
+    good = MultinomialNB().fit(X, [0, 1, 0, 1])
+    assert fd.predict(good, db.from_sequence(list(X), npartitions=2)).compute() == [0, 1, 0, 1]
 
 
 def test_import_fastgen_stays_light_and_dask_is_the_real_one():
@@ -514,3 +521,144 @@ def test_import_fastgen_stays_light_and_dask_is_the_real_one():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+# --------------------------------------------------------------------------- shipping
+
+
+def _counting_vectorizer(log_path: str):
+    """A CountVectorizer that logs the pid each time it (re)builds its lookup table."""
+
+    class CountedVectorizer(CountVectorizer):
+        def _lookup_table(self):
+            before = getattr(self, "_table", None)
+            table = super()._lookup_table()
+            if getattr(self, "_table", None) is not before:
+                with open(log_path, "a") as f:
+                    f.write(f"{os.getpid()}\n")
+            return table
+
+    return CountedVectorizer
+
+
+def _model_refs(collection) -> tuple[set, set]:
+    """(model keys embedded in the graph, model keys its tasks depend on)."""
+    graph = dict(collection.__dask_graph__())
+    deps = set().union(*(getattr(v, "dependencies", ()) for v in graph.values()))
+    model = {str(k) for k in deps | set(graph) if str(k).startswith("fastgen-model-")}
+    return {k for k in model if k in graph}, model
+
+
+def test_cluster_model_shipped_once_per_worker_and_reused(client, tmp_path):
+    from fastgen.dask import _common
+
+    fd.release_models()
+    log = tmp_path / "tables.txt"
+    log.touch()
+    docs, y = make_docs(n=160, seed=10)
+    model = TextClassifier(_counting_vectorizer(str(log))(), MultinomialNB()).fit(docs, y)
+    expected = TextClassifier(CountVectorizer(), MultinomialNB()).fit(docs, y).predict_proba(docs)
+    log.write_text("")  # the local fit's build
+    bag = db.from_sequence(docs, npartitions=8)
+    first = fd.predict(model, bag, "predict_proba")
+    embedded, (key,) = _model_refs(first)
+    assert not embedded and key.startswith("fastgen-model-TextClassifier-")
+    assert np.array_equal(np.array(first.compute()), expected)
+    held = client.run(lambda dask_worker: key in dask_worker.data)
+    assert list(held.values()) == [True, True]  # broadcast to both workers
+    again = fd.predict(model, bag, "predict_proba")  # same content: same key, nothing sent
+    assert _model_refs(again) == (set(), {key})
+    assert np.array_equal(np.array(again.compute()), expected)
+    pids = log.read_text().split()
+    workers = {str(pid) for pid in client.run(os.getpid).values()}
+    # one table per worker process over 16 partitions in two jobs, none on the client
+    assert pids and set(pids) <= workers and len(pids) == len(set(pids)), pids
+
+    # equal content, same key; changed content (even in place), a new key
+    model.classifier_.feature_log_prob_ = model.classifier_.feature_log_prob_ * 1.0
+    assert _model_refs(fd.predict(model, bag))[1] == {key}
+    model.classifier_.class_log_prior_[::-1].sort()
+    (new_key,) = _model_refs(fd.predict(model, bag))[1]
+    assert new_key != key and _common.fingerprint(model) in new_key
+    # a lost model is shipped again
+    client.cancel([distributed.Future(new_key)])
+    got = fd.predict(model, bag, "predict_proba").compute()
+    assert np.array_equal(np.array(got), model.predict_proba(docs))
+    assert fd.release_models() >= 1
+    assert fd.release_models() == 0
+
+
+def test_cluster_no_large_graph_warning(client):
+    """A model bigger than the warning threshold travels by scatter, not in the graph."""
+    import warnings
+
+    rng = np.random.default_rng(11)
+    X = rng.poisson(0.01, (40, 40_000)).astype(np.float64)  # ~1.3 MB of fitted arrays
+    model = MultinomialNB().fit(X, np.arange(40) % 2)
+    rows = da.ones((12, 40_000), chunks=(3, 40_000))  # made on the workers
+    with dask.config.set({"distributed.admin.large-graph-warning-threshold": "200kB"}):
+        with pytest.warns(UserWarning, match="large graph"):  # the threshold bites
+            dask.delayed(np.sum)(fd._common.embed(model.feature_log_prob_)).compute()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = fd.predict(model, rows, "predict_log_proba").compute()
+            docs, y = make_docs(n=80, seed=12)
+            fitted = fd.fit_text_classifier(
+                TextClassifier(), db.from_sequence(docs, npartitions=4),
+                db.from_sequence(y.tolist(), npartitions=4),
+            )  # fmt: skip
+    assert np.array_equal(got, model.predict_log_proba(np.ones((12, 40_000))))
+    assert_same_nb(TextClassifier().fit(docs, y).classifier_, fitted.classifier_)
+
+
+def test_cluster_local_scheduler_override_embeds_the_model(client):
+    X = da.ones((20, 4), chunks=5)
+    model = MultinomialNB().fit(np.eye(4), [0, 1, 0, 1])
+    with dask.config.set(scheduler="sync"):
+        out = fd.predict(model, X)
+        embedded, keys = _model_refs(out)
+        assert len(embedded) == 1 and embedded == keys
+        assert np.array_equal(out.compute(), model.predict(np.ones((20, 4))))
+
+
+# --------------------------------------------------------------------------- output spec
+
+
+def _strict_analyzer(doc: str) -> list[str]:
+    if not doc:
+        raise ValueError("empty document")
+    return doc.split()
+
+
+def test_predict_meta_comes_from_the_model_not_a_probe(sync):
+    docs, y = make_docs(n=60, seed=13)
+    model = TextClassifier(CountVectorizer(analyzer=_strict_analyzer)).fit(docs, y)
+    series = dd.from_pandas(pd.Series(docs), npartitions=3)
+    got = fd.predict(model, series, "predict_proba").compute()
+    assert list(got.columns) == list(model.classes_)
+    assert np.array_equal(got.to_numpy(), model.predict_proba(docs))
+    # CategoricalHMM: state columns and int64 labels without evaluating the model
+    rng = np.random.default_rng(14)
+    seqs = [rng.integers(0, 4, (int(rng.integers(5, 12)), 1)) for _ in range(6)]
+    hmm = CategoricalHMM(2, n_iter=3, random_state=0).fit(seqs)
+    df = pd.DataFrame(np.concatenate(seqs), columns=["sym"])
+    df.insert(0, "seq", np.repeat(np.arange(6), [len(s) for s in seqs]))
+    lengths = [len(s) for s in seqs]
+    for method in ("predict", "predict_proba"):
+        out = fd.predict(hmm, dd.from_pandas(df, npartitions=1), method, sequence_column="seq")
+        ref = getattr(hmm, method)(np.concatenate(seqs), lengths)
+        assert out._meta.ndim == ref.ndim and np.array_equal(out.compute().to_numpy(), ref)
+    with pytest.raises(ValueError, match="expecting 4 features"):
+        fd.predict(MultinomialNB().fit(np.eye(4), [0, 1, 0, 1]), da.ones((6, 3), chunks=3))
+    with pytest.raises(Exception, match="not fitted"):
+        fd.predict(MultinomialNB(), da.ones((6, 3), chunks=3))
+
+
+def test_predict_refuses_output_unlike_announced(sync):
+    class Float32Proba(MultinomialNB):
+        def predict_proba(self, X):
+            return super().predict_proba(X).astype(np.float32)
+
+    model = Float32Proba().fit(np.eye(4), [0, 1, 0, 1])
+    with pytest.raises(TypeError, match="announced"):
+        fd.predict(model, da.ones((6, 4), chunks=3), "predict_proba").compute()

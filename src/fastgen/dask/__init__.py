@@ -3,8 +3,11 @@
 Import it explicitly (``import fastgen.dask``); ``import fastgen`` never imports Dask.
 
 * :func:`predict` maps a fitted model over a Dask array, bag or dataframe and returns
-  a collection of the same family.  The model enters the task graph once, as a single
-  key every chunk depends on, so each worker receives (and deserialises) it once.
+  a collection of the same family.  Each worker receives (and deserialises) the model
+  once: with a distributed client it is scattered to all workers under a key derived
+  from its content and kept there, so later calls with the same model send nothing
+  and reuse the workers' caches (:func:`release_models` drops the kept models); under
+  a local scheduler it is one graph key every chunk depends on.
   Neural models hold onnxruntime sessions, which cannot travel: wrap the model file in
   :class:`OnnxModelFile`, which ships its bytes and loads once per worker process.
 * :func:`fit_naive_bayes` and :func:`fit_text_classifier` fit ``MultinomialNB``,
@@ -22,9 +25,16 @@ scheduler locally, or a cluster through ``distributed.Client("tcp://scheduler:87
 
 from __future__ import annotations
 
-from fastgen.dask._common import OnnxModelFile
+from fastgen.dask._common import OnnxModelFile, release_models
 from fastgen.dask._hmm import fit_hmm
 from fastgen.dask._naive_bayes import fit_naive_bayes, fit_text_classifier
 from fastgen.dask._predict import predict
 
-__all__ = ["OnnxModelFile", "fit_hmm", "fit_naive_bayes", "fit_text_classifier", "predict"]
+__all__ = [
+    "OnnxModelFile",
+    "fit_hmm",
+    "fit_naive_bayes",
+    "fit_text_classifier",
+    "predict",
+    "release_models",
+]

@@ -1,12 +1,15 @@
-"""Shared plumbing: collection kinds, shipping a model once, partitions, tree reductions."""
+"""Shared plumbing: collection kinds, shipping a model once per worker, partitions, reductions."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import pickle
+import sys
 import tempfile
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -116,11 +119,116 @@ def _combine_many(combine: Callable[[Any, Any], Any], *items: Any) -> Any:
 # --------------------------------------------------------------------------- models
 
 
-def model_node(model: Any) -> Any:
+def active_client() -> Any:
+    """The ``distributed.Client`` that computes dask collections now, or None.
+
+    None under the synchronous or threaded scheduler (also when a client exists but
+    ``dask.config.set(scheduler=...)`` picks another scheduler) and for asynchronous
+    clients.  ``distributed`` is not imported here when nothing imported it.
+    """
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import Client
+
+    scheduler = dask.base.get_scheduler()
+    client = getattr(scheduler, "__self__", None)
+    if isinstance(client, Client) and not client.asynchronous and client.status == "running":
+        return client
+    return None
+
+
+def fingerprint(obj: Any) -> str:
+    """SHA-256 of ``obj``'s pickle, array buffers included: equal for equal content.
+
+    The arrays are hashed in place (pickle protocol 5, out-of-band buffers), so the
+    cost is one pass over the model's bytes.  Objects plain pickle refuses (classes
+    defined in functions) are pickled with cloudpickle, as Dask would.
+    """
+    if isinstance(obj, OnnxModelFile):
+        return hashlib.sha256(repr(obj._key()).encode()).hexdigest()
+    buffers: list = []
+    try:
+        head = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    except Exception:  # noqa: BLE001 - any pickling failure: try cloudpickle
+        import cloudpickle
+
+        buffers = []
+        head = cloudpickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    digest = hashlib.sha256(head)
+    for buffer in buffers:
+        try:
+            view = buffer.raw()
+        except BufferError:  # not contiguous
+            view = memoryview(buffer).tobytes()
+        digest.update(view.nbytes.to_bytes(8, "little"))
+        digest.update(view)
+    return digest.hexdigest()
+
+
+#: models kept on the cluster per client for reuse by later jobs (least recently used out)
+MAX_SHIPPED = 4
+_SHIPPED: dict[str, OrderedDict] = {}
+_SHIPPED_LOCK = threading.Lock()
+
+
+def ship(model: Any, *, keep: bool = True) -> Any:
+    """The model as a graph argument that each worker receives and deserialises once.
+
+    With a distributed client active (see :func:`active_client`) the model is
+    scattered to every worker (``broadcast=True``) under a key derived from its
+    content, and the ``Future`` is returned: tasks take it as an argument, the graph
+    stays small, and a later job with an unchanged model (``keep=True``) reuses the
+    copies already on the workers, with their per-process caches (a vectorizer's
+    compiled lookup table is built once per worker, not once per job).  The last
+    :data:`MAX_SHIPPED` kept models stay on the cluster; :func:`release_models` frees
+    them.  Without a client the model is one graph key (``Delayed``) every task
+    depends on, and local schedulers share the object itself.
+    """
+    client = active_client()
+    if client is None:
+        return embed(model)
+    if not keep:
+        key = f"fastgen-model-{type(model).__name__}-{uuid.uuid4().hex}"
+        return client.scatter({key: model}, broadcast=True)[key]
+    key = f"fastgen-model-{type(model).__name__}-{fingerprint(model)}"
+    with _SHIPPED_LOCK:
+        for cid in [c for c, kept in _SHIPPED.items() if _closed(kept)]:
+            del _SHIPPED[cid]
+        kept = _SHIPPED.setdefault(client.id, OrderedDict())
+        future = kept.get(key)
+        if future is not None and future.status == "finished":
+            kept.move_to_end(key)
+            return future
+    future = client.scatter({key: model}, broadcast=True)[key]
+    with _SHIPPED_LOCK:
+        kept[key] = future
+        kept.move_to_end(key)
+        while len(kept) > MAX_SHIPPED:
+            kept.popitem(last=False)
+    return future
+
+
+def _closed(kept: OrderedDict) -> bool:
+    return any(f.client.status in ("closing", "closed") for f in kept.values())
+
+
+def release_models() -> int:
+    """Forget the models :func:`predict` and the fits keep on the cluster.
+
+    The workers drop a model once no pending computation needs it.  Returns the
+    number of models released.
+    """
+    with _SHIPPED_LOCK:
+        n = sum(len(kept) for kept in _SHIPPED.values())
+        _SHIPPED.clear()
+    return n
+
+
+def embed(model: Any) -> Any:
     """The model as one graph key (``Delayed``) that every chunk task depends on.
 
-    A worker fetches a key once and keeps it while tasks need it, so the model is
-    transferred and deserialised once per worker, not once per chunk.
+    For small objects (per-iteration HMM parameters, an unfitted estimator) and local
+    schedulers: the graph carries the model once, whatever the number of chunks.
     """
     return dask.delayed(model, name=f"fastgen-model-{uuid.uuid4().hex}", pure=False)
 

@@ -7,7 +7,7 @@ from typing import Any
 import dask
 import numpy as np
 
-from fastgen.dask._common import collection_kind, model_node, tree_reduce
+from fastgen.dask._common import collection_kind, embed, tree_reduce
 from fastgen.dask._predict import sequence_check, sequence_lengths
 
 
@@ -86,7 +86,7 @@ def fit_hmm(
     model._check()
     model.monitor_ = ConvergenceMonitor(model.tol, model.n_iter, model.verbose)
     for _ in range(model.n_iter):
-        node = model_node(model)
+        node = embed(model)
         stats = [dask.delayed(_estep, pure=True)(node, p) for p in parts]
         total = tree_reduce(stats, _add_stats).compute()
         stats_sum, log_prob = total
@@ -111,7 +111,7 @@ def _init_needs_data(model: Any) -> bool:
 def _sequence_partitions(model: Any, data: Any, sequence_column: Any, columns: Any) -> list:
     """Delayed ``(X, lengths)`` per partition, validated by the model's own checks."""
     kind = collection_kind(data, "sequences")
-    node = model_node(model)
+    node = embed(model)
     if kind == "bag":
         if sequence_column is not None or columns is not None:
             raise ValueError("sequence_column= and columns= apply to dask DataFrames only")

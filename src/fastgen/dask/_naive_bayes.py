@@ -11,8 +11,9 @@ from fastgen.dask._common import (
     aligned_partitions,
     check_same_length,
     collection_kind,
-    model_node,
+    embed,
     partitions,
+    ship,
     tree_reduce,
 )
 
@@ -119,8 +120,10 @@ def _fit_counts(
     """Fit ``classifier`` in place from counts summed over the partitions."""
     from fastgen._base import clone
 
-    vec = None if vectorizer is None else model_node(vectorizer)
-    clf = model_node(clone(classifier))
+    # the fitted vectorizer (its vocabulary can be large) goes to each worker once; the
+    # unfitted classifier template is tiny and rides in the graph
+    vec = None if vectorizer is None else ship(vectorizer, keep=False)
+    clf = embed(clone(classifier))
     counts = [
         dask.delayed(_partition_counts, pure=True)(clf, vec, x, y, w, classes, i)
         for i, (x, y, w) in enumerate(zip(X_parts, y_parts, sw_parts, strict=True))
@@ -226,7 +229,7 @@ def fit_text_classifier(
     sw_parts = aligned_partitions(doc_parts, sample_weight, "sample_weight")
 
     learn = isinstance(vec, CountVectorizer) and vec.vocabulary is None
-    node = model_node(vec)
+    node = embed(vec)  # not fitted yet: small
     stats = [
         dask.delayed(_vocabulary_stats, pure=True)(node, d, yp, i, learn)
         for i, (d, yp) in enumerate(zip(doc_parts, y_parts, strict=True))

@@ -11,9 +11,9 @@ import numpy as np
 from fastgen.dask._common import (
     check_shippable,
     collection_kind,
-    model_node,
     resolve,
     row_blocks,
+    ship,
 )
 
 #: HMM methods that return one row per frame, computed in one call per partition
@@ -43,9 +43,14 @@ def predict(
 ) -> Any:
     """Apply ``model.<method>`` to every chunk of a Dask collection, lazily.
 
-    The model is one key of the task graph that all chunk tasks depend on: each worker
-    receives it once.  Results equal ``model.<method>`` on the whole data exactly
-    (inference is row-wise, or sequence-wise for HMMs).
+    Each worker receives and deserialises the model once: with a distributed client it
+    is scattered to the workers and kept there for later calls with the same model
+    (see :func:`release_models`); under local schedulers it is one graph key all chunk
+    tasks share.  The output's dtype and width come from the model's fitted attributes
+    (classes, states) where fastgen knows them, otherwise from evaluating the method on
+    one row of zeros here.  Results equal ``model.<method>`` on the whole data exactly
+    (inference is row-wise, or sequence-wise for HMMs); a chunk whose output differs
+    in dtype or width from the announced one raises ``TypeError`` (nothing is cast).
 
     Parameters
     ----------
@@ -88,7 +93,7 @@ def predict(
         raise ValueError("column= and columns= apply to dask DataFrames only")
     if sequence_column is not None and not (hmm and kind == "dataframe"):
         raise ValueError("sequence_column= applies to HMMs on dask DataFrames only")
-    node = model_node(model)
+    node = ship(model)
     if kind == "array":
         if hmm:
             raise TypeError(_HMM_INPUT)
@@ -98,9 +103,11 @@ def predict(
     if kind == "series":
         if hmm:
             raise TypeError(_HMM_INPUT)
-        spec = _probe(local, method, [""], kwargs)
+        spec = _output_spec(local, method, kwargs, [""])
         meta = _meta(spec, method, data._meta.index)
-        return data.map_partitions(_series_partition, node, method, kwargs, meta, meta=meta)
+        return data.map_partitions(
+            _series_partition, node, method, kwargs, spec, meta, meta=meta
+        )
     return _predict_frame(local, node, data, method, kwargs, column, columns, sequence_column)
 
 
@@ -116,22 +123,85 @@ def _is_hmm(model: Any) -> bool:
     return isinstance(model, _BaseHMM)
 
 
-# --------------------------------------------------------------------------- probing
+# --------------------------------------------------------------------------- output spec
+
+
+def _output_spec(model: Any, method: str, kwargs: dict, sample: Any, width: int | None = None):
+    """dtype, row shape and column names of ``model.<method>`` per input row.
+
+    Read from the fitted attributes for fastgen's Naive Bayes (but ``GaussianNB``,
+    whose dtype follows the input's), ``TextClassifier`` and HMMs; otherwise found by
+    evaluating the method here on ``sample`` (one row).  ``width`` is the number of
+    feature columns of array/DataFrame inputs, checked against ``n_features_in_``.
+    """
+    _check_width(model, width)
+    spec = _attribute_spec(model, method)
+    return spec if spec is not None else _probe(model, method, sample, kwargs)
+
+
+def _attribute_spec(model: Any, method: str) -> _OutSpec | None:
+    from fastgen._base import check_is_fitted
+    from fastgen.naive_bayes import _BaseDiscreteNB
+    from fastgen.pipeline import TextClassifier
+    from fastgen.text import CountVectorizer, HashingVectorizer
+
+    if isinstance(model, (CountVectorizer, HashingVectorizer)) and method == "transform":
+        raise TypeError(_sparse_message(model, method))
+    if _is_hmm(model):
+        check_is_fitted(model, "startprob_")
+        if method == "predict":
+            return _OutSpec(np.dtype(np.int64), (), None)
+        if method == "predict_proba":
+            n = model.n_components
+            return _OutSpec(np.dtype(np.float64), (n,), list(range(n)))
+        return None
+    classifier = model
+    if isinstance(model, TextClassifier):
+        check_is_fitted(model, "classifier_")
+        classifier = model.classifier_
+    if not isinstance(classifier, _BaseDiscreteNB):
+        return None
+    check_is_fitted(classifier, "classes_")
+    classes = classifier.classes_
+    if method == "predict":
+        return _OutSpec(classes.dtype, (), None)
+    if method in _CLASS_COLUMN_METHODS:
+        return _OutSpec(np.dtype(np.float64), (len(classes),), list(classes))
+    return None
+
+
+def _check_width(model: Any, width: int | None) -> None:
+    expected = getattr(model, "n_features_in_", None)
+    if width is not None and expected is not None and width != expected:
+        raise ValueError(
+            f"X has {width} features, but {type(model).__name__} is expecting {expected} "
+            "features as input."
+        )
+
+
+def _sparse_message(model: Any, method: str) -> str:
+    return (
+        f"{type(model).__name__}.{method} returns a sparse matrix; map it over a dask "
+        "bag (one sparse row per element) instead"
+    )
 
 
 def _probe(model: Any, method: str, sample: Any, kwargs: dict) -> _OutSpec:
     """Output dtype/shape of ``method`` from a one-row sample evaluated here."""
-    out = getattr(model, method)(sample, **kwargs)
+    try:
+        out = getattr(model, method)(sample, **kwargs)
+    except Exception as exc:
+        raise ValueError(
+            f"could not work out the output of {type(model).__name__}.{method} (dtype, "
+            f"columns) by evaluating it on one row of zeros (or an empty document): {exc}"
+        ) from exc
     if isinstance(out, tuple):
         raise TypeError(
             f"{type(model).__name__}.{method} returns a tuple; fastgen.dask.predict maps "
             "methods returning one array (use a dask bag for per-element results)"
         )
     if hasattr(out, "tocsr"):
-        raise TypeError(
-            f"{type(model).__name__}.{method} returns a sparse matrix; map it over a dask "
-            "bag (one sparse row per element) instead"
-        )
+        raise TypeError(_sparse_message(model, method))
     out = np.asarray(out)
     if out.ndim not in (1, 2) or out.shape[0] != 1:
         raise TypeError(
@@ -148,6 +218,19 @@ def _probe(model: Any, method: str, sample: Any, kwargs: dict) -> _OutSpec:
     return _OutSpec(np.dtype(out.dtype), tuple(out.shape[1:]), columns)
 
 
+def _checked(out: Any, n_rows: int, spec: _OutSpec, model: Any, method: str) -> np.ndarray:
+    """``out`` as an array after checking it matches ``spec`` (never cast)."""
+    if isinstance(out, tuple) or hasattr(out, "tocsr"):
+        raise TypeError(f"{type(model).__name__}.{method} did not return one dense array")
+    out = np.asarray(out)
+    if out.dtype != spec.dtype or out.shape != (n_rows, *spec.row_shape):
+        raise TypeError(
+            f"{type(model).__name__}.{method} returned {out.dtype} of shape {out.shape} for "
+            f"{n_rows} rows, but {spec.dtype} rows of shape {spec.row_shape} were announced"
+        )
+    return out
+
+
 def _meta(spec: _OutSpec, method: str, index: Any) -> Any:
     import pandas as pd
 
@@ -158,11 +241,10 @@ def _meta(spec: _OutSpec, method: str, index: Any) -> Any:
     )
 
 
-def _wrap(out: Any, index: Any, meta: Any) -> Any:
-    """The method's output as a pandas object like ``meta`` with ``index``."""
+def _wrap(out: np.ndarray, index: Any, meta: Any) -> Any:
+    """The (checked) output as a pandas object like ``meta`` with ``index``."""
     import pandas as pd
 
-    out = np.asarray(out)
     if isinstance(meta, pd.Series):
         return pd.Series(out, index=index, name=meta.name).astype(meta.dtype)
     return pd.DataFrame(out, index=index, columns=meta.columns).astype(meta.dtypes)
@@ -174,7 +256,7 @@ def _wrap(out: Any, index: Any, meta: Any) -> Any:
 def _predict_array(local: Any, node: Any, X: Any, method: str, kwargs: dict) -> Any:
     X = row_blocks(X)
     sample = np.zeros((1, X.shape[1]), dtype=X.dtype)
-    spec = _probe(local, method, sample, kwargs)
+    spec = _output_spec(local, method, kwargs, sample, X.shape[1])
     if spec.row_shape:
         return X.map_blocks(
             _array_block, node, method, kwargs, spec,
@@ -191,8 +273,8 @@ def _predict_array(local: Any, node: Any, X: Any, method: str, kwargs: dict) -> 
 def _array_block(block: np.ndarray, model: Any, method: str, kwargs: dict, spec: _OutSpec):
     if block.shape[0] == 0:
         return np.empty((0, *spec.row_shape), dtype=spec.dtype)
-    out = getattr(resolve(model), method)(block, **kwargs)
-    return np.asarray(out, dtype=spec.dtype)
+    model = resolve(model)
+    return _checked(getattr(model, method)(block, **kwargs), block.shape[0], spec, model, method)
 
 
 # --------------------------------------------------------------------------- bags
@@ -218,11 +300,14 @@ def _bag_partition(part: Any, model: Any, method: str, kwargs: dict, hmm: bool) 
 # --------------------------------------------------------------------------- dataframes
 
 
-def _series_partition(part: Any, model: Any, method: str, kwargs: dict, meta: Any) -> Any:
+def _series_partition(
+    part: Any, model: Any, method: str, kwargs: dict, spec: _OutSpec, meta: Any
+) -> Any:
     if len(part) == 0:
         return meta
-    out = getattr(resolve(model), method)(part.tolist(), **kwargs)
-    return _wrap(out, part.index, meta)
+    model = resolve(model)
+    out = getattr(model, method)(part.tolist(), **kwargs)
+    return _wrap(_checked(out, len(part), spec, model, method), part.index, meta)
 
 
 def _predict_frame(
@@ -247,29 +332,30 @@ def _predict_frame(
         _check_columns(names, [sequence_column])
         cols = columns if columns is not None else [c for c in names if c != sequence_column]
         _check_columns(names, cols)
-        sample = np.zeros((1, len(cols)), dtype=np.result_type(*df[cols].dtypes))
-        spec = _probe(local, method, sample, kwargs)
+        spec = _attribute_spec(local, method)
         meta = _meta(spec, method, df._meta.index)
         check = sequence_check(df, sequence_column)
         return df.map_partitions(
-            _hmm_frame_partition, node, check, method, kwargs, sequence_column, cols, meta,
-            meta=meta,
+            _hmm_frame_partition, node, check, method, kwargs, sequence_column, cols, spec,
+            meta, meta=meta,
         )  # fmt: skip
     if column is not None:
         if columns is not None:
             raise ValueError("pass column= (text) or columns= (features), not both")
         _check_columns(names, [column])
-        spec = _probe(local, method, [""], kwargs)
+        spec = _output_spec(local, method, kwargs, [""])
         meta = _meta(spec, method, df._meta.index)
         return df[column].map_partitions(
-            _series_partition, node, method, kwargs, meta, meta=meta
+            _series_partition, node, method, kwargs, spec, meta, meta=meta
         )
     cols = names if columns is None else list(columns)
     _check_columns(names, cols)
     sample = np.zeros((1, len(cols)), dtype=np.result_type(*df[cols].dtypes))
-    spec = _probe(local, method, sample, kwargs)
+    spec = _output_spec(local, method, kwargs, sample, len(cols))
     meta = _meta(spec, method, df._meta.index)
-    return df.map_partitions(_feature_frame_partition, node, method, kwargs, cols, meta, meta=meta)
+    return df.map_partitions(
+        _feature_frame_partition, node, method, kwargs, cols, spec, meta, meta=meta
+    )
 
 
 def _check_columns(names: list, wanted: list) -> None:
@@ -281,12 +367,13 @@ def _check_columns(names: list, wanted: list) -> None:
 
 
 def _feature_frame_partition(
-    part: Any, model: Any, method: str, kwargs: dict, cols: list, meta: Any
+    part: Any, model: Any, method: str, kwargs: dict, cols: list, spec: _OutSpec, meta: Any
 ) -> Any:
     if len(part) == 0:
         return meta
-    out = getattr(resolve(model), method)(part[cols].to_numpy(), **kwargs)
-    return _wrap(out, part.index, meta)
+    model = resolve(model)
+    out = getattr(model, method)(part[cols].to_numpy(), **kwargs)
+    return _wrap(_checked(out, len(part), spec, model, method), part.index, meta)
 
 
 def _hmm_frame_partition(
@@ -297,13 +384,14 @@ def _hmm_frame_partition(
     kwargs: dict,
     sequence_column: str,
     cols: list,
+    spec: _OutSpec,
     meta: Any,
 ) -> Any:
     if len(part) == 0:
         return meta
     lengths = sequence_lengths(part[sequence_column].to_numpy())
-    out = getattr(resolve(model), method)(part[cols].to_numpy(), lengths, **kwargs)
-    return _wrap(out, part.index, meta)
+    out = getattr(model, method)(part[cols].to_numpy(), lengths, **kwargs)
+    return _wrap(_checked(out, len(part), spec, model, method), part.index, meta)
 
 
 # --------------------------------------------------------------------------- sequences
