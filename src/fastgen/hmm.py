@@ -6,6 +6,11 @@ parameters, expose its fitted attributes (``startprob_``, ``transmat_``, ``means
 posteriors and Viterbi paths agree with hmmlearn to rounding, and so do the
 parameters after the same number of EM iterations from the same starting point.
 
+Threads: the E-step, scoring and Viterbi kernels use Numba's thread pool (set its
+size with ``numba.set_num_threads(n)`` or the ``NUMBA_NUM_THREADS`` environment
+variable); work is split into a fixed number of chunks, so results do not depend on
+the number of threads.
+
 Differences from hmmlearn
 -------------------------
 * The k-means initialisation of ``GaussianHMM.means_`` is a small seeded k-means++
@@ -186,8 +191,10 @@ class ConvergenceMonitor:
 class _BaseHMM(BaseEstimator):
     """EM, scoring, decoding and sampling shared by every emission model.
 
-    Subclasses provide ``_validate_X``, ``_frame_log_likelihood``, ``_init_emissions``,
-    ``_check_emissions``, ``_emission_stats``, ``_mstep_emissions``,
+    Subclasses provide ``_validate_X``, ``_frame_log_likelihood``, ``_emission_model``,
+    ``_init_emissions``, ``_check_emissions``, ``_stats_kind`` with ``_kernel_stats``
+    (statistics accumulated by the E-step kernel) or ``_emission_stats`` (computed
+    from the posteriors, when ``_stats_kind`` returns None), ``_mstep_emissions``,
     ``_n_fit_scalars_per_param`` and ``_generate_sample_from_state``.
     """
 
@@ -270,29 +277,36 @@ class _BaseHMM(BaseEstimator):
 
     # ------------------------------------------------------------ inference
 
-    def _frames(self, X: np.ndarray) -> np.ndarray:
-        log_frame = self._frame_log_likelihood(X)
-        if self.implementation == "scaling":
-            with np.errstate(under="ignore"):
-                return np.exp(log_frame)
-        return log_frame
+    def _emission_model(self, X: np.ndarray) -> tuple[int, tuple]:
+        """Kernel emission arguments ``(kind, em)`` of ``X`` (see ``_kernels._hmm.emissions``)."""
+        return _k.emissions(_k.EMIT_LOG_FRAMES, log_frame=self._frame_log_likelihood(X))
 
-    def _forward_backward(self, X, lengths, *, posteriors: bool, xi: bool):
-        log_space = self.implementation == "log"
-        log_prob, gamma, start, trans = _k.estep(
+    def _stats_kind(self, X: np.ndarray) -> int | None:
+        """Emission statistics the E-step kernel accumulates (``_k.STATS_*``)."""
+        return _k.STATS_NONE
+
+    def _forward_backward(
+        self, X, lengths, *, posteriors: bool, gamma: bool = True, xi: bool = False, stats=None
+    ) -> _k.EStep:
+        kind, em = self._emission_model(X)
+        r = _k.forward_backward(
             _startidx(lengths),
             self.startprob_,
             self.transmat_,
-            self._frames(X),
-            log_space,
-            posteriors,
-            xi,
+            kind,
+            em,
+            self.implementation == "log",
+            posteriors=posteriors,
+            gamma=gamma,
+            xi=xi,
+            stats_kind=_k.STATS_NONE if stats is None else stats,
         )
-        if np.isnan(log_prob).any():
+        if np.isnan(r.log_prob).any():
             raise ValueError(
-                "Forward pass failed with underflow; consider using implementation='log' instead"
+                "Scaled forward-backward failed with underflow (or overflow); "
+                "consider using implementation='log' instead"
             )
-        return float(log_prob.sum()), gamma, start, trans
+        return r
 
     def _prepare(self, X: Any, lengths: Any) -> tuple[np.ndarray, np.ndarray]:
         check_is_fitted(self, "startprob_")
@@ -318,13 +332,13 @@ class _BaseHMM(BaseEstimator):
         posteriors : float64 (n_samples, n_components)
         """
         X, lengths = self._prepare(X, lengths)
-        log_prob, gamma, _, _ = self._forward_backward(X, lengths, posteriors=True, xi=False)
-        return log_prob, gamma
+        r = self._forward_backward(X, lengths, posteriors=True)
+        return float(r.log_prob.sum()), r.gamma
 
     def score(self, X: Any, lengths: Any = None) -> float:
         """Log-likelihood of ``X`` (summed over sequences)."""
         X, lengths = self._prepare(X, lengths)
-        return self._forward_backward(X, lengths, posteriors=False, xi=False)[0]
+        return float(self._forward_backward(X, lengths, posteriors=False).log_prob.sum())
 
     def predict_proba(self, X: Any, lengths: Any = None) -> np.ndarray:
         """State posteriors, float64 (n_samples, n_components)."""
@@ -343,11 +357,12 @@ class _BaseHMM(BaseEstimator):
         if algorithm not in DECODER_ALGORITHMS:
             raise ValueError(f"Unknown decoder {algorithm!r}")
         if algorithm == "viterbi":
+            kind, em = self._emission_model(X)
             log_prob, states = _k.viterbi_batch(
-                _startidx(lengths), self.startprob_, self.transmat_, self._frame_log_likelihood(X)
+                _startidx(lengths), self.startprob_, self.transmat_, kind=kind, em=em
             )
             return float(log_prob.sum()), states
-        _, gamma, _, _ = self._forward_backward(X, lengths, posteriors=True, xi=False)
+        gamma = self._forward_backward(X, lengths, posteriors=True).gamma
         return float(np.max(gamma, axis=1).sum()), np.argmax(gamma, axis=1)
 
     def predict(self, X: Any, lengths: Any = None) -> np.ndarray:
@@ -401,12 +416,22 @@ class _BaseHMM(BaseEstimator):
         return self
 
     def _do_estep(self, X: np.ndarray, lengths: np.ndarray) -> tuple[dict, float]:
-        log_prob, gamma, start, trans = self._forward_backward(
-            X, lengths, posteriors=True, xi="t" in self.params
+        stats_kind = self._stats_kind(X)
+        numpy_stats = stats_kind is None  # the subclass needs the posteriors themselves
+        r = self._forward_backward(
+            X,
+            lengths,
+            posteriors=True,
+            gamma=numpy_stats,
+            xi="t" in self.params,
+            stats=None if numpy_stats else stats_kind,
         )
-        stats = {"nobs": len(lengths), "start": start, "trans": trans}
-        stats.update(self._emission_stats(X, gamma))
-        return stats, log_prob
+        stats = {"nobs": len(lengths), "start": r.start, "trans": r.trans}
+        if numpy_stats:
+            stats.update(self._emission_stats(X, r.gamma))
+        else:
+            stats.update(self._kernel_stats(r))
+        return stats, float(r.log_prob.sum())
 
     def _do_mstep(self, stats: dict) -> None:
         if "s" in self.params:
@@ -723,18 +748,46 @@ class GaussianHMM(_BaseHMM):
         if self.covariance_type in ("diag", "full", "tied") and cv.shape[-1] != nf:
             raise ValueError(f"covars_ do not match n_features={nf}")
 
-    def _frame_log_likelihood(self, X: np.ndarray) -> np.ndarray:
+    def _diag_covars(self) -> np.ndarray:
+        """Variances as (n_components, n_features), floored at the smallest float."""
         nc, nf = self.means_.shape
-        ct = self.covariance_type
-        if ct in ("diag", "spherical"):
-            cv = self._covars_[:, None] if ct == "spherical" else self._covars_
-            cv = np.ascontiguousarray(
-                np.maximum(np.broadcast_to(cv, (nc, nf)), np.finfo(float).tiny)
-            )
-            if self.allow_nan and np.isnan(X).any():
-                return _k.log_density_diag_missing(X, self.means_, cv)
-            return _k.log_density_diag(X, self.means_, cv)
+        cv = self._covars_[:, None] if self.covariance_type == "spherical" else self._covars_
+        return np.ascontiguousarray(np.maximum(np.broadcast_to(cv, (nc, nf)), np.finfo(float).tiny))
+
+    def _missing(self, X: np.ndarray) -> bool:
+        return bool(self.allow_nan and np.isnan(X).any())
+
+    def _frame_log_likelihood(self, X: np.ndarray) -> np.ndarray:
+        if self.covariance_type in ("diag", "spherical"):
+            if self._missing(X):
+                return _k.log_density_diag_missing(X, self.means_, self._diag_covars())
+            return _k.log_density_diag(X, self.means_, self._diag_covars())
         return _k.log_density_full(X, self.means_, self._cholesky())
+
+    def _emission_model(self, X: np.ndarray) -> tuple[int, tuple]:
+        if self.covariance_type not in ("diag", "spherical"):
+            return _k.emissions(_k.EMIT_FULL, X=X, means=self.means_, chol=self._cholesky())
+        if self._missing(X):
+            return super()._emission_model(X)
+        return _k.emissions(_k.EMIT_DIAG, X=X, means=self.means_, covars=self._diag_covars())
+
+    def _stats_kind(self, X: np.ndarray) -> int | None:
+        if not ("m" in self.params or "c" in self.params):
+            return _k.STATS_NONE
+        if self._missing(X):
+            return None
+        if "c" not in self.params:
+            return _k.STATS_MEANS
+        return _k.STATS_DIAG if self.covariance_type in ("diag", "spherical") else _k.STATS_FULL
+
+    def _kernel_stats(self, r: _k.EStep) -> dict:
+        if not ("m" in self.params or "c" in self.params):
+            return {}
+        stats = {"post": r.post, "obs": r.obs}
+        if "c" in self.params:
+            diag = self.covariance_type in ("diag", "spherical")
+            stats["obs**2" if diag else "obs*obs.T"] = r.obs2
+        return stats
 
     def _emission_stats(self, X: np.ndarray, gamma: np.ndarray) -> dict:
         stats: dict = {}
@@ -908,14 +961,16 @@ class CategoricalHMM(_BaseHMM):
         with np.errstate(divide="ignore"):
             return np.ascontiguousarray(np.log(self.emissionprob_.T)[X[:, 0]])
 
-    def _emission_stats(self, X: np.ndarray, gamma: np.ndarray) -> dict:
-        if "e" not in self.params:
-            return {}
-        nc, nf = self.n_components, self.n_features
-        obs = np.empty((nc, nf))
-        for c in range(nc):
-            obs[c] = np.bincount(X[:, 0], weights=gamma[:, c], minlength=nf)
-        return {"obs": obs}
+    def _emission_model(self, X: np.ndarray) -> tuple[int, tuple]:
+        with np.errstate(divide="ignore"):
+            log_em = np.log(self.emissionprob_)
+        return _k.emissions(_k.EMIT_CATEGORICAL, sym=X[:, 0], log_emissionprob=log_em)
+
+    def _stats_kind(self, X: np.ndarray) -> int:
+        return _k.STATS_CATEGORICAL if "e" in self.params else _k.STATS_NONE
+
+    def _kernel_stats(self, r: _k.EStep) -> dict:
+        return {"obs": r.obs} if "e" in self.params else {}
 
     def _mstep_emissions(self, stats: dict) -> None:
         if "e" not in self.params:

@@ -199,3 +199,148 @@ def test_batch_kernels_match_hmmlearn_on_random_models(problem):
     assert_allclose(t, t_ref, rtol=1e-9, atol=1e-12)
     assert_allclose(t_s, t_ref, rtol=1e-9, atol=1e-12)
     assert np.all(np.isfinite(gamma)) and np.all(np.isfinite(t))
+
+
+# --------------------------------------------------------------------------- fused E-step
+
+
+def _reference(start, trans, logf, startidx):
+    """Exact log-space posteriors, xi sums and log-likelihoods with hmmlearn's _hmmc."""
+    lps, gam, t_ref = [], [], np.zeros((len(start), len(start)))
+    for a, b in zip(startidx[:-1], startidx[1:], strict=True):
+        lp, fwd = _hmmc.forward_log(start, trans, logf[a:b])
+        bwd = _hmmc.backward_log(start, trans, logf[a:b])
+        lps.append(lp)
+        with np.errstate(under="ignore"):
+            gam.append(np.exp(fwd + bwd - logsumexp(fwd + bwd, axis=1, keepdims=True)))
+            if b - a > 1:
+                t_ref += np.exp(_hmmc.compute_log_xi_sum(fwd, trans, bwd, logf[a:b]))
+    return np.array(lps), np.concatenate(gam), t_ref
+
+
+@pytest.mark.parametrize("lengths", [[30, 1, 45, 24], [5000], [4200, 3]])  # short / long paths
+@pytest.mark.parametrize("cov", ["diag", "full"])
+def test_fused_gaussian_estep_matches_numpy_statistics(lengths, cov):
+    rng = np.random.RandomState(3)
+    nc, nf = 3, 2
+    startidx = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    n = startidx[-1]
+    means = rng.randn(nc, nf) * 3
+    X = means[rng.randint(nc, size=n)] + rng.randn(n, nf)
+    start, trans, _ = model(1, nc, seed=4)
+    if cov == "diag":
+        cv = rng.rand(nc, nf) + 0.5
+        kind, em = _hmm.emissions(_hmm.EMIT_DIAG, X=X, means=means, covars=cv)
+        logf = _hmm.log_density_diag(X, means, cv)
+        stats_kind = _hmm.STATS_DIAG
+    else:
+        a = rng.randn(nc, nf, nf)
+        chol = np.linalg.cholesky(a @ a.transpose(0, 2, 1) + np.eye(nf))
+        kind, em = _hmm.emissions(_hmm.EMIT_FULL, X=X, means=means, chol=chol)
+        logf = _hmm.log_density_full(X, means, chol)
+        stats_kind = _hmm.STATS_FULL
+    lp_ref, g_ref, t_ref = _reference(start, trans, logf, startidx)
+    for log_space in (True, False):
+        r = _hmm.forward_backward(
+            startidx, start, trans, kind, em, log_space, xi=True, stats_kind=stats_kind
+        )
+        assert_allclose(r.log_prob, lp_ref, rtol=1e-10)
+        assert_allclose(r.gamma, g_ref, rtol=1e-8, atol=1e-12)
+        assert_allclose(r.trans, t_ref, rtol=1e-8, atol=1e-12)
+        assert_allclose(r.start, g_ref[startidx[:-1]].sum(axis=0), rtol=1e-10)
+        assert_allclose(r.post, g_ref.sum(axis=0), rtol=1e-10)
+        assert_allclose(r.obs, g_ref.T @ X, rtol=1e-9)
+        if cov == "diag":
+            assert_allclose(r.obs2, g_ref.T @ (X * X), rtol=1e-9)
+        else:
+            assert_allclose(r.obs2, np.einsum("tk,tf,te->kfe", g_ref, X, X), rtol=1e-9)
+        # the same without posteriors kept, and a score-only pass
+        r2 = _hmm.forward_backward(
+            startidx, start, trans, kind, em, log_space, gamma=False, stats_kind=stats_kind
+        )
+        assert r2.gamma.shape == (0, nc)
+        assert_allclose(r2.obs, r.obs, rtol=1e-12)
+        r3 = _hmm.forward_backward(startidx, start, trans, kind, em, log_space, posteriors=False)
+        assert_allclose(r3.log_prob, lp_ref, rtol=1e-10)
+    lp_v, states = _hmm.viterbi_batch(startidx, start, trans, kind=kind, em=em)
+    lp_v2, states2 = _hmm.viterbi_batch(startidx, start, trans, logf)
+    assert_array_equal(states, states2)
+    assert_allclose(lp_v, lp_v2, rtol=1e-12)
+
+
+def test_fused_categorical_estep_counts_symbols():
+    rng = np.random.RandomState(5)
+    nc, ns = 3, 4
+    sym = rng.randint(ns, size=60)
+    em_prob = rng.dirichlet(np.ones(ns), size=nc)
+    em_prob[0, 2] = 0.0  # a symbol state 0 never emits
+    em_prob[0] /= em_prob[0].sum()
+    start, trans, _ = model(1, nc, seed=6)
+    startidx = np.array([0, 20, 21, 60], dtype=np.int64)
+    with np.errstate(divide="ignore"):
+        log_em = np.log(em_prob)
+    kind, em = _hmm.emissions(_hmm.EMIT_CATEGORICAL, sym=sym, log_emissionprob=log_em)
+    lp_ref, g_ref, t_ref = _reference(start, trans, log_em.T[sym], startidx)
+    r = _hmm.forward_backward(
+        startidx, start, trans, kind, em, True, stats_kind=_hmm.STATS_CATEGORICAL
+    )
+    assert_allclose(r.log_prob, lp_ref, rtol=1e-10)
+    assert_allclose(r.gamma, g_ref, rtol=1e-8, atol=1e-12)
+    assert_allclose(r.trans, t_ref, rtol=1e-8, atol=1e-12)
+    counts = np.stack([np.bincount(sym, weights=g_ref[:, k], minlength=ns) for k in range(nc)])
+    assert_allclose(r.obs, counts, rtol=1e-9, atol=1e-12)
+    assert np.all(r.obs[0, 2] == 0.0)
+
+
+@pytest.mark.parametrize("n", [40, 5000])
+def test_fused_estep_falls_back_to_exact_log_space(n):
+    """Emissions hundreds of nats apart and a forbidden transition: the scaled fast path
+    would flush states, so the sequence is redone in log space (hmmlearn's numbers)."""
+    rng = np.random.RandomState(7)
+    start = np.array([0.5, 0.5, 0.0])
+    trans = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.0, 0.5, 0.5]])
+    logf = rng.randn(n, 3) * 300.0
+    logf[:, 2] -= 2000.0  # state 2 emits e^-2000 less: flushed by the scaled pass
+    startidx = np.array([0, n - 10, n], dtype=np.int64)  # n=5000: the long-sequence path
+    kind, em = _hmm.emissions(_hmm.EMIT_LOG_FRAMES, log_frame=logf)
+    with np.errstate(divide="ignore"):
+        lp_ref, g_ref, t_ref = _reference(start, trans, logf, startidx)
+    r = _hmm.forward_backward(startidx, start, trans, kind, em, True)
+    assert_allclose(r.log_prob, lp_ref, rtol=1e-10)
+    assert_allclose(r.gamma, g_ref, rtol=1e-8, atol=1e-12)
+    assert_allclose(r.trans, t_ref, rtol=1e-8, atol=1e-12)
+    # the scaling implementation underflows where log space does not: NaN (hmmlearn raises)
+    kind, em = _hmm.emissions(_hmm.EMIT_LOG_FRAMES, log_frame=np.full((n, 3), -800.0))
+    for log_space in (True, False):
+        lp = _hmm.forward_backward(startidx, start, trans, kind, em, log_space).log_prob
+        assert np.isnan(lp).all() != log_space
+
+
+def test_fused_estep_rejects_hostile_inputs():
+    start, trans, frames = model(6, 2)
+    logf = np.log(frames)
+    kind, em = _hmm.emissions(_hmm.EMIT_LOG_FRAMES, log_frame=logf)
+    for startidx in ([0, 7], [1, 6], [0, 3, 3, 6], [0, 4, 2, 6], [6]):
+        with pytest.raises(ValueError, match="startidx"):
+            _hmm.forward_backward(np.array(startidx), start, trans, kind, em, True)
+        with pytest.raises(ValueError, match="startidx"):
+            _hmm.viterbi_batch(np.array(startidx), start, trans, logf)
+    with pytest.raises(ValueError, match="n_components"):
+        _hmm.forward_backward(np.array([0, 6]), start[:1], trans, kind, em, True)
+    with pytest.raises(ValueError, match="symbols"):
+        _hmm.emissions(_hmm.EMIT_CATEGORICAL, sym=np.array([0, 3]), log_emissionprob=logf[:2, :2])
+    with pytest.raises(ValueError, match="symbols"):
+        _hmm.emissions(_hmm.EMIT_CATEGORICAL, sym=np.array([-1, 0]), log_emissionprob=logf[:2])
+    X, m2, m3 = np.zeros((3, 2)), np.zeros((2, 2)), np.zeros((2, 3))
+    with pytest.raises(ValueError, match="covars"):
+        _hmm.emissions(_hmm.EMIT_DIAG, X=X, means=m2, covars=-np.ones((2, 2)))
+    with pytest.raises(ValueError, match="disagree"):
+        _hmm.emissions(_hmm.EMIT_DIAG, X=X, means=m3, covars=np.ones((2, 3)))
+    with pytest.raises(ValueError, match="chol"):
+        _hmm.emissions(_hmm.EMIT_FULL, X=X, means=m2, chol=np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="Gaussian statistics"):
+        _hmm.forward_backward(
+            np.array([0, 6]), start, trans, kind, em, True, stats_kind=_hmm.STATS_DIAG
+        )
+    with pytest.raises(ValueError, match="emission kind"):
+        _hmm.emissions(9)

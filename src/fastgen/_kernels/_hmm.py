@@ -1,25 +1,43 @@
 """Numba kernels for hidden Markov models.
 
-Plain arrays in, arrays out; no estimator logic and no validation.  Sequences are
-described by ``startidx``, an int64 array of shape ``(n_sequences + 1,)`` holding the
-first row of every sequence and, last, the total number of rows (``startidx[0] == 0``,
-strictly increasing).  Lattices are float64 arrays of shape ``(n_samples, n_components)``.
+Plain arrays in, arrays out.  The ``@njit`` kernels do no validation; the Python entry
+points (:func:`emissions`, :func:`forward_backward`, :func:`estep`,
+:func:`viterbi_batch`) check shapes, sequence bounds and symbol ranges first, so no
+kernel reads out of bounds.  Sequences are described by ``startidx``, an int64 array of
+shape ``(n_sequences + 1,)`` holding the first row of every sequence and, last, the
+total number of rows (``startidx[0] == 0``, strictly increasing).  Lattices are float64
+arrays of shape ``(n_samples, n_components)``.
 
 The arithmetic follows hmmlearn's ``_hmmc`` extension: the same recurrences, the same
 ``1e-300`` underflow threshold of the scaled forward pass and the same Viterbi
-tie-breaking (first maximum at the last frame, largest index while backtracking).  The
-log-space recurrences factor the maximum out once per frame (``m + log(sum(exp(a - m)
-* A))``) instead of taking ``K`` separate log-sum-exps; results agree to rounding.
+tie-breaking (first maximum at the last frame, largest index while backtracking).
 
-Work over many sequences is split into a fixed number of contiguous chunks, run with
-``prange``; every chunk owns its accumulators, which are reduced in chunk order at the
-end, so results do not depend on the number of threads.
+One E-step over all sequences is one call of :func:`forward_backward`: emission
+log-likelihoods, the forward and backward passes, posteriors, expected transitions and
+the emission sufficient statistics are computed inside the kernels, sequence by
+sequence, without materialising the posteriors unless asked to.  hmmlearn's log-space
+results are obtained from per-frame scaled likelihoods ``exp(log_frame - max)`` (one
+``exp`` per state and frame, no logarithm in the inner loops); a sequence where that
+could lose probability mass that log-space recurrences keep (a frame whose normaliser
+is tiny, or states flushed to zero without a positive lower bound on the transition
+probabilities) is redone with the exact log-space recurrences (:func:`forward_log`,
+:func:`backward_log`).  Results agree with hmmlearn's to rounding.
+
+Threading: many sequences are split into a fixed number of contiguous chunks, run
+with ``prange``; a long sequence (at least ``_LONG_MIN`` frames holding a quarter of the
+data) is split into fixed time blocks for its emissions and statistics, its two
+recurrences staying serial.  Every chunk / block owns its accumulators, reduced in a
+fixed order, so results do not depend on the number of threads, which follows Numba's
+(``numba.set_num_threads`` or the ``NUMBA_NUM_THREADS`` environment variable).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
+from scipy import linalg
 
 __all__ = [
     "log_density_diag",
@@ -30,6 +48,9 @@ __all__ = [
     "forward_scaling",
     "backward_scaling",
     "viterbi",
+    "EStep",
+    "emissions",
+    "forward_backward",
     "estep",
     "viterbi_batch",
 ]
@@ -296,12 +317,7 @@ def viterbi(log_startprob, log_transmat, log_frame, lattice, states) -> float:
     return lattice[n - 1, best]
 
 
-# --------------------------------------------------------------------------- batches
-
-
-@njit(cache=True)
-def _n_chunks(n_seq: int) -> int:
-    return min(n_seq, _MAX_CHUNKS)
+# --------------------------------------------------------------- exact log-space posteriors
 
 
 @njit(cache=True)
@@ -328,20 +344,6 @@ def _posteriors_log(fwd, bwd, lo, hi, gamma) -> None:
             acc += gamma[t, i]
         for i in range(nc):
             gamma[t, i] /= acc
-
-
-@njit(cache=True)
-def _posteriors_scaling(fwd, bwd, lo, hi, gamma) -> None:
-    nc = fwd.shape[1]
-    for t in range(lo, hi):
-        s = 0.0
-        for i in range(nc):
-            gamma[t, i] = fwd[t, i] * bwd[t, i]
-            s += gamma[t, i]
-        if s == 0.0:
-            s = 1.0
-        for i in range(nc):
-            gamma[t, i] /= s
 
 
 @njit(cache=True)
@@ -376,154 +378,721 @@ def _xi_sum_log(transmat, log_frame, fwd, bwd, log_prob, lo, hi, out) -> None:
                         )
 
 
+# --------------------------------------------------------------------------- emissions per frame
+
+EMIT_LOG_FRAMES = 0  # em.log_frame holds the log-likelihoods
+EMIT_DIAG = 1  # Gaussian: means, inv (1 / variances), const
+EMIT_FULL = 2  # Gaussian: means, lt (transposed inverse Cholesky factors), const
+EMIT_CATEGORICAL = 3  # sym, table (log-probabilities, (n_symbols, n_components))
+
+STATS_NONE = 0
+STATS_MEANS = 1  # post, obs
+STATS_DIAG = 2  # post, obs, obs**2
+STATS_FULL = 3  # post, obs, obs*obs.T
+STATS_CATEGORICAL = 4  # obs[k, symbol]
+
+_FLUSH = -690.0  # exp(-690) ~ 1e-300: a state this much less likely than the best is flushed
+_MIN_SCALE = 1e-250  # smallest per-frame normaliser the fast log path accepts
+
+
+@njit(cache=True, inline="always")
+def _log_frame_row(kind, X, sym, means, inv, lt, const, table, log_frame, t, y, out) -> None:
+    """Emission log-likelihoods of global frame ``t`` into ``out`` (n_components,).
+
+    The arrays are those of the ``em`` tuple of :func:`emissions`, unpacked once by the
+    caller (unpacking per frame would touch every array's reference count).
+    """
+    nc = out.shape[0]
+    if kind == EMIT_DIAG:
+        nf = X.shape[1]
+        for k in range(nc):
+            q = 0.0
+            for f in range(nf):
+                d = X[t, f] - means[k, f]
+                q += d * d * inv[k, f]
+            out[k] = const[k] - 0.5 * q
+    elif kind == EMIT_FULL:
+        nf = X.shape[1]
+        for k in range(nc):
+            for f in range(nf):
+                y[f] = 0.0
+            for g in range(nf):  # y = L^-1 (x - mean); lt[k, g, f] = L^-1[f, g] (0 for f < g)
+                d = X[t, g] - means[k, g]
+                for f in range(nf):
+                    y[f] += lt[k, g, f] * d
+            q = 0.0
+            for f in range(nf):
+                q += y[f] * y[f]
+            out[k] = const[k] - 0.5 * q
+    elif kind == EMIT_CATEGORICAL:
+        s = sym[t]
+        for k in range(nc):
+            out[k] = table[s, k]
+    else:
+        for k in range(nc):
+            out[k] = log_frame[t, k]
+
+
 @njit(cache=True)
-def _xi_sum_scaling(transmat, frame, fwd, bwd, lo, hi, out) -> None:
+def _fill_scaled(kind, em, scaled, log_space, lo, hi, off, y, lf, fr, cc, flag) -> None:
+    """Scaled emission likelihoods of frames ``lo:hi`` into rows ``lo-off:hi-off``.
+
+    Log space: ``fr[r] = exp(lf - c)`` with ``c = cc[r] = max(lf)``; ``flag[r]`` marks a
+    frame where some state fell below ``exp(_FLUSH)`` relative to the best (or all are
+    impossible).  Scaling implementation: ``fr[r] = exp(lf)``, ``c = 0``.  Categorical
+    emissions read the per-symbol rows precomputed in ``scaled``.
+    """
+    sct, scc, scf = scaled
+    X, sym, means, inv, lt, const, table, log_frame = em
+    nc = fr.shape[1]
+    for t in range(lo, hi):
+        r = t - off
+        if kind == EMIT_CATEGORICAL:
+            s = sym[t]
+            for k in range(nc):
+                fr[r, k] = sct[s, k]
+            cc[r] = scc[s]
+            flag[r] = scf[s]
+            continue
+        _log_frame_row(kind, X, sym, means, inv, lt, const, table, log_frame, t, y, lf)
+        if not log_space:
+            for k in range(nc):
+                fr[r, k] = np.exp(lf[k])
+            cc[r] = 0.0
+            flag[r] = False
+            continue
+        m = -np.inf
+        for k in range(nc):
+            if lf[k] > m:
+                m = lf[k]
+        flagged = False
+        if m == -np.inf:
+            flagged = True
+            for k in range(nc):
+                fr[r, k] = 0.0
+        else:
+            for k in range(nc):
+                d = lf[k] - m
+                fr[r, k] = np.exp(d)
+                if d < _FLUSH:
+                    flagged = True
+        cc[r] = m
+        flag[r] = flagged
+
+
+# --------------------------------------------------------------------------- one sequence, fast
+
+
+@njit(cache=True)
+def _forward_fast(startprob, transmat, a_min, fr, cc, flag, n, log_space, fwd, scale, pred):
+    """Scaled forward pass over rows ``0:n`` of ``fr``; returns ``(log_prob, ok)``.
+
+    ``fwd[t]`` is normalised to sum 1 and ``scale[t]`` holds the normaliser.  In log space
+    ``ok`` is False when the scaled arithmetic might lose mass that hmmlearn's log-space
+    recurrences keep (a tiny normaliser, or flushed states without a positive lower bound
+    on the transitions): the caller then redoes the sequence exactly.  With the scaling
+    implementation an underflow returns ``(nan, True)``, as hmmlearn.
+    """
     nc = transmat.shape[0]
-    b = np.empty(nc)
-    for t in range(lo, hi - 1):
-        for j in range(nc):
-            b[j] = frame[t + 1, j] * bwd[t + 1, j]
-        for i in range(nc):
-            f = fwd[t, i]
+    lp = 0.0
+    for t in range(n):
+        if t == 0:
             for j in range(nc):
-                out[i, j] += f * transmat[i, j] * b[j]
+                pred[j] = startprob[j]
+        else:
+            for j in range(nc):
+                pred[j] = 0.0
+            for i in range(nc):
+                a = fwd[t - 1, i]
+                for j in range(nc):
+                    pred[j] += a * transmat[i, j]
+        s = 0.0
+        for j in range(nc):
+            v = pred[j] * fr[t, j]
+            fwd[t, j] = v
+            s += v
+        if log_space:
+            if not (s >= _MIN_SCALE and (not flag[t] or s * a_min >= _MIN_SCALE)):
+                return np.nan, False
+        elif not s >= _MIN_SUM:
+            return np.nan, True
+        scale[t] = s
+        inv = 1.0 / s
+        for j in range(nc):
+            fwd[t, j] *= inv
+        lp += np.log(s) + cc[t]
+    return lp, True
 
 
 @njit(cache=True)
-def _estep_chunk(
-    c,
-    n_chunks,
-    startidx,
-    startprob,
-    transmat,
-    frame,
-    log_space,
-    compute_posteriors,
-    compute_xi,
-    fwd,
-    bwd,
-    scaling,
-    gamma,
-    log_prob,
-    start_acc,
-    trans_acc,
-) -> None:
-    n_seq = startidx.shape[0] - 1
-    nc = frame.shape[1]
-    for s in range(c * n_seq // n_chunks, (c + 1) * n_seq // n_chunks):
-        lo = startidx[s]
-        hi = startidx[s + 1]
-        fr = frame[lo:hi]
-        if log_space:
-            lp = forward_log(startprob, transmat, fr, fwd[lo:hi])
-        else:
-            lp = forward_scaling(startprob, transmat, fr, fwd[lo:hi], scaling[lo:hi])
-        log_prob[s] = lp
-        if not compute_posteriors:
-            continue
-        if not lp > -np.inf:  # impossible sequence (or underflow): no posterior mass
-            gamma[lo:hi] = 0.0
-            continue
-        if log_space:
-            backward_log(transmat, fr, bwd[lo:hi])
-            _posteriors_log(fwd, bwd, lo, hi, gamma)
-        else:
-            backward_scaling(transmat, fr, scaling[lo:hi], bwd[lo:hi])
-            _posteriors_scaling(fwd, bwd, lo, hi, gamma)
+def _backward_fast(transmat, fr, scale, n, bwd, w) -> bool:
+    """Scaled backward pass (hmmlearn's convention); False on overflow."""
+    nc = transmat.shape[0]
+    last = 1.0 / scale[n - 1]
+    for i in range(nc):
+        bwd[n - 1, i] = last
+    for t in range(n - 2, -1, -1):
+        for j in range(nc):
+            w[j] = fr[t + 1, j] * bwd[t + 1, j]
+        inv = 1.0 / scale[t]
+        tot = 0.0
         for i in range(nc):
-            start_acc[c, i] += gamma[lo, i]
-        if compute_xi and hi - lo > 1:
-            if log_space:
-                _xi_sum_log(transmat, frame, fwd, bwd, lp, lo, hi, trans_acc[c])
-            else:
-                _xi_sum_scaling(transmat, frame, fwd, bwd, lo, hi, trans_acc[c])
+            acc = 0.0
+            for j in range(nc):
+                acc += transmat[i, j] * w[j]
+            acc *= inv
+            bwd[t, i] = acc
+            tot += acc
+        if not tot < np.inf:
+            return False
+    return True
+
+
+@njit(cache=True, inline="always")
+def _add_frame_stats(stats_kind, X, sym, t, g, xx, post, obs, sq, outer) -> None:
+    """Emission sufficient statistics of global frame ``t`` with posteriors ``g``."""
+    nc = g.shape[0]
+    if stats_kind == STATS_CATEGORICAL:
+        s = sym[t]
+        for k in range(nc):
+            obs[k, s] += g[k]
+        return
+    nf = X.shape[1]
+    for k in range(nc):
+        post[k] += g[k]
+    for k in range(nc):
+        gk = g[k]
+        for f in range(nf):
+            obs[k, f] += gk * X[t, f]
+    if stats_kind == STATS_DIAG:
+        for f in range(nf):
+            xx[f] = X[t, f] * X[t, f]
+        for k in range(nc):
+            gk = g[k]
+            for f in range(nf):
+                sq[k, f] += gk * xx[f]
+    elif stats_kind == STATS_FULL:
+        for f in range(nf):
+            for e in range(nf):
+                xx[f * nf + e] = X[t, f] * X[t, e]
+        for k in range(nc):
+            gk = g[k]
+            for m in range(nf * nf):
+                outer[k, m] += gk * xx[m]
 
 
 @njit(cache=True)
-def _estep_alloc(startidx, frame, log_space, compute_posteriors):
-    n_seq = startidx.shape[0] - 1
-    n, nc = frame.shape
-    n_chunks = _n_chunks(n_seq)
-    return (
-        np.empty((n, nc)),
-        np.empty((n, nc)) if compute_posteriors else np.empty((0, nc)),
-        np.empty(n) if not log_space else np.empty(0),
-        np.empty((n, nc)) if compute_posteriors else np.empty((0, nc)),
-        np.empty(n_seq),
-        np.zeros((n_chunks, nc)),
-        np.zeros((n_chunks, nc, nc)),
-    )
+def _posterior_rows(
+    transmat, fr, fwd, bwd, r0, r1, n, off, want_gamma, want_xi, stats_kind, em, g, w, xx,
+    gamma, start, trans, post, obs, sq, outer,
+) -> None:  # fmt: skip
+    """Posteriors of rows ``r0:r1`` of a sequence of ``n`` rows starting at frame ``off``:
+    first-frame posteriors into ``start``, expected transitions ``r -> r + 1`` into
+    ``trans``, emission statistics, and the posteriors themselves into ``gamma``."""
+    nc = transmat.shape[0]
+    X = em[0]
+    sym = em[1]
+    for r in range(r0, r1):
+        s = 0.0
+        for i in range(nc):
+            v = fwd[r, i] * bwd[r, i]
+            g[i] = v
+            s += v
+        inv = 1.0 / s
+        for i in range(nc):
+            g[i] *= inv
+        if r == 0:
+            for i in range(nc):
+                start[i] += g[i]
+        if want_gamma:
+            for i in range(nc):
+                gamma[off + r, i] = g[i]
+        if stats_kind != STATS_NONE:
+            _add_frame_stats(stats_kind, X, sym, off + r, g, xx, post, obs, sq, outer)
+        if want_xi and r + 1 < n:
+            for j in range(nc):
+                w[j] = fr[r + 1, j] * bwd[r + 1, j]
+            for i in range(nc):
+                a = fwd[r, i]
+                for j in range(nc):
+                    trans[i, j] += a * transmat[i, j] * w[j]
 
 
 @njit(cache=True)
-def _reduce(start_acc, trans_acc):
-    nc = start_acc.shape[1]
-    start = np.zeros(nc)
-    trans = np.zeros((nc, nc))
-    for c in range(start_acc.shape[0]):
-        start += start_acc[c]
-        trans += trans_acc[c]
-    return start, trans
+def _exact_sequence(
+    startprob, transmat, kind, em, lo, hi, want_post, want_gamma, want_xi, stats_kind,
+    y, xx, lf, fwd, bwd, gamma, start, trans, post, obs, sq, outer,
+) -> float:  # fmt: skip
+    """hmmlearn's log-space forward-backward of frames ``lo:hi`` (the safe path)."""
+    n = hi - lo
+    nc = transmat.shape[0]
+    X, sym, means, inv, lt, const, table, log_frame = em
+    for t in range(lo, hi):
+        _log_frame_row(kind, X, sym, means, inv, lt, const, table, log_frame, t, y, lf[t - lo])
+    lp = forward_log(startprob, transmat, lf[:n], fwd[:n])
+    if not want_post:
+        return lp
+    if not lp > -np.inf:  # impossible sequence: no posterior mass
+        if want_gamma:
+            gamma[lo:hi] = 0.0
+        return lp
+    backward_log(transmat, lf[:n], bwd[:n])
+    gam = np.empty((n, nc))
+    _posteriors_log(fwd, bwd, 0, n, gam)
+    for i in range(nc):
+        start[i] += gam[0, i]
+    for r in range(n):
+        if want_gamma:
+            for i in range(nc):
+                gamma[lo + r, i] = gam[r, i]
+        if stats_kind != STATS_NONE:
+            _add_frame_stats(stats_kind, X, sym, lo + r, gam[r], xx, post, obs, sq, outer)
+    if want_xi and n > 1:
+        _xi_sum_log(transmat, lf, fwd, bwd, lp, 0, n, trans)
+    return lp
+
+
+# --------------------------------------------------------------------------- drivers
+
+
+@njit(cache=True)
+def _n_chunks(n_seq: int) -> int:
+    return min(n_seq, _MAX_CHUNKS)
+
+
+@njit(cache=True)
+def _work_sizes(em, stats_kind):
+    nf = em[0].shape[1]
+    return max(nf, 1), max(nf * nf, 1)
 
 
 @njit(cache=True, parallel=True)
-def _estep_parallel(
-    startidx, startprob, transmat, frame, log_space, compute_posteriors, compute_xi
-):
-    fwd, bwd, scaling, gamma, log_prob, start_acc, trans_acc = _estep_alloc(
-        startidx, frame, log_space, compute_posteriors
-    )
-    n_chunks = start_acc.shape[0]
+def _estep_short(
+    seqs, startidx, startprob, transmat, a_min, kind, em, scaled, log_space,
+    want_post, want_gamma, want_xi, stats_kind, max_len,
+    log_prob, gamma, start, trans, post, obs, sq, outer,
+) -> None:  # fmt: skip
+    """Forward-backward of the sequences ``seqs``, threaded over chunks of them.
+
+    Every chunk works in its own buffers (sized for the longest sequence) and adds into
+    its own row of the accumulators ``start``/``trans``/``post``/``obs``/``sq``/``outer``.
+    """
+    nc = transmat.shape[0]
+    n_chunks = start.shape[0]
+    n_seq = seqs.shape[0]
+    ny, nxx = _work_sizes(em, stats_kind)
     for c in prange(n_chunks):
-        _estep_chunk(
-            c,
-            n_chunks,
-            startidx,
-            startprob,
-            transmat,
-            frame,
-            log_space,
-            compute_posteriors,
-            compute_xi,
-            fwd,
-            bwd,
-            scaling,
-            gamma,
-            log_prob,
-            start_acc,
-            trans_acc,
-        )
-    start, trans = _reduce(start_acc, trans_acc)
-    return log_prob, gamma, start, trans
+        fr = np.empty((max_len, nc))
+        fwd = np.empty((max_len, nc))
+        bwd = np.empty((max_len, nc))
+        cc = np.empty(max_len)
+        scale = np.empty(max_len)
+        flag = np.empty(max_len, dtype=np.bool_)
+        lf = np.empty(nc)
+        pred = np.empty(nc)
+        g = np.empty(nc)
+        w = np.empty(nc)
+        y = np.empty(ny)
+        xx = np.empty(nxx)
+        for q in range(c * n_seq // n_chunks, (c + 1) * n_seq // n_chunks):
+            s = seqs[q]
+            lo = startidx[s]
+            hi = startidx[s + 1]
+            n = hi - lo
+            _fill_scaled(kind, em, scaled, log_space, lo, hi, lo, y, lf, fr, cc, flag)
+            lp, ok = _forward_fast(
+                startprob, transmat, a_min, fr, cc, flag, n, log_space, fwd, scale, pred
+            )
+            if ok and want_post and lp == lp:
+                ok = _backward_fast(transmat, fr, scale, n, bwd, w)
+                if not ok and not log_space:  # overflow of the scaled backward pass
+                    lp = np.nan
+                    ok = True
+                elif ok:
+                    _posterior_rows(
+                        transmat, fr, fwd, bwd, 0, n, n, lo, want_gamma, want_xi,
+                        stats_kind, em, g, w, xx, gamma, start[c], trans[c], post[c],
+                        obs[c], sq[c], outer[c],
+                    )  # fmt: skip
+            if not ok:
+                lp = _exact_sequence(
+                    startprob, transmat, kind, em, lo, hi, want_post, want_gamma, want_xi,
+                    stats_kind, y, xx, fr, fwd, bwd, gamma, start[c], trans[c], post[c],
+                    obs[c], sq[c], outer[c],
+                )  # fmt: skip
+            elif want_gamma and lp != lp:
+                gamma[lo:hi] = 0.0
+            log_prob[s] = lp
+
+
+@njit(cache=True, parallel=True)
+def _fill_scaled_parallel(kind, em, scaled, log_space, lo, hi, n_blocks, fr, cc, flag) -> None:
+    nc = fr.shape[1]
+    n = hi - lo
+    ny = max(em[0].shape[1], 1)
+    for b in prange(n_blocks):
+        y = np.empty(ny)
+        lf = np.empty(nc)
+        _fill_scaled(
+            kind, em, scaled, log_space, lo + b * n // n_blocks, lo + (b + 1) * n // n_blocks,
+            lo, y, lf, fr, cc, flag,
+        )  # fmt: skip
+
+
+@njit(cache=True, parallel=True)
+def _posterior_rows_parallel(
+    transmat, fr, fwd, bwd, n, off, want_gamma, want_xi, stats_kind, em,
+    gamma, start, trans, post, obs, sq, outer,
+) -> None:  # fmt: skip
+    nc = transmat.shape[0]
+    n_blocks = start.shape[0]
+    nxx = max(em[0].shape[1] ** 2, 1)
+    for b in prange(n_blocks):
+        g = np.empty(nc)
+        w = np.empty(nc)
+        xx = np.empty(nxx)
+        _posterior_rows(
+            transmat, fr, fwd, bwd, b * n // n_blocks, (b + 1) * n // n_blocks, n, off,
+            want_gamma, want_xi, stats_kind, em, g, w, xx, gamma, start[b], trans[b],
+            post[b], obs[b], sq[b], outer[b],
+        )  # fmt: skip
+
+
+@njit(cache=True, parallel=True)
+def _log_frames_parallel(kind, em, lo, hi, n_blocks, lf) -> None:
+    n = hi - lo
+    X, sym, means, inv, lt, const, table, log_frame = em
+    ny = max(X.shape[1], 1)
+    for b in prange(n_blocks):
+        y = np.empty(ny)
+        for t in range(lo + b * n // n_blocks, lo + (b + 1) * n // n_blocks):
+            _log_frame_row(kind, X, sym, means, inv, lt, const, table, log_frame, t, y, lf[t - lo])
 
 
 @njit(cache=True)
-def _estep_serial(startidx, startprob, transmat, frame, log_space, compute_posteriors, compute_xi):
-    fwd, bwd, scaling, gamma, log_prob, start_acc, trans_acc = _estep_alloc(
-        startidx, frame, log_space, compute_posteriors
+def _viterbi_fast(log_start, log_trans, log_frame, n, lattice, m, states) -> float:
+    """Viterbi over rows ``0:n`` (same values and tie-breaking as :func:`viterbi`)."""
+    nc = log_trans.shape[0]
+    for i in range(nc):
+        lattice[0, i] = log_start[i] + log_frame[0, i]
+    for t in range(1, n):
+        for i in range(nc):
+            m[i] = -np.inf
+        for j in range(nc):
+            prev = lattice[t - 1, j]
+            for i in range(nc):
+                v = prev + log_trans[j, i]
+                mi = m[i]
+                m[i] = v if v > mi else mi
+        for i in range(nc):
+            lattice[t, i] = m[i] + log_frame[t, i]
+    best = 0
+    for i in range(1, nc):
+        if lattice[n - 1, i] > lattice[n - 1, best]:
+            best = i
+    states[n - 1] = best
+    prev_state = best
+    for t in range(n - 2, -1, -1):
+        mx = -np.inf
+        arg = 0
+        for i in range(nc):
+            v = lattice[t, i] + log_trans[i, prev_state]
+            if v >= mx:  # ties go to the larger index, as hmmlearn's pair comparison
+                mx = v
+                arg = i
+        states[t] = arg
+        prev_state = arg
+    return lattice[n - 1, best]
+
+
+@njit(cache=True, parallel=True)
+def _viterbi_short(seqs, startidx, log_start, log_trans, kind, em, max_len, log_prob, states):
+    nc = log_trans.shape[0]
+    n_seq = seqs.shape[0]
+    n_chunks = _n_chunks(n_seq)
+    X, sym, means, inv, lt, const, table, log_frame = em
+    ny = max(X.shape[1], 1)
+    for c in prange(n_chunks):
+        lf = np.empty((max_len, nc))
+        lattice = np.empty((max_len, nc))
+        m = np.empty(nc)
+        y = np.empty(ny)
+        for q in range(c * n_seq // n_chunks, (c + 1) * n_seq // n_chunks):
+            s = seqs[q]
+            lo = startidx[s]
+            hi = startidx[s + 1]
+            for t in range(lo, hi):
+                _log_frame_row(
+                    kind, X, sym, means, inv, lt, const, table, log_frame, t, y, lf[t - lo]
+                )
+            log_prob[s] = _viterbi_fast(
+                log_start, log_trans, lf, hi - lo, lattice, m, states[lo:hi]
+            )
+
+
+# --------------------------------------------------------------------------- Python entry points
+
+_LONG_MIN = 4096  # a sequence this long, holding >= 1/4 of the frames, is threaded over time
+_N_BLOCKS = 64  # time blocks of a long sequence (fixed: results do not depend on threads)
+
+
+class EStep(NamedTuple):
+    """Result of :func:`forward_backward` (accumulators summed in a fixed order)."""
+
+    log_prob: np.ndarray  # float64 (n_sequences,); NaN: scaled pass under/overflowed
+    gamma: np.ndarray  # float64 (n_samples, n_components) or (0, n_components)
+    start: np.ndarray  # float64 (n_components,)
+    trans: np.ndarray  # float64 (n_components, n_components)
+    post: np.ndarray  # float64 (n_components,)
+    obs: np.ndarray  # float64 (n_components, n_features or n_symbols)
+    obs2: np.ndarray  # float64 (nc, nf) for STATS_DIAG, (nc, nf, nf) STATS_FULL, else (nc, 0)
+
+
+def emissions(
+    kind: int,
+    *,
+    X: np.ndarray | None = None,
+    sym: np.ndarray | None = None,
+    means: np.ndarray | None = None,
+    covars: np.ndarray | None = None,
+    chol: np.ndarray | None = None,
+    log_emissionprob: np.ndarray | None = None,
+    log_frame: np.ndarray | None = None,
+) -> tuple:
+    """Validated emission arguments of the kernels, ``(kind, em)``.
+
+    Parameters
+    ----------
+    kind : EMIT_DIAG (X, means, covars > 0), EMIT_FULL (X, means, chol: lower Cholesky
+        factors with a positive diagonal), EMIT_CATEGORICAL (sym int64 (n_samples,) in
+        ``[0, n_symbols)``, log_emissionprob (n_components, n_symbols)) or
+        EMIT_LOG_FRAMES (log_frame (n_samples, n_components)).
+    """
+    f8 = np.float64
+    empty1, empty2, empty3 = np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0, 0))
+    Xa, syma, meansa, inva, lta, consta, tablea, lfa = (
+        np.zeros((0, 0)), np.zeros(0, dtype=np.int64), empty2, empty2, empty3, empty1,
+        empty2, empty2,
+    )  # fmt: skip
+    if kind in (EMIT_DIAG, EMIT_FULL):
+        Xa = np.ascontiguousarray(X, dtype=f8)
+        meansa = np.ascontiguousarray(means, dtype=f8)
+        if Xa.ndim != 2 or meansa.ndim != 2 or meansa.shape[1] != Xa.shape[1]:
+            raise ValueError("X (n_samples, n_features) and means (nc, n_features) disagree")
+        nc, nf = meansa.shape
+        if kind == EMIT_DIAG:
+            cv = np.asarray(covars, dtype=f8)
+            if cv.shape != (nc, nf) or not np.all(cv > 0):
+                raise ValueError("covars must be positive with shape (n_components, n_features)")
+            inva = np.ascontiguousarray(1.0 / cv)
+            consta = -0.5 * (nf * _LOG_2PI + np.log(cv).sum(axis=1))
+        else:
+            ch = np.asarray(chol, dtype=f8)
+            diag = np.diagonal(ch, axis1=1, axis2=2) if ch.ndim == 3 else None
+            if ch.shape != (nc, nf, nf) or not np.all(diag > 0):
+                raise ValueError("chol must have shape (nc, nf, nf) and a positive diagonal")
+            eye = np.eye(nf)
+            linv = np.stack([linalg.solve_triangular(c, eye, lower=True) for c in ch])
+            lta = np.ascontiguousarray(np.tril(linv).transpose(0, 2, 1))
+            consta = -0.5 * (nf * _LOG_2PI + 2.0 * np.log(diag).sum(axis=1))
+    elif kind == EMIT_CATEGORICAL:
+        syma = np.ascontiguousarray(sym, dtype=np.int64)
+        tablea = np.ascontiguousarray(np.asarray(log_emissionprob, dtype=f8).T)
+        if syma.ndim != 1 or tablea.ndim != 2:
+            raise ValueError("sym must be 1-D and log_emissionprob 2-D")
+        if syma.size and (syma.min() < 0 or syma.max() >= tablea.shape[0]):
+            raise ValueError(f"symbols must lie in [0, {tablea.shape[0]})")
+    elif kind == EMIT_LOG_FRAMES:
+        lfa = np.ascontiguousarray(log_frame, dtype=f8)
+        if lfa.ndim != 2:
+            raise ValueError("log_frame must be 2-D (n_samples, n_components)")
+    else:
+        raise ValueError(f"unknown emission kind {kind!r}")
+    return kind, (Xa, syma, meansa, inva, lta, consta, tablea, lfa)
+
+
+def _n_samples_components(kind: int, em: tuple) -> tuple[int, int]:
+    X, sym, means, _, _, _, table, log_frame = em
+    if kind in (EMIT_DIAG, EMIT_FULL):
+        return X.shape[0], means.shape[0]
+    if kind == EMIT_CATEGORICAL:
+        return sym.shape[0], table.shape[1]
+    return log_frame.shape[0], log_frame.shape[1]
+
+
+def _check_model(startidx, startprob, transmat, n: int, nc: int):
+    startidx = np.ascontiguousarray(startidx, dtype=np.int64)
+    startprob = np.ascontiguousarray(startprob, dtype=np.float64)
+    transmat = np.ascontiguousarray(transmat, dtype=np.float64)
+    if startprob.shape != (nc,) or transmat.shape != (nc, nc):
+        raise ValueError(f"startprob/transmat do not match n_components={nc}")
+    if (
+        startidx.ndim != 1
+        or startidx.size < 2
+        or startidx[0] != 0
+        or startidx[-1] != n
+        or np.any(np.diff(startidx) <= 0)
+    ):
+        raise ValueError("startidx must rise strictly from 0 to n_samples")
+    return startidx, startprob, transmat
+
+
+def _split_sequences(startidx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.diff(startidx)
+    n = int(startidx[-1])
+    long = (lengths >= _LONG_MIN) & (4 * lengths >= n)
+    return np.flatnonzero(~long).astype(np.int64), np.flatnonzero(long).astype(np.int64)
+
+
+def _scaled_table(kind: int, em: tuple, log_space: bool) -> tuple:
+    table = em[6]
+    if kind != EMIT_CATEGORICAL:
+        return np.zeros((0, 0)), np.zeros(0), np.zeros(0, dtype=np.bool_)
+    if not log_space:
+        with np.errstate(under="ignore"):
+            return np.exp(table), np.zeros(table.shape[0]), np.zeros(table.shape[0], np.bool_)
+    m = table.max(axis=1) if table.shape[1] else np.full(table.shape[0], -np.inf)
+    finite = np.isfinite(m)
+    with np.errstate(under="ignore", invalid="ignore"):
+        d = table - np.where(finite, m, 0.0)[:, None]
+        sct = np.where(finite[:, None], np.exp(d), 0.0)
+    flag = ~finite | np.any(d < _FLUSH, axis=1)
+    return np.ascontiguousarray(sct), np.ascontiguousarray(m), flag
+
+
+def forward_backward(
+    startidx: np.ndarray,
+    startprob: np.ndarray,
+    transmat: np.ndarray,
+    kind: int,
+    em: tuple,
+    log_space: bool,
+    *,
+    posteriors: bool = True,
+    gamma: bool = True,
+    xi: bool = True,
+    stats_kind: int = STATS_NONE,
+) -> EStep:
+    """Forward-backward and sufficient statistics of every sequence in one kernel call.
+
+    Emission log-likelihoods are computed inside the kernels from ``(kind, em)`` (see
+    :func:`emissions`).  In log space the recurrences run on per-frame scaled
+    likelihoods (one ``exp`` per state and frame, no logs in the inner loops) and a
+    sequence where that could lose mass hmmlearn's log-space recurrences keep is redone
+    exactly in log space.  Sequences are threaded over fixed chunks; a long sequence is
+    threaded over fixed time blocks for its emissions and statistics.  Thread count
+    follows ``numba.set_num_threads``; results do not depend on it.
+
+    Parameters
+    ----------
+    startidx : int64 (n_sequences + 1,)
+    startprob : float64 (n_components,)
+    transmat : float64 (n_components, n_components)
+    kind, em : emission model, from :func:`emissions`
+    log_space : bool
+        hmmlearn's ``"log"`` (True) or ``"scaling"`` implementation.
+    posteriors : bool
+        Run the backward pass (else only ``log_prob`` is computed).
+    gamma : bool
+        Return the posteriors (else ``gamma`` is empty; statistics are still computed).
+    xi : bool
+        Accumulate expected transition counts.
+    stats_kind : STATS_*
+        Emission statistics to accumulate (categorical needs EMIT_CATEGORICAL).
+
+    Returns
+    -------
+    EStep
+    """
+    n, nc = _n_samples_components(kind, em)
+    startidx, startprob, transmat = _check_model(startidx, startprob, transmat, n, nc)
+    if stats_kind == STATS_CATEGORICAL and kind != EMIT_CATEGORICAL:
+        raise ValueError("categorical statistics need categorical emissions")
+    if stats_kind in (STATS_MEANS, STATS_DIAG, STATS_FULL) and kind not in (EMIT_DIAG, EMIT_FULL):
+        raise ValueError("Gaussian statistics need Gaussian emissions")
+    log_space, posteriors = bool(log_space), bool(posteriors)
+    want_gamma, want_xi = posteriors and bool(gamma), posteriors and bool(xi)
+    stats_kind = int(stats_kind) if posteriors else STATS_NONE
+    nf = em[0].shape[1]
+    m = em[6].shape[0] if stats_kind == STATS_CATEGORICAL else nf
+    scaled = _scaled_table(kind, em, log_space)
+    a_min = float(transmat.min()) if transmat.size else 0.0
+    short, long = _split_sequences(startidx)
+    n_seq = startidx.size - 1
+    n_short = _n_chunks(len(short))
+    n_acc = n_short + len(long) * _N_BLOCKS
+    start = np.zeros((n_acc, nc))
+    trans = np.zeros((n_acc, nc, nc))
+    post = np.zeros((n_acc, nc))
+    obs = np.zeros((n_acc, nc, m))
+    sq = np.zeros((n_acc, nc, nf if stats_kind == STATS_DIAG else 0))
+    outer = np.zeros((n_acc, nc, nf * nf if stats_kind == STATS_FULL else 0))
+    log_prob = np.empty(n_seq)
+    gam = np.empty((n if want_gamma else 0, nc))
+    if len(short):
+        max_len = int(np.diff(startidx)[short].max())
+        _estep_short(
+            short, startidx, startprob, transmat, a_min, kind, em, scaled, log_space,
+            posteriors, want_gamma, want_xi, stats_kind, max_len, log_prob, gam,
+            start, trans, post, obs, sq, outer,
+        )  # fmt: skip
+    for q, s in enumerate(long):
+        a = slice(n_short + q * _N_BLOCKS, n_short + (q + 1) * _N_BLOCKS)
+        lp = _long_sequence(
+            int(startidx[s]), int(startidx[s + 1]), startprob, transmat, a_min, kind, em,
+            scaled, log_space, posteriors, want_gamma, want_xi, stats_kind, gam,
+            start[a], trans[a], post[a], obs[a], sq[a], outer[a],
+        )  # fmt: skip
+        log_prob[s] = lp
+    if stats_kind == STATS_DIAG:
+        obs2 = sq.sum(axis=0)
+    elif stats_kind == STATS_FULL:
+        obs2 = outer.sum(axis=0).reshape(nc, nf, nf)
+    else:
+        obs2 = np.zeros((nc, 0))
+    return EStep(
+        log_prob, gam, start.sum(axis=0), trans.sum(axis=0), post.sum(axis=0),
+        obs.sum(axis=0), obs2,
+    )  # fmt: skip
+
+
+def _long_sequence(
+    lo, hi, startprob, transmat, a_min, kind, em, scaled, log_space, posteriors,
+    want_gamma, want_xi, stats_kind, gam, start, trans, post, obs, sq, outer,
+) -> float:  # fmt: skip
+    """One long sequence: emissions and statistics threaded over time blocks, the
+    forward and backward recurrences serial."""
+    n = hi - lo
+    nc = transmat.shape[0]
+    fr = np.empty((n, nc))
+    cc = np.empty(n)
+    flag = np.empty(n, dtype=np.bool_)
+    _fill_scaled_parallel(kind, em, scaled, log_space, lo, hi, _N_BLOCKS, fr, cc, flag)
+    fwd = np.empty((n, nc))
+    scale = np.empty(n)
+    lp, ok = _forward_fast(
+        startprob, transmat, a_min, fr, cc, flag, n, log_space, fwd, scale, np.empty(nc)
     )
-    n_chunks = start_acc.shape[0]
-    for c in range(n_chunks):
-        _estep_chunk(
-            c,
-            n_chunks,
-            startidx,
-            startprob,
-            transmat,
-            frame,
-            log_space,
-            compute_posteriors,
-            compute_xi,
-            fwd,
-            bwd,
-            scaling,
-            gamma,
-            log_prob,
-            start_acc,
-            trans_acc,
-        )
-    start, trans = _reduce(start_acc, trans_acc)
-    return log_prob, gamma, start, trans
+    if ok and posteriors and lp == lp:
+        bwd = np.empty((n, nc))
+        ok = _backward_fast(transmat, fr, scale, n, bwd, np.empty(nc))
+        if not ok and not log_space:
+            lp, ok = np.nan, True
+        elif ok:
+            _posterior_rows_parallel(
+                transmat, fr, fwd, bwd, n, lo, want_gamma, want_xi, stats_kind, em,
+                gam, start, trans, post, obs, sq, outer,
+            )  # fmt: skip
+    if not ok:
+        nf = em[0].shape[1]
+        return _exact_sequence(
+            startprob, transmat, kind, em, lo, hi, posteriors, want_gamma, want_xi,
+            stats_kind, np.empty(max(nf, 1)), np.empty(max(nf * nf, 1)), fr, fwd,
+            np.empty((n, nc)), gam, start[0], trans[0], post[0], obs[0], sq[0], outer[0],
+        )  # fmt: skip
+    if want_gamma and lp != lp:
+        gam[lo:hi] = 0.0
+    return lp
 
 
 def estep(
@@ -535,107 +1104,66 @@ def estep(
     compute_posteriors: bool,
     compute_xi: bool,
 ):
-    """Forward-backward over every sequence in one call.
+    """Forward-backward of precomputed frames (see :func:`forward_backward`).
 
-    Runs threaded (``prange`` over chunks of sequences) when there are several
-    sequences, serially otherwise.
-
-    Parameters
-    ----------
-    startidx : int64 (n_sequences + 1,)
-    startprob : float64 (n_components,)
-    transmat : float64 (n_components, n_components)
-    frame : float64 (n_samples, n_components)
-        Emission log-likelihoods when ``log_space`` else emission likelihoods.
-    log_space : bool
-        Log-space recurrences (hmmlearn's ``"log"``) or scaled ones (``"scaling"``).
-    compute_posteriors : bool
-        Run the backward pass and fill ``gamma`` (else ``gamma`` is empty).
-    compute_xi : bool
-        Accumulate expected transition counts (needs ``compute_posteriors``).
+    ``frame`` holds emission log-likelihoods when ``log_space`` else likelihoods.
 
     Returns
     -------
     log_prob : float64 (n_sequences,)
-        Per-sequence log-likelihood; NaN marks a scaled pass that underflowed.
     gamma : float64 (n_samples, n_components) or (0, n_components)
-        Posteriors; all zero for a sequence of probability zero (or NaN log_prob),
-        which then adds nothing to ``start`` and ``trans``.
     start : float64 (n_components,)
-        Sum of the first-frame posteriors.
     trans : float64 (n_components, n_components)
-        Expected transition counts summed over frames and sequences.
     """
-    kernel = _estep_parallel if startidx.shape[0] > 2 else _estep_serial
-    return kernel(
-        startidx,
-        startprob,
-        transmat,
-        frame,
-        bool(log_space),
-        bool(compute_posteriors),
-        bool(compute_xi),
-    )
-
-
-@njit(cache=True)
-def _viterbi_chunk(
-    c, n_chunks, startidx, log_start, log_trans, log_frame, lattice, states, log_prob
-) -> None:
-    n_seq = startidx.shape[0] - 1
-    for s in range(c * n_seq // n_chunks, (c + 1) * n_seq // n_chunks):
-        lo = startidx[s]
-        hi = startidx[s + 1]
-        log_prob[s] = viterbi(log_start, log_trans, log_frame[lo:hi], lattice[lo:hi], states[lo:hi])
-
-
-@njit(cache=True)
-def _viterbi_alloc(startidx, startprob, transmat, log_frame):
-    n, nc = log_frame.shape
-    return (
-        np.log(startprob),
-        np.log(transmat),
-        np.empty((n, nc)),
-        np.empty(n, dtype=np.int64),
-        np.empty(startidx.shape[0] - 1),
-    )
-
-
-@njit(cache=True, parallel=True)
-def _viterbi_parallel(startidx, startprob, transmat, log_frame):
-    log_start, log_trans, lattice, states, log_prob = _viterbi_alloc(
-        startidx, startprob, transmat, log_frame
-    )
-    n_chunks = _n_chunks(log_prob.shape[0])
-    for c in prange(n_chunks):
-        _viterbi_chunk(
-            c, n_chunks, startidx, log_start, log_trans, log_frame, lattice, states, log_prob
-        )
-    return log_prob, states
-
-
-@njit(cache=True)
-def _viterbi_serial(startidx, startprob, transmat, log_frame):
-    log_start, log_trans, lattice, states, log_prob = _viterbi_alloc(
-        startidx, startprob, transmat, log_frame
-    )
-    n_chunks = _n_chunks(log_prob.shape[0])
-    for c in range(n_chunks):
-        _viterbi_chunk(
-            c, n_chunks, startidx, log_start, log_trans, log_frame, lattice, states, log_prob
-        )
-    return log_prob, states
+    frame = np.asarray(frame, dtype=np.float64)
+    if not log_space:
+        with np.errstate(divide="ignore"):
+            frame = np.log(frame)
+    kind, em = emissions(EMIT_LOG_FRAMES, log_frame=frame)
+    r = forward_backward(
+        startidx, startprob, transmat, kind, em, log_space,
+        posteriors=compute_posteriors, gamma=True, xi=compute_xi,
+    )  # fmt: skip
+    return r.log_prob, r.gamma, r.start, r.trans
 
 
 def viterbi_batch(
-    startidx: np.ndarray, startprob: np.ndarray, transmat: np.ndarray, log_frame: np.ndarray
+    startidx: np.ndarray,
+    startprob: np.ndarray,
+    transmat: np.ndarray,
+    log_frame: np.ndarray | None = None,
+    *,
+    kind: int = EMIT_LOG_FRAMES,
+    em: tuple | None = None,
 ):
-    """Viterbi paths of every sequence (threaded over sequences when there are several).
+    """Viterbi paths of every sequence, emissions computed in the kernel.
+
+    Pass either ``log_frame`` (float64 (n_samples, n_components)) or ``(kind, em)``
+    from :func:`emissions`.
 
     Returns
     -------
     log_prob : float64 (n_sequences,)
     states : int64 (n_samples,)
     """
-    kernel = _viterbi_parallel if startidx.shape[0] > 2 else _viterbi_serial
-    return kernel(startidx, startprob, transmat, log_frame)
+    if em is None:
+        kind, em = emissions(EMIT_LOG_FRAMES, log_frame=log_frame)
+    n, nc = _n_samples_components(kind, em)
+    startidx, startprob, transmat = _check_model(startidx, startprob, transmat, n, nc)
+    with np.errstate(divide="ignore"):
+        log_start, log_trans = np.log(startprob), np.ascontiguousarray(np.log(transmat))
+    short, long = _split_sequences(startidx)
+    log_prob = np.empty(startidx.size - 1)
+    states = np.empty(n, dtype=np.int64)
+    if len(short):
+        max_len = int(np.diff(startidx)[short].max())
+        _viterbi_short(short, startidx, log_start, log_trans, kind, em, max_len, log_prob, states)
+    for s in long:
+        lo, hi = int(startidx[s]), int(startidx[s + 1])
+        lf = np.empty((hi - lo, nc))
+        _log_frames_parallel(kind, em, lo, hi, _N_BLOCKS, lf)
+        log_prob[s] = _viterbi_fast(
+            log_start, log_trans, lf, hi - lo, np.empty((hi - lo, nc)), np.empty(nc),
+            states[lo:hi],
+        )  # fmt: skip
+    return log_prob, states
