@@ -138,8 +138,9 @@ def _read_labels(path: str, column: str | None, labels_file: str | None) -> np.n
 
 
 def _need_training_stack(what: str) -> None:
-    missing = [m for m in ("tensorflow", "keras", "tf2onnx", "onnx")
-               if importlib.util.find_spec(m) is None]
+    from fastgen.nn import missing_train_packages
+
+    missing = missing_train_packages()
     if missing:
         raise CLIError(
             f"{what} needs the 'train' extra (missing: {', '.join(missing)}); "

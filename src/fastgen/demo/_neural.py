@@ -8,7 +8,6 @@ against Keras' own inference on the same rows in the same run.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import statistics
 import time
@@ -37,8 +36,9 @@ ONNX_ATOL = 1e-4  # ONNX vs Keras outputs (float32, different kernels)
 
 
 def _require_training_stack() -> None:
-    missing = [p for p in ("tensorflow", "keras", "tf2onnx", "onnx")
-               if importlib.util.find_spec(p) is None]
+    from fastgen.nn import missing_train_packages
+
+    missing = missing_train_packages()
     if missing:
         raise SectionSkipped(
             f"training needs {', '.join(missing)} (not installed); "

@@ -26,7 +26,17 @@ _NAMES = {
     "quantize_dynamic": "_quantize",
 }
 
-__all__ = sorted(_NAMES)
+__all__ = sorted([*_NAMES, "TRAIN_PACKAGES", "missing_train_packages"])
+
+#: what training and export need (the ``train`` extra)
+TRAIN_PACKAGES = ("tensorflow", "keras", "tf2onnx", "onnx")
+
+
+def missing_train_packages() -> list[str]:
+    """Names in :data:`TRAIN_PACKAGES` that are not installed (found without importing)."""
+    from importlib.util import find_spec
+
+    return [name for name in TRAIN_PACKAGES if find_spec(name) is None]
 
 
 def __getattr__(name: str) -> Any:
