@@ -30,6 +30,7 @@ __all__ = [
     "FORMAT_VERSION",
     "ModelFile",
     "ModelFileError",
+    "peek_kind",
     "read_modelfile",
     "write_modelfile",
 ]
@@ -152,6 +153,27 @@ def write_modelfile(
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def peek_kind(path: str | os.PathLike) -> str | None:
+    """The manifest's ``kind`` without verifying the file (None if unreadable).
+
+    For dispatch only: :func:`read_modelfile` still verifies the file and says why
+    an unreadable one is refused.
+    """
+    try:
+        with zipfile.ZipFile(os.fspath(path)) as zf:
+            info = zf.getinfo(MANIFEST)
+            if info.file_size > MAX_MANIFEST_BYTES:
+                return None
+            manifest = json.loads(zf.read(info).decode("utf-8"))
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, EOFError, RecursionError,
+            NotImplementedError, RuntimeError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        return None
+    kind = manifest.get("kind")
+    return kind if type(kind) is str else None
 
 
 def _read_member(zf: zipfile.ZipFile, name: str, limit: int, path: str) -> bytes:

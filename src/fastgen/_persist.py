@@ -35,19 +35,11 @@ import hashlib
 import json
 import os
 import sys
-import zipfile
 from typing import Any
 
 import numpy as np
 
-from ._modelfile import (
-    FORMAT_NAME,
-    MANIFEST,
-    MAX_MANIFEST_BYTES,
-    ModelFileError,
-    read_modelfile,
-    write_modelfile,
-)
+from ._modelfile import ModelFileError, peek_kind, read_modelfile, write_modelfile
 from ._persist_codec import Decoder, Encoder, unknown_kind
 from ._persist_specs import NEURAL_KINDS, SPECS, jsonable, spec_for
 
@@ -101,21 +93,6 @@ def save(model: Any, path: str | os.PathLike) -> None:
     write_modelfile(path, kind, encoder.members, metadata)
 
 
-def _peek_kind(path: str | os.PathLike) -> str | None:
-    """The manifest's kind, unverified (None if unreadable: ``read_modelfile`` then says why)."""
-    try:
-        with zipfile.ZipFile(os.fspath(path)) as zf:
-            info = zf.getinfo(MANIFEST)
-            if info.file_size > MAX_MANIFEST_BYTES:
-                return None
-            manifest = json.loads(zf.read(info).decode("utf-8"))
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, EOFError, RecursionError,
-            NotImplementedError, RuntimeError):
-        return None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        return None
-    kind = manifest.get("kind")
-    return kind if type(kind) is str else None
 
 
 def _read(path: str | os.PathLike, kind: Any = None) -> Any:
@@ -177,7 +154,7 @@ def load(path: str | os.PathLike, **kwargs: Any) -> Any:
                 or not all(isinstance(k, str) for k in accepted)):
             raise TypeError(f"kind must be a str or a tuple of str, got {expected!r}")
         accepted = tuple(accepted)
-    file_kind = _peek_kind(path)
+    file_kind = peek_kind(path)
     if file_kind in NEURAL_KINDS:
         if accepted is not None and file_kind not in accepted:
             raise ModelFileError(f"{spath}: model file holds a {file_kind!r} model, expected "

@@ -8,16 +8,15 @@ expected feature count and the names of the output columns.
 
 from __future__ import annotations
 
-import json
 import os
 import time
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from .._modelfile import peek_kind
 from .._progress import Progress
 from ._common import BatchError, check_batch_size, check_on_error
 from ._readers import Chunk, RowCheck, read_chunks
@@ -43,17 +42,6 @@ def _check_device(device: str) -> str:
     return device
 
 
-def _peek_kind(path: str) -> str | None:
-    """The ``kind`` in a model file's manifest, without reading its members."""
-    try:
-        with zipfile.ZipFile(path) as zf, zf.open("manifest.json") as f:
-            manifest = json.loads(f.read(1 << 24).decode("utf-8"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return None
-    kind = manifest.get("kind") if isinstance(manifest, dict) else None
-    return kind if isinstance(kind, str) else None
-
-
 def load_model(model: Any, device: str = "auto") -> Any:
     """A model object: ``model`` itself, or the model file at ``model`` loaded.
 
@@ -70,7 +58,7 @@ def load_model(model: Any, device: str = "auto") -> Any:
         raise BatchError(f"{path}: model path is not a file")
     import fastgen
 
-    kind = _peek_kind(path)
+    kind = peek_kind(path)
     if kind in NEURAL_KINDS:
         return fastgen.load(path, device=device)
     if kind is not None and device == "cuda":
