@@ -3,12 +3,14 @@
 Groups: ``Autoencoder.reconstruct[784]`` and ``VAE.encode[784]``, each with three
 variants timed in the same run: ``keras-predict`` (``keras_model.predict(X,
 batch_size=1024)``), ``keras-call`` (one eager ``model(X)`` call on all rows) and
-``fastgen`` (``fastgen.nn.load(path)`` on CPU, default batch size).  The models are
-the defaults at ``input_dim=784`` (784-128-64-32-64-128-784), trained for one epoch
+``fastgen`` (``fastgen.nn.load(path)`` on CPU, default batch size and threads).  The
+models are the defaults at ``input_dim=784`` (784-128-64-32-64-128-784), trained for one epoch
 on random data (untimed; inference cost does not depend on the weights).  Every
 fastgen result is compared with Keras's outside the timed call (max abs diff
 <= 1e-5).  Rows: 2,000 (``FASTGEN_BENCH_SIZE=small``), 100,000 (``full``) or the
-integer given.  No timing assertions.
+integer given.  extra_info adds ``cpu_s``: the process's CPU seconds per call
+(all threads), steadier than wall time when other processes share the cores.
+No timing assertions.
 
 The incumbent rows (``impl`` other than ``"fastgen"``) are the baseline in
 ``benchmarks.report``; here they are Keras.
@@ -99,15 +101,23 @@ def _as_list(out) -> list[np.ndarray]:
     return [np.asarray(o) for o in out]
 
 
-def _bench(benchmark, variant, rows, size, reference, group, keras_model, fastgen_fn):
+def _bench(benchmark, variant, rows, size, reference, group, keras_model, served, fastgen_fn):
     if variant.is_fastgen:
         fn = fastgen_fn
     else:
         fn = _keras_fn(keras_model, variant)
         fn(rows[:8])  # build/trace once, untimed
+    cpu: list[float] = []
+
+    def timed():
+        start = time.process_time()
+        result = fn(rows)
+        cpu.append(time.process_time() - start)
+        return result
+
     out = run_benchmark(
         benchmark,
-        lambda: fn(rows),
+        timed,
         group=group,
         variant=variant,
         size=size,
@@ -115,6 +125,11 @@ def _bench(benchmark, variant, rows, size, reference, group, keras_model, fastge
         corpus_mb=rows.nbytes / 1e6,
         n_rows=len(rows),
     )
+    # CPU seconds of the whole process per call (all threads; median of the timed
+    # rounds): less sensitive than wall time to other processes on the same cores
+    benchmark.extra_info["cpu_s"] = round(float(np.median(cpu[1:] or cpu)), 4)
+    if variant.is_fastgen:
+        benchmark.extra_info.update(threads=served.n_jobs, batch_size=served.batch_size)
     got = _as_list(out)
     expected = cached(
         reference, (group, len(rows)), lambda: _as_list(keras_model(rows, training=False))
@@ -141,6 +156,7 @@ def test_autoencoder_reconstruct(benchmark, variant, rows, size, reference, fitt
         reference,
         "Autoencoder.reconstruct[784]",
         est.keras_model_,
+        served,
         served.reconstruct,
     )
 
@@ -157,6 +173,7 @@ def test_vae_encode(benchmark, variant, rows, size, reference, fitted):
         reference,
         "VAE.encode[784]",
         est.encoder_,
+        served,
         lambda X: served.encode(X, return_log_var=True),
     )
 

@@ -161,3 +161,185 @@ def test_quantize_dynamic(tmp_path, vae_path, digits):
     assert isinstance(q, nn.OnnxVAE)
     assert np.abs(q.reconstruct(digits) - f.reconstruct(digits)).max() < 0.1
     assert q.generate(5, seed=0).shape == (5, 64)
+
+
+# --------------------------------------------------------------------------- parallel chunks
+
+
+def test_parallel_chunks_equal_serial(vae_path):
+    """Chunks on several threads give bit-identical results to one serial session."""
+    rng = np.random.default_rng(3)
+    X = rng.random((1003, 64))
+    serial = nn.load(vae_path, device="cpu", batch_size=37, n_jobs=1, intra_op_num_threads=1)
+    par = nn.load(vae_path, device="cpu", batch_size=37, n_jobs=3)
+    assert (serial.n_jobs, par.n_jobs) == (1, 3)
+    for a, b in zip(
+        serial.encode(X, return_log_var=True), par.encode(X, return_log_var=True), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(serial.reconstruct(X), par.reconstruct(X))
+    np.testing.assert_array_equal(serial.score_samples(X), par.score_samples(X))
+    np.testing.assert_array_equal(serial.generate(500, seed=4), par.generate(500, seed=4))
+    # and equal to one big chunk, to 1e-6
+    whole = nn.load(vae_path, device="cpu", batch_size=10_000)
+    np.testing.assert_allclose(par.reconstruct(X), whole.reconstruct(X), atol=1e-6, rtol=0)
+
+
+def test_parallel_matches_keras(vae_digits, vae_path, digits):
+    m = nn.load(vae_path, device="cpu", batch_size=100, n_jobs=2)
+    mean, log_var = m.encode(digits, return_log_var=True)
+    k_mean, k_log_var = vae_digits.encode(digits, return_log_var=True)
+    np.testing.assert_allclose(mean, k_mean, atol=ATOL, rtol=0)
+    np.testing.assert_allclose(log_var, k_log_var, atol=ATOL, rtol=0)
+    np.testing.assert_allclose(m.reconstruct(digits), vae_digits.reconstruct(digits), atol=ATOL)
+
+
+def test_default_threads(ae_path):
+    from fastgen.nn._inference import n_cpus
+
+    assert nn.load(ae_path, device="cpu").n_jobs == n_cpus()
+    # asking for onnxruntime's own threads keeps chunks serial unless n_jobs is given
+    assert nn.load(ae_path, device="cpu", intra_op_num_threads=2).n_jobs == 1
+    assert nn.load(ae_path, device="cpu", intra_op_num_threads=1, n_jobs=2).n_jobs == 2
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_n_jobs_validation(ae_path, bad):
+    with pytest.raises(ValueError, match="n_jobs"):
+        nn.load(ae_path, n_jobs=bad)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, False, "1"])
+def test_intra_op_threads_validation(ae_path, bad):
+    with pytest.raises(ValueError, match="intra_op_num_threads"):
+        nn.load(ae_path, intra_op_num_threads=bad)
+
+
+def test_non_finite_in_any_chunk_is_caught_in_parallel(ae_path):
+    m = nn.load(ae_path, device="cpu", batch_size=50, n_jobs=3)
+    X = np.random.default_rng(5).random((1000, 64))
+    for row, value in ((0, np.nan), (499, np.inf), (999, -np.inf)):
+        bad = X.copy()
+        bad[row, 7] = value
+        for method in (m.encode, m.reconstruct, m.score_samples):
+            with pytest.raises(ValueError, match="NaN or infinity"):
+                method(bad)
+    # float64 values beyond float32's range become inf in the float32 cast
+    big = X.copy()
+    big[600, 0] = 1e300
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        m.encode(big)
+    # huge but finite float32 values overflow a float32 sum: not mistaken for inf
+    huge = np.full((120, 64), 3e38, dtype=np.float32)
+    assert m.encode(huge).shape == (120, 8)
+
+
+def test_float64_and_non_contiguous_inputs(ae_path):
+    m = nn.load(ae_path, device="cpu", batch_size=64, n_jobs=2)
+    X = np.random.default_rng(6).random((500, 64))
+    want = m.reconstruct(X.astype(np.float32))
+    np.testing.assert_array_equal(m.reconstruct(X), want)  # float64, cast chunk by chunk
+    np.testing.assert_array_equal(m.reconstruct(np.asfortranarray(X)), want)
+    wide = np.random.default_rng(7).random((500, 128))
+    wide[:, ::2] = X
+    np.testing.assert_array_equal(m.reconstruct(wide[:, ::2]), want)  # strided view
+    np.testing.assert_array_equal(m.reconstruct(X.tolist()), want)
+
+
+def test_run_chunks_covers_every_chunk_once():
+    from fastgen.nn._inference import run_chunks
+
+    seen: list[tuple[int, int]] = []
+    with ThreadPoolExecutor(3) as pool:
+        for n, bs, jobs in ((1, 5, 4), (10, 5, 4), (103, 10, 4), (103, 10, 1), (50, 7, 2)):
+            seen.clear()
+            run_chunks(lambda a, b: seen.append((a, b)), n, bs, jobs, pool)
+            assert sorted(seen) == [(s, min(s + bs, n)) for s in range(0, n, bs)]
+            seen.clear()
+            run_chunks(lambda a, b: seen.append((a, b)), n, bs, jobs, pool, skip_first=True)
+            assert sorted(seen) == [(s, min(s + bs, n)) for s in range(bs, n, bs)]
+
+
+def test_run_chunks_error_stops_and_propagates():
+    import threading
+
+    from fastgen.nn._inference import run_chunks
+
+    calls = []
+    lock = threading.Lock()
+
+    def work(a, b):
+        with lock:
+            calls.append(a)
+        if a == 30:
+            raise KeyError("chunk 30")
+
+    with ThreadPoolExecutor(2) as pool, pytest.raises(KeyError, match="chunk 30"):
+        run_chunks(work, 10_000, 10, 3, pool)
+    assert len(calls) < 200  # the remaining ~1,000 chunks were not started
+
+
+def test_run_chunks_does_not_wait_for_a_busy_pool():
+    """If the pool's threads are busy elsewhere, the calling thread does all the work."""
+    import threading
+
+    from fastgen.nn._inference import run_chunks
+
+    release = threading.Event()
+    seen = []
+    with ThreadPoolExecutor(1) as pool:
+        blocker = pool.submit(release.wait, 30)
+        run_chunks(lambda a, b: seen.append(a), 100, 10, 4, pool)
+        assert sorted(seen) == list(range(0, 100, 10))
+        assert not blocker.done()
+        release.set()
+
+
+def test_map_batches_refuses_mismatched_layout():
+    from fastgen.nn._inference import map_batches
+
+    X = np.ones((20, 3), dtype=np.float32)
+    layout = [((4,), np.dtype(np.float32))]
+    # (rows, 1) would broadcast silently into (rows, 4)
+    with pytest.raises(RuntimeError, match="shape"):
+        map_batches(lambda x: [x[:, :1]], X, 5, layout=layout)
+    out = map_batches(lambda x: [np.repeat(x[:, :1], 4, axis=1)], X, 5, n_jobs=1, layout=layout)
+    assert out[0].shape == (20, 4)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_usable_after_fork(ae_path):
+    """A forked child gets fresh worker threads instead of the parent's dead ones."""
+    m = nn.load(ae_path, device="cpu", batch_size=20, n_jobs=2)
+    X = np.random.default_rng(8).random((200, 64))
+    want = m.reconstruct(X)  # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            code = 0 if np.array_equal(m.reconstruct(X), want) else 2
+        finally:
+            os._exit(code)
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung")
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_run_chunks_with_a_shut_down_pool():
+    from fastgen.nn._inference import run_chunks
+
+    pool = ThreadPoolExecutor(2)
+    pool.shutdown()
+    seen = []
+    run_chunks(lambda a, b: seen.append(a), 95, 10, 3, pool)
+    assert seen == list(range(0, 95, 10))
