@@ -35,7 +35,7 @@ def load(path, **kwargs):
 
     Classical files give back the estimator (or ``Pipeline``) exactly as saved.
     Neural files (``Autoencoder``/``VAE``/``export_keras``) give the onnxruntime
-    inference model; ``kwargs`` (``device``, ``intra_op_num_threads``,
+    inference model; ``kwargs`` (``device``, ``n_jobs``, ``intra_op_num_threads``,
     ``batch_size``, ...) go to :func:`fastgen.nn.load` and are a ``TypeError``
     for classical files.  ``kind=`` (str or tuple) refuses files of other kinds.
     Corrupt, tampered, newer-format or unexpected files raise

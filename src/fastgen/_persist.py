@@ -129,7 +129,7 @@ def load(path: str | os.PathLike, **kwargs: Any) -> Any:
         Accepted kinds (e.g. ``"fastgen.MultinomialNB"``, ``"vae"``); a file of any
         other kind raises :class:`ModelFileError`.
     **kwargs
-        For neural files only (``device``, ``intra_op_num_threads``, ``batch_size``,
+        For neural files only (``device``, ``n_jobs``, ``intra_op_num_threads``, ``batch_size``,
         ``allow_spinning``): passed to :func:`fastgen.nn.load`.  Given for a
         classical model file they raise ``TypeError``.
 

@@ -268,7 +268,7 @@ class OnnxModelFile:
     path : str or path-like
         Model file written by ``Autoencoder.export``, ``VAE.export`` or ``export_keras``.
     **load_kwargs
-        Options of :func:`fastgen.nn.load` (``device``, ``intra_op_num_threads``,
+        Options of :func:`fastgen.nn.load` (``device``, ``n_jobs``, ``intra_op_num_threads``,
         ``batch_size``, ``kind``, ``allow_spinning``).
 
     Attributes
