@@ -1,4 +1,4 @@
-"""fastgen._kernels._text: TermTable, count/hash_counts/linear_scores/sort_rows, hostile input.
+"""fastgen._kernels._text: TermTable, count/hash_counts/linear_scores, hostile input.
 
 Calls that could crash the interpreter run in a subprocess so that a crash
 is a test failure rather than a dead test session.
@@ -378,88 +378,6 @@ def test_linear_scores_bad_column_maps():
     np.testing.assert_array_equal(out, np.zeros((1, 3)))
 
 
-def test_sort_rows_sorts_in_place():
-    indptr = np.array([0, 3, 3, 5], dtype=np.int64)
-    indices = np.array([5, 1, 3, 9, 0], dtype=np.int32)
-    counts = np.array([50, 10, 30, 90, -4], dtype=np.int32)
-    assert _text.sort_rows(indptr, indices, counts) is None
-    assert indices.tolist() == [1, 3, 5, 0, 9]
-    assert counts.tolist() == [10, 30, 50, -4, 90]
-    _text.sort_rows(np.array([0], np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32))
-
-
-@pytest.mark.parametrize(
-    "indptr,indices,counts,msg",
-    [
-        ([], [], [], "inconsistent"),
-        ([1, 2], [0, 1], [1, 1], "inconsistent"),
-        ([0, 3], [0, 1], [1, 1], "inconsistent"),
-        ([0, 1], [0, 1], [1, 1], "inconsistent"),
-        ([0, 2], [0, 1], [1], "inconsistent"),
-        ([0, 2, 1, 2], [0, 1], [1, 1], "non-decreasing"),
-        ([0, 3, -1, 2], [0, 1], [1, 1], "non-decreasing"),
-        ([0, 2**40, 2], [0, 1], [1, 1], "non-decreasing"),
-        ([0, 2], [0, -1], [1, 1], "non-negative"),
-    ],
-)
-def test_sort_rows_rejects_inconsistent_csr(indptr, indices, counts, msg):
-    with pytest.raises(ValueError, match=msg):
-        _text.sort_rows(
-            np.array(indptr, np.int64), np.array(indices, np.int32), np.array(counts, np.int32)
-        )
-
-
-def test_sort_rows_wrong_dtypes_and_readonly():
-    ip, ix, ct = np.array([0, 2], np.int64), np.array([1, 0], np.int32), np.array([1, 2], np.int32)
-    with pytest.raises(ValueError):
-        _text.sort_rows(ip.astype(np.int32), ix, ct)
-    with pytest.raises(ValueError):
-        _text.sort_rows(ip, ix.astype(np.int64), ct)
-    with pytest.raises(ValueError):
-        _text.sort_rows(ip, ix, ct.astype(np.float64))
-    ro = ix.copy()
-    ro.setflags(write=False)
-    with pytest.raises(ValueError):
-        _text.sort_rows(ip, ro, ct)
-    with pytest.raises(ValueError):
-        _text.sort_rows(ip, np.array([3, 2, 1, 0], np.int32)[::2], ct)  # not contiguous
-    for args in (
-        "None, ix, ct",
-        "ip, None, ct",
-        "ip, ix, None",
-        "None, None, None",
-        "np.array([0], np.int64), None, None",
-    ):
-        rc, err = run_isolated(
-            "ip, ix, ct = np.array([0, 2], np.int64), np.array([1, 0], np.int32), "
-            f"np.array([1, 2], np.int32)\n_text.sort_rows({args})\n"
-        )
-        assert rc in (0, 1), (args, rc, err)  # a clean exception (or no-op), never a crash
-        assert rc == 0 or re.search(r"(TypeError|ValueError)", err.splitlines()[-1]), err
-
-
-@settings(max_examples=50, deadline=None)
-@given(
-    st.lists(
-        st.lists(st.tuples(st.integers(0, 2**31 - 1), st.integers(-5, 2**31 - 1)), max_size=8),
-        max_size=6,
-    )
-)
-def test_sort_rows_property(data):
-    indptr = np.cumsum([0] + [len(r) for r in data]).astype(np.int64)
-    flat = [pair for r in data for pair in r]
-    indices = np.array([p[0] for p in flat], dtype=np.int32)
-    counts = np.array([p[1] for p in flat], dtype=np.int32)
-    _text.sort_rows(indptr, indices, counts)
-    k = 0
-    for r in data:
-        got = list(
-            zip(indices[k : k + len(r)].tolist(), counts[k : k + len(r)].tolist(), strict=True)
-        )
-        assert got == sorted(r)
-        k += len(r)
-
-
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.text(max_size=6), unique=True, max_size=40))
 def test_sorted_ids_follow_python_string_order(terms):
@@ -508,3 +426,103 @@ def test_long_documents_come_out_sorted_and_counted(n_words):
         for w in docs[d].split():
             expected[w] = expected.get(w, 0) + 1
         assert {terms[i]: c for i, c in zip(indices[a:b], counts[a:b], strict=True)} == expected
+
+
+def test_term_table_inline_and_arena_terms():
+    # slots hold terms of <= 11 code points below U+10000 themselves; longer or
+    # astral terms are compared in the arena; near-misses of both must not match
+    terms = [
+        "a", "ab", "abcdefghijk", "abcdefghijkl", "abcdefghijk\u0100",
+        "😀", "a😀", "😀" * 11, "\uffff" * 11, "\uffff" * 12, "東京都", "",
+    ] + [f"w{i}" for i in range(3000)]  # forces several rehashes
+    t = _text.TermTable.from_terms(terms)
+    assert t.terms() == terms
+    docs = [" ".join(terms[:11]), "abcdefghij abcdefghijkm abcdefghijk\u0101 😁 \uffff" * 2]
+    indptr, indices, counts = _text.count(docs, t, False, WORD, 1, 1, 1)
+    got = [[terms[i] for i in indices[a:b]] for a, b in zip(indptr[:-1], indptr[1:], strict=True)]
+    expected = [sorted(set(re.findall(r"\w+", docs[0])) & set(terms), key=terms.index), []]
+    assert got == expected
+    grown = _text.TermTable()
+    _text.count(terms[:11] + ["zz " + " ".join(terms[11:])], grown, True, CHAR, 1, 1, 1)
+    again = _text.TermTable.from_terms(grown.terms())
+    assert again.terms() == grown.terms()
+
+
+def test_count_wide_counts_equal_int32_counts():
+    docs = ["aa bb aa", "", "cc aa cc cc", "😀 x"] * 50
+    a = _text.count(docs, _text.TermTable(), True, WORD, 1, 2, 1)
+    b = _text.count(docs, _text.TermTable(), True, WORD, 1, 2, 1, wide=True)
+    assert a[2].dtype == np.int32 and b[2].dtype == np.int64
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def _random_pieces(rng, n_rows, n_ids):
+    lengths = rng.integers(0, min(n_ids, 70), n_rows)
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    indices = np.concatenate(
+        [rng.permutation(n_ids)[:k] for k in lengths] + [np.zeros(0, int)]
+    ).astype(np.int32)
+    counts = rng.integers(1, 1000, len(indices)).astype(np.int32)
+    return indptr, indices, counts
+
+
+@pytest.mark.parametrize("out_dtype", [np.int32, np.int64, np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_place_rows_matches_numpy(out_dtype, index_dtype):
+    rng = np.random.default_rng(3)
+    indptr, indices, counts = _random_pieces(rng, 40, 300)
+    order = rng.permutation(300).astype(np.int32)
+    column = rng.permutation(300).astype(np.int32)
+    for use_order, use_column in [(False, False), (True, False), (False, True), (True, True)]:
+        out_i = np.full(len(indices) + 5, -9, dtype=index_dtype)
+        out_v = np.full(len(indices) + 5, -9, dtype=out_dtype)
+        o = order if use_order else None
+        c = column if use_column else None
+        # two row ranges placed separately, as threads do
+        _text.place_rows(indptr, indices, counts, 0, 17, out_i, out_v, 5, o, c)
+        _text.place_rows(indptr, indices, counts, 17, 40, out_i, out_v, 5 + int(indptr[17]), o, c)
+        assert (out_i[:5] == -9).all() and (out_v[:5] == -9).all()
+        for r in range(40):
+            a, b = indptr[r], indptr[r + 1]
+            ids, cts = indices[a:b], counts[a:b]
+            if use_order:
+                perm = np.argsort(order[ids], kind="stable")
+                ids, cts = order[ids][perm], cts[perm]
+            if use_column:
+                ids = column[ids]
+            np.testing.assert_array_equal(out_i[5 + a : 5 + b], ids)
+            np.testing.assert_array_equal(out_v[5 + a : 5 + b], cts.astype(out_dtype))
+
+
+def test_place_rows_and_map_indices_reject_bad_input():
+    indptr = np.array([0, 2, 3], np.int64)
+    indices = np.array([0, 1, 2], np.int32)
+    counts = np.ones(3, np.int32)
+    out_i, out_v = np.zeros(3, np.int32), np.zeros(3, np.int64)
+    ok = np.arange(3, dtype=np.int32)
+    cases = [
+        ((indptr, indices, counts, 0, 3, out_i, out_v, 0), "row range"),
+        ((indptr, indices, counts, 2, 1, out_i, out_v, 0), "row range"),
+        ((indptr, indices[:2], counts[:2], 0, 2, out_i, out_v, 0), "inconsistent"),
+        ((np.array([0, 2, 1], np.int64), indices, counts, 0, 2, out_i, out_v, 0),
+         "non-decreasing"),
+        ((indptr, indices, counts, 0, 2, out_i, out_v, 1), "too short"),
+        ((indptr, indices, counts, 0, 2, out_i, out_v, -1), "too short"),
+        ((indptr, indices, counts, 0, 2, out_i[:2], out_v[:2], 0), "too short"),
+        ((indptr, indices, counts, 0, 2, out_i, out_v, 0, ok[:2]), "maps"),
+        ((indptr, indices, counts, 0, 2, out_i, out_v, 0, np.array([0, -1, 2], np.int32)),
+         "maps"),
+        ((indptr, indices, counts, 0, 2, out_i, out_v, 0, None, ok[:2]), "maps"),
+        ((indptr, indices, counts, 0, 2, out_i, out_v, 0, ok, ok[:2]), "maps"),
+    ]
+    for args, msg in cases:
+        with pytest.raises(ValueError, match=msg):
+            _text.place_rows(*args)
+    with pytest.raises(ValueError, match="map"):
+        _text.map_indices(np.array([0, 3], np.int32), ok)
+    with pytest.raises(ValueError, match="map"):
+        _text.map_indices(np.array([-1], np.int32), ok)
+    idx = np.array([2, 0, 1, 2], np.int32)
+    _text.map_indices(idx, np.array([7, 8, 9], np.int32))
+    np.testing.assert_array_equal(idx, [9, 7, 8, 9])

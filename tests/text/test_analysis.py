@@ -286,3 +286,22 @@ def test_as_document_list():
     for bad in ("abc", b"abc"):
         with pytest.raises(ValueError, match="string object received"):
             as_document_list(bad)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, 3])
+def test_concat_rows_threads_equal_serial(n_jobs):
+    rng = np.random.default_rng(0)
+    parts = []
+    for n_rows in (3, 0, 5, 1):
+        lengths = rng.integers(0, 4, n_rows)
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        parts.append((indptr, rng.integers(0, 9, indptr[-1]).astype(np.int32),
+                      rng.integers(1, 5, indptr[-1]).astype(np.int32)))
+    indptr, indices, values = concat_rows(parts, dtype=np.int64, n_jobs=n_jobs)
+    np.testing.assert_array_equal(np.diff(indptr), np.concatenate([np.diff(p[0]) for p in parts]))
+    assert indptr[0] == 0 and indptr.dtype == np.int64
+    np.testing.assert_array_equal(indices, np.concatenate([p[1] for p in parts]))
+    np.testing.assert_array_equal(values, np.concatenate([p[2] for p in parts]))
+    assert values.dtype == np.int64
+    with pytest.raises(ValueError, match="inconsistent"):
+        concat_rows([parts[0], (np.array([0, 5], np.int64), parts[0][1], parts[0][2])])

@@ -768,3 +768,37 @@ def test_vocabulary_mutated_in_place_is_used():
     fg.vocabulary_["aa"] = 7
     with pytest.raises(ValueError, match="not a column index"):
         fg.transform(["aa"])
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.int32, np.float32, np.float64])
+@pytest.mark.parametrize("binary", [False, True])
+def test_threaded_fit_dtypes_match_sklearn(dtype, binary):
+    # several chunks: rows are relabelled and converted while being placed
+    params = dict(dtype=dtype, binary=binary, ngram_range=(1, 2))
+    sk = skt.CountVectorizer(**params)
+    X_sk = sk.fit_transform(BIG_CORPUS)
+    fg = CountVectorizer(**params, n_jobs=3)
+    X_fg = fg.fit_transform(BIG_CORPUS)
+    assert X_fg.dtype == dtype
+    assert_same_matrix(X_fg, X_sk)
+    assert fg.vocabulary_ == sk.vocabulary_
+    assert_same_matrix(fg.transform(NEW_DOCS), sk.transform(NEW_DOCS))
+
+
+def test_documents_of_every_string_kind_match_sklearn():
+    # the same words in 1-byte (Latin-1), 2-byte and 4-byte strings, with the
+    # code points str.lower treats specially (İ, final Σ) in 2- and 4-byte ones
+    base = "Ünïcode ÀÉÎ Straße Ωmega ΟΔΟΣ İSTANBUL word"
+    docs = [
+        "Latin ÀÉÎÕÜ café NAÏVE straße ÿ µ x",  # kind 1
+        base,  # kind 2
+        base + " 😀",  # kind 4
+        "ΣΑΣ 😀 ΣΑΣ. Σ 🎉 İi",  # kind 4 with special cases
+        "plain ascii TEXT only",
+    ] * 150
+    for params in ({}, {"analyzer": "char_wb", "ngram_range": (1, 3)}):
+        for n_jobs in (1, 2):
+            sk = skt.CountVectorizer(**params)
+            fg = CountVectorizer(**params, n_jobs=n_jobs)
+            assert_same_matrix(fg.fit_transform(docs), sk.fit_transform(docs))
+            assert fg.vocabulary_ == sk.vocabulary_

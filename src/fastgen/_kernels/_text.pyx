@@ -22,6 +22,8 @@ buffer; the term scratch buffer is grown before it is written).
 cimport cython
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.math cimport sqrt
+from libc.stdlib cimport free, realloc
+from posix.stdlib cimport posix_memalign
 from libc.string cimport memcpy, memset
 from libcpp.algorithm cimport sort
 from libcpp.vector cimport vector
@@ -56,6 +58,58 @@ cdef enum:
     SINK_HASH = 2      # signed 32-bit MurmurHash3 of the UTF-8 bytes
 
 ctypedef uint32_t cp_t   # one code point
+
+# A growable array of plain values in one ``malloc`` block. Growing a large
+# block goes through ``realloc``, which for page-sized blocks remaps pages
+# instead of copying them (and touches no page twice), and the final block is
+# handed to NumPy as it is. ``push`` never throws: an allocation failure sets
+# ``failed`` (checked by the drivers, which then raise MemoryError).
+cdef extern from *:
+    """
+    #include <cstdlib>
+    #include <cstdint>
+    template <typename T> struct FgPodVec {
+        T *ptr; size_t len; size_t cap; bool failed;
+        FgPodVec() : ptr(nullptr), len(0), cap(0), failed(false) {}
+        ~FgPodVec() { std::free(ptr); }
+        FgPodVec(const FgPodVec &) = delete;
+        FgPodVec &operator=(const FgPodVec &) = delete;
+        bool reserve(size_t n) {
+            if (n <= cap) return true;
+            if (failed) return false;
+            size_t c = cap < 512 ? 512 : cap;
+            while (c < n) {
+                if (c > SIZE_MAX / (2 * sizeof(T))) { failed = true; return false; }
+                c *= 2;
+            }
+            T *p = (T *)std::realloc(ptr, c * sizeof(T));
+            if (!p) { failed = true; return false; }
+            ptr = p; cap = c; return true;
+        }
+        inline void push(T v) {
+            if (len == cap && !reserve(len + 1)) return;
+            ptr[len++] = v;
+        }
+        inline void clear() { len = 0; }
+        void shrink() {
+            if (len < cap && len > 0) {
+                T *p = (T *)std::realloc(ptr, len * sizeof(T));
+                if (p) { ptr = p; cap = len; }
+            }
+        }
+        T *release() { T *p = ptr; ptr = nullptr; len = cap = 0; return p; }
+    };
+    """
+    cdef cppclass PodVec "FgPodVec" [T]:
+        T *ptr
+        size_t len
+        size_t cap
+        bint failed
+        bint reserve(size_t n) noexcept nogil
+        void push(T v) noexcept nogil
+        void clear() noexcept nogil
+        void shrink() noexcept nogil
+        T *release() noexcept nogil
 
 # ---------------------------------------------------------------------------
 # Character classes (ASCII fast path, CPython's tables otherwise)
@@ -217,38 +271,57 @@ def murmurhash3_32(str s, unsigned int seed=0):
 # TermTable: an open-addressing hash table of code-point strings -> ids 0..n-1
 # ---------------------------------------------------------------------------
 
+cdef enum:
+    INLINE_MAX = 11          # longest term a slot holds itself
+    NOT_INLINE = 0xFFFF      # Slot.len of a term kept in the arena only
+
+
 cdef struct Slot:
     uint32_t frag     # high 32 bits of the term's hash
     int32_t tid       # -1: empty
-    int64_t off       # arena index of the term's record
+    uint16_t len      # the term's length when held in ``inl``, else NOT_INLINE
+    uint16_t inl[INLINE_MAX]   # the term, if at most INLINE_MAX code points all < 65536
 
 
 @cython.final
 cdef class TermTable:
     """Insertion-ordered set of terms; term ``i`` has id ``i``.
 
-    Open addressing with linear probing. A slot holds a hash fragment, the
-    id and the arena position of the term's record (two code-point slots of
-    length, then the code points), so a lookup touches two cache lines.
+    Open addressing with linear probing over 32-byte slots aligned to cache
+    lines. A slot holds a hash fragment, the id and, for the short terms that
+    make up most of a text (at most ``INLINE_MAX`` code points below 65536),
+    the term itself, so that looking one up touches a single cache line.
+    Every term is also kept in the arena (two code-point slots of length,
+    then the code points), where longer terms are compared.
     Lookups are read-only and may run concurrently from several threads;
     insertion must be confined to one thread.
     """
     cdef vector[cp_t] arena
     cdef vector[int64_t] offsets     # record position of each id
     cdef vector[uint64_t] hashes     # full hash of each id (for rehashing)
-    cdef vector[Slot] slots
+    cdef Slot *slots
     cdef uint64_t mask
 
     def __cinit__(self):
-        self._reset_slots(64)
+        self.slots = NULL
+        if not self._reset_slots(64):
+            raise MemoryError()
 
-    cdef void _reset_slots(self, uint64_t n_slots) noexcept nogil:
-        cdef Slot empty
-        empty.frag = 0
-        empty.tid = -1
-        empty.off = 0
-        self.slots.assign(n_slots, empty)
+    def __dealloc__(self):
+        free(self.slots)
+
+    cdef bint _reset_slots(self, uint64_t n_slots) noexcept nogil:
+        """Replace the slots by ``n_slots`` empty ones (a power of two); False if out of memory."""
+        cdef void *mem = NULL
+        cdef uint64_t i
+        if n_slots > (<uint64_t>1 << 58) or posix_memalign(&mem, 64, n_slots * sizeof(Slot)) != 0:
+            return False
+        free(self.slots)
+        self.slots = <Slot *>mem
+        for i in range(n_slots):
+            self.slots[i].tid = -1
         self.mask = n_slots - 1
+        return True
 
     @staticmethod
     def from_terms(terms):
@@ -256,9 +329,13 @@ cdef class TermTable:
         cdef TermTable t = TermTable()
         cdef vector[cp_t] buf
         cdef str s
+        cdef int32_t tid
         for s in terms:
             _load(s, buf)
-            if t.insert(buf.data(), <Py_ssize_t>buf.size()) != t.size() - 1:
+            tid = t.insert(buf.data(), <Py_ssize_t>buf.size())
+            if tid < 0:
+                raise MemoryError("out of memory while building a term table")
+            if tid != t.size() - 1:
                 raise ValueError(f"duplicate term {s!r}")
         return t
 
@@ -275,20 +352,26 @@ cdef class TermTable:
         cdef uint64_t i = h & self.mask
         cdef uint32_t frag = <uint32_t>(h >> 32)
         cdef const Slot *slot
+        cdef int64_t off
         while True:
             slot = &self.slots[i]
             if slot.tid < 0:
                 return -1
-            if slot.frag == frag and self.term_len(slot.off) == n \
-                    and _same(self.arena.data() + slot.off + 2, s, n):
-                return slot.tid
+            if slot.frag == frag:
+                if slot.len != NOT_INLINE:
+                    if slot.len == n and _same16(slot.inl, s, n):
+                        return slot.tid
+                else:
+                    off = self.offsets[slot.tid]
+                    if self.term_len(off) == n and _same(self.arena.data() + off + 2, s, n):
+                        return slot.tid
             i = (i + 1) & self.mask
 
     cdef int32_t lookup(self, const cp_t *s, Py_ssize_t n) noexcept nogil:
         return self.find(s, n, term_hash(s, n))
 
     cdef int32_t insert(self, const cp_t *s, Py_ssize_t n) noexcept nogil:
-        """Return the id of ``s``, adding it if unseen."""
+        """Return the id of ``s``, adding it if unseen (-1: out of memory)."""
         cdef uint64_t h = term_hash(s, n)
         cdef int32_t tid = self.find(s, n, h)
         if tid >= 0:
@@ -300,7 +383,8 @@ cdef class TermTable:
         self.arena.push_back(<cp_t>(<uint64_t>n >> 32))
         self.arena.insert(self.arena.end(), s, s + n)
         if 2 * <uint64_t>(tid + 1) > self.mask:
-            self._reset_slots(2 * (self.mask + 1))
+            if not self._reset_slots(2 * (self.mask + 1)):
+                return -1
             for h in range(<uint64_t>tid + 1):
                 self._place(<int32_t>h)
         else:
@@ -310,11 +394,22 @@ cdef class TermTable:
     cdef void _place(self, int32_t tid) noexcept nogil:
         cdef uint64_t h = self.hashes[tid]
         cdef uint64_t i = h & self.mask
+        cdef int64_t off = self.offsets[tid]
+        cdef Py_ssize_t n = self.term_len(off), k
+        cdef const cp_t *term = self.arena.data() + off + 2
+        cdef Slot *slot
         while self.slots[i].tid >= 0:
             i = (i + 1) & self.mask
-        self.slots[i].frag = <uint32_t>(h >> 32)
-        self.slots[i].tid = tid
-        self.slots[i].off = self.offsets[tid]
+        slot = &self.slots[i]
+        slot.frag = <uint32_t>(h >> 32)
+        slot.tid = tid
+        slot.len = NOT_INLINE
+        if n <= INLINE_MAX:
+            for k in range(n):
+                if term[k] >= 65536:
+                    return
+                slot.inl[k] = <uint16_t>term[k]
+            slot.len = <uint16_t>n
 
     def terms(self):
         """All terms as a list of ``str``, in id order."""
@@ -357,14 +452,34 @@ cdef class TermTable:
             for tid in range(other.size()):
                 off = other.offsets[tid]
                 out[tid] = self.insert(other.arena.data() + off + 2, other.term_len(off))
+                if out[tid] < 0:
+                    break
+        if any_negative(out):
+            raise MemoryError("out of memory while merging term tables")
         return mapping
 
 
 cdef TermTable _SORTING = None
 
 
+cdef bint any_negative(const int32_t[::1] v) noexcept:
+    cdef Py_ssize_t i
+    for i in range(v.shape[0]):
+        if v[i] < 0:
+            return True
+    return False
+
+
 cdef bint _term_less(int32_t a, int32_t b) noexcept:
     return _SORTING.less(a, b)
+
+
+cdef inline bint _same16(const uint16_t *a, const cp_t *b, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if a[i] != b[i]:
+            return False
+    return True
 
 
 cdef inline bint _same(const cp_t *a, const cp_t *b, Py_ssize_t n) noexcept nogil:
@@ -412,9 +527,9 @@ cdef cppclass Scratch:
     vector[cp_t] doc          # the document's code points
     vector[cp_t] norm         # white-space-collapsed text (char analyzers)
     vector[cp_t] term         # a materialised term
-    vector[int64_t] spans     # token (start, length) pairs
+    PodVec[int64_t] spans     # token (start, length) pairs
     vector[uint8_t] utf8
-    vector[int64_t] keys      # per-document term keys before counting
+    PodVec[int64_t] keys      # per-document term keys before counting
     vector[int64_t] keys_tmp  # scratch for sort_keys
     bint bad_surrogate
 
@@ -426,11 +541,15 @@ cdef inline void emit(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
     cdef int32_t h
     cdef int64_t idx
     if p.sink == SINK_GROW:
-        w.keys.push_back(table.insert(s, n))
+        tid = table.insert(s, n)
+        if tid >= 0:
+            w.keys.push(tid)
+        else:
+            w.keys.failed = True   # out of memory: the driver raises
     elif p.sink == SINK_LOOKUP:
         tid = table.lookup(s, n)
         if tid >= 0:
-            w.keys.push_back(tid)
+            w.keys.push(tid)
     else:
         if _all_ascii(s, n):
             h = murmur3_32_ascii(s, n, 0)
@@ -445,7 +564,7 @@ cdef inline void emit(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
         else:
             idx = (h if h >= 0 else -h) % p.n_features
         # key: index * 2 + (1 if the sign is negative)
-        w.keys.push_back(idx * 2 + (1 if (p.alternate_sign and h < 0) else 0))
+        w.keys.push(idx * 2 + (1 if (p.alternate_sign and h < 0) else 0))
 
 
 cdef inline bint _all_ascii(const cp_t *s, Py_ssize_t n) noexcept nogil:
@@ -468,8 +587,8 @@ cdef void sort_keys(Scratch *w) noexcept nogil:
     sort on bytes, with as many passes as the largest key has bytes and a pass
     skipped when every key shares its byte.
     """
-    cdef Py_ssize_t n = <Py_ssize_t>w.keys.size(), i, j, b
-    cdef int64_t *src = w.keys.data()
+    cdef Py_ssize_t n = <Py_ssize_t>w.keys.len, i, j, b
+    cdef int64_t *src = w.keys.ptr
     cdef int64_t *dst
     cdef int64_t *swap_
     cdef int64_t x, largest = 0
@@ -508,8 +627,8 @@ cdef void sort_keys(Scratch *w) noexcept nogil:
             src = dst
             dst = swap_
         shift += 8
-    if src != w.keys.data():
-        memcpy(w.keys.data(), src, n * sizeof(int64_t))
+    if src != w.keys.ptr:
+        memcpy(w.keys.ptr, src, n * sizeof(int64_t))
 
 
 cdef void collapse_spaces(const cp_t *s, Py_ssize_t n, vector[cp_t] &out) noexcept nogil:
@@ -538,6 +657,7 @@ cdef void collapse_spaces(const cp_t *s, Py_ssize_t n, vector[cp_t] &out) noexce
 cdef void analyze_doc(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
                       TermTable stop, Scratch *w) noexcept nogil:
     cdef Py_ssize_t i, j, k, start, n_tok, gram, length, pos, w_len, offset
+    cdef const int64_t *spans
     cdef cp_t *t
     if p.analyzer == WORD:
         w.spans.clear()
@@ -551,19 +671,23 @@ cdef void analyze_doc(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
                 i += 1
             if i - start >= p.min_token_len:
                 if stop is None or stop.lookup(s + start, i - start) < 0:
-                    w.spans.push_back(start)
-                    w.spans.push_back(i - start)
-        n_tok = <Py_ssize_t>w.spans.size() // 2
+                    w.spans.push(start)
+                    w.spans.push(i - start)
+        if w.spans.failed:
+            w.keys.failed = True   # out of memory: the driver raises
+            return
+        n_tok = <Py_ssize_t>w.spans.len // 2
+        spans = w.spans.ptr
         gram = p.min_n
         if gram == 1:
             for k in range(n_tok):
-                emit(s + w.spans[2 * k], w.spans[2 * k + 1], p, table, w)
+                emit(s + spans[2 * k], spans[2 * k + 1], p, table, w)
             gram = 2
         while gram <= p.max_n and gram <= n_tok:
             for k in range(n_tok - gram + 1):
                 length = gram - 1
                 for j in range(gram):
-                    length += w.spans[2 * (k + j) + 1]
+                    length += spans[2 * (k + j) + 1]
                 if <Py_ssize_t>w.term.size() < length:
                     w.term.resize(length)
                 t = w.term.data()
@@ -572,9 +696,9 @@ cdef void analyze_doc(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
                     if j:
                         t[pos] = 32
                         pos += 1
-                    memcpy(t + pos, s + w.spans[2 * (k + j)],
-                           w.spans[2 * (k + j) + 1] * sizeof(cp_t))
-                    pos += w.spans[2 * (k + j) + 1]
+                    memcpy(t + pos, s + spans[2 * (k + j)],
+                           spans[2 * (k + j) + 1] * sizeof(cp_t))
+                    pos += spans[2 * (k + j) + 1]
                 emit(t, length, p, table, w)
             gram += 1
     elif p.analyzer == CHAR:
@@ -619,98 +743,77 @@ cdef void analyze_doc(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
 # ---------------------------------------------------------------------------
 
 cdef class _Docs:
-    """Raw pointers to a list of str, valid while this object is alive.
-
-    With ``lower``, documents that ``str.lower`` treats specially (U+0130
-    lower-cases to two code points; U+03A3 follows the final-sigma rule) are
-    lower-cased here by ``str.lower`` and marked, so that the kernel's
-    per-code-point lower-casing never has to call back into Python.
-    """
+    """Raw pointers to a list of str, valid while this object is alive."""
     cdef vector[int] kinds
     cdef vector[const void *] data
     cdef vector[Py_ssize_t] lengths
-    cdef vector[uint8_t] lowered
     cdef list keep
 
-    def __cinit__(self, list docs, bint lower=False):
+    def __cinit__(self, list docs):
         cdef object d
-        cdef Py_ssize_t i, n = len(docs)
         self.keep = list(docs)
-        for d in docs:
+        for d in self.keep:
             if type(d) is not str:
                 raise TypeError(f"expected str documents, got {type(d).__name__}")
-            self._point(d)
-        self.lowered.assign(n, 0)
-        if not lower:
-            return
-        cdef vector[Py_ssize_t] special
-        with nogil:
-            for i in range(n):
-                if self.kinds[i] != 1 and _has_special_case(
-                        self.kinds[i], self.data[i], self.lengths[i]):
-                    special.push_back(i)
-        for i in special:
-            d = self.keep[i].lower()
-            self.keep[i] = d
-            self.kinds[i] = PyUnicode_KIND(d)
-            self.data[i] = PyUnicode_DATA(d)
-            self.lengths[i] = PyUnicode_GET_LENGTH(d)
-            self.lowered[i] = 1
-
-    cdef void _point(self, str d):
-        self.kinds.push_back(PyUnicode_KIND(d))
-        self.data.push_back(PyUnicode_DATA(d))
-        self.lengths.push_back(PyUnicode_GET_LENGTH(d))
-
-
-cdef bint _has_special_case(int kind, const void *data, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef uint32_t c
-    if kind == 2:
-        for i in range(n):
-            c = (<const uint16_t *>data)[i]
-            if c == 0x130 or c == 0x3A3:
-                return True
-    else:
-        for i in range(n):
-            c = (<const uint32_t *>data)[i]
-            if c == 0x130 or c == 0x3A3:
-                return True
-    return False
+            self.kinds.push_back(PyUnicode_KIND(d))
+            self.data.push_back(PyUnicode_DATA(d))
+            self.lengths.push_back(PyUnicode_GET_LENGTH(d))
 
 
 cdef void load_doc(_Docs docs, Py_ssize_t d, bint lower, Scratch *w) noexcept nogil:
     """Code points of document ``d`` into ``w.doc``, lower-cased like ``str.lower`` if asked.
 
-    CPython's simple lower-case mapping equals ``str.lower`` except for the
-    code points that ``_Docs`` already routed through ``str.lower``.
+    One pass over the string's own buffer, whatever its kind. CPython's
+    simple lower-case mapping equals ``str.lower`` except for U+0130 (two
+    code points) and U+03A3 (the final-sigma rule): a document holding
+    either is lower-cased by ``str.lower`` itself (``_python_lower``).
     """
     cdef Py_ssize_t n = docs.lengths[d], i
+    cdef int kind = docs.kinds[d]
+    cdef const void *data = docs.data[d]
+    cdef const uint8_t *d8
+    cdef const uint16_t *d16
+    cdef const cp_t *d32
     cdef cp_t c
+    cdef cp_t special = 0
     cdef cp_t *o
     w.doc.resize(n)
     o = w.doc.data()
-    _widen(docs.kinds[d], docs.data[d], n, o)
-    if not lower or docs.lowered[d] or docs.kinds[d] == 1 and _ascii_lower(o, n):
+    if not lower:
+        _widen(kind, data, n, o)
         return
-    for i in range(n):
-        c = o[i]
-        if c < 65536:
+    if kind == 1:   # Latin-1: no special cases, lower-case stays in Latin-1
+        d8 = <const uint8_t *>data
+        for i in range(n):
+            o[i] = BMP_LOWER[d8[i]]
+    elif kind == 2:
+        d16 = <const uint16_t *>data
+        for i in range(n):
+            c = d16[i]
+            special |= (c == 0x130) | (c == 0x3A3)
             o[i] = BMP_LOWER[c]
-        else:
-            o[i] = Py_UNICODE_TOLOWER(c)
+    else:
+        d32 = <const cp_t *>data
+        for i in range(n):
+            c = d32[i]
+            special |= (c == 0x130) | (c == 0x3A3)
+            o[i] = BMP_LOWER[c] if c < 65536 else Py_UNICODE_TOLOWER(c)
+    if special:
+        _python_lower(docs, d, w)
 
 
-cdef inline bint _ascii_lower(cp_t *o, Py_ssize_t n) noexcept nogil:
-    """Lower-case ``o`` in place if it is all ASCII; False (untouched) otherwise."""
-    cdef Py_ssize_t i
-    for i in range(n):
-        if o[i] >= 128:
-            return False
-    for i in range(n):
-        if 65 <= o[i] <= 90:
-            o[i] += 32
-    return True
+cdef void _python_lower(_Docs docs, Py_ssize_t d, Scratch *w) noexcept with gil:
+    """``w.doc`` := the code points of ``str.lower`` of document ``d`` (rare: takes the GIL)."""
+    cdef str low
+    cdef Py_ssize_t n
+    try:
+        low = docs.keep[d].lower()
+    except BaseException:   # MemoryError, KeyboardInterrupt: the driver raises
+        w.keys.failed = True
+        return
+    n = PyUnicode_GET_LENGTH(low)
+    w.doc.resize(n)
+    _widen(PyUnicode_KIND(low), PyUnicode_DATA(low), n, w.doc.data())
 
 
 cdef Params make_params(int analyzer, int min_n, int max_n, int min_token_len, int sink,
@@ -735,7 +838,7 @@ cdef Params make_params(int analyzer, int min_n, int max_n, int min_token_len, i
 
 
 def count(list docs, TermTable table not None, bint grow, int analyzer, int min_n, int max_n,
-          int min_token_len=2, TermTable stop=None, bint lower=False):
+          int min_token_len=2, TermTable stop=None, bint lower=False, bint wide=False):
     """Count the terms of each document.
 
     Parameters
@@ -744,44 +847,58 @@ def count(list docs, TermTable table not None, bint grow, int analyzer, int min_
         exactly as ``str.lower`` would).
     table : TermTable; with ``grow`` unseen terms are added to it (ids in
         order of first appearance), otherwise they are skipped.
+    wide : write the counts as int64 (the vectorizers' default dtype) instead of int32.
 
     Returns
     -------
     indptr : int64 (n_docs + 1,)
     indices : int32 (nnz,), term ids, increasing within each document
-    counts : int32 (nnz,)
+    counts : int32 (nnz,), int64 with ``wide``
     """
     cdef Params p = make_params(analyzer, min_n, max_n, min_token_len,
                                 SINK_GROW if grow else SINK_LOOKUP, 0, False)
-    cdef _Docs ds = _Docs(docs, lower)
+    cdef _Docs ds = _Docs(docs)
     cdef Py_ssize_t n_docs = len(docs), d, k, nk
-    cdef vector[int64_t] indptr
-    cdef vector[int32_t] indices
-    cdef vector[int32_t] counts
+    cdef PodVec[int64_t] indptr
+    cdef PodVec[int32_t] indices
+    cdef PodVec[int32_t] counts
+    cdef PodVec[int64_t] counts64
     cdef Scratch w
     cdef int64_t key
+    cdef const int64_t *keys
     cdef int32_t run
-    indptr.reserve(n_docs + 1)
-    indptr.push_back(0)
+    cdef bint failed = not indptr.reserve(n_docs + 1)
+    if not failed:
+        indptr.push(0)
     with nogil:
-        for d in range(n_docs):
+        for d in range(n_docs if not failed else 0):
             load_doc(ds, d, lower, &w)
             w.keys.clear()
             analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
-            nk = <Py_ssize_t>w.keys.size()
+            nk = <Py_ssize_t>w.keys.len
             sort_keys(&w)
+            keys = w.keys.ptr
             k = 0
             while k < nk:
-                key = w.keys[k]
+                key = keys[k]
                 run = 1
                 k += 1
-                while k < nk and w.keys[k] == key:
+                while k < nk and keys[k] == key:
                     run += 1
                     k += 1
-                indices.push_back(<int32_t>key)
-                counts.push_back(run)
-            indptr.push_back(<int64_t>indices.size())
-    return _to_array64(indptr), _to_array32(indices), _to_array32(counts)
+                indices.push(<int32_t>key)
+                if wide:
+                    counts64.push(run)
+                else:
+                    counts.push(run)
+            indptr.push(<int64_t>indices.len)
+            if w.keys.failed or indices.failed or counts.failed or counts64.failed:
+                failed = True
+                break
+    if failed:
+        raise MemoryError("out of memory while counting terms")
+    return (_owned_array(indptr), _owned_array(indices),
+            _owned_array(counts64) if wide else _owned_array(counts))
 
 
 #: Row norms understood by ``hash_counts`` and ``normalize_rows``.
@@ -850,43 +967,51 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
         raise ValueError(f"unknown norm code {norm}")
     cdef Params p = make_params(analyzer, min_n, max_n, min_token_len, SINK_HASH,
                                 n_features, alternate_sign)
-    cdef _Docs ds = _Docs(docs, lower)
-    cdef Py_ssize_t n_docs = len(docs), d, k, nk
-    cdef vector[int64_t] indptr
-    cdef vector[int32_t] indices
-    cdef vector[double] values
+    cdef _Docs ds = _Docs(docs)
+    cdef Py_ssize_t n_docs = len(docs), d = 0, k, nk
+    cdef PodVec[int64_t] indptr
+    cdef PodVec[int32_t] indices
+    cdef PodVec[double] values
     cdef Scratch w
     cdef int64_t key
+    cdef const int64_t *keys
     cdef double v
+    cdef bint failed = not indptr.reserve(n_docs + 1)
     w.bad_surrogate = False
-    indptr.reserve(n_docs + 1)
-    indptr.push_back(0)
+    if not failed:
+        indptr.push(0)
     with nogil:
-        for d in range(n_docs):
+        for d in range(n_docs if not failed else 0):
             load_doc(ds, d, lower, &w)
             w.keys.clear()
             analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, None, stop, &w)
             if w.bad_surrogate:
                 break
-            nk = <Py_ssize_t>w.keys.size()
+            nk = <Py_ssize_t>w.keys.len
             sort_keys(&w)
+            keys = w.keys.ptr
             k = 0
             while k < nk:
-                key = w.keys[k] >> 1
+                key = keys[k] >> 1
                 v = 0.0
-                while k < nk and (w.keys[k] >> 1) == key:
-                    v += -1.0 if (w.keys[k] & 1) else 1.0
+                while k < nk and (keys[k] >> 1) == key:
+                    v += -1.0 if (keys[k] & 1) else 1.0
                     k += 1
-                indices.push_back(<int32_t>key)
-                values.push_back(v)
+                indices.push(<int32_t>key)
+                values.push(v)
+            if w.keys.failed or indices.failed or values.failed:
+                failed = True
+                break
             if binary or norm:
-                _finish_row(values.data() + indptr.back(), values.size() - indptr.back(),
-                            binary, norm)
-            indptr.push_back(<int64_t>indices.size())
+                _finish_row(values.ptr + indptr.ptr[indptr.len - 1],
+                            values.len - indptr.ptr[indptr.len - 1], binary, norm)
+            indptr.push(<int64_t>indices.len)
+    if failed:
+        raise MemoryError("out of memory while hashing terms")
     if w.bad_surrogate:
         raise UnicodeEncodeError("utf-8", docs[d], 0, len(docs[d]),
                                  "surrogates not allowed")
-    return _to_array64(indptr), _to_array32(indices), _to_array_f64(values)
+    return _owned_array(indptr), _owned_array(indices), _owned_array(values)
 
 
 def linear_scores(list docs, TermTable table not None, const double[:, ::1] weights,
@@ -909,7 +1034,7 @@ def linear_scores(list docs, TermTable table not None, const double[:, ::1] weig
     for tid in range(column.shape[0]):
         if column[tid] >= n_out:
             raise ValueError("column map points past the weight matrix")
-    cdef _Docs ds = _Docs(docs, lower)
+    cdef _Docs ds = _Docs(docs)
     cdef Py_ssize_t n_docs = len(docs), d, k, nk, c
     cdef cnp.ndarray[double, ndim=2] out = np.zeros((n_docs, n_cls), dtype=np.float64)
     cdef double[:, ::1] ov = out
@@ -921,68 +1046,57 @@ def linear_scores(list docs, TermTable table not None, const double[:, ::1] weig
             load_doc(ds, d, lower, &w)
             w.keys.clear()
             analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
+            if w.keys.failed:
+                break
             # translate term ids to output columns, dropping pruned terms
             nk = 0
-            for k in range(<Py_ssize_t>w.keys.size()):
-                key = column[w.keys[k]]
+            for k in range(<Py_ssize_t>w.keys.len):
+                key = column[w.keys.ptr[k]]
                 if key >= 0:
-                    w.keys[nk] = key
+                    w.keys.ptr[nk] = key
                     nk += 1
-            w.keys.resize(nk)
+            w.keys.len = nk
             sort_keys(&w)
             # the weight rows are scattered over a large matrix: ask for all of
             # this document's rows before using the first
             for k in range(nk):
                 for c in range(0, n_cls, 8):
-                    __builtin_prefetch(&weights[w.keys[k], c])
+                    __builtin_prefetch(&weights[w.keys.ptr[k], c])
             k = 0
             while k < nk:
-                key = w.keys[k]
+                key = w.keys.ptr[k]
                 a = 0.0
-                while k < nk and w.keys[k] == key:
+                while k < nk and w.keys.ptr[k] == key:
                     a += 1.0
                     k += 1
                 if binary:
                     a = 1.0
                 for c in range(n_cls):
                     ov[d, c] += a * weights[key, c]
+    if w.keys.failed:
+        raise MemoryError("out of memory while scoring documents")
     return out
 
 
 cdef class _Owned:
-    """Hands a kernel's output vector to NumPy without copying it.
+    """Hands a kernel's ``malloc`` output block to NumPy without copying it.
 
-    Exactly one of the vectors is used (``code``: 'i' int32, 'q' int64, 'd'
-    float64); ``np.asarray`` of this object views its memory and keeps it alive.
+    ``np.asarray`` of this object views the block (``code``: 'i' int32,
+    'q' int64, 'd' float64) and keeps it alive; the block is freed with it.
     """
-    cdef vector[int32_t] i32
-    cdef vector[int64_t] i64
-    cdef vector[double] f64
+    cdef void *ptr
     cdef char code
+    cdef Py_ssize_t itemsize
     cdef Py_ssize_t shape[1]
     cdef Py_ssize_t strides[1]
 
     def __getbuffer__(self, Py_buffer *buf, int flags):
-        cdef Py_ssize_t itemsize
-        if self.code == b'i':
-            buf.buf = <void *>self.i32.data()
-            self.shape[0] = self.i32.size()
-            itemsize = sizeof(int32_t)
-            buf.format = 'i'
-        elif self.code == b'q':
-            buf.buf = <void *>self.i64.data()
-            self.shape[0] = self.i64.size()
-            itemsize = sizeof(int64_t)
-            buf.format = 'q'
-        else:
-            buf.buf = <void *>self.f64.data()
-            self.shape[0] = self.f64.size()
-            itemsize = sizeof(double)
-            buf.format = 'd'
-        self.strides[0] = itemsize
+        buf.buf = self.ptr
+        buf.format = 'i' if self.code == b'i' else ('q' if self.code == b'q' else 'd')
+        self.strides[0] = self.itemsize
         buf.obj = self
-        buf.len = self.shape[0] * itemsize
-        buf.itemsize = itemsize
+        buf.len = self.shape[0] * self.itemsize
+        buf.itemsize = self.itemsize
         buf.ndim = 1
         buf.readonly = 0
         buf.shape = self.shape
@@ -993,68 +1107,183 @@ cdef class _Owned:
     def __releasebuffer__(self, Py_buffer *buf):
         pass
 
+    def __dealloc__(self):
+        free(self.ptr)
 
-cdef _to_array64(vector[int64_t] &v):
-    if v.size() == 0:
-        return np.empty(0, dtype=np.int64)
+
+ctypedef fused pod_t:
+    int32_t
+    int64_t
+    double
+
+
+cdef _owned_array(PodVec[pod_t] &v):
+    """The values of ``v`` as a 1-d NumPy array that takes over its block (``v`` is emptied)."""
+    if v.len == 0:
+        v.clear()
+        if pod_t is int32_t:
+            return np.empty(0, dtype=np.int32)
+        elif pod_t is int64_t:
+            return np.empty(0, dtype=np.int64)
+        else:
+            return np.empty(0, dtype=np.float64)
+    v.shrink()
     cdef _Owned o = _Owned()
-    o.code = b'q'
-    o.i64.swap(v)
+    o.shape[0] = <Py_ssize_t>v.len
+    o.itemsize = sizeof(pod_t)
+    if pod_t is int32_t:
+        o.code = b'i'
+    elif pod_t is int64_t:
+        o.code = b'q'
+    else:
+        o.code = b'd'
+    o.ptr = <void *>v.release()
     return np.asarray(o)
 
 
-cdef _to_array32(vector[int32_t] &v):
-    if v.size() == 0:
-        return np.empty(0, dtype=np.int32)
-    cdef _Owned o = _Owned()
-    o.code = b'i'
-    o.i32.swap(v)
-    return np.asarray(o)
+cdef void _sort_by_high(uint64_t *a, uint64_t *tmp, Py_ssize_t n) noexcept nogil:
+    """Sort ``a`` by the upper 32 bits of its values (distinct there), LSD radix on bytes."""
+    cdef Py_ssize_t i, j, b, total, c
+    cdef uint64_t x, largest = 0
+    cdef Py_ssize_t cnt[256]
+    cdef uint64_t *src = a
+    cdef uint64_t *dst = tmp
+    cdef uint64_t *swap_
+    cdef int shift = 32
+    if n < 32:
+        for i in range(1, n):
+            x = a[i]
+            j = i - 1
+            while j >= 0 and (a[j] >> 32) > (x >> 32):
+                a[j + 1] = a[j]
+                j -= 1
+            a[j + 1] = x
+        return
+    for i in range(n):
+        if a[i] > largest:
+            largest = a[i]
+    while shift < 64 and (largest >> shift) > 0:
+        memset(cnt, 0, sizeof(cnt))
+        for i in range(n):
+            cnt[(src[i] >> shift) & 255] += 1
+        total = 0
+        for b in range(256):
+            c = cnt[b]
+            cnt[b] = total
+            total += c
+        for i in range(n):
+            b = (src[i] >> shift) & 255
+            dst[cnt[b]] = src[i]
+            cnt[b] += 1
+        swap_ = src
+        src = dst
+        dst = swap_
+        shift += 8
+    if src != a:
+        memcpy(a, src, n * sizeof(uint64_t))
 
 
-cdef _to_array_f64(vector[double] &v):
-    if v.size() == 0:
-        return np.empty(0, dtype=np.float64)
-    cdef _Owned o = _Owned()
-    o.code = b'd'
-    o.f64.swap(v)
-    return np.asarray(o)
+ctypedef fused out_index_t:
+    int32_t
+    int64_t
+
+ctypedef fused out_value_t:
+    int32_t
+    int64_t
+    float
+    double
 
 
-def sort_rows(const int64_t[::1] indptr, int32_t[::1] indices, int32_t[::1] counts,
-              const int32_t[::1] mapping=None):
-    """Sort each CSR row's (index, count) pairs by index, in place.
+def place_rows(const int64_t[::1] indptr, const int32_t[::1] indices, const int32_t[::1] counts,
+               Py_ssize_t row_lo, Py_ssize_t row_hi, out_index_t[::1] out_indices,
+               out_value_t[::1] out_values, int64_t out_offset,
+               const int32_t[::1] order=None, const int32_t[::1] column=None):
+    """Copy rows ``row_lo:row_hi`` of a CSR piece into final output arrays, relabelling.
 
-    With ``mapping``, indices are first replaced by ``mapping[index]`` (in
-    place too, so relabelling a chunk allocates nothing). ``indptr`` must be
-    non-decreasing, start at 0 and end at ``len(indices)``; indices must be
-    non-negative (and below ``len(mapping)``), mapped ones too.
+    Entries ``indptr[row_lo]:indptr[row_hi]`` land at ``out_offset`` onwards.
+    Within each row, entries are put in increasing ``order[index]`` (``order``
+    None: they stay as they are; the mapped values must be distinct within a
+    row), each index becomes ``column[order[index]]`` (a missing map is the
+    identity) and each count is converted to the output dtype. Runs without
+    the GIL, so row ranges can be placed from several threads at once.
     """
-    cdef Py_ssize_t n_rows = indptr.shape[0] - 1, r, k, a, b
-    if indptr.shape[0] < 1 or indptr[0] != 0 or indptr[n_rows] != indices.shape[0] \
-            or counts.shape[0] != indices.shape[0]:
+    cdef Py_ssize_t n_rows = indptr.shape[0] - 1, r, k, a, b, n
+    if n_rows < 0 or not 0 <= row_lo <= row_hi <= n_rows:
+        raise ValueError("row range outside the CSR piece")
+    if indices.shape[0] != counts.shape[0] or indptr[row_lo] < 0 \
+            or indptr[row_hi] > indices.shape[0]:
         raise ValueError("inconsistent CSR arrays")
-    for r in range(n_rows):
+    for r in range(row_lo, row_hi):
         if indptr[r + 1] < indptr[r]:
             raise ValueError("indptr must be non-decreasing")
-    for k in range(indices.shape[0]):
-        if indices[k] < 0 or mapping is not None and indices[k] >= mapping.shape[0]:
-            raise ValueError("indices must be non-negative (and inside the mapping)")
-    if mapping is not None:
-        for k in range(mapping.shape[0]):
-            if mapping[k] < 0:
-                raise ValueError("mapping must be non-negative")
-    cdef vector[uint64_t] keys
-    cdef bint remap = mapping is not None
+    cdef int64_t base = indptr[row_lo], n_out = indptr[row_hi] - indptr[row_lo]
+    if out_indices.shape[0] != out_values.shape[0] or out_offset < 0 \
+            or out_offset > out_indices.shape[0] - n_out:
+        raise ValueError("output arrays too short for the rows placed")
+    cdef bint reorder = order is not None, relabel = column is not None
+    cdef int64_t n_order = order.shape[0] if reorder else 0
+    cdef int64_t n_column = column.shape[0] if relabel else 0
+    cdef int64_t idx, o
+    cdef bint bad = False
+    cdef vector[uint64_t] keys, tmp
+    cdef int64_t dst
     with nogil:
-        for r in range(n_rows):
+        for r in range(row_lo, row_hi):
             a = indptr[r]
             b = indptr[r + 1]
-            keys.resize(b - a)
-            for k in range(a, b):
-                keys[k - a] = (<uint64_t>(mapping[indices[k]] if remap else indices[k]) << 32) \
-                    | <uint32_t>counts[k]
-            sort(keys.begin(), keys.end())
-            for k in range(a, b):
-                indices[k] = <int32_t>(keys[k - a] >> 32)
-                counts[k] = <int32_t>(keys[k - a] & 0xFFFFFFFFU)
+            n = b - a
+            dst = out_offset + a - base
+            if reorder:
+                if <Py_ssize_t>keys.size() < n:
+                    keys.resize(n)
+                    tmp.resize(n)
+                for k in range(n):
+                    idx = indices[a + k]
+                    if idx < 0 or idx >= n_order or order[idx] < 0:
+                        bad = True
+                        break
+                    keys[k] = (<uint64_t>order[idx] << 32) | <uint64_t>k
+                if bad:
+                    break
+                _sort_by_high(keys.data(), tmp.data(), n)
+                for k in range(n):
+                    o = <int64_t>(keys[k] >> 32)
+                    if relabel:
+                        if o < 0 or o >= n_column:
+                            bad = True
+                            break
+                        o = column[o]
+                    out_indices[dst + k] = <out_index_t>o
+                    out_values[dst + k] = <out_value_t>counts[a + <Py_ssize_t>(keys[k] & 0xFFFFFFFFU)]
+                if bad:
+                    break
+            else:
+                for k in range(n):
+                    o = indices[a + k]
+                    if relabel:
+                        if o < 0 or o >= n_column:
+                            bad = True
+                            break
+                        o = column[o]
+                    out_indices[dst + k] = <out_index_t>o
+                    out_values[dst + k] = <out_value_t>counts[a + k]
+                if bad:
+                    break
+    if bad:
+        raise ValueError("index outside the relabelling maps")
+
+
+def map_indices(int32_t[::1] indices, const int32_t[::1] column):
+    """``indices[k] = column[indices[k]]`` in place (every index must lie inside ``column``)."""
+    cdef Py_ssize_t k, n = indices.shape[0], n_column = column.shape[0]
+    cdef int32_t idx
+    cdef bint bad = False
+    with nogil:
+        for k in range(n):
+            idx = indices[k]
+            if idx < 0 or idx >= n_column:
+                bad = True
+                break
+            indices[k] = column[idx]
+    if bad:
+        raise ValueError("index outside the relabelling map")

@@ -99,6 +99,11 @@ def parallel_map(fn: Callable[[Any], Any], items: list, n_jobs: int | None) -> l
         return list(pool.map(fn, items))
 
 
+def chunk_workers(n_items: int, n_jobs: int | None) -> int:
+    """Threads ``map_chunks`` uses for ``n_items`` items (1: one chunk, no threads)."""
+    return min(n_threads(n_jobs), max(1, n_items // _MIN_CHUNK))
+
+
 def map_chunks(
     fn: Callable[[list], Any], items: list, n_jobs: int | None, chunks_per_thread: int = 4
 ) -> list:
@@ -106,7 +111,7 @@ def map_chunks(
 
     With one thread the whole list is one chunk. Results keep chunk order.
     """
-    workers = min(n_threads(n_jobs), max(1, len(items) // _MIN_CHUNK))
+    workers = chunk_workers(len(items), n_jobs)
     if workers <= 1:
         return [fn(items)]
     bounds = np.linspace(0, len(items), chunks_per_thread * workers + 1).astype(int)
@@ -114,22 +119,45 @@ def map_chunks(
     return parallel_map(fn, chunks, workers)
 
 
-def concat_rows(parts: list[tuple], dtype: Any = None) -> tuple[np.ndarray, ...]:
+def concat_rows(
+    parts: list[tuple], dtype: Any = None, n_jobs: int | None = 1
+) -> tuple[np.ndarray, ...]:
     """Stack per-chunk CSR pieces ``(indptr, indices, values)`` in chunk order.
 
     ``dtype``: the values' output dtype, converted while stacking (no extra copy).
+    The pieces are copied into the preallocated output on up to ``n_jobs``
+    threads (NumPy copies run without the GIL).
     """
     if len(parts) == 1:
         indptr, indices, values = parts[0]
         return indptr, indices, values.astype(dtype or values.dtype, copy=False)
-    offsets = np.cumsum([0] + [p[0][-1] for p in parts[:-1]])
-    shifted = [p[0][1:] + o for p, o in zip(parts, offsets, strict=True)]
-    indptr = np.concatenate([parts[0][0][:1], *shifted])
-    return (
-        indptr,
-        np.concatenate([p[1] for p in parts]),
-        np.concatenate([p[2] for p in parts], dtype=dtype),
-    )
+    row_offsets, nnz_offsets = _part_offsets(parts)
+    indptr = np.empty(row_offsets[-1] + 1, dtype=np.int64)
+    indptr[0] = 0
+    indices = np.empty(nnz_offsets[-1], dtype=np.result_type(*(p[1] for p in parts)))
+    values = np.empty(nnz_offsets[-1], dtype=dtype or np.result_type(*(p[2] for p in parts)))
+
+    def place(k: int) -> None:
+        p_indptr, p_indices, p_values = parts[k]
+        r, z = row_offsets[k], nnz_offsets[k]
+        np.add(p_indptr[1:], z, out=indptr[r + 1 : row_offsets[k + 1] + 1])
+        indices[z : nnz_offsets[k + 1]] = p_indices
+        values[z : nnz_offsets[k + 1]] = p_values
+
+    parallel_map(place, list(range(len(parts))), n_jobs)
+    return indptr, indices, values
+
+
+def _part_offsets(parts: list[tuple]) -> tuple[list[int], list[int]]:
+    """Row and entry offsets of CSR pieces ``(indptr, indices, ...)`` stacked in order."""
+    rows = [0]
+    nnz = [0]
+    for p in parts:
+        if len(p[0]) < 1 or p[0][0] != 0 or p[0][-1] != len(p[1]):
+            raise ValueError("inconsistent CSR piece")
+        rows.append(rows[-1] + len(p[0]) - 1)
+        nnz.append(nnz[-1] + int(p[0][-1]))
+    return rows, nnz
 
 
 @dataclass(frozen=True)

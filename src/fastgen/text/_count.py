@@ -14,13 +14,19 @@ from .._base import BaseEstimator, TransformerMixin, check_is_fitted
 from .._kernels import _text
 from ._analysis import (
     TextAnalysisMixin,
+    _part_offsets,
     as_document_list,
+    chunk_workers,
     concat_rows,
     map_chunks,
+    n_threads,
     parallel_map,
 )
 
 _INT32_MAX = np.iinfo(np.int32).max
+#: Value dtypes the kernels write directly (others are converted afterwards).
+_PLACE_DTYPES = (np.dtype(np.int32), np.dtype(np.int64), np.dtype(np.float32),
+                 np.dtype(np.float64))
 
 
 class _Vocabulary(dict):
@@ -195,11 +201,11 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
                 X.data.fill(1)
             return X
 
-        terms, order, X = self._count_new(docs)
+        terms, order, X = self._count_new(docs, sorted_columns=True)
         if self.binary:
             X.data.fill(1)
         max_doc_count, min_doc_count = self._doc_count_bounds(X.shape[0])
-        X, vocabulary = _sort_and_limit(
+        X, vocabulary = _limit_sorted(
             X, terms, order, max_doc_count, min_doc_count, self.max_features
         )
         self.vocabulary_ = vocabulary
@@ -316,13 +322,15 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
 
     # ----------------------------------------------------------- counting
     def _count_new(
-        self, docs: list, allow_empty: bool = False
+        self, docs: list, allow_empty: bool = False, sorted_columns: bool = False
     ) -> tuple[list, np.ndarray | None, sp.csr_matrix]:
         """Count with a vocabulary learned from ``docs`` (ids by first appearance).
 
         Returns the terms in id order, the ids in sorted-term order (None: not
-        computed) and the count matrix (rows ordered by id). No terms at all raise
-        ``ValueError`` unless ``allow_empty``.
+        computed) and the count matrix; its rows hold their entries ordered by
+        id and its columns are term ids, or with ``sorted_columns`` each term's
+        position in sorted order (scikit-learn's layout after sorting the
+        features). No terms at all raise ``ValueError`` unless ``allow_empty``.
         """
         plan = self._kernel_plan()
         if plan is None:
@@ -330,37 +338,47 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
             indptr, indices, counts = _count_python(self.build_analyzer(), docs, vocabulary, True)
             terms = list(vocabulary)
             order = None
+            if sorted_columns:
+                order = np.asarray(sorted(range(len(terms)), key=terms.__getitem__),
+                                   dtype=np.int64)
+                if terms:
+                    _text.map_indices(indices, _term_rank(terms, order, np.int32))
         else:
+            # counts straight in the output dtype when one chunk does all the work
+            wide = (chunk_workers(len(docs), self.n_jobs) <= 1
+                    and np.dtype(self.dtype) == np.int64)
+
             def count_chunk(chunk: list) -> tuple:
                 table = _text.TermTable()
                 texts = self._kernel_texts(chunk, plan)
-                return (table, *_text.count(texts, table, True, **plan.kwargs()))
+                return (table, *_text.count(texts, table, True, **plan.kwargs(), wide=wide))
 
             # One chunk per thread: each chunk learns its own table, so fewer
             # chunks mean fewer repeated insertions and merges.
             parts = map_chunks(count_chunk, docs, self.n_jobs, chunks_per_thread=1)
-            if len(parts) == 1:
-                table, indptr, indices, counts = parts[0]
-            else:
-                # Merging in chunk order gives ids by first appearance in the corpus,
-                # as a serial pass would: the first chunk's table becomes the global
-                # one (its ids stand), later chunks are merged into it and relabelled
-                # independently of each other.
-                table = parts[0][0]
-                mappings = [table.merge(p[0]) for p in parts[1:]]
-                relabelled = parallel_map(
-                    lambda k: (parts[k][1], *_relabel(mappings[k - 1], *parts[k][1:])),
-                    list(range(1, len(parts))),
-                    self.n_jobs,
-                )
-                indptr, indices, counts = concat_rows(
-                    [parts[0][1:], *relabelled], dtype=self.dtype
-                )
+            table = parts[0][0]
+            # Merging in chunk order gives ids by first appearance in the corpus,
+            # as a serial pass would: the first chunk's table becomes the global
+            # one (its ids stand), later chunks are merged into it and their rows
+            # relabelled (and reordered by global id) while being placed.
+            orders = [None] + [table.merge(p[0]) for p in parts[1:]]
             terms = table.terms()
             order = table.sorted_ids()
+            column = _term_rank(terms, order, np.int32) if sorted_columns and terms else None
+            if len(parts) == 1:
+                indptr, indices, counts = parts[0][1:]
+                if column is not None:
+                    _text.map_indices(indices, column)
+            else:
+                indptr, indices, counts = _place_parts(
+                    [p[1:] for p in parts], orders, column, self.dtype, self.n_jobs
+                )
         if not terms and not allow_empty:
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-        return terms, order, self._to_csr(indptr, indices, counts, len(terms))
+        X = self._to_csr(indptr, indices, counts, len(terms))
+        if sorted_columns:
+            X.has_sorted_indices = False  # rows stay in id order
+        return terms, order, X
 
     def _transform_fixed(self, docs: list) -> sp.csr_matrix:
         """Count over the fixed ``vocabulary_`` (unknown terms are dropped)."""
@@ -370,12 +388,14 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         if table is None:
             indptr, indices, counts = _count_python(self.build_analyzer(), docs, vocabulary, False)
         else:
+            wide = np.dtype(self.dtype) == np.int64
+
             def count_chunk(chunk: list) -> tuple:
                 texts = self._kernel_texts(chunk, plan)
-                return _text.count(texts, table, False, **plan.kwargs())
+                return _text.count(texts, table, False, **plan.kwargs(), wide=wide)
 
             parts = map_chunks(count_chunk, docs, self.n_jobs)
-            indptr, indices, counts = concat_rows(parts, dtype=self.dtype)
+            indptr, indices, counts = concat_rows(parts, dtype=self.dtype, n_jobs=self.n_jobs)
         return self._to_csr(indptr, indices, counts, len(vocabulary))
 
     def _lookup_table(self) -> _text.TermTable | None:
@@ -446,35 +466,64 @@ def _count_python(
     )
 
 
-def _relabel(
-    mapping: np.ndarray, indptr: np.ndarray, indices: np.ndarray, counts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Map chunk-local ids to global ids in place, keeping rows ordered by id."""
-    _text.sort_rows(indptr, indices, counts, mapping)
-    return indices, counts
+def _place_parts(
+    pieces: list[tuple], orders: list, column: np.ndarray | None, dtype: Any, n_jobs: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stack per-chunk count pieces ``(indptr, indices, counts)``, relabelling on the way.
+
+    ``orders[k]``: chunk ``k``'s local id -> global id map (None: ids are global);
+    rows are reordered by global id. ``column``: global id -> output column (None:
+    the global id). Row ranges are placed on ``n_jobs`` threads straight into the
+    output arrays, converting the counts to ``dtype``.
+    """
+    row_offsets, nnz_offsets = _part_offsets(pieces)
+    total = nnz_offsets[-1]
+    index_dtype = np.int64 if total > _INT32_MAX else np.int32
+    value_dtype = np.dtype(dtype) if np.dtype(dtype) in _PLACE_DTYPES else np.dtype(np.int64)
+    indptr = np.empty(row_offsets[-1] + 1, dtype=np.int64)
+    indptr[0] = 0
+    indices = np.empty(total, dtype=index_dtype)
+    values = np.empty(total, dtype=value_dtype)
+    # enough row ranges for every thread to have one
+    splits = -(-n_threads(n_jobs) // len(pieces))
+    tasks = []
+    for k, (p_indptr, _, _) in enumerate(pieces):
+        bounds = np.linspace(0, len(p_indptr) - 1, splits + 1).astype(np.int64)
+        tasks += [(k, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+                  if b > a]
+
+    def place(task: tuple[int, int, int]) -> None:
+        k, lo, hi = task
+        p_indptr, p_indices, p_counts = pieces[k]
+        r, z = row_offsets[k], nnz_offsets[k]
+        np.add(p_indptr[lo + 1 : hi + 1], z, out=indptr[r + lo + 1 : r + hi + 1])
+        _text.place_rows(p_indptr, p_indices, p_counts, lo, hi, indices, values,
+                         z + int(p_indptr[lo]), orders[k], column)
+
+    parallel_map(place, tasks, n_jobs)
+    return indptr, indices, values.astype(dtype, copy=False)
 
 
-def _sort_and_limit(
+def _limit_sorted(
     X: sp.csr_matrix,
     terms: list,
-    order: np.ndarray | None,
+    order: np.ndarray,
     high: float,
     low: float,
     limit: int | None,
 ) -> tuple[sp.csr_matrix, _Vocabulary]:
-    """Renumber columns by sorted term and prune by document frequency / max_features.
+    """Prune a count matrix with sorted columns by document frequency / max_features.
 
-    ``X``'s columns are term ids in ``terms`` order; ``order`` lists the ids by
-    sorted term (computed here when None). Reproduces scikit-learn's
-    sort/prune sequence so the resulting arrays are identical, including the
-    order of entries within rows and ties among ``max_features``.
+    ``X``'s columns are already the terms' sorted positions (``order`` lists the
+    ids by sorted term). Reproduces scikit-learn's prune sequence so the resulting
+    arrays are identical, including the order of entries within rows and ties
+    among ``max_features``.
     """
     n = len(terms)
-    rank = _term_rank(terms, order, X.indices.dtype)
-    X.indices = rank[X.indices]
-    X.has_sorted_indices = False
-
-    dfs = np.bincount(X.indices, minlength=n)
+    rank = _term_rank(terms, order, np.int64)
+    # every fitted term occurs in at least one and at most all documents: only
+    # non-trivial bounds need the document frequencies
+    dfs = None if high >= X.shape[0] and low <= 1 else np.bincount(X.indices, minlength=n)
     kept, vocabulary = _select_vocabulary(
         terms, rank, dfs, lambda: np.asarray(X.sum(axis=0)).ravel(), high, low, limit
     )
@@ -505,13 +554,15 @@ def _select_vocabulary(
     """Terms kept by document frequency and ``max_features`` (scikit-learn's rule).
 
     ``dfs`` and ``tfs()`` (a callable, evaluated only when ``max_features`` prunes)
-    are in sorted-term order; ``rank`` maps term ids to that order. Returns the
-    kept sorted positions and the vocabulary (terms in id order, sorted columns).
+    are in sorted-term order (``dfs`` None: every term is within the bounds);
+    ``rank`` maps term ids to that order. Returns the kept sorted positions and
+    the vocabulary (terms in id order, sorted columns).
     """
     n = len(terms)
     mask = np.ones(n, dtype=bool)
-    mask &= dfs <= high
-    mask &= dfs >= low
+    if dfs is not None:
+        mask &= dfs <= high
+        mask &= dfs >= low
     if limit is not None and mask.sum() > limit:
         mask_inds = (-tfs()[mask]).argsort()[:limit]
         new_mask = np.zeros(n, dtype=bool)

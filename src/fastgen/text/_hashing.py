@@ -114,7 +114,7 @@ class HashingVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
                 )
 
             parts = map_chunks(hash_chunk, docs, self.n_jobs)
-            indptr, indices, values = concat_rows(parts)
+            indptr, indices, values = concat_rows(parts, n_jobs=self.n_jobs)
         # scikit-learn normalises in floating point: an integer dtype with a norm
         # gives float64, as sklearn.preprocessing.normalize does
         dtype = self.dtype
