@@ -344,3 +344,99 @@ def test_fused_estep_rejects_hostile_inputs():
         )
     with pytest.raises(ValueError, match="emission kind"):
         _hmm.emissions(9)
+
+
+# --------------------------------------------------------------------------- vectorised exp
+
+
+def _vexp(x):
+    x = np.array(x, dtype=np.float64)
+    bits = np.empty(len(x), dtype=np.int64)
+    _hmm.vexp(x, np.empty(len(x)), bits, bits.view(np.float64))
+    return x
+
+
+def test_vexp_within_one_ulp_of_numpy():
+    rng = np.random.RandomState(11)
+    x = np.concatenate(
+        [
+            np.linspace(-708.0, 708.0, 200_003),
+            rng.uniform(-1.0, 1.0, 10_001),
+            np.log(2.0) * np.arange(-1021, 1022) + rng.uniform(-1e-9, 1e-9, 2043),
+            [0.0, -0.0, 1e-300, -1e-300, 708.0, -708.0, np.log(2.0) / 2, -np.log(2.0) / 2],
+        ]
+    )
+    got, ref = _vexp(x), np.exp(x)
+    assert np.all(np.abs(got - ref) <= np.spacing(ref))
+
+
+def test_vexp_hands_extreme_and_special_arguments_to_numpy():
+    x = [-1e308, -746.0, -745.0, -720.5, -708.5, 709.5, 710.0, -np.inf, np.inf, np.nan, 0.5]
+    with np.errstate(over="ignore"):
+        ref = np.exp(np.array(x))
+    assert_array_equal(_vexp(x), ref)  # subnormals, zeros, inf and NaN exactly as np.exp
+    assert_array_equal(_vexp([]), [])
+
+
+# --------------------------------------------------------------------------- serial path
+
+
+@pytest.mark.parametrize("lengths", [[30, 1, 300, 24], [5000], [4200, 3]])
+@pytest.mark.parametrize("log_space", [True, False])
+def test_serial_and_threaded_paths_agree_exactly(monkeypatch, lengths, log_space):
+    """Small inputs run on the calling thread only: bit-for-bit the threaded results."""
+    import numba
+
+    rng = np.random.RandomState(12)
+    nc, nf = 3, 2
+    startidx = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    n = startidx[-1]
+    means = rng.randn(nc, nf) * 3
+    X = means[rng.randint(nc, size=n)] + rng.randn(n, nf)
+    start, trans, _ = model(1, nc, seed=13)
+    kind, em = _hmm.emissions(_hmm.EMIT_DIAG, X=X, means=means, covars=rng.rand(nc, nf) + 0.5)
+    n_threads = numba.get_num_threads()
+    results = []
+    for threshold in (0, 10**18):  # always threaded, always serial
+        monkeypatch.setattr(_hmm, "_SERIAL_WORK", threshold)
+        r = _hmm.forward_backward(
+            startidx, start, trans, kind, em, log_space, stats_kind=_hmm.STATS_DIAG
+        )
+        v = _hmm.viterbi_batch(startidx, start, trans, kind=kind, em=em)
+        results.append((r, v))
+        assert numba.get_num_threads() == n_threads  # restored after the serial path
+    (r0, v0), (r1, v1) = results
+    for a, b in zip(r0, r1, strict=True):
+        assert_array_equal(a, b)
+    assert_array_equal(v0[0], v1[0])
+    assert_array_equal(v0[1], v1[1])
+
+
+def test_serial_path_restores_thread_count_after_an_error(monkeypatch):
+    import numba
+
+    monkeypatch.setattr(_hmm, "_SERIAL_WORK", 10**18)
+    n_threads = numba.get_num_threads()
+    with pytest.raises(RuntimeError, match="boom"), _hmm._threads_for(1):
+        assert numba.get_num_threads() == 1
+        raise RuntimeError("boom")
+    assert numba.get_num_threads() == n_threads
+
+
+@pytest.mark.parametrize("n", [1, 127, 128, 129, 300])  # around the emission block size
+def test_block_emissions_match_per_frame_densities(n):
+    rng = np.random.RandomState(14)
+    nc, nf = 4, 3
+    X = rng.randn(n, nf) * 2
+    means = rng.randn(nc, nf)
+    cv = rng.rand(nc, nf) + 0.2
+    a = rng.randn(nc, nf, nf)
+    chol = np.linalg.cholesky(a @ a.transpose(0, 2, 1) + np.eye(nf))
+    for kind, em_kw, ref in (
+        (_hmm.EMIT_DIAG, {"covars": cv}, _hmm.log_density_diag(X, means, cv)),
+        (_hmm.EMIT_FULL, {"chol": chol}, _hmm.log_density_full(X, means, chol)),
+    ):
+        kind, em = _hmm.emissions(kind, X=X, means=means, **em_kw)
+        out = np.full((n, nc), np.nan)
+        _hmm._log_frames(kind, em, 0, n, _hmm._workspace(nf, nc), out)
+        assert_allclose(out, ref, rtol=1e-13, atol=1e-13)

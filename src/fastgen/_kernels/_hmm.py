@@ -23,20 +23,30 @@ is tiny, or states flushed to zero without a positive lower bound on the transit
 probabilities) is redone with the exact log-space recurrences (:func:`forward_log`,
 :func:`backward_log`).  Results agree with hmmlearn's to rounding.
 
+Emissions are computed in blocks of ``_BLOCK`` frames, state by state and vectorised
+over the frames of the block; the scaled likelihoods then go through :func:`vexp`, a
+vectorised ``exp`` within one ulp of NumPy's.  Viterbi stays in log space (max-plus, no
+``exp``/``log``), with the transition matrix transposed so that each state's maximum is
+an independent chain.
+
 Threading: many sequences are split into a fixed number of contiguous chunks, run
 with ``prange``; a long sequence (at least ``_LONG_MIN`` frames holding a quarter of the
 data) is split into fixed time blocks for its emissions and statistics, its two
 recurrences staying serial.  Every chunk / block owns its accumulators, reduced in a
 fixed order, so results do not depend on the number of threads, which follows Numba's
-(``numba.set_num_threads`` or the ``NUMBA_NUM_THREADS`` environment variable).
+(``numba.set_num_threads`` or the ``NUMBA_NUM_THREADS`` environment variable).  Calls
+with little work (below ``_SERIAL_WORK``) run on the calling thread alone, which avoids
+waking the worker threads; the chunking, hence every result, is the same.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange, set_num_threads
 from scipy import linalg
 
 __all__ = [
@@ -48,6 +58,7 @@ __all__ = [
     "forward_scaling",
     "backward_scaling",
     "viterbi",
+    "vexp",
     "EStep",
     "emissions",
     "forward_backward",
@@ -395,46 +406,137 @@ _FLUSH = -690.0  # exp(-690) ~ 1e-300: a state this much less likely than the be
 _MIN_SCALE = 1e-250  # smallest per-frame normaliser the fast log path accepts
 
 
-@njit(cache=True, inline="always")
-def _log_frame_row(kind, X, sym, means, inv, lt, const, table, log_frame, t, y, out) -> None:
-    """Emission log-likelihoods of global frame ``t`` into ``out`` (n_components,).
+_BLOCK = 128  # frames per emission block (vectorised over the frames of a block)
 
-    The arrays are those of the ``em`` tuple of :func:`emissions`, unpacked once by the
-    caller (unpacking per frame would touch every array's reference count).
-    """
-    nc = out.shape[0]
-    if kind == EMIT_DIAG:
-        nf = X.shape[1]
-        for k in range(nc):
-            q = 0.0
-            for f in range(nf):
-                d = X[t, f] - means[k, f]
-                q += d * d * inv[k, f]
-            out[k] = const[k] - 0.5 * q
-    elif kind == EMIT_FULL:
-        nf = X.shape[1]
-        for k in range(nc):
-            for f in range(nf):
-                y[f] = 0.0
-            for g in range(nf):  # y = L^-1 (x - mean); lt[k, g, f] = L^-1[f, g] (0 for f < g)
-                d = X[t, g] - means[k, g]
-                for f in range(nf):
-                    y[f] += lt[k, g, f] * d
-            q = 0.0
-            for f in range(nf):
-                q += y[f] * y[f]
-            out[k] = const[k] - 0.5 * q
-    elif kind == EMIT_CATEGORICAL:
-        s = sym[t]
-        for k in range(nc):
-            out[k] = table[s, k]
-    else:
-        for k in range(nc):
-            out[k] = log_frame[t, k]
+# exp(x) = 2**k * p(r), r = x - k ln2 in [-ln2/2, ln2/2]: Cody-Waite reduction and a degree-13
+# Taylor polynomial (truncation error < 1e-18 relative); within 1 ulp of libm's exp.
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.693147180369123816490  # ln2 rounded to 32 significant bits (k * _LN2_HI exact)
+_LN2_LO = 1.90821492927058770002e-10  # ln2 - _LN2_HI
+_ROUND = 6755399441055744.0  # 1.5 * 2**52: (x + _ROUND) - _ROUND rounds x to an integer
+_EXP_LIMIT = 708.0  # beyond +-708 (and for NaN) the result comes from np.exp
 
 
 @njit(cache=True)
-def _fill_scaled(kind, em, scaled, log_space, lo, hi, off, y, lf, fr, cc, flag) -> None:
+def _workspace(nf: int, nc: int):
+    """Scratch arrays of :func:`_emit_block` / :func:`vexp` for one thread."""
+    ny = max(nf, 1)
+    bits = np.empty(_BLOCK * nc, dtype=np.int64)
+    return (
+        np.empty((ny, _BLOCK)), np.empty(_BLOCK), np.empty((ny, _BLOCK)),
+        np.empty(_BLOCK * nc), bits, bits.view(np.float64),
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def vexp(x, poly, bits, scale) -> None:
+    """``x[:] = exp(x)`` in place, vectorised (within 1 ulp of ``np.exp``).
+
+    ``poly`` (float64), ``bits`` (int64) and ``scale`` (float64 view of ``bits``) are
+    scratch arrays at least as long as ``x``.  Arguments outside ``[-708, 708]`` (where
+    the result is subnormal, zero or overflows) and NaN are handed to ``np.exp``.
+    """
+    n = x.shape[0]
+    n_out = 0
+    for i in range(n):
+        v = x[i]
+        inside = v >= -_EXP_LIMIT and v <= _EXP_LIMIT
+        n_out += 0 if inside else 1
+        v = v if inside else 0.0
+        kf = (v * _LOG2E + _ROUND) - _ROUND
+        r = (v - kf * _LN2_HI) - kf * _LN2_LO
+        p = 1.0 / 6227020800.0
+        p = p * r + 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        poly[i] = p * r + 1.0
+        bits[i] = (np.int64(kf) + 1023) << 52
+    if n_out == 0:
+        for i in range(n):
+            x[i] = poly[i] * scale[i]
+        return
+    for i in range(n):
+        v = x[i]
+        x[i] = poly[i] * scale[i] if v >= -_EXP_LIMIT and v <= _EXP_LIMIT else np.exp(v)
+
+
+@njit(cache=True)
+def _emit_block(kind, em, lo, hi, ws, out) -> None:
+    """Emission log-likelihoods of frames ``lo:hi`` (at most ``_BLOCK``) into ``out[:hi-lo]``.
+
+    Gaussian densities are computed state by state, vectorised over the frames of the
+    block (the features of the block are first transposed into ``ws``); the sums run
+    over the features in order, so each value is that of the per-frame formula.
+    """
+    X, sym, means, inv, lt, const, table, log_frame = em
+    xt, acc, yb = ws[0], ws[1], ws[2]
+    nb = hi - lo
+    nc = out.shape[1]
+    if kind == EMIT_DIAG or kind == EMIT_FULL:
+        nf = X.shape[1]
+        for r in range(nb):
+            for f in range(nf):
+                xt[f, r] = X[lo + r, f]
+        for k in range(nc):
+            if kind == EMIT_DIAG:
+                for r in range(nb):
+                    acc[r] = 0.0
+                for f in range(nf):
+                    mu = means[k, f]
+                    iv = inv[k, f]
+                    for r in range(nb):
+                        d = xt[f, r] - mu
+                        acc[r] += d * d * iv
+            else:  # y = L^-1 (x - mean); lt[k, g, f] = L^-1[f, g] (0 for f < g)
+                for f in range(nf):
+                    for r in range(nb):
+                        yb[f, r] = 0.0
+                for g in range(nf):
+                    mu = means[k, g]
+                    for r in range(nb):
+                        acc[r] = xt[g, r] - mu
+                    for f in range(g, nf):
+                        c = lt[k, g, f]
+                        for r in range(nb):
+                            yb[f, r] += c * acc[r]
+                for r in range(nb):
+                    acc[r] = 0.0
+                for f in range(nf):
+                    for r in range(nb):
+                        acc[r] += yb[f, r] * yb[f, r]
+            ck = const[k]
+            for r in range(nb):
+                out[r, k] = ck - 0.5 * acc[r]
+    elif kind == EMIT_CATEGORICAL:
+        for r in range(nb):
+            s = sym[lo + r]
+            for k in range(nc):
+                out[r, k] = table[s, k]
+    else:
+        for r in range(nb):
+            for k in range(nc):
+                out[r, k] = log_frame[lo + r, k]
+
+
+@njit(cache=True)
+def _log_frames(kind, em, lo, hi, ws, out) -> None:
+    """Emission log-likelihoods of frames ``lo:hi`` into ``out[:hi-lo]``, block by block."""
+    for b in range(lo, hi, _BLOCK):
+        e = min(b + _BLOCK, hi)
+        _emit_block(kind, em, b, e, ws, out[b - lo : e - lo])
+
+
+@njit(cache=True)
+def _fill_scaled(kind, em, scaled, log_space, lo, hi, off, ws, fr, cc, flag) -> None:
     """Scaled emission likelihoods of frames ``lo:hi`` into rows ``lo-off:hi-off``.
 
     Log space: ``fr[r] = exp(lf - c)`` with ``c = cc[r] = max(lf)``; ``flag[r]`` marks a
@@ -443,49 +545,53 @@ def _fill_scaled(kind, em, scaled, log_space, lo, hi, off, y, lf, fr, cc, flag) 
     emissions read the per-symbol rows precomputed in ``scaled``.
     """
     sct, scc, scf = scaled
-    X, sym, means, inv, lt, const, table, log_frame = em
     nc = fr.shape[1]
-    for t in range(lo, hi):
-        r = t - off
-        if kind == EMIT_CATEGORICAL:
-            s = sym[t]
+    if kind == EMIT_CATEGORICAL:
+        for t in range(lo, hi):
+            r = t - off
+            s = em[1][t]
             for k in range(nc):
                 fr[r, k] = sct[s, k]
             cc[r] = scc[s]
             flag[r] = scf[s]
-            continue
-        _log_frame_row(kind, X, sym, means, inv, lt, const, table, log_frame, t, y, lf)
-        if not log_space:
+        return
+    flat = fr.reshape(fr.shape[0] * nc)
+    for b in range(lo, hi, _BLOCK):
+        e = min(b + _BLOCK, hi)
+        r0 = b - off
+        r1 = e - off
+        _emit_block(kind, em, b, e, ws, fr[r0:r1])
+        for r in range(r0, r1):
+            if not log_space:
+                cc[r] = 0.0
+                flag[r] = False
+                continue
+            m = -np.inf
             for k in range(nc):
-                fr[r, k] = np.exp(lf[k])
-            cc[r] = 0.0
-            flag[r] = False
-            continue
-        m = -np.inf
-        for k in range(nc):
-            if lf[k] > m:
-                m = lf[k]
-        flagged = False
-        if m == -np.inf:
-            flagged = True
-            for k in range(nc):
-                fr[r, k] = 0.0
-        else:
-            for k in range(nc):
-                d = lf[k] - m
-                fr[r, k] = np.exp(d)
-                if d < _FLUSH:
-                    flagged = True
-        cc[r] = m
-        flag[r] = flagged
+                if fr[r, k] > m:
+                    m = fr[r, k]
+            flagged = m == -np.inf
+            if not flagged:
+                for k in range(nc):
+                    d = fr[r, k] - m
+                    fr[r, k] = d
+                    if d < _FLUSH:
+                        flagged = True
+            cc[r] = m
+            flag[r] = flagged
+        vexp(flat[r0 * nc : r1 * nc], ws[3], ws[4], ws[5])
 
 
 # --------------------------------------------------------------------------- one sequence, fast
 
 
 @njit(cache=True)
-def _forward_fast(startprob, transmat, a_min, fr, cc, flag, n, log_space, fwd, scale, pred):
+def _forward_fast(
+    startprob, transmat, transmat_t, a_min, fr, cc, flag, n, log_space, fwd, scale, pred
+):
     """Scaled forward pass over rows ``0:n`` of ``fr``; returns ``(log_prob, ok)``.
+
+    ``transmat_t`` is ``transmat.T`` in C order (small K: one dot product per state).
 
     ``fwd[t]`` is normalised to sum 1 and ``scale[t]`` holds the normaliser.  In log space
     ``ok`` is False when the scaled arithmetic might lose mass that hmmlearn's log-space
@@ -493,13 +599,21 @@ def _forward_fast(startprob, transmat, a_min, fr, cc, flag, n, log_space, fwd, s
     on the transitions): the caller then redoes the sequence exactly.  With the scaling
     implementation an underflow returns ``(nan, True)``, as hmmlearn.
     """
-    nc = transmat.shape[0]
-    lp = 0.0
+    nc = transmat_t.shape[0]
+    lp = 0.0  # sum of the logs of the normalisers, taken from their running product
+    prod = 1.0  # kept within [1e-100, 1e100]
+    shift = 0.0  # sum of the per-frame shifts cc
     for t in range(n):
         if t == 0:
             for j in range(nc):
                 pred[j] = startprob[j]
-        else:
+        elif nc <= 8:  # a dot product per state: independent chains
+            for j in range(nc):
+                acc = 0.0
+                for i in range(nc):
+                    acc += fwd[t - 1, i] * transmat_t[j, i]
+                pred[j] = acc
+        else:  # the same sums, vectorised over the states
             for j in range(nc):
                 pred[j] = 0.0
             for i in range(nc):
@@ -520,8 +634,15 @@ def _forward_fast(startprob, transmat, a_min, fr, cc, flag, n, log_space, fwd, s
         inv = 1.0 / s
         for j in range(nc):
             fwd[t, j] *= inv
-        lp += np.log(s) + cc[t]
-    return lp, True
+        shift += cc[t]
+        if s > 1e-100 and s < 1e100:
+            prod *= s
+            if prod < 1e-100 or prod > 1e100:
+                lp += np.log(prod)
+                prod = 1.0
+        else:
+            lp += np.log(s)
+    return lp + np.log(prod) + shift, True
 
 
 @njit(cache=True)
@@ -621,14 +742,14 @@ def _posterior_rows(
 @njit(cache=True)
 def _exact_sequence(
     startprob, transmat, kind, em, lo, hi, want_post, want_gamma, want_xi, stats_kind,
-    y, xx, lf, fwd, bwd, gamma, start, trans, post, obs, sq, outer,
+    ws, xx, lf, fwd, bwd, gamma, start, trans, post, obs, sq, outer,
 ) -> float:  # fmt: skip
     """hmmlearn's log-space forward-backward of frames ``lo:hi`` (the safe path)."""
     n = hi - lo
     nc = transmat.shape[0]
-    X, sym, means, inv, lt, const, table, log_frame = em
-    for t in range(lo, hi):
-        _log_frame_row(kind, X, sym, means, inv, lt, const, table, log_frame, t, y, lf[t - lo])
+    X = em[0]
+    sym = em[1]
+    _log_frames(kind, em, lo, hi, ws, lf)
     lp = forward_log(startprob, transmat, lf[:n], fwd[:n])
     if not want_post:
         return lp
@@ -660,12 +781,6 @@ def _n_chunks(n_seq: int) -> int:
     return min(n_seq, _MAX_CHUNKS)
 
 
-@njit(cache=True)
-def _work_sizes(em, stats_kind):
-    nf = em[0].shape[1]
-    return max(nf, 1), max(nf * nf, 1)
-
-
 @njit(cache=True, parallel=True)
 def _estep_short(
     seqs, startidx, startprob, transmat, a_min, kind, em, scaled, log_space,
@@ -680,7 +795,7 @@ def _estep_short(
     nc = transmat.shape[0]
     n_chunks = start.shape[0]
     n_seq = seqs.shape[0]
-    ny, nxx = _work_sizes(em, stats_kind)
+    nf = em[0].shape[1]
     for c in prange(n_chunks):
         fr = np.empty((max_len, nc))
         fwd = np.empty((max_len, nc))
@@ -688,21 +803,22 @@ def _estep_short(
         cc = np.empty(max_len)
         scale = np.empty(max_len)
         flag = np.empty(max_len, dtype=np.bool_)
-        lf = np.empty(nc)
         pred = np.empty(nc)
         g = np.empty(nc)
         w = np.empty(nc)
-        y = np.empty(ny)
-        xx = np.empty(nxx)
+        ws = _workspace(nf, nc)
+        xx = np.empty(max(nf * nf, 1))
+        transmat_t = np.ascontiguousarray(transmat.T)
         for q in range(c * n_seq // n_chunks, (c + 1) * n_seq // n_chunks):
             s = seqs[q]
             lo = startidx[s]
             hi = startidx[s + 1]
             n = hi - lo
-            _fill_scaled(kind, em, scaled, log_space, lo, hi, lo, y, lf, fr, cc, flag)
+            _fill_scaled(kind, em, scaled, log_space, lo, hi, lo, ws, fr, cc, flag)
             lp, ok = _forward_fast(
-                startprob, transmat, a_min, fr, cc, flag, n, log_space, fwd, scale, pred
-            )
+                startprob, transmat, transmat_t, a_min, fr, cc, flag, n, log_space, fwd,
+                scale, pred,
+            )  # fmt: skip
             if ok and want_post and lp == lp:
                 ok = _backward_fast(transmat, fr, scale, n, bwd, w)
                 if not ok and not log_space:  # overflow of the scaled backward pass
@@ -717,7 +833,7 @@ def _estep_short(
             if not ok:
                 lp = _exact_sequence(
                     startprob, transmat, kind, em, lo, hi, want_post, want_gamma, want_xi,
-                    stats_kind, y, xx, fr, fwd, bwd, gamma, start[c], trans[c], post[c],
+                    stats_kind, ws, xx, fr, fwd, bwd, gamma, start[c], trans[c], post[c],
                     obs[c], sq[c], outer[c],
                 )  # fmt: skip
             elif want_gamma and lp != lp:
@@ -729,13 +845,12 @@ def _estep_short(
 def _fill_scaled_parallel(kind, em, scaled, log_space, lo, hi, n_blocks, fr, cc, flag) -> None:
     nc = fr.shape[1]
     n = hi - lo
-    ny = max(em[0].shape[1], 1)
+    nf = em[0].shape[1]
     for b in prange(n_blocks):
-        y = np.empty(ny)
-        lf = np.empty(nc)
+        ws = _workspace(nf, nc)
         _fill_scaled(
             kind, em, scaled, log_space, lo + b * n // n_blocks, lo + (b + 1) * n // n_blocks,
-            lo, y, lf, fr, cc, flag,
+            lo, ws, fr, cc, flag,
         )  # fmt: skip
 
 
@@ -761,31 +876,32 @@ def _posterior_rows_parallel(
 @njit(cache=True, parallel=True)
 def _log_frames_parallel(kind, em, lo, hi, n_blocks, lf) -> None:
     n = hi - lo
-    X, sym, means, inv, lt, const, table, log_frame = em
-    ny = max(X.shape[1], 1)
+    nc = lf.shape[1]
+    nf = em[0].shape[1]
     for b in prange(n_blocks):
-        y = np.empty(ny)
-        for t in range(lo + b * n // n_blocks, lo + (b + 1) * n // n_blocks):
-            _log_frame_row(kind, X, sym, means, inv, lt, const, table, log_frame, t, y, lf[t - lo])
+        ws = _workspace(nf, nc)
+        b0 = lo + b * n // n_blocks
+        b1 = lo + (b + 1) * n // n_blocks
+        _log_frames(kind, em, b0, b1, ws, lf[b0 - lo : b1 - lo])
 
 
 @njit(cache=True)
-def _viterbi_fast(log_start, log_trans, log_frame, n, lattice, m, states) -> float:
-    """Viterbi over rows ``0:n`` (same values and tie-breaking as :func:`viterbi`)."""
-    nc = log_trans.shape[0]
+def _viterbi_fast(log_start, log_trans_t, log_frame, n, lattice, states) -> float:
+    """Viterbi over rows ``0:n`` (same values and tie-breaking as :func:`viterbi`).
+
+    ``log_trans_t[i, j]`` is ``log(transmat[j, i])``: the maximum over the previous state
+    reads a contiguous row, and the states' maxima are independent chains.
+    """
+    nc = log_trans_t.shape[0]
     for i in range(nc):
         lattice[0, i] = log_start[i] + log_frame[0, i]
     for t in range(1, n):
         for i in range(nc):
-            m[i] = -np.inf
-        for j in range(nc):
-            prev = lattice[t - 1, j]
-            for i in range(nc):
-                v = prev + log_trans[j, i]
-                mi = m[i]
-                m[i] = v if v > mi else mi
-        for i in range(nc):
-            lattice[t, i] = m[i] + log_frame[t, i]
+            mx = -np.inf
+            for j in range(nc):
+                v = lattice[t - 1, j] + log_trans_t[i, j]
+                mx = v if v > mx else mx
+            lattice[t, i] = mx + log_frame[t, i]
     best = 0
     for i in range(1, nc):
         if lattice[n - 1, i] > lattice[n - 1, best]:
@@ -796,7 +912,7 @@ def _viterbi_fast(log_start, log_trans, log_frame, n, lattice, m, states) -> flo
         mx = -np.inf
         arg = 0
         for i in range(nc):
-            v = lattice[t, i] + log_trans[i, prev_state]
+            v = lattice[t, i] + log_trans_t[prev_state, i]
             if v >= mx:  # ties go to the larger index, as hmmlearn's pair comparison
                 mx = v
                 arg = i
@@ -806,34 +922,56 @@ def _viterbi_fast(log_start, log_trans, log_frame, n, lattice, m, states) -> flo
 
 
 @njit(cache=True, parallel=True)
-def _viterbi_short(seqs, startidx, log_start, log_trans, kind, em, max_len, log_prob, states):
-    nc = log_trans.shape[0]
+def _viterbi_short(seqs, startidx, log_start, log_trans_t, kind, em, max_len, log_prob, states):
+    nc = log_trans_t.shape[0]
     n_seq = seqs.shape[0]
     n_chunks = _n_chunks(n_seq)
-    X, sym, means, inv, lt, const, table, log_frame = em
-    ny = max(X.shape[1], 1)
+    nf = em[0].shape[1]
     for c in prange(n_chunks):
         lf = np.empty((max_len, nc))
         lattice = np.empty((max_len, nc))
-        m = np.empty(nc)
-        y = np.empty(ny)
+        ws = _workspace(nf, nc)
         for q in range(c * n_seq // n_chunks, (c + 1) * n_seq // n_chunks):
             s = seqs[q]
             lo = startidx[s]
             hi = startidx[s + 1]
-            for t in range(lo, hi):
-                _log_frame_row(
-                    kind, X, sym, means, inv, lt, const, table, log_frame, t, y, lf[t - lo]
-                )
-            log_prob[s] = _viterbi_fast(
-                log_start, log_trans, lf, hi - lo, lattice, m, states[lo:hi]
-            )
+            _log_frames(kind, em, lo, hi, ws, lf)
+            log_prob[s] = _viterbi_fast(log_start, log_trans_t, lf, hi - lo, lattice, states[lo:hi])
 
 
 # --------------------------------------------------------------------------- Python entry points
 
 _LONG_MIN = 4096  # a sequence this long, holding >= 1/4 of the frames, is threaded over time
 _N_BLOCKS = 64  # time blocks of a long sequence (fixed: results do not depend on threads)
+# Below this much work (frames x (K**2 + K x emission cost)), about a millisecond on one
+# core, the kernels run on the calling thread only: waking Numba's worker threads costs
+# tens of microseconds on an idle machine and milliseconds on a busy one.
+_SERIAL_WORK = 500_000
+
+
+def _work(kind: int, em: tuple, n: int, nc: int) -> int:
+    """Rough operation count of one pass over ``n`` frames (see ``_SERIAL_WORK``)."""
+    nf = em[0].shape[1]
+    emit = nf if kind == EMIT_DIAG else nf * (nf + 3) // 2 if kind == EMIT_FULL else 1
+    return n * nc * (nc + emit)
+
+
+@contextmanager
+def _threads_for(work: int) -> Iterator[None]:
+    """Run the enclosed kernels on the calling thread alone when ``work`` is small.
+
+    Chunks and time blocks do not depend on the thread count, so neither do results.
+    Numba's thread count is thread-local: other Python threads are not affected.
+    """
+    n_threads = get_num_threads()
+    if work >= _SERIAL_WORK or n_threads == 1:
+        yield
+        return
+    set_num_threads(1)
+    try:
+        yield
+    finally:
+        set_num_threads(n_threads)
 
 
 class EStep(NamedTuple):
@@ -1029,21 +1167,21 @@ def forward_backward(
     outer = np.zeros((n_acc, nc, nf * nf if stats_kind == STATS_FULL else 0))
     log_prob = np.empty(n_seq)
     gam = np.empty((n if want_gamma else 0, nc))
-    if len(short):
-        max_len = int(np.diff(startidx)[short].max())
-        _estep_short(
-            short, startidx, startprob, transmat, a_min, kind, em, scaled, log_space,
-            posteriors, want_gamma, want_xi, stats_kind, max_len, log_prob, gam,
-            start, trans, post, obs, sq, outer,
-        )  # fmt: skip
-    for q, s in enumerate(long):
-        a = slice(n_short + q * _N_BLOCKS, n_short + (q + 1) * _N_BLOCKS)
-        lp = _long_sequence(
-            int(startidx[s]), int(startidx[s + 1]), startprob, transmat, a_min, kind, em,
-            scaled, log_space, posteriors, want_gamma, want_xi, stats_kind, gam,
-            start[a], trans[a], post[a], obs[a], sq[a], outer[a],
-        )  # fmt: skip
-        log_prob[s] = lp
+    with _threads_for((3 if posteriors else 1) * _work(kind, em, n, nc)):
+        if len(short):
+            max_len = int(np.diff(startidx)[short].max())
+            _estep_short(
+                short, startidx, startprob, transmat, a_min, kind, em, scaled, log_space,
+                posteriors, want_gamma, want_xi, stats_kind, max_len, log_prob, gam,
+                start, trans, post, obs, sq, outer,
+            )  # fmt: skip
+        for q, s in enumerate(long):
+            a = slice(n_short + q * _N_BLOCKS, n_short + (q + 1) * _N_BLOCKS)
+            log_prob[s] = _long_sequence(
+                int(startidx[s]), int(startidx[s + 1]), startprob, transmat, a_min, kind,
+                em, scaled, log_space, posteriors, want_gamma, want_xi, stats_kind, gam,
+                start[a], trans[a], post[a], obs[a], sq[a], outer[a],
+            )  # fmt: skip
     if stats_kind == STATS_DIAG:
         obs2 = sq.sum(axis=0)
     elif stats_kind == STATS_FULL:
@@ -1071,8 +1209,9 @@ def _long_sequence(
     fwd = np.empty((n, nc))
     scale = np.empty(n)
     lp, ok = _forward_fast(
-        startprob, transmat, a_min, fr, cc, flag, n, log_space, fwd, scale, np.empty(nc)
-    )
+        startprob, transmat, np.ascontiguousarray(transmat.T), a_min, fr, cc, flag, n,
+        log_space, fwd, scale, np.empty(nc),
+    )  # fmt: skip
     if ok and posteriors and lp == lp:
         bwd = np.empty((n, nc))
         ok = _backward_fast(transmat, fr, scale, n, bwd, np.empty(nc))
@@ -1087,7 +1226,7 @@ def _long_sequence(
         nf = em[0].shape[1]
         return _exact_sequence(
             startprob, transmat, kind, em, lo, hi, posteriors, want_gamma, want_xi,
-            stats_kind, np.empty(max(nf, 1)), np.empty(max(nf * nf, 1)), fr, fwd,
+            stats_kind, _workspace(nf, nc), np.empty(max(nf * nf, 1)), fr, fwd,
             np.empty((n, nc)), gam, start[0], trans[0], post[0], obs[0], sq[0], outer[0],
         )  # fmt: skip
     if want_gamma and lp != lp:
@@ -1151,19 +1290,21 @@ def viterbi_batch(
     n, nc = _n_samples_components(kind, em)
     startidx, startprob, transmat = _check_model(startidx, startprob, transmat, n, nc)
     with np.errstate(divide="ignore"):
-        log_start, log_trans = np.log(startprob), np.ascontiguousarray(np.log(transmat))
+        log_start, log_trans_t = np.log(startprob), np.ascontiguousarray(np.log(transmat).T)
     short, long = _split_sequences(startidx)
     log_prob = np.empty(startidx.size - 1)
     states = np.empty(n, dtype=np.int64)
-    if len(short):
-        max_len = int(np.diff(startidx)[short].max())
-        _viterbi_short(short, startidx, log_start, log_trans, kind, em, max_len, log_prob, states)
-    for s in long:
-        lo, hi = int(startidx[s]), int(startidx[s + 1])
-        lf = np.empty((hi - lo, nc))
-        _log_frames_parallel(kind, em, lo, hi, _N_BLOCKS, lf)
-        log_prob[s] = _viterbi_fast(
-            log_start, log_trans, lf, hi - lo, np.empty((hi - lo, nc)), np.empty(nc),
-            states[lo:hi],
-        )  # fmt: skip
+    with _threads_for(_work(kind, em, n, nc)):
+        if len(short):
+            max_len = int(np.diff(startidx)[short].max())
+            _viterbi_short(
+                short, startidx, log_start, log_trans_t, kind, em, max_len, log_prob, states
+            )
+        for s in long:
+            lo, hi = int(startidx[s]), int(startidx[s + 1])
+            lf = np.empty((hi - lo, nc))
+            _log_frames_parallel(kind, em, lo, hi, _N_BLOCKS, lf)
+            log_prob[s] = _viterbi_fast(
+                log_start, log_trans_t, lf, hi - lo, np.empty((hi - lo, nc)), states[lo:hi]
+            )
     return log_prob, states
