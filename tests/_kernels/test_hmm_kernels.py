@@ -218,6 +218,39 @@ def _reference(start, trans, logf, startidx):
     return np.array(lps), np.concatenate(gam), t_ref
 
 
+@pytest.mark.parametrize("nc", [1, 5, 8, 9, 16, 17])
+def test_matvec_lanes_is_the_plain_sum_in_order(nc):
+    rng = np.random.RandomState(nc)
+    vec = rng.rand(nc) * 10.0 ** rng.randint(-20, 20, size=nc)
+    mat = rng.rand(nc, nc)
+    padded = _hmm._padded(mat)
+    assert padded.shape[1] % _hmm._LANES == 0 and np.all(padded[:, nc:] == 0)
+    out = np.full(padded.shape[1], np.nan)
+    _hmm._matvec_lanes.py_func(vec, padded, nc, out)
+    for i in range(nc):
+        ref = 0.0
+        for j in range(nc):
+            ref += vec[j] * mat[j, i]
+        assert out[i] == ref  # bit for bit
+    assert np.all(out[nc:] == 0)
+
+
+@pytest.mark.parametrize("lengths", [[30, 1, 45, 24], [5000]])  # short / long paths
+@pytest.mark.parametrize("nc", [9, 16, 17])  # the register-blocked recurrences
+def test_many_state_forward_backward_matches_hmmlearn(lengths, nc):
+    start, trans, frames = model(sum(lengths), nc, seed=nc)
+    logf = np.log(frames)
+    startidx = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    lp_ref, g_ref, t_ref = _reference(start, trans, logf, startidx)
+    for log_space in (True, False):
+        lp, gamma, _, t = _hmm.estep(
+            startidx, start, trans, logf if log_space else frames, log_space, True, True
+        )
+        assert_allclose(lp, lp_ref, rtol=1e-10)
+        assert_allclose(gamma, g_ref, rtol=1e-9, atol=1e-13)
+        assert_allclose(t, t_ref, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("lengths", [[30, 1, 45, 24], [5000], [4200, 3]])  # short / long paths
 @pytest.mark.parametrize("cov", ["diag", "full"])
 def test_fused_gaussian_estep_matches_numpy_statistics(lengths, cov):

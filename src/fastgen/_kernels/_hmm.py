@@ -585,13 +585,60 @@ def _fill_scaled(kind, em, scaled, log_space, lo, hi, off, ws, fr, cc, flag) -> 
 # --------------------------------------------------------------------------- one sequence, fast
 
 
+_LANES = 8  # states per register block of :func:`_matvec_lanes`
+
+
+def _padded(a: np.ndarray) -> np.ndarray:
+    """``a`` (m, nc) copied into float64 (m, ncp), ``ncp`` a multiple of ``_LANES``, zero padded."""
+    m, nc = a.shape
+    out = np.zeros((m, -(-nc // _LANES) * _LANES))
+    out[:, :nc] = a
+    return out
+
+
+_padded_jit = njit(cache=True)(_padded)
+
+
+@njit(cache=True, inline="always")
+def _matvec_lanes(vec, mat, nc, out) -> None:
+    """``out[i] = sum_j vec[j] * mat[j, i]``, the sum over ``j = 0 .. nc-1`` in order.
+
+    ``mat`` is float64 (nc, ncp) with ``ncp`` a multiple of ``_LANES`` (zero padded) and
+    ``out`` has at least ``ncp`` entries.  The states are taken ``_LANES`` at a time with
+    the partial sums in registers, so each sum is the plain left-to-right one.
+    """
+    for i0 in range(0, mat.shape[1], _LANES):
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+        for j in range(nc):
+            v = vec[j]
+            row = mat[j, i0 : i0 + _LANES]
+            a0 += v * row[0]
+            a1 += v * row[1]
+            a2 += v * row[2]
+            a3 += v * row[3]
+            a4 += v * row[4]
+            a5 += v * row[5]
+            a6 += v * row[6]
+            a7 += v * row[7]
+        out[i0] = a0
+        out[i0 + 1] = a1
+        out[i0 + 2] = a2
+        out[i0 + 3] = a3
+        out[i0 + 4] = a4
+        out[i0 + 5] = a5
+        out[i0 + 6] = a6
+        out[i0 + 7] = a7
+
+
 @njit(cache=True)
 def _forward_fast(
-    startprob, transmat, transmat_t, a_min, fr, cc, flag, n, log_space, fwd, scale, pred
+    startprob, transmat_p, transmat_t, a_min, fr, cc, flag, n, log_space, fwd, scale, pred
 ):
     """Scaled forward pass over rows ``0:n`` of ``fr``; returns ``(log_prob, ok)``.
 
-    ``transmat_t`` is ``transmat.T`` in C order (small K: one dot product per state).
+    ``transmat_t`` is ``transmat.T`` in C order (small K: one dot product per state);
+    ``transmat_p`` is ``_padded(transmat)`` (larger K, see :func:`_matvec_lanes`) and
+    ``pred`` has as many entries as its columns.
 
     ``fwd[t]`` is normalised to sum 1 and ``scale[t]`` holds the normaliser.  In log space
     ``ok`` is False when the scaled arithmetic might lose mass that hmmlearn's log-space
@@ -613,13 +660,8 @@ def _forward_fast(
                 for i in range(nc):
                     acc += fwd[t - 1, i] * transmat_t[j, i]
                 pred[j] = acc
-        else:  # the same sums, vectorised over the states
-            for j in range(nc):
-                pred[j] = 0.0
-            for i in range(nc):
-                a = fwd[t - 1, i]
-                for j in range(nc):
-                    pred[j] += a * transmat[i, j]
+        else:  # the same sums, _LANES states at a time
+            _matvec_lanes(fwd[t - 1], transmat_p, nc, pred)
         s = 0.0
         for j in range(nc):
             v = pred[j] * fr[t, j]
@@ -646,8 +688,12 @@ def _forward_fast(
 
 
 @njit(cache=True)
-def _backward_fast(transmat, fr, scale, n, bwd, w) -> bool:
-    """Scaled backward pass (hmmlearn's convention); False on overflow."""
+def _backward_fast(transmat, transmat_tp, fr, scale, n, bwd, w, acc) -> bool:
+    """Scaled backward pass (hmmlearn's convention); False on overflow.
+
+    ``transmat_tp`` is ``_padded(transmat.T)``, used for more than 8 states (then ``acc``
+    has as many entries as its columns).
+    """
     nc = transmat.shape[0]
     last = 1.0 / scale[n - 1]
     for i in range(nc):
@@ -657,13 +703,20 @@ def _backward_fast(transmat, fr, scale, n, bwd, w) -> bool:
             w[j] = fr[t + 1, j] * bwd[t + 1, j]
         inv = 1.0 / scale[t]
         tot = 0.0
-        for i in range(nc):
-            acc = 0.0
-            for j in range(nc):
-                acc += transmat[i, j] * w[j]
-            acc *= inv
-            bwd[t, i] = acc
-            tot += acc
+        if nc <= 8:  # a dot product per state: independent chains
+            for i in range(nc):
+                a = 0.0
+                for j in range(nc):
+                    a += transmat[i, j] * w[j]
+                a *= inv
+                bwd[t, i] = a
+                tot += a
+        else:  # the same sums, _LANES states at a time
+            _matvec_lanes(w, transmat_tp, nc, acc)
+            for i in range(nc):
+                a = acc[i] * inv
+                bwd[t, i] = a
+                tot += a
         if not tot < np.inf:
             return False
     return True
@@ -803,12 +856,15 @@ def _estep_short(
         cc = np.empty(max_len)
         scale = np.empty(max_len)
         flag = np.empty(max_len, dtype=np.bool_)
-        pred = np.empty(nc)
         g = np.empty(nc)
         w = np.empty(nc)
         ws = _workspace(nf, nc)
         xx = np.empty(max(nf * nf, 1))
         transmat_t = np.ascontiguousarray(transmat.T)
+        transmat_p = _padded_jit(transmat)
+        transmat_tp = _padded_jit(transmat_t)
+        pred = np.empty(transmat_p.shape[1])
+        acc = np.empty(transmat_p.shape[1])
         for q in range(c * n_seq // n_chunks, (c + 1) * n_seq // n_chunks):
             s = seqs[q]
             lo = startidx[s]
@@ -816,11 +872,11 @@ def _estep_short(
             n = hi - lo
             _fill_scaled(kind, em, scaled, log_space, lo, hi, lo, ws, fr, cc, flag)
             lp, ok = _forward_fast(
-                startprob, transmat, transmat_t, a_min, fr, cc, flag, n, log_space, fwd,
+                startprob, transmat_p, transmat_t, a_min, fr, cc, flag, n, log_space, fwd,
                 scale, pred,
             )  # fmt: skip
             if ok and want_post and lp == lp:
-                ok = _backward_fast(transmat, fr, scale, n, bwd, w)
+                ok = _backward_fast(transmat, transmat_tp, fr, scale, n, bwd, w, acc)
                 if not ok and not log_space:  # overflow of the scaled backward pass
                     lp = np.nan
                     ok = True
@@ -1208,13 +1264,16 @@ def _long_sequence(
     _fill_scaled_parallel(kind, em, scaled, log_space, lo, hi, _N_BLOCKS, fr, cc, flag)
     fwd = np.empty((n, nc))
     scale = np.empty(n)
+    transmat_p, transmat_tp = _padded(transmat), _padded(transmat.T)
     lp, ok = _forward_fast(
-        startprob, transmat, np.ascontiguousarray(transmat.T), a_min, fr, cc, flag, n,
-        log_space, fwd, scale, np.empty(nc),
+        startprob, transmat_p, np.ascontiguousarray(transmat.T), a_min, fr, cc, flag, n,
+        log_space, fwd, scale, np.empty(transmat_p.shape[1]),
     )  # fmt: skip
     if ok and posteriors and lp == lp:
         bwd = np.empty((n, nc))
-        ok = _backward_fast(transmat, fr, scale, n, bwd, np.empty(nc))
+        ok = _backward_fast(
+            transmat, transmat_tp, fr, scale, n, bwd, np.empty(nc), np.empty(transmat_p.shape[1])
+        )
         if not ok and not log_space:
             lp, ok = np.nan, True
         elif ok:
