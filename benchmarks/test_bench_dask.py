@@ -8,10 +8,12 @@ a ``LocalCluster`` of 2 worker processes x 1 thread on loopback).  The report's
 cluster wins, below 1 scheduling and transfer overhead dominate (expected at small
 size, and on a 2-core machine where the client competes with the workers).
 
-Operations: TextClassifier.predict_proba on documents (a bag of 8 partitions),
-TextClassifier fit (CountVectorizer + MultinomialNB) and GaussianHMM EM (5 iterations
-from fixed parameters).  Every Dask result is checked against the single-process one
-outside the timed call (NB: exactly; HMM: to 1e-8 relative).
+Operations: TextClassifier.predict_proba on documents (a bag of 8 partitions) as a
+dask array (``output="array"``: one ndarray per partition) and, as a separate group,
+as the default bag of rows (one small array per document, gathered and stacked on the
+client); TextClassifier fit (CountVectorizer + MultinomialNB) and GaussianHMM EM
+(5 iterations from fixed parameters).  Every Dask result is checked against the
+single-process one outside the timed call (NB: exactly; HMM: to 1e-8 relative).
 """
 
 from __future__ import annotations
@@ -63,8 +65,9 @@ def _extra() -> dict:
             "partitions": N_PARTITIONS}
 
 
+@pytest.mark.parametrize("output", ["array", "bag"])
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.id for v in VARIANTS])
-def test_dask_text_predict_proba(benchmark, variant, client, fdask, synthetic, size):
+def test_dask_text_predict_proba(benchmark, variant, output, client, fdask, synthetic, size):
     from fastgen.pipeline import TextClassifier
 
     data = synthetic
@@ -72,17 +75,24 @@ def test_dask_text_predict_proba(benchmark, variant, client, fdask, synthetic, s
     docs = data.test_docs
     if variant is DASK:
         bag = _bag(client, docs)
+        if output == "array":
 
-        def fn():
-            return np.array(fdask.predict(model, bag, "predict_proba").compute())
+            def fn():
+                return fdask.predict(model, bag, "predict_proba", output="array").compute()
+        else:
+
+            def fn():
+                return np.array(fdask.predict(model, bag, "predict_proba").compute())
     else:
 
         def fn():
             return model.predict_proba(docs)
 
-    got = run_benchmark(benchmark, fn, group="dask TextClassifier.predict_proba[synthetic]",
-                        variant=variant, size=size, n_docs=len(docs),
-                        corpus_mb=data.test_mb, **_extra())
+    group = "dask TextClassifier.predict_proba[synthetic]"
+    if output == "bag":
+        group = "dask TextClassifier.predict_proba[synthetic, bag of rows]"
+    got = run_benchmark(benchmark, fn, group=group, variant=variant, size=size,
+                        n_docs=len(docs), corpus_mb=data.test_mb, output=output, **_extra())
     assert np.array_equal(got, model.predict_proba(docs))
 
 

@@ -190,6 +190,31 @@ def test_fit_naive_bayes_refuses_bad_input(sync):
         )
 
 
+def test_fit_text_classifier_uneven_partitions_equal_local_fit(sync):
+    """Partitions missing classes or terms, stop-word-only and empty ones, a 2-level tree."""
+    docs, y = make_docs(n=200, seed=5)
+    order = np.argsort(y, kind="stable")  # sorted by class: most partitions see one class
+    docs = [docs[i] for i in order] + ["the the", "and"]
+    y = np.append(y[order], [1, 2])
+    w = np.arange(len(docs)) % 4 + 1
+    vec = CountVectorizer(stop_words="english", max_df=0.5, min_df=2)
+    for clf in (MultinomialNB(), BernoulliNB()):
+        local = TextClassifier(vec, clf).fit(docs, y, sample_weight=w)
+        bag = db.from_sequence(docs, partition_size=9)  # 23 partitions: merged in 2 levels
+        assert bag.npartitions > 8
+        labels = db.from_sequence(y.tolist(), partition_size=9)
+        weights = db.from_sequence(w.tolist(), partition_size=9)
+        model = fd.fit_text_classifier(TextClassifier(vec, clf), bag, labels,
+                                       sample_weight=weights)
+        assert_same_nb(local.classifier_, model.classifier_)
+        assert list(model.vectorizer_.vocabulary_.items()) == list(
+            local.vectorizer_.vocabulary_.items()
+        )
+    empty = db.from_sequence(docs, npartitions=4).filter(lambda d: False)
+    with pytest.raises(ValueError, match="no rows"):
+        fd.fit_text_classifier(TextClassifier(), empty, empty)
+
+
 # --------------------------------------------------------------------------- inference
 
 
@@ -238,6 +263,57 @@ def test_predict_bag_series_and_dataframe(sync):
     nb = MultinomialNB().fit(pdf[["n"]].to_numpy(), y)
     got = fd.predict(nb, ddf, "predict_log_proba", columns=["n"]).compute()
     assert np.array_equal(got.to_numpy(), nb.predict_log_proba(pdf[["n"]].to_numpy()))
+
+
+def test_predict_bag_array_output_one_block_per_partition(sync):
+    docs, y = make_docs(seed=3)
+    labels = np.array(["ham", "spam", "eggs"])[y]
+    model = TextClassifier(CountVectorizer(min_df=2)).fit(docs, labels)
+    bag = db.from_sequence(docs, npartitions=6)
+    proba = fd.predict(model, bag, "predict_proba", output="array")
+    assert isinstance(proba, da.Array) and proba.dtype == np.float64
+    assert proba.numblocks == (6, 1) and proba.shape[1] == 3 and np.isnan(proba.shape[0])
+    assert np.array_equal(proba.compute(), model.predict_proba(docs))
+    pred = fd.predict(model, bag, output="array")
+    assert pred.dtype == model.classes_.dtype and pred.ndim == 1
+    sizes = tuple(bag.map_partitions(lambda part: [len(list(part))]).compute())
+    assert sum(sizes) == len(docs) and pred.compute_chunk_sizes().chunks == (sizes,)
+    assert np.array_equal(pred.compute(), model.predict(docs))
+    # empty partitions give empty blocks
+    sparse_bag = db.from_sequence(docs[:3], npartitions=3).filter(lambda d: d != docs[1])
+    got = fd.predict(model, sparse_bag, "predict_log_proba", output="array").compute()
+    assert np.array_equal(got, model.predict_log_proba([docs[0], docs[2]]))
+    # the Series / DataFrame families stack their partitions too
+    ddf = dd.from_pandas(pd.DataFrame({"text": docs}), npartitions=4)
+    got = fd.predict(model, ddf, "predict_proba", column="text", output="array")
+    assert isinstance(got, da.Array) and got.numblocks[0] == 4
+    assert np.array_equal(got.compute(), model.predict_proba(docs))
+    got = fd.predict(model, ddf["text"], output="array").compute()
+    assert np.array_equal(got, model.predict(docs))
+
+
+def test_predict_bag_array_output_probes_and_hmm_frames(sync):
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(90, 4)).astype(np.float32)
+    y = rng.integers(0, 2, 90)
+    gnb = GaussianNB().fit(X, y)  # output dtype follows the input: found by a probe
+    rows = db.from_sequence(list(X), npartitions=4)
+    got = fd.predict(gnb, rows, "predict_proba", output="array")
+    assert got.dtype == gnb.predict_proba(X[:1]).dtype
+    assert np.array_equal(got.compute(), gnb.predict_proba(X))
+    seqs = make_sequences(9)
+    hmm = GaussianHMM(3, n_iter=4, random_state=0).fit(seqs)
+    bag = db.from_sequence(seqs, npartitions=4)
+    lengths = [len(s) for s in seqs]
+    for method in ("predict", "predict_proba"):
+        got = fd.predict(hmm, bag, method, output="array").compute()
+        assert np.array_equal(got, getattr(hmm, method)(np.concatenate(seqs), lengths))
+    with pytest.raises(ValueError, match="one result per sequence"):
+        fd.predict(hmm, bag, "score", output="array")
+    with pytest.raises(ValueError, match="output must be"):
+        fd.predict(gnb, rows, output="list")
+    with pytest.raises(ValueError, match="bag is empty"):
+        fd.predict(gnb, db.from_sequence([], npartitions=1), output="array")
 
 
 def test_predict_refuses_bad_input(sync):
@@ -343,6 +419,8 @@ def test_hmm_predict_bag_and_dataframe(sync):
     lengths = [len(s) for s in seqs]
     assert np.array_equal(got.to_numpy(), model.predict_proba(np.concatenate(seqs), lengths))
     assert got.index.equals(df.index)
+    stacked = fd.predict(model, ddf, "predict", sequence_column="seq", output="array")
+    assert np.array_equal(stacked.compute(), model.predict(np.concatenate(seqs), lengths))
     with pytest.raises(ValueError, match="bag of sequences"):
         fd.predict(model, ddf, "score", sequence_column="seq")
 
@@ -428,6 +506,9 @@ def test_cluster_text_fit_and_predict(client):
     assert model.vectorizer_.vocabulary_ == local.vectorizer_.vocabulary_
     got = fd.predict(model, db.from_sequence(docs, npartitions=4), "predict_proba").compute()
     assert np.array_equal(np.array(got), local.predict_proba(docs))
+    got = fd.predict(model, db.from_sequence(docs, npartitions=4), "predict_proba",
+                     output="array").compute()
+    assert np.array_equal(got, local.predict_proba(docs))
 
 
 def test_cluster_hmm_fit(client):

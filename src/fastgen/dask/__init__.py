@@ -10,11 +10,15 @@ Import it explicitly (``import fastgen.dask``); ``import fastgen`` never imports
   a local scheduler it is one graph key every chunk depends on.
   Neural models hold onnxruntime sessions, which cannot travel: wrap the model file in
   :class:`OnnxModelFile`, which ships its bytes and loads once per worker process.
+  ``output="array"`` returns a ``dask.array`` with one block per partition, each
+  computed by one call on the whole partition: the cheap way to get predictions or
+  probabilities for a bag of documents (the default bag holds one array per document).
 * :func:`fit_naive_bayes` and :func:`fit_text_classifier` fit ``MultinomialNB``,
-  ``ComplementNB`` and ``BernoulliNB`` from class and feature counts summed over the
-  partitions; a ``CountVectorizer`` learns its vocabulary from merged per-partition
-  document frequencies.  The result equals the local fit exactly when the feature
-  values and sample weights are integers (counts), to rounding otherwise.
+  ``ComplementNB`` and ``BernoulliNB`` in one pass from class and feature counts
+  summed over the partitions; a ``CountVectorizer`` tokenises each partition once,
+  over its own terms, and learns its vocabulary from the merged document frequencies.
+  The result equals the local fit exactly when the feature values and sample weights
+  are integers (counts), to rounding otherwise.
 * :func:`fit_hmm` runs Baum-Welch with the E-step on every partition of whole
   sequences, the sufficient statistics reduced on the cluster and the M-step on the
   client: the same model as ``model.fit`` to about 1e-10 relative.

@@ -92,10 +92,12 @@ def check_same_length(n: int, values: Any, name: str, index: int) -> None:
         )
 
 
-def tree_reduce(parts: list, combine: Callable[[Any, Any], Any]) -> Any:
-    """One ``Delayed`` combining ``parts`` pairwise-in-order on the cluster.
+def tree_reduce(parts: list, combine: Callable[..., Any], *, many: bool = False) -> Any:
+    """One ``Delayed`` combining ``parts`` in order on the cluster, :data:`FAN_IN` at a time.
 
-    ``combine(a, b)`` must accept ``None`` (an empty partition) on either side.  The
+    ``combine(a, b)`` must accept ``None`` (an empty partition) on either side; with
+    ``many=True`` it is called once per group as ``combine(*items)`` (up to
+    :data:`FAN_IN` items, Nones included), for reductions cheaper done k-way.  The
     order of combination is fixed by the partition order, so results are reproducible.
     """
     if not parts:
@@ -103,7 +105,9 @@ def tree_reduce(parts: list, combine: Callable[[Any, Any], Any]) -> Any:
     level = list(parts)
     while len(level) > 1:
         level = [
-            dask.delayed(_combine_many, pure=True)(combine, *level[i : i + FAN_IN])
+            dask.delayed(combine, pure=True)(*level[i : i + FAN_IN])
+            if many
+            else dask.delayed(_combine_many, pure=True)(combine, *level[i : i + FAN_IN])
             for i in range(0, len(level), FAN_IN)
         ]
     return level[0]
@@ -199,7 +203,10 @@ def ship(model: Any, *, keep: bool = True) -> Any:
         if future is not None and future.status == "finished":
             kept.move_to_end(key)
             return future
-    future = client.scatter({key: model}, broadcast=True)[key]
+    # a kept copy that was lost or cancelled: ship under a fresh key, since the
+    # scheduler may still be forgetting the old one (reusing it races the release)
+    name = key if future is None else f"{key}-{uuid.uuid4().hex[:8]}"
+    future = client.scatter({name: model}, broadcast=True)[name]
     with _SHIPPED_LOCK:
         kept[key] = future
         kept.move_to_end(key)

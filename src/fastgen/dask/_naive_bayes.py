@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import dask
@@ -29,43 +30,92 @@ def _check_classifier(classifier: Any) -> None:
         )
 
 
-# --------------------------------------------------------------------------- reductions
+# --------------------------------------------------------------------------- partial counts
 
 
-def _merge_labels(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
-    if a is None or b is None:
-        return a if b is None else b
-    return np.unique(np.concatenate([a, b]))
+@dataclass
+class _Counts:
+    """Counters of some partitions: one partition's, or several merged.
+
+    ``classes`` sorted labels seen (n_classes,); ``class_count`` (n_classes,) and
+    ``feature_count`` (n_classes, n_features) float64, the classifier's own counters
+    over those classes.  When the vocabulary is being learned the feature columns are
+    ``terms`` (first-appearance order) with document frequencies ``dfs``, term
+    frequencies ``tfs`` and ``n_docs`` documents; otherwise ``terms`` is None and the
+    columns are the (fixed) features.
+    """
+
+    classes: np.ndarray
+    class_count: np.ndarray
+    feature_count: np.ndarray
+    terms: list | None = None
+    dfs: np.ndarray | None = None
+    tfs: np.ndarray | None = None
+    n_docs: int = 0
 
 
-def _add_counts(a: tuple | None, b: tuple | None) -> tuple | None:
-    if a is None or b is None:
-        return a if b is None else b
-    return a[0] + b[0], a[1] + b[1]
+def _merge_counts(*items: _Counts | None) -> _Counts | None:
+    """Sum partial counts (None: an empty partition), given in data order.
+
+    One k-way merge: classes are united (sorted), terms merged in first-appearance
+    order and every array allocated once, so the result does not depend on how the
+    partitions are grouped.  The sums are exact for integer counts and weights
+    (float64 holds integers up to 2**53 exactly).
+    """
+    items = tuple(c for c in items if c is not None)
+    if len(items) <= 1:
+        return items[0] if items else None
+    classes = np.unique(np.concatenate([c.classes for c in items]))
+    rows = [np.searchsorted(classes, c.classes) for c in items]
+    merged: dict = {}
+    if items[0].terms is None:
+        widths = {c.feature_count.shape[1] for c in items}
+        if len(widths) > 1:
+            raise ValueError(
+                f"partitions have {sorted(widths)} features; every partition must have "
+                "the same feature columns"
+            )
+        width = widths.pop()
+        cols: list = [slice(None)] * len(items)
+    else:
+        terms, cols = _merge_terms([c.terms for c in items])
+        width = len(terms)
+        dfs = np.zeros(width, dtype=np.result_type(*(c.dfs for c in items)))
+        tfs = np.zeros(width, dtype=np.result_type(*(c.tfs for c in items)))
+        for c, ids in zip(items, cols, strict=True):
+            dfs[ids] += c.dfs  # ids are distinct: no repeated index
+            tfs[ids] += c.tfs
+        merged = {"terms": terms, "dfs": dfs, "tfs": tfs, "n_docs": sum(c.n_docs for c in items)}
+    class_count = np.zeros(len(classes), dtype=np.float64)
+    feature_count = np.zeros((len(classes), width), dtype=np.float64)
+    for c, r, ids in zip(items, rows, cols, strict=True):
+        class_count[r] += c.class_count
+        if isinstance(ids, slice):
+            feature_count[r, ids] += c.feature_count
+        else:
+            feature_count[np.ix_(r, ids)] += c.feature_count
+    return _Counts(classes, class_count, feature_count, **merged)
 
 
-def _merge_terms(a: tuple | None, b: tuple | None) -> tuple | None:
-    """Merge ``(terms, dfs, tfs, n_docs)``; terms keep their first-appearance order."""
-    if a is None or b is None:
-        return a if b is None else b
-    terms, dfs, tfs, n_a = a
-    b_terms, b_dfs, b_tfs, n_b = b
+def _merge_terms(term_lists: list) -> tuple[list, list]:
+    """Union of ``term_lists`` in first-appearance order, and each list's positions in it.
+
+    Each list holds distinct terms.  The first list keeps its positions (a slice);
+    later lists get index arrays.
+    """
+    terms = list(term_lists[0])
     index = {t: i for i, t in enumerate(terms)}
-    terms = list(terms)
-    ids = np.empty(len(b_terms), dtype=np.int64)
-    for k, t in enumerate(b_terms):
-        i = index.get(t)
-        if i is None:
-            i = index[t] = len(terms)
-            terms.append(t)
-        ids[k] = i
-    out_dfs = np.zeros(len(terms), dtype=np.result_type(dfs, b_dfs))
-    out_tfs = np.zeros(len(terms), dtype=np.result_type(tfs, b_tfs))
-    out_dfs[: len(dfs)] = dfs
-    out_tfs[: len(tfs)] = tfs
-    out_dfs[ids] += b_dfs  # ids are distinct: no repeated index
-    out_tfs[ids] += b_tfs
-    return terms, out_dfs, out_tfs, n_a + n_b
+    cols: list = [slice(0, len(terms))]
+    for more in term_lists[1:]:
+        ids = np.empty(len(more), dtype=np.int64)
+        for k, t in enumerate(more):
+            i = index.get(t)
+            if i is None:
+                i = index[t] = len(terms)
+                terms.append(t)
+            ids[k] = i
+        cols.append(ids)
+    return terms, cols
 
 
 # --------------------------------------------------------------------------- partitions
@@ -75,26 +125,17 @@ def _as_list(part: Any) -> list:
     return part.tolist() if hasattr(part, "tolist") else list(part)
 
 
-def _labels(y: Any) -> np.ndarray | None:
-    from fastgen._validation import check_y
-
-    y = check_y(np.asarray(_as_list(y)), estimator_name="fastgen.dask")
-    return np.unique(y) if len(y) else None
-
-
-def _vocabulary_stats(vectorizer: Any, docs: Any, y: Any, index: int, learn: bool) -> tuple:
-    docs = _as_list(docs)
-    check_same_length(len(docs), y, "y", index)
-    terms = None
-    if learn and docs:
-        terms = (*vectorizer._term_frequencies(docs), len(docs))
-    return terms, _labels(y)
-
-
 def _partition_counts(
-    classifier: Any, vectorizer: Any, X: Any, y: Any, sw: Any, classes: np.ndarray, index: int
-) -> tuple | None:
+    classifier: Any, vectorizer: Any, learn: bool, X: Any, y: Any, sw: Any, index: int
+) -> _Counts | None:
+    """Count one partition with a clone of ``classifier`` (``partial_fit``).
+
+    With ``learn`` the documents are tokenised once, over the partition's own terms
+    (the vocabulary is chosen later, on the client); otherwise ``vectorizer`` (fitted:
+    hashing or a fixed vocabulary) transforms them, or ``X`` holds feature rows.
+    """
     from fastgen._base import clone
+    from fastgen._validation import check_y
 
     if vectorizer is not None:
         X = _as_list(X)
@@ -103,35 +144,52 @@ def _partition_counts(
     check_same_length(n, sw, "sample_weight", index)
     if n == 0:
         return None
-    if vectorizer is not None:
+    stats: dict = {}
+    if learn:
+        # the count matrix over this partition's terms is kept for the class counts
+        terms, dfs, tfs, X = vectorizer._term_frequencies(X)
+        stats = {"terms": terms, "dfs": dfs, "tfs": tfs, "n_docs": n}
+    elif vectorizer is not None:
         X = vectorizer.transform(X)
     elif hasattr(X, "to_numpy"):
         X = X.to_numpy()
     y = np.asarray(_as_list(y))
     if sw is not None:
         sw = np.asarray(_as_list(sw))
+    width = X.shape[1]
+    if width == 0:  # no terms here (stop words only): count the classes on a blank column
+        X = X.copy()
+        X.resize((n, 1))
+    classes = np.unique(check_y(y, estimator_name="fastgen.dask"))
     est = clone(classifier).partial_fit(X, y, classes=classes, sample_weight=sw)
-    return est.class_count_, est.feature_count_
+    return _Counts(est.classes_, est.class_count_, est.feature_count_[:, :width], **stats)
 
 
 def _fit_counts(
-    classifier: Any, vectorizer: Any, X_parts: list, y_parts: list, sw_parts: list, classes
-) -> Any:
-    """Fit ``classifier`` in place from counts summed over the partitions."""
+    classifier: Any, vectorizer: Any, learn: bool, X_parts: list, y_parts: list, sw_parts: list
+) -> _Counts:
+    """Count every partition and sum the counts on the cluster: one pass over the data."""
     from fastgen._base import clone
 
-    # the fitted vectorizer (its vocabulary can be large) goes to each worker once; the
-    # unfitted classifier template is tiny and rides in the graph
-    vec = None if vectorizer is None else ship(vectorizer, keep=False)
-    clf = embed(clone(classifier))
+    if vectorizer is None or learn:
+        vec = None if vectorizer is None else embed(vectorizer)  # unfitted: small
+    else:
+        # a fitted vectorizer (a fixed vocabulary can be large) goes to each worker once
+        vec = ship(vectorizer, keep=False)
+    clf = embed(clone(classifier))  # the unfitted template is tiny and rides in the graph
     counts = [
-        dask.delayed(_partition_counts, pure=True)(clf, vec, x, y, w, classes, i)
+        dask.delayed(_partition_counts, pure=True)(clf, vec, learn, x, y, w, i)
         for i, (x, y, w) in enumerate(zip(X_parts, y_parts, sw_parts, strict=True))
     ]
-    total = tree_reduce(counts, _add_counts).compute()
+    total = tree_reduce(counts, _merge_counts, many=True).compute()
     if total is None:
         raise ValueError("the data has no rows")
-    return classifier._fit_from_counts(classes, *total)
+    return total
+
+
+def _finish(classifier: Any, counts: _Counts, feature_count: np.ndarray) -> Any:
+    """Fit ``classifier`` in place from the summed counters, with ``fit``'s own code."""
+    return classifier._fit_from_counts(_classes(counts.classes), counts.class_count, feature_count)
 
 
 # --------------------------------------------------------------------------- public
@@ -140,10 +198,11 @@ def _fit_counts(
 def fit_naive_bayes(classifier: Any, X: Any, y: Any, *, sample_weight: Any = None) -> Any:
     """Fit a count-based Naive Bayes on Dask data; same model as ``classifier.fit``.
 
-    Each partition is counted by a clone of ``classifier`` (``partial_fit`` with all
-    classes), the class and feature counts are summed on the cluster, and the client
+    One pass over the data: each partition is counted by a clone of ``classifier``
+    (``partial_fit`` with the partition's classes), the class and feature counts are
+    summed on the cluster in a tree of merges (classes united), and the client
     finalises them with the classifier's own code (``feature_log_prob_``,
-    ``class_log_prior_``).  Two passes over the data: labels, then counts.
+    ``class_log_prior_``).
 
     Parameters
     ----------
@@ -164,9 +223,8 @@ def fit_naive_bayes(classifier: Any, X: Any, y: Any, *, sample_weight: Any = Non
     X_parts = partitions(X, "X")
     y_parts = aligned_partitions(X_parts, y, "y")
     sw_parts = aligned_partitions(X_parts, sample_weight, "sample_weight")
-    labels = [dask.delayed(_labels, pure=True)(yp) for yp in y_parts]
-    classes = _classes(tree_reduce(labels, _merge_labels).compute())
-    return _fit_counts(classifier, None, X_parts, y_parts, sw_parts, classes)
+    counts = _fit_counts(classifier, None, False, X_parts, y_parts, sw_parts)
+    return _finish(classifier, counts, counts.feature_count)
 
 
 def fit_text_classifier(
@@ -180,11 +238,15 @@ def fit_text_classifier(
 ) -> Any:
     """Fit a :class:`fastgen.pipeline.TextClassifier` on Dask data, as ``model.fit`` would.
 
-    A ``CountVectorizer`` learns its vocabulary from per-partition document and term
-    frequencies merged on the cluster, then selected on the client by the
-    vectorizer's own rule (``min_df``, ``max_df``, ``max_features``, sorted terms); a
-    ``HashingVectorizer`` or a fixed ``vocabulary`` needs no such pass.  The classifier
-    is then fitted from summed counts (see :func:`fit_naive_bayes`).
+    One pass over the documents, each tokenised once.  With a ``CountVectorizer`` that
+    learns its vocabulary, every partition is counted over its own terms: document
+    and term frequencies plus the classifier's per-class counts (``partial_fit`` of a
+    clone), merged on the cluster in a tree (terms kept in first-appearance order,
+    arrays aligned and summed).  The client then selects the vocabulary by the
+    vectorizer's own rule (``min_df``, ``max_df``, ``max_features``, sorted terms),
+    keeps those columns of the summed counts and finalises the classifier.  A
+    ``HashingVectorizer`` or a fixed ``vocabulary`` transforms each partition instead
+    (see :func:`fit_naive_bayes`).
 
     Parameters
     ----------
@@ -229,27 +291,24 @@ def fit_text_classifier(
     sw_parts = aligned_partitions(doc_parts, sample_weight, "sample_weight")
 
     learn = isinstance(vec, CountVectorizer) and vec.vocabulary is None
-    node = embed(vec)  # not fitted yet: small
-    stats = [
-        dask.delayed(_vocabulary_stats, pure=True)(node, d, yp, i, learn)
-        for i, (d, yp) in enumerate(zip(doc_parts, y_parts, strict=True))
-    ]
-    terms, labels = tree_reduce(stats, _merge_stats).compute()
-    classes = _classes(labels)
+    if not learn:
+        vec.fit([])  # hashing or a fixed vocabulary: nothing to learn
+    counts = _fit_counts(clf, vec, learn, doc_parts, y_parts, sw_parts)
+    feature_count = counts.feature_count
     if learn:
-        if terms is None:
-            raise ValueError("the documents are empty")
-        vec._fit_from_frequencies(*terms)
-    else:
-        vec.fit([])
+        if not counts.terms:
+            raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+        vec._fit_from_frequencies(counts.terms, counts.dfs, counts.tfs, counts.n_docs)
+        # the kept terms' columns, in vocabulary order
+        position = {t: i for i, t in enumerate(counts.terms)}
+        order = np.empty(len(vec.vocabulary_), dtype=np.int64)
+        for term, column in vec.vocabulary_.items():
+            order[column] = position[term]
+        feature_count = feature_count[:, order]
     model.vectorizer_ = vec
-    model.classifier_ = _fit_counts(clf, vec, doc_parts, y_parts, sw_parts, classes)
+    model.classifier_ = _finish(clf, counts, feature_count)
     model.classes_ = model.classifier_.classes_
     return model
-
-
-def _merge_stats(a: tuple, b: tuple) -> tuple:
-    return _merge_terms(a[0], b[0]), _merge_labels(a[1], b[1])
 
 
 def _classes(labels: np.ndarray | None) -> np.ndarray:

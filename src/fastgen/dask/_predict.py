@@ -39,6 +39,7 @@ def predict(
     column: str | None = None,
     columns: list | None = None,
     sequence_column: str | None = None,
+    output: str = "same",
     **kwargs: Any,
 ) -> Any:
     """Apply ``model.<method>`` to every chunk of a Dask collection, lazily.
@@ -70,19 +71,33 @@ def predict(
         ``transform``, ``encode``, ``reconstruct``, ``score_samples``, ``score``...
     column, columns, sequence_column : str, list of str, str
         Dataframe inputs only; see ``data``.
+    output : {"same", "array"}, default "same"
+        ``"same"``: a collection of the input's family (see Returns).  ``"array"``: a
+        ``dask.array.Array`` with one block per input partition, each block computed
+        by one call of the method on the whole partition (no per-element objects:
+        for a bag this is much cheaper than the bag of rows, whose one small array
+        per document must be moved and stacked).  Bag and DataFrame partitions have
+        unknown lengths, so the blocks have unknown (NaN) row counts: call
+        ``.compute_chunk_sizes()`` before slicing, or just ``.compute()``.  Only
+        methods returning one row per element (one per frame for an HMM:
+        ``predict``, ``predict_proba``) can be stacked.
     **kwargs
         Passed to the method.
 
     Returns
     -------
-    dask collection of the input's family
-        Array: chunks aligned with the input rows, shape (n_samples,) or
-        (n_samples, k).  Bag: one result per element.  DataFrame/Series: a Series
-        (1-D results) or DataFrame (2-D, columns named by ``classes_`` for
-        probabilities) with the input's index and partitions.
+    dask collection
+        With ``output="same"``, the input's family.  Array: chunks aligned with the
+        input rows, shape (n_samples,) or (n_samples, k).  Bag: one result per
+        element.  DataFrame/Series: a Series (1-D results) or DataFrame (2-D, columns
+        named by ``classes_`` for probabilities) with the input's index and
+        partitions.  With ``output="array"``, a dask array of shape (n_rows,) or
+        (n_rows, k) equal to ``model.<method>`` on all the rows in order.
     """
     if not isinstance(method, str) or method.startswith("_"):
         raise ValueError(f"method must be the name of a public method, got {method!r}")
+    if output not in ("same", "array"):
+        raise ValueError(f"output must be 'same' or 'array', got {output!r}")
     check_shippable(model)
     kind = collection_kind(data)
     local = resolve(model)
@@ -99,16 +114,25 @@ def predict(
             raise TypeError(_HMM_INPUT)
         return _predict_array(local, node, data, method, kwargs)
     if kind == "bag":
+        if output == "array":
+            return _bag_array(local, node, data, method, kwargs, hmm)
         return data.map_partitions(_bag_partition, node, method, kwargs, hmm)
     if kind == "series":
         if hmm:
             raise TypeError(_HMM_INPUT)
         spec = _output_spec(local, method, kwargs, [""])
         meta = _meta(spec, method, data._meta.index)
-        return data.map_partitions(
+        out = data.map_partitions(
             _series_partition, node, method, kwargs, spec, meta, meta=meta
         )
-    return _predict_frame(local, node, data, method, kwargs, column, columns, sequence_column)
+    else:
+        spec, out = _predict_frame(
+            local, node, data, method, kwargs, column, columns, sequence_column
+        )
+    if output == "array":
+        blocks = [dask.delayed(_block_array, pure=True)(p, spec.dtype) for p in out.to_delayed()]
+        return _stack(blocks, spec)
+    return out
 
 
 _HMM_INPUT = (
@@ -280,6 +304,51 @@ def _array_block(block: np.ndarray, model: Any, method: str, kwargs: dict, spec:
 # --------------------------------------------------------------------------- bags
 
 
+def _bag_array(local: Any, node: Any, bag: Any, method: str, kwargs: dict, hmm: bool) -> Any:
+    """One dask-array block per bag partition: the method on the whole partition."""
+    if hmm and method not in _HMM_ROW_METHODS:
+        raise ValueError(
+            f"output='array' stacks one row per frame: for an HMM it maps {_HMM_ROW_METHODS}; "
+            f"use output='same' for {method!r} (one result per sequence)"
+        )
+    spec = _attribute_spec(local, method)
+    if spec is None:  # learn dtype and width from the first element, computed here
+        first = bag.take(1, npartitions=-1, warn=False)
+        if not first:
+            raise ValueError("the bag is empty: nothing to infer the output from")
+        spec = _output_spec(local, method, kwargs, [first[0]])
+    blocks = bag.map_partitions(_bag_block, node, method, kwargs, hmm, spec)
+    return _stack(blocks.to_delayed(optimize_graph=False), spec)
+
+
+def _stack(blocks: list, spec: _OutSpec) -> Any:
+    """A dask array of one block per ``Delayed`` ndarray, rows of unknown count."""
+    import dask.array as da
+
+    empty = np.empty((0, *spec.row_shape), dtype=spec.dtype)
+    shape = (np.nan, *spec.row_shape)
+    return da.concatenate(
+        [da.from_delayed(b, shape, dtype=spec.dtype, meta=empty) for b in blocks]
+    )
+
+
+def _block_array(block: Any, dtype: np.dtype) -> np.ndarray:
+    """A pandas partition's (already checked) values as an ndarray of the announced dtype."""
+    return block.to_numpy(dtype=dtype)  # pandas may hold str labels as objects
+
+
+def _bag_block(
+    part: Any, model: Any, method: str, kwargs: dict, hmm: bool, spec: _OutSpec
+) -> np.ndarray:
+    items = list(part)
+    n_rows = sum(len(s) for s in items) if hmm else len(items)
+    if n_rows == 0:
+        return np.empty((0, *spec.row_shape), dtype=spec.dtype)
+    model = resolve(model)
+    out = getattr(model, method)(items, **kwargs)
+    return _checked(out, n_rows, spec, model, method)
+
+
 def _bag_partition(part: Any, model: Any, method: str, kwargs: dict, hmm: bool) -> list:
     items = list(part)
     if not items:
@@ -319,7 +388,8 @@ def _predict_frame(
     column: str | None,
     columns: list | None,
     sequence_column: str | None,
-) -> Any:
+) -> tuple[_OutSpec, Any]:
+    """The output spec and the lazy per-partition results (a dask Series or DataFrame)."""
     names = list(df.columns)
     if _is_hmm(local):
         if sequence_column is None:
@@ -335,7 +405,7 @@ def _predict_frame(
         spec = _attribute_spec(local, method)
         meta = _meta(spec, method, df._meta.index)
         check = sequence_check(df, sequence_column)
-        return df.map_partitions(
+        return spec, df.map_partitions(
             _hmm_frame_partition, node, check, method, kwargs, sequence_column, cols, spec,
             meta, meta=meta,
         )  # fmt: skip
@@ -345,7 +415,7 @@ def _predict_frame(
         _check_columns(names, [column])
         spec = _output_spec(local, method, kwargs, [""])
         meta = _meta(spec, method, df._meta.index)
-        return df[column].map_partitions(
+        return spec, df[column].map_partitions(
             _series_partition, node, method, kwargs, spec, meta, meta=meta
         )
     cols = names if columns is None else list(columns)
@@ -353,7 +423,7 @@ def _predict_frame(
     sample = np.zeros((1, len(cols)), dtype=np.result_type(*df[cols].dtypes))
     spec = _output_spec(local, method, kwargs, sample, len(cols))
     meta = _meta(spec, method, df._meta.index)
-    return df.map_partitions(
+    return spec, df.map_partitions(
         _feature_frame_partition, node, method, kwargs, cols, spec, meta, meta=meta
     )
 

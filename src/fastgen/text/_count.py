@@ -224,22 +224,27 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
     # ----------------------------------------------------------- batched fitting
     # Used by fastgen.dask: per-batch term statistics are summed, then the vocabulary is
     # selected exactly as ``fit`` would select it from the whole corpus.
-    def _term_frequencies(self, raw_documents: Any) -> tuple[list, np.ndarray, np.ndarray]:
-        """Terms of a batch (first-appearance order) with document and term frequencies.
+    def _term_frequencies(
+        self, raw_documents: Any
+    ) -> tuple[list, np.ndarray, np.ndarray, sp.csr_matrix]:
+        """Terms of a batch (first-appearance order), their frequencies and counts.
 
-        Returns ``(terms, dfs, tfs)``: ``dfs`` int64 (n_terms,) and ``tfs`` of the
-        dtype ``fit`` sums term counts in, both aligned with ``terms``.
+        Returns ``(terms, dfs, tfs, X)``: ``dfs`` int64 (n_terms,) and ``tfs`` of the
+        dtype ``fit`` sums term counts in, both aligned with ``terms``, and ``X`` the
+        batch's count matrix (n_documents, n_terms) over those term ids (``binary``
+        applied).
         """
         docs = as_document_list(raw_documents)
         self._validate_params()
         if not docs:
-            return [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            empty = np.zeros(0, dtype=np.int64)
+            return [], empty, empty, sp.csr_matrix((0, 0), dtype=self.dtype)
         terms, _, X = self._count_new(docs, allow_empty=True)
         if self.binary:
             X.data.fill(1)
         dfs = np.bincount(X.indices, minlength=len(terms)).astype(np.int64)
         tfs = np.asarray(X.sum(axis=0)).ravel()
-        return terms, dfs, tfs
+        return terms, dfs, tfs, X
 
     def _fit_from_frequencies(
         self, terms: list, dfs: np.ndarray, tfs: np.ndarray, n_doc: int
