@@ -551,13 +551,21 @@ def test_cluster_model_deserialised_once_per_worker(client, tmp_path):
     assert len(pids) <= len(workers) + 1
 
 
+def _first_to_create(path: str) -> bool:
+    """Create ``path`` atomically; True only for the one caller that created it."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
 def _killer_model(marker: str, always: bool):
     """A MultinomialNB whose predict kills its worker process (first call, or always)."""
 
     class Killer(MultinomialNB):
         def predict(self, X):
-            if always or not os.path.exists(marker):
-                open(marker, "w").close()
+            if always or _first_to_create(marker):
                 sys.stdout.flush()
                 os._exit(1)
             return super().predict(X)
@@ -566,6 +574,9 @@ def _killer_model(marker: str, always: bool):
 
 
 def test_cluster_worker_killed_once_is_retried_exactly(client, tmp_path):
+    # a scattered model survives a worker's death while another worker holds it:
+    # wait for the worker an earlier test killed, so the broadcast reaches both
+    client.wait_for_workers(2, timeout=30)
     docs, y = make_docs(n=60, seed=9)
     X = CountVectorizer().fit_transform(docs).toarray()
     model = _killer_model(str(tmp_path / "died"), always=False)().fit(X, y)

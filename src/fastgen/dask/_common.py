@@ -202,7 +202,9 @@ def ship(model: Any, *, keep: bool = True) -> Any:
         future = kept.get(key)
         if future is not None and future.status == "finished":
             kept.move_to_end(key)
-            return future
+    if future is not None and future.status == "finished":
+        _replicate_to_all(client, future)
+        return future
     # a kept copy that was lost or cancelled: ship under a fresh key, since the
     # scheduler may still be forgetting the old one (reusing it races the release)
     name = key if future is None else f"{key}-{uuid.uuid4().hex[:8]}"
@@ -213,6 +215,17 @@ def ship(model: Any, *, keep: bool = True) -> Any:
         while len(kept) > MAX_SHIPPED:
             kept.popitem(last=False)
     return future
+
+
+def _replicate_to_all(client: Any, future: Any) -> None:
+    """Copy a kept model to workers that joined since it was shipped (worker to worker).
+
+    Scattered data cannot be recomputed: a job survives a worker's death only while
+    another worker still holds the model, so every live worker keeps a copy.
+    """
+    holders = client.who_has([future]).get(future.key, ())
+    if len(holders) < len(client.nthreads()):
+        client.replicate([future])
 
 
 def _closed(kept: OrderedDict) -> bool:
