@@ -56,20 +56,6 @@ def test_single_sequence_passes_match_hmmlearn(n, k):
     assert_allclose(fwd, fwd_ref, rtol=1e-12)
     _hmm.backward_log(trans, logf, bwd)
     assert_allclose(bwd, _hmmc.backward_log(start, trans, logf), rtol=1e-12, atol=1e-14)
-    scaling = np.empty(n)
-    lp = _hmm.forward_scaling(start, trans, frames, fwd, scaling)
-    lp_ref, fwd_ref, sc_ref = _hmmc.forward_scaling(start, trans, frames)
-    assert_allclose([lp], [lp_ref], rtol=1e-12)
-    assert_allclose(fwd, fwd_ref, rtol=1e-12)
-    _hmm.backward_scaling(trans, frames, scaling, bwd)
-    assert_allclose(bwd, _hmmc.backward_scaling(start, trans, frames, sc_ref), rtol=1e-12)
-    states = np.empty(n, dtype=np.int64)
-    lat = np.empty((n, k))
-    with np.errstate(divide="ignore"):
-        lp = _hmm.viterbi(np.log(start), np.log(trans), logf, lat, states)
-    lp_ref, states_ref = _hmmc.viterbi(start, trans, logf)
-    assert_array_equal(states, states_ref)
-    assert_allclose(lp, lp_ref, rtol=1e-12)
 
 
 def test_estep_over_batch_matches_per_sequence_reference():

@@ -55,9 +55,6 @@ __all__ = [
     "log_density_full",
     "forward_log",
     "backward_log",
-    "forward_scaling",
-    "backward_scaling",
-    "viterbi",
     "vexp",
     "EStep",
     "emissions",
@@ -240,95 +237,6 @@ def backward_log(transmat, log_frame, bwd) -> None:
             for j in range(nc):
                 s += transmat[i, j] * buf[j]
             bwd[t, i] = np.log(s) + m
-
-
-@njit(cache=True)
-def forward_scaling(startprob, transmat, frame, fwd, scaling) -> float:
-    """Scaled forward pass into ``fwd``/``scaling``; returns the log-likelihood.
-
-    Returns NaN when a frame's total probability falls below 1e-300 (underflow).
-    """
-    n, nc = frame.shape
-    s = 0.0
-    for i in range(nc):
-        fwd[0, i] = startprob[i] * frame[0, i]
-        s += fwd[0, i]
-    if not s >= _MIN_SUM:
-        return np.nan
-    scale = 1.0 / s
-    scaling[0] = scale
-    log_prob = -np.log(scale)
-    for i in range(nc):
-        fwd[0, i] *= scale
-    for t in range(1, n):
-        s = 0.0
-        for j in range(nc):
-            acc = 0.0
-            for i in range(nc):
-                acc += fwd[t - 1, i] * transmat[i, j]
-            fwd[t, j] = acc * frame[t, j]
-            s += fwd[t, j]
-        if not s >= _MIN_SUM:
-            return np.nan
-        scale = 1.0 / s
-        scaling[t] = scale
-        log_prob -= np.log(scale)
-        for j in range(nc):
-            fwd[t, j] *= scale
-    return log_prob
-
-
-@njit(cache=True)
-def backward_scaling(transmat, frame, scaling, bwd) -> None:
-    """Scaled backward pass into ``bwd`` (uses the forward pass's ``scaling``)."""
-    n, nc = frame.shape
-    buf = np.empty(nc)
-    for i in range(nc):
-        bwd[n - 1, i] = scaling[n - 1]
-    for t in range(n - 2, -1, -1):
-        for j in range(nc):
-            buf[j] = frame[t + 1, j] * bwd[t + 1, j]
-        for i in range(nc):
-            acc = 0.0
-            for j in range(nc):
-                acc += transmat[i, j] * buf[j]
-            bwd[t, i] = acc * scaling[t]
-
-
-@njit(cache=True)
-def viterbi(log_startprob, log_transmat, log_frame, lattice, states) -> float:
-    """Most likely path of one sequence into ``states``; returns its log-probability."""
-    n, nc = log_frame.shape
-    for i in range(nc):
-        lattice[0, i] = log_startprob[i] + log_frame[0, i]
-    for t in range(1, n):
-        for i in range(nc):
-            m = -np.inf
-            for j in range(nc):
-                v = lattice[t - 1, j] + log_transmat[j, i]
-                if v > m:
-                    m = v
-            lattice[t, i] = m + log_frame[t, i]
-    best = 0
-    for i in range(1, nc):
-        if lattice[n - 1, i] > lattice[n - 1, best]:
-            best = i
-    states[n - 1] = best
-    prev = best
-    for t in range(n - 2, -1, -1):
-        m = -np.inf
-        arg = 0
-        for i in range(nc):
-            v = lattice[t, i] + log_transmat[i, prev]
-            if v >= m:  # ties go to the larger index, as hmmlearn's pair comparison
-                m = v
-                arg = i
-        states[t] = arg
-        prev = arg
-    return lattice[n - 1, best]
-
-
-# --------------------------------------------------------------- exact log-space posteriors
 
 
 @njit(cache=True)
