@@ -851,7 +851,7 @@ def _log_frames_parallel(kind, em, lo, hi, n_blocks, lf) -> None:
 
 @njit(cache=True)
 def _viterbi_fast(log_start, log_trans_t, log_frame, n, lattice, states) -> float:
-    """Viterbi over rows ``0:n`` (same values and tie-breaking as :func:`viterbi`).
+    """Viterbi over rows ``0:n`` (ties go to the larger index, as in hmmlearn).
 
     ``log_trans_t[i, j]`` is ``log(transmat[j, i])``: the maximum over the previous state
     reads a contiguous row, and the states' maxima are independent chains.
