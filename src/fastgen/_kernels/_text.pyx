@@ -579,36 +579,33 @@ cdef extern from *:
     void __builtin_prefetch(const void *addr) noexcept nogil
 
 
-cdef void sort_keys(Scratch *w) noexcept nogil:
-    """Sort ``w.keys`` (non-negative, a document's worth) in increasing order.
+cdef void radix_sort(uint64_t *a, uint64_t *tmp, Py_ssize_t n, int shift) noexcept nogil:
+    """Stable sort of ``a[:n]`` by the bits of its values from ``shift`` up.
 
-    A document's keys are few and their comparisons unpredictable, so instead
-    of a comparison sort: insertion sort for a handful, otherwise an LSD radix
-    sort on bytes, with as many passes as the largest key has bytes and a pass
-    skipped when every key shares its byte.
+    The keys sorted here (a document's terms, a row's columns) are few and their
+    comparisons unpredictable, so instead of a comparison sort: insertion sort for
+    a handful, otherwise an LSD radix sort on bytes, with as many passes as the
+    largest key has bytes and a pass skipped when every key shares its byte.
+    ``tmp`` holds at least ``n`` values (scratch).
     """
-    cdef Py_ssize_t n = <Py_ssize_t>w.keys.len, i, j, b
-    cdef int64_t *src = w.keys.ptr
-    cdef int64_t *dst
-    cdef int64_t *swap_
-    cdef int64_t x, largest = 0
+    cdef Py_ssize_t i, j, b, total, c
+    cdef uint64_t x, largest = 0
     cdef Py_ssize_t count[256]
-    cdef Py_ssize_t total, c
-    cdef int shift = 0
+    cdef uint64_t *src = a
+    cdef uint64_t *dst = tmp
+    cdef uint64_t *swap_
     if n < 32:
         for i in range(1, n):
-            x = src[i]
+            x = a[i]
             j = i - 1
-            while j >= 0 and src[j] > x:
-                src[j + 1] = src[j]
+            while j >= 0 and (a[j] >> shift) > (x >> shift):
+                a[j + 1] = a[j]
                 j -= 1
-            src[j + 1] = x
+            a[j + 1] = x
         return
     for i in range(n):
-        if src[i] > largest:
-            largest = src[i]
-    w.keys_tmp.resize(n)
-    dst = w.keys_tmp.data()
+        if a[i] > largest:
+            largest = a[i]
     while shift < 64 and (largest >> shift) > 0:
         memset(count, 0, sizeof(count))
         for i in range(n):
@@ -627,8 +624,16 @@ cdef void sort_keys(Scratch *w) noexcept nogil:
             src = dst
             dst = swap_
         shift += 8
-    if src != w.keys.ptr:
-        memcpy(w.keys.ptr, src, n * sizeof(int64_t))
+    if src != a:
+        memcpy(a, src, n * sizeof(uint64_t))
+
+
+cdef void sort_keys(Scratch *w) noexcept nogil:
+    """Sort ``w.keys`` (non-negative, a document's worth) in increasing order."""
+    cdef Py_ssize_t n = <Py_ssize_t>w.keys.len
+    if n >= 32:
+        w.keys_tmp.resize(n)
+    radix_sort(<uint64_t *>w.keys.ptr, <uint64_t *>w.keys_tmp.data(), n, 0)
 
 
 cdef void collapse_spaces(const cp_t *s, Py_ssize_t n, vector[cp_t] &out) noexcept nogil:
@@ -1141,48 +1146,6 @@ cdef _owned_array(PodVec[pod_t] &v):
     return np.asarray(o)
 
 
-cdef void _sort_by_high(uint64_t *a, uint64_t *tmp, Py_ssize_t n) noexcept nogil:
-    """Sort ``a`` by the upper 32 bits of its values (distinct there), LSD radix on bytes."""
-    cdef Py_ssize_t i, j, b, total, c
-    cdef uint64_t x, largest = 0
-    cdef Py_ssize_t cnt[256]
-    cdef uint64_t *src = a
-    cdef uint64_t *dst = tmp
-    cdef uint64_t *swap_
-    cdef int shift = 32
-    if n < 32:
-        for i in range(1, n):
-            x = a[i]
-            j = i - 1
-            while j >= 0 and (a[j] >> 32) > (x >> 32):
-                a[j + 1] = a[j]
-                j -= 1
-            a[j + 1] = x
-        return
-    for i in range(n):
-        if a[i] > largest:
-            largest = a[i]
-    while shift < 64 and (largest >> shift) > 0:
-        memset(cnt, 0, sizeof(cnt))
-        for i in range(n):
-            cnt[(src[i] >> shift) & 255] += 1
-        total = 0
-        for b in range(256):
-            c = cnt[b]
-            cnt[b] = total
-            total += c
-        for i in range(n):
-            b = (src[i] >> shift) & 255
-            dst[cnt[b]] = src[i]
-            cnt[b] += 1
-        swap_ = src
-        src = dst
-        dst = swap_
-        shift += 8
-    if src != a:
-        memcpy(a, src, n * sizeof(uint64_t))
-
-
 ctypedef fused out_index_t:
     int32_t
     int64_t
@@ -1245,7 +1208,7 @@ def place_rows(const int64_t[::1] indptr, const int32_t[::1] indices, const int3
                     keys[k] = (<uint64_t>order[idx] << 32) | <uint64_t>k
                 if bad:
                     break
-                _sort_by_high(keys.data(), tmp.data(), n)
+                radix_sort(keys.data(), tmp.data(), n, 32)
                 for k in range(n):
                     o = <int64_t>(keys[k] >> 32)
                     if relabel:
