@@ -281,7 +281,7 @@ def test_bad_parameters_raise_value_error(analyzer, min_n, max_n, min_len, msg):
         )
 
 
-@pytest.mark.parametrize("n_features", [0, -1, -(2**40)])
+@pytest.mark.parametrize("n_features", [0, -1, -(2**40), 2**31, 2**40])
 def test_hash_counts_bad_n_features(n_features):
     with pytest.raises(ValueError, match="n_features"):
         _text.hash_counts(["ab"], n_features, True, WORD, 1, 1, 2)
@@ -526,3 +526,37 @@ def test_place_rows_and_map_indices_reject_bad_input():
     idx = np.array([2, 0, 1, 2], np.int32)
     _text.map_indices(idx, np.array([7, 8, 9], np.int32))
     np.testing.assert_array_equal(idx, [9, 7, 8, 9])
+
+
+def _python_word_tokens(doc, min_len):
+    return [t for t in re.findall(r"(?u)\w+", doc) if len(t) >= min_len]
+
+
+@pytest.mark.parametrize("min_len", [1, 2])
+def test_word_tokens_across_64_code_point_blocks(min_len):
+    """The word scanner classifies 64 code points at a time: tokens that start,
+    end or run through a block edge, documents of 63/64/65/128 code points,
+    tokens longer than a block and astral word characters all come out as ``re``'s."""
+    pieces = ["a", "bc", "x" * 63, "y" * 64, "z" * 65, "𝐀𝐁", "東京", "_", "9", "é"]
+    seps = [" ", "!", "😀", "  ", "\t"]
+    rng = np.random.default_rng(0)
+    docs = []
+    for n in (1, 62, 63, 64, 65, 127, 128, 129, 200):
+        docs.append("w" * n)
+        docs.append("w" * (n - 1) + " ")
+        docs.append(" " + "w" * (n - 1))
+        docs.append(" " * n)
+    for _ in range(300):
+        k = int(rng.integers(1, 30))
+        docs.append("".join(pieces[i] + seps[j] for i, j in zip(
+            rng.integers(0, len(pieces), k), rng.integers(0, len(seps), k), strict=True
+        ))[: int(rng.integers(0, 300))])
+    table = _text.TermTable()
+    indptr, indices, counts = _text.count(docs, table, True, WORD, 1, 1, min_len)
+    terms = table.terms()
+    for d, (a, b) in enumerate(zip(indptr[:-1], indptr[1:], strict=True)):
+        expected: dict[str, int] = {}
+        for t in _python_word_tokens(docs[d], min_len):
+            expected[t] = expected.get(t, 0) + 1
+        got = {terms[i]: c for i, c in zip(indices[a:b], counts[a:b], strict=True)}
+        assert got == expected, docs[d]

@@ -519,8 +519,9 @@ cdef struct Params:
     int max_n
     int min_token_len
     int sink
-    int64_t n_features        # SINK_HASH
+    int64_t n_features        # SINK_HASH (at most 2**31 - 1)
     bint alternate_sign       # SINK_HASH
+    bint pow2_features        # SINK_HASH: n_features is a power of two (index by mask)
 
 
 cdef cppclass Scratch:
@@ -539,7 +540,7 @@ cdef inline void emit(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
     cdef int32_t tid
     cdef Py_ssize_t nb
     cdef int32_t h
-    cdef int64_t idx
+    cdef uint32_t a, idx
     if p.sink == SINK_GROW:
         tid = table.insert(s, n)
         if tid >= 0:
@@ -559,12 +560,17 @@ cdef inline void emit(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
                 w.bad_surrogate = True
                 return
             h = murmur3_32(w.utf8.data(), nb, 0)
-        if h == -2147483648:
-            idx = (2147483647 - (p.n_features - 1)) % p.n_features
+        if h == -2147483648:   # abs() overflows: scikit-learn's convention
+            a = <uint32_t>(2147483647 - (p.n_features - 1))
         else:
-            idx = (h if h >= 0 else -h) % p.n_features
+            a = <uint32_t>(h if h >= 0 else -h)
+        # 32-bit unsigned arithmetic: n_features < 2**31
+        if p.pow2_features:
+            idx = a & <uint32_t>(p.n_features - 1)
+        else:
+            idx = a % <uint32_t>p.n_features
         # key: index * 2 + (1 if the sign is negative)
-        w.keys.push(idx * 2 + (1 if (p.alternate_sign and h < 0) else 0))
+        w.keys.push(<int64_t>idx * 2 + (1 if (p.alternate_sign and h < 0) else 0))
 
 
 cdef inline bint _all_ascii(const cp_t *s, Py_ssize_t n) noexcept nogil:
@@ -577,6 +583,11 @@ cdef inline bint _all_ascii(const cp_t *s, Py_ssize_t n) noexcept nogil:
 
 cdef extern from *:
     void __builtin_prefetch(const void *addr) noexcept nogil
+    int __builtin_ctzll(unsigned long long x) noexcept nogil
+
+
+cdef enum:
+    EARLY_DIGITS = 3   # byte histograms taken in the first pass over the keys
 
 
 cdef void radix_sort(uint64_t *a, uint64_t *tmp, Py_ssize_t n, int shift) noexcept nogil:
@@ -586,11 +597,15 @@ cdef void radix_sort(uint64_t *a, uint64_t *tmp, Py_ssize_t n, int shift) noexce
     comparisons unpredictable, so instead of a comparison sort: insertion sort for
     a handful, otherwise an LSD radix sort on bytes, with as many passes as the
     largest key has bytes and a pass skipped when every key shares its byte.
+    The histograms of the first ``EARLY_DIGITS`` bytes (enough for ids below
+    2**24) are taken in the same pass that finds the largest key.
     ``tmp`` holds at least ``n`` values (scratch).
     """
-    cdef Py_ssize_t i, j, b, total, c
+    cdef Py_ssize_t i, j, b, total, c, digit = 0
     cdef uint64_t x, largest = 0
-    cdef Py_ssize_t count[256]
+    cdef Py_ssize_t early[EARLY_DIGITS][256]
+    cdef Py_ssize_t late[256]
+    cdef Py_ssize_t *count
     cdef uint64_t *src = a
     cdef uint64_t *dst = tmp
     cdef uint64_t *swap_
@@ -603,13 +618,22 @@ cdef void radix_sort(uint64_t *a, uint64_t *tmp, Py_ssize_t n, int shift) noexce
                 j -= 1
             a[j + 1] = x
         return
+    memset(early, 0, sizeof(early))
     for i in range(n):
-        if a[i] > largest:
-            largest = a[i]
+        x = a[i]
+        largest |= x
+        x >>= shift
+        early[0][x & 255] += 1
+        early[1][(x >> 8) & 255] += 1
+        early[2][(x >> 16) & 255] += 1
     while shift < 64 and (largest >> shift) > 0:
-        memset(count, 0, sizeof(count))
-        for i in range(n):
-            count[(src[i] >> shift) & 255] += 1
+        if digit < EARLY_DIGITS:
+            count = early[digit]
+        else:
+            count = late
+            memset(late, 0, sizeof(late))
+            for i in range(n):
+                late[(src[i] >> shift) & 255] += 1
         if count[(src[0] >> shift) & 255] != n:
             total = 0
             for b in range(256):
@@ -624,6 +648,7 @@ cdef void radix_sort(uint64_t *a, uint64_t *tmp, Py_ssize_t n, int shift) noexce
             src = dst
             dst = swap_
         shift += 8
+        digit += 1
     if src != a:
         memcpy(a, src, n * sizeof(uint64_t))
 
@@ -659,25 +684,60 @@ cdef void collapse_spaces(const cp_t *s, Py_ssize_t n, vector[cp_t] &out) noexce
     out.resize(k)
 
 
+cdef inline uint64_t word_bits(const cp_t *s, Py_ssize_t n) noexcept nogil:
+    """Bit ``j`` set when ``s[j]`` is a word code point (``n <= 64``)."""
+    cdef uint64_t m = 0
+    cdef Py_ssize_t j
+    for j in range(n):
+        m |= (<uint64_t>(is_word(s[j]) != 0)) << j
+    return m
+
+
+cdef inline void _push_token(const cp_t *s, Py_ssize_t start, Py_ssize_t end,
+                             int min_token_len, TermTable stop, Scratch *w) noexcept nogil:
+    if end - start >= min_token_len:
+        if stop is None or stop.lookup(s + start, end - start) < 0:
+            w.spans.push(start)
+            w.spans.push(end - start)
+
+
+cdef void word_spans(const cp_t *s, Py_ssize_t n, int min_token_len, TermTable stop,
+                     Scratch *w) noexcept nogil:
+    """``w.spans`` := (start, length) of the maximal runs of word code points, in order,
+    at least ``min_token_len`` long and not in ``stop``.
+
+    Branch-free classification: 64 code points at a time become a bit mask, and
+    the token edges are its 0->1 and 1->0 transitions, visited lowest first
+    (they alternate start, end, start, ...). Bits past ``n`` are zero, so a
+    token running to the end of a partial block ends there; one running to
+    the end of a full last block is closed after the loop.
+    """
+    cdef Py_ssize_t base = 0, start = 0, pos
+    cdef uint64_t m, edges, carry = 0
+    w.spans.clear()
+    while base < n:
+        m = word_bits(s + base, n - base if n - base < 64 else 64)
+        edges = m ^ ((m << 1) | carry)
+        while edges:
+            pos = base + __builtin_ctzll(edges)
+            if (m >> (pos - base)) & 1:
+                start = pos
+            else:
+                _push_token(s, start, pos, min_token_len, stop, w)
+            edges &= edges - 1
+        carry = m >> 63
+        base += 64
+    if carry:
+        _push_token(s, start, n, min_token_len, stop, w)
+
+
 cdef void analyze_doc(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
                       TermTable stop, Scratch *w) noexcept nogil:
     cdef Py_ssize_t i, j, k, start, n_tok, gram, length, pos, w_len, offset
     cdef const int64_t *spans
     cdef cp_t *t
     if p.analyzer == WORD:
-        w.spans.clear()
-        i = 0
-        while i < n:
-            if not is_word(s[i]):
-                i += 1
-                continue
-            start = i
-            while i < n and is_word(s[i]):
-                i += 1
-            if i - start >= p.min_token_len:
-                if stop is None or stop.lookup(s + start, i - start) < 0:
-                    w.spans.push(start)
-                    w.spans.push(i - start)
+        word_spans(s, n, p.min_token_len, stop, w)
         if w.spans.failed:
             w.keys.failed = True   # out of memory: the driver raises
             return
@@ -829,8 +889,8 @@ cdef Params make_params(int analyzer, int min_n, int max_n, int min_token_len, i
         raise ValueError(f"invalid ngram_range ({min_n}, {max_n})")
     if min_token_len < 1:
         raise ValueError("min_token_len must be >= 1")
-    if sink == SINK_HASH and n_features < 1:
-        raise ValueError("n_features must be >= 1")
+    if sink == SINK_HASH and not 1 <= n_features <= 2147483647:
+        raise ValueError("n_features must be in [1, 2**31 - 1]")
     cdef Params p
     p.analyzer = analyzer
     p.min_n = min_n
@@ -839,6 +899,7 @@ cdef Params make_params(int analyzer, int min_n, int max_n, int min_token_len, i
     p.sink = sink
     p.n_features = n_features
     p.alternate_sign = alternate_sign
+    p.pow2_features = n_features > 0 and (n_features & (n_features - 1)) == 0
     return p
 
 
