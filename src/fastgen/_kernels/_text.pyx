@@ -111,6 +111,11 @@ cdef extern from *:
         void shrink() noexcept nogil
         T *release() noexcept nogil
 
+cdef extern from *:
+    void __builtin_prefetch(const void *addr) noexcept nogil
+    int __builtin_ctzll(unsigned long long x) noexcept nogil
+
+
 # ---------------------------------------------------------------------------
 # Character classes (ASCII fast path, CPython's tables otherwise)
 # ---------------------------------------------------------------------------
@@ -370,9 +375,16 @@ cdef class TermTable:
     cdef int32_t lookup(self, const cp_t *s, Py_ssize_t n) noexcept nogil:
         return self.find(s, n, term_hash(s, n))
 
+    cdef inline void prefetch(self, uint64_t h) noexcept nogil:
+        """Start loading the slot where a term of hash ``h`` is first looked for."""
+        __builtin_prefetch(&self.slots[h & self.mask])
+
     cdef int32_t insert(self, const cp_t *s, Py_ssize_t n) noexcept nogil:
         """Return the id of ``s``, adding it if unseen (-1: out of memory)."""
-        cdef uint64_t h = term_hash(s, n)
+        return self.insert_hashed(s, n, term_hash(s, n))
+
+    cdef int32_t insert_hashed(self, const cp_t *s, Py_ssize_t n, uint64_t h) noexcept nogil:
+        """``insert`` of a term whose ``term_hash`` is ``h``."""
         cdef int32_t tid = self.find(s, n, h)
         if tid >= 0:
             return tid
@@ -532,25 +544,33 @@ cdef cppclass Scratch:
     vector[uint8_t] utf8
     PodVec[int64_t] keys      # per-document term keys before counting
     vector[int64_t] keys_tmp  # scratch for sort_keys
+    vector[uint64_t] hashes   # the tokens' term_hash (emit_tokens)
     bint bad_surrogate
 
 
-cdef inline void emit(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
-                      Scratch *w) noexcept nogil:
+cdef inline void emit_hashed(const cp_t *s, Py_ssize_t n, uint64_t th, Params *p,
+                             TermTable table, Scratch *w) noexcept nogil:
+    """``emit`` for the table sinks, of a term whose ``term_hash`` is ``th``."""
     cdef int32_t tid
-    cdef Py_ssize_t nb
-    cdef int32_t h
-    cdef uint32_t a, idx
     if p.sink == SINK_GROW:
-        tid = table.insert(s, n)
+        tid = table.insert_hashed(s, n, th)
         if tid >= 0:
             w.keys.push(tid)
         else:
             w.keys.failed = True   # out of memory: the driver raises
-    elif p.sink == SINK_LOOKUP:
-        tid = table.lookup(s, n)
+    else:
+        tid = table.find(s, n, th)
         if tid >= 0:
             w.keys.push(tid)
+
+
+cdef inline void emit(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
+                      Scratch *w) noexcept nogil:
+    cdef Py_ssize_t nb
+    cdef int32_t h
+    cdef uint32_t a, idx
+    if p.sink != SINK_HASH:
+        emit_hashed(s, n, term_hash(s, n), p, table, w)
     else:
         if _all_ascii(s, n):
             h = murmur3_32_ascii(s, n, 0)
@@ -581,9 +601,6 @@ cdef inline bint _all_ascii(const cp_t *s, Py_ssize_t n) noexcept nogil:
     return acc < 128
 
 
-cdef extern from *:
-    void __builtin_prefetch(const void *addr) noexcept nogil
-    int __builtin_ctzll(unsigned long long x) noexcept nogil
 
 
 cdef enum:
@@ -731,6 +748,32 @@ cdef void word_spans(const cp_t *s, Py_ssize_t n, int min_token_len, TermTable s
         _push_token(s, start, n, min_token_len, stop, w)
 
 
+cdef enum:
+    PREFETCH_AHEAD = 12   # table slots requested ahead of the token being looked up
+
+
+cdef void emit_tokens(const cp_t *s, const int64_t *spans, Py_ssize_t n_tok, Params *p,
+                      TermTable table, Scratch *w) noexcept nogil:
+    """``emit`` every token (unigram) of ``spans`` into a table sink.
+
+    Hashes first, then the lookups, each one's slot requested ``PREFETCH_AHEAD``
+    tokens early: a large vocabulary's slots are cache misses, and this way
+    several are in flight at once instead of one after another.
+    """
+    cdef Py_ssize_t k
+    cdef uint64_t *h
+    w.hashes.resize(n_tok)
+    h = w.hashes.data()
+    for k in range(n_tok):
+        h[k] = term_hash(s + spans[2 * k], spans[2 * k + 1])
+        if k < PREFETCH_AHEAD:
+            table.prefetch(h[k])
+    for k in range(n_tok):
+        if k + PREFETCH_AHEAD < n_tok:
+            table.prefetch(h[k + PREFETCH_AHEAD])
+        emit_hashed(s + spans[2 * k], spans[2 * k + 1], h[k], p, table, w)
+
+
 cdef void analyze_doc(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
                       TermTable stop, Scratch *w) noexcept nogil:
     cdef Py_ssize_t i, j, k, start, n_tok, gram, length, pos, w_len, offset
@@ -745,8 +788,11 @@ cdef void analyze_doc(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
         spans = w.spans.ptr
         gram = p.min_n
         if gram == 1:
-            for k in range(n_tok):
-                emit(s + spans[2 * k], spans[2 * k + 1], p, table, w)
+            if p.sink == SINK_HASH:
+                for k in range(n_tok):
+                    emit(s + spans[2 * k], spans[2 * k + 1], p, table, w)
+            else:
+                emit_tokens(s, spans, n_tok, p, table, w)
             gram = 2
         while gram <= p.max_n and gram <= n_tok:
             for k in range(n_tok - gram + 1):
@@ -1080,6 +1126,27 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
     return _owned_array(indptr), _owned_array(indices), _owned_array(values)
 
 
+cdef inline void _add_rows(double *out, const int64_t *cols, Py_ssize_t n, const double *weights,
+                           Py_ssize_t n_cls, bint binary) noexcept nogil:
+    """``out += x @ weights`` for the sorted columns ``cols`` of one document
+    (``x``: each column's multiplicity, or 1 with ``binary``), in column order."""
+    cdef Py_ssize_t k = 0, c
+    cdef int64_t key
+    cdef double a
+    cdef const double *row
+    while k < n:
+        key = cols[k]
+        a = 0.0
+        while k < n and cols[k] == key:
+            a += 1.0
+            k += 1
+        if binary:
+            a = 1.0
+        row = weights + key * n_cls
+        for c in range(n_cls):   # classes are independent: SIMD keeps each sum's order
+            out[c] += a * row[c]
+
+
 def linear_scores(list docs, TermTable table not None, const double[:, ::1] weights,
                   const int32_t[::1] column, bint binary, int analyzer, int min_n,
                   int max_n, int min_token_len=2, TermTable stop=None, bint lower=False):
@@ -1106,7 +1173,8 @@ def linear_scores(list docs, TermTable table not None, const double[:, ::1] weig
     cdef double[:, ::1] ov = out
     cdef Scratch w
     cdef int64_t key
-    cdef double a
+    if n_docs == 0 or n_cls == 0:
+        return out
     with nogil:
         for d in range(n_docs):
             load_doc(ds, d, lower, &w)
@@ -1128,17 +1196,7 @@ def linear_scores(list docs, TermTable table not None, const double[:, ::1] weig
             for k in range(nk):
                 for c in range(0, n_cls, 8):
                     __builtin_prefetch(&weights[w.keys.ptr[k], c])
-            k = 0
-            while k < nk:
-                key = w.keys.ptr[k]
-                a = 0.0
-                while k < nk and w.keys.ptr[k] == key:
-                    a += 1.0
-                    k += 1
-                if binary:
-                    a = 1.0
-                for c in range(n_cls):
-                    ov[d, c] += a * weights[key, c]
+            _add_rows(&ov[d, 0], w.keys.ptr, nk, &weights[0, 0], n_cls, binary)
     if w.keys.failed:
         raise MemoryError("out of memory while scoring documents")
     return out
