@@ -166,6 +166,15 @@ def test_neural_models_reload_and_batch_equals_in_memory(demo_out, summary):
     name = "test reconstruction MSE per pixel, VAE (posterior mean)"
     assert float(np.mean(scores)) == pytest.approx(sec["metrics"][name], rel=1e-5)
     np.testing.assert_array_equal(vae.generate(4, seed=0), vae.generate(4, seed=0))
+    int8 = fastgen.load(demo_out / "autoencoder.int8.fgm")
+    quantization = fastgen.info(demo_out / "autoencoder.int8.fgm")["summary"]["quantization"]
+    assert quantization["weight_type"] == "QInt8"
+    assert set(quantization["accuracy_vs_float"]) == {"encoder", "decoder"}
+    name = "test reconstruction MSE per pixel, Autoencoder with int8 weights"
+    mse = float(np.mean(int8.score_samples(X)))
+    assert mse == pytest.approx(sec["metrics"][name], rel=1e-5)
+    float_mse = sec["metrics"]["test reconstruction MSE per pixel, Autoencoder"]
+    assert mse != float_mse and mse == pytest.approx(float_mse, rel=0.1)
 
 
 # --------------------------------------------------------------------------- options and failures

@@ -262,6 +262,8 @@ def info(path: str | os.PathLike) -> dict[str, Any]:
             summary["output_shapes"] = man["output_shapes"]
         if "opset" in man:
             summary["opset"] = man["opset"]
+        if isinstance(man.get("quantization"), dict):  # an int8 copy: method and accuracy
+            summary["quantization"] = man["quantization"]
         params = man.get("params", {})
     elif kind in SPECS:
         _check_payload(mf, spath)

@@ -145,12 +145,19 @@ def test_cuda_matches_cpu(vae_path):  # pragma: no cover - needs a GPU build of 
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_quantize_dynamic(tmp_path, vae_path, digits):
+def test_quantize_dynamic(tmp_path, vae_path, digits, caplog):
     pytest.importorskip("onnx")
+    import logging
+
+    import fastgen
     from fastgen._modelfile import read_modelfile
 
     dst = tmp_path / "vae.int8.fgm"
-    report = nn.quantize_dynamic(vae_path, dst, probe=digits[:256])
+    with caplog.at_level(logging.INFO):
+        report = nn.quantize_dynamic(vae_path, dst, probe=digits[:256])
+    assert not [r for r in caplog.records if "pre-processing" in r.getMessage()]
+    assert logging.getLogger().filters == []  # the filter is gone again
+    assert fastgen.info(dst)["summary"]["quantization"]["accuracy_vs_float"] == report
     assert set(report) == {"encoder", "decoder"}
     for r in report.values():
         assert r["int8_bytes"] < r["float_bytes"]

@@ -24,6 +24,7 @@ __all__ = ["run_neural"]
 TITLE = "Autoencoder and VAE: {data} ({arch}), Keras training, ONNX serving"
 AE_FILE = "autoencoder.fgm"
 VAE_FILE = "vae.fgm"
+AE_INT8_FILE = "autoencoder.int8.fgm"
 BATCH_INPUT = "digits_test.npy"
 AE_BATCH_OUTPUT = "autoencoder_codes.npy"
 VAE_BATCH_OUTPUT = "vae_scores.npy"
@@ -33,6 +34,7 @@ BATCH_SIZE = 128
 N_SAMPLES = 64
 LATENCY_CALLS = 50
 ONNX_ATOL = 1e-4  # ONNX vs Keras outputs (float32, different kernels)
+INT8_MSE_RTOL = 0.10  # int8 weights may change the test reconstruction MSE by at most 10 %
 
 
 def _require_training_stack() -> None:
@@ -90,7 +92,7 @@ def run_neural(ctx: Context) -> Section:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
     import fastgen
     from fastgen.batch import predict_file
-    from fastgen.nn import VAE, Autoencoder
+    from fastgen.nn import VAE, Autoencoder, quantize_dynamic
 
     images = load_images(ctx.sizes.images, seed=ctx.seed)
     tr, te = split(len(images.X), ctx.seed)
@@ -143,10 +145,20 @@ def run_neural(ctx: Context) -> Section:
     sec.check("ONNX VAE encodes like Keras", err <= ONNX_ATOL, f"max abs diff {err:.1e}")
 
     ae_mse = float(np.mean(ae_rt.score_samples(X_test)))
+    ctx.log("neural: int8 dynamic quantisation of the Autoencoder")
+    ae_int8_path = ctx.path(AE_INT8_FILE)
+    quantize_dynamic(ae_path, ae_int8_path, probe=X_train[:256])
+    ae_int8 = fastgen.load(ae_int8_path)
+    int8_mse = float(np.mean(ae_int8.score_samples(X_test)))
+    change = (int8_mse - ae_mse) / ae_mse
+    sec.check("int8 Autoencoder keeps the test reconstruction MSE",
+              abs(change) <= INT8_MSE_RTOL, f"{int8_mse:.5f} vs {ae_mse:.5f} ({change:+.1%})")
     vae_mse = float(np.mean(vae_rt.score_samples(X_test)))
     mean_mse = float(np.mean((X_test - X_train.mean(axis=0)) ** 2))
     k = int(p["latent_dim"])
     sec.metric("test reconstruction MSE per pixel, Autoencoder", ae_mse, ".5f")
+    sec.metric("test reconstruction MSE per pixel, Autoencoder with int8 weights", int8_mse,
+               ".5f")
     sec.metric("test reconstruction MSE per pixel, VAE (posterior mean)", vae_mse, ".5f")
     sec.metric(f"test reconstruction MSE per pixel, PCA with {k} components",
                _pca_mse(X_train, X_test, k), ".5f")
@@ -163,6 +175,7 @@ def run_neural(ctx: Context) -> Section:
     _, keras_s = timed(lambda: ae.keras_model_.predict(images.X, batch_size=4096, verbose=0),
                        rep)
     _, onnx_s = timed(lambda: ae_rt.reconstruct(images.X), rep)
+    _, int8_s = timed(lambda: ae_int8.reconstruct(images.X), rep)
     _, keras_enc_s = timed(lambda: vae.encoder_.predict(images.X, batch_size=4096, verbose=0),
                            rep)
     _, onnx_enc_s = timed(lambda: vae_rt.encode(images.X), rep)
@@ -172,6 +185,8 @@ def run_neural(ctx: Context) -> Section:
     onnx_1 = _median_latency(ae_rt.reconstruct, one, calls)
     sec.speed += [
         Speed(f"Autoencoder reconstruct, {n:,} images (Keras predict, batch 4096)", onnx_s,
+              "Keras", keras_s),
+        Speed(f"Autoencoder reconstruct, {n:,} images, int8 weights (Keras predict)", int8_s,
               "Keras", keras_s),
         Speed(f"VAE encode, {n:,} images (Keras predict, batch 4096)", onnx_enc_s, "Keras",
               keras_enc_s),
@@ -194,7 +209,7 @@ def run_neural(ctx: Context) -> Section:
     ok = scores.shape == ref.shape and bool(np.allclose(scores, ref, rtol=1e-5, atol=1e-9))
     sec.check("batch predict_file (VAE score_samples) equals in-memory", ok,
               f"{batch.rows:,} rows in {batch.chunks} chunk(s)")
-    sec.files += [AE_FILE, VAE_FILE, BATCH_INPUT, AE_BATCH_OUTPUT, VAE_BATCH_OUTPUT]
+    sec.files += [AE_FILE, AE_INT8_FILE, VAE_FILE, BATCH_INPUT, AE_BATCH_OUTPUT, VAE_BATCH_OUTPUT]
 
     if ctx.figures:
         from fastgen.demo._figures import plot_image_rows, plot_samples_grid

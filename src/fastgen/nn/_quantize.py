@@ -8,8 +8,11 @@ onnxruntime only, like any other model file.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -19,6 +22,25 @@ from fastgen._modelfile import read_modelfile, write_modelfile
 __all__ = ["quantize_dynamic"]
 
 _MANIFEST_KEYS = ("format", "format_version", "kind", "fastgen_version", "members")
+
+
+def _not_preprocessing_advice(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Please consider to run pre-processing")
+
+
+@contextlib.contextmanager
+def _quiet_preprocessing_advice() -> Iterator[None]:
+    """Drop onnxruntime's root-logger advice to run its shape-inference pre-processing.
+
+    It is logged once per graph and does not apply: fastgen's graphs are small
+    dense stacks whose shapes tf2onnx already inferred.
+    """
+    root = logging.getLogger()
+    root.addFilter(_not_preprocessing_advice)
+    try:
+        yield
+    finally:
+        root.removeFilter(_not_preprocessing_advice)
 
 
 def _run(model_bytes: bytes, spec: dict, x: np.ndarray) -> list[np.ndarray]:
@@ -76,7 +98,8 @@ def quantize_dynamic(
             fin, fout = os.path.join(tmp, f"{name}.onnx"), os.path.join(tmp, f"{name}.q.onnx")
             with open(fin, "wb") as f:
                 f.write(float_bytes)
-            ort_quantize_dynamic(fin, fout, weight_type=QuantType.QInt8)
+            with _quiet_preprocessing_advice():
+                ort_quantize_dynamic(fin, fout, weight_type=QuantType.QInt8)
             with open(fout, "rb") as f:
                 q_bytes = f.read()
             members[spec["member"]] = q_bytes
