@@ -459,3 +459,136 @@ def test_block_emissions_match_per_frame_densities(n):
         out = np.full((n, nc), np.nan)
         _hmm._log_frames(kind, em, 0, n, _hmm._workspace(nf, nc), out)
         assert_allclose(out, ref, rtol=1e-13, atol=1e-13)
+
+
+# --------------------------------------------------------------------------- lane-wise paths
+
+
+def _viterbi_problem(kind_name, lengths, nc, seed):
+    """(startidx, start, trans, kind, em) with zero probabilities and exact ties mixed in."""
+    rng = np.random.RandomState(seed)
+    startidx = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    n = int(startidx[-1])
+    start, trans, _ = model(1, nc, seed=seed)
+    if nc > 1:
+        trans[0, 1] = 0.0  # an impossible transition
+        trans[1] = 1.0 / nc  # a row of exact ties
+        trans /= trans.sum(axis=1, keepdims=True)
+        start[0] = 0.0
+        start /= start.sum()
+    if kind_name == "categorical":
+        ns = 5
+        em_prob = rng.dirichlet(np.ones(ns), size=nc)
+        em_prob[:, 4] = 1.0  # symbol 4: the same likelihood in every state (ties)
+        em_prob[0, 3] = 0.0  # state 0 never emits symbol 3
+        em_prob /= em_prob.sum(axis=1, keepdims=True)
+        with np.errstate(divide="ignore"):
+            log_em = np.log(em_prob)
+        kind, em = _hmm.emissions(
+            _hmm.EMIT_CATEGORICAL, sym=rng.randint(ns, size=n), log_emissionprob=log_em
+        )
+    elif kind_name == "frames":
+        logf = np.log(rng.rand(n, nc) + 1e-3)
+        logf[rng.rand(n) < 0.2] = 0.0  # tied frames
+        logf[rng.rand(n, nc) < 0.05] = -np.inf
+        kind, em = _hmm.emissions(_hmm.EMIT_LOG_FRAMES, log_frame=logf)
+    else:
+        nf = 3
+        means = rng.randn(nc, nf) * 2
+        X = means[rng.randint(nc, size=n)] + rng.randn(n, nf)
+        if kind_name == "diag":
+            kind, em = _hmm.emissions(
+                _hmm.EMIT_DIAG, X=X, means=means, covars=rng.rand(nc, nf) + 0.3
+            )
+        else:
+            a = rng.randn(nc, nf, nf)
+            chol = np.linalg.cholesky(a @ a.transpose(0, 2, 1) + np.eye(nf))
+            kind, em = _hmm.emissions(_hmm.EMIT_FULL, X=X, means=means, chol=chol)
+    return startidx, start, trans, kind, em
+
+
+@pytest.mark.parametrize("kind_name", ["categorical", "frames", "diag", "full"])
+@pytest.mark.parametrize(
+    "lengths,nc",
+    [
+        ([1], 1),
+        ([7, 1, 3], 1),
+        ([1, 1, 1, 2], 3),
+        ([5, 90, 1, 40, 40, 3] * 15, 4),  # more than one group of lanes, mixed lengths
+        ([12, 2100, 7], 4),  # 2100 x 4 states: too long for the lanes, short otherwise
+        ([20] * 70, 8),
+        ([9, 1, 30], 17),
+    ],
+)
+def test_lane_viterbi_is_the_per_sequence_viterbi(monkeypatch, kind_name, lengths, nc):
+    """The lane-wise Viterbi gives bit for bit the per-sequence kernel's paths and scores."""
+    problem = _viterbi_problem(kind_name, lengths, nc, seed=len(lengths) + nc)
+    startidx, start, trans, kind, em = problem
+    lp, states = _hmm.viterbi_batch(startidx, start, trans, kind=kind, em=em)
+    monkeypatch.setattr(_hmm, "_LANE_CELLS", 0)  # every sequence on the per-sequence kernel
+    lp_ref, states_ref = _hmm.viterbi_batch(startidx, start, trans, kind=kind, em=em)
+    assert_array_equal(states, states_ref)
+    assert_array_equal(lp, lp_ref)
+    assert states.min() >= 0 and states.max() < nc
+
+
+def test_lane_viterbi_matches_hmmlearn_with_ties_and_zeros():
+    startidx, start, trans, kind, em = _viterbi_problem("frames", [1, 6, 2, 30, 4] * 20, 5, 21)
+    logf = em[7]
+    lp, states = _hmm.viterbi_batch(startidx, start, trans, kind=kind, em=em)
+    for j, (a, b) in enumerate(zip(startidx[:-1], startidx[1:], strict=True)):
+        lp_ref, path = _hmmc.viterbi(start, trans, logf[a:b])
+        assert_array_equal(states[a:b], path)
+        assert lp[j] == lp_ref
+
+
+def test_lane_viterbi_nan_frames_stay_in_range():
+    """Hostile frames (NaN) give some path of valid states, never an out-of-range index."""
+    startidx, start, trans, kind, em = _viterbi_problem("frames", [3, 8, 1] * 30, 4, 22)
+    logf = em[7].copy()
+    logf[::7] = np.nan
+    _, states = _hmm.viterbi_batch(startidx, start, trans, logf)
+    assert states.min() >= 0 and states.max() < 4
+
+
+def test_inverse_cholesky_matches_scipy():
+    from scipy import linalg
+
+    rng = np.random.RandomState(23)
+    for nf in (1, 2, 7):
+        a = rng.randn(4, nf, nf)
+        chol = np.linalg.cholesky(a @ a.transpose(0, 2, 1) + 0.1 * np.eye(nf))
+        ref = np.stack([linalg.solve_triangular(c, np.eye(nf), lower=True).T for c in chol])
+        got = _hmm._inverse_cholesky_t(chol)
+        assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+        assert_array_equal(np.tril(got, -1), 0.0)
+
+
+@pytest.mark.parametrize("lengths", [[1], [63, 64, 65, 1, 130], [5000]])  # around _STAT_LANES
+@pytest.mark.parametrize("nc,nf", [(1, 1), (4, 5)])
+def test_lane_statistics_match_per_frame_sums(lengths, nc, nf):
+    """Gaussian statistics summed lane-wise equal the posterior-weighted sums of NumPy."""
+    rng = np.random.RandomState(24)
+    startidx = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    n = startidx[-1]
+    means = rng.randn(nc, nf) * 2
+    X = means[rng.randint(nc, size=n)] + rng.randn(n, nf)
+    start, trans, _ = model(1, nc, seed=25)
+    a = rng.randn(nc, nf, nf)
+    chol = np.linalg.cholesky(a @ a.transpose(0, 2, 1) + np.eye(nf))
+    full = _hmm.emissions(_hmm.EMIT_FULL, X=X, means=means, chol=chol)
+    diag = _hmm.emissions(_hmm.EMIT_DIAG, X=X, means=means, covars=np.ones((nc, nf)))
+    for stats_kind in (_hmm.STATS_MEANS, _hmm.STATS_DIAG, _hmm.STATS_FULL):
+        kind_s, em_s = diag if stats_kind == _hmm.STATS_DIAG else full
+        gamma = _hmm.forward_backward(startidx, start, trans, kind_s, em_s, True).gamma
+        r = _hmm.forward_backward(
+            startidx, start, trans, kind_s, em_s, True, gamma=False, stats_kind=stats_kind
+        )
+        assert_allclose(r.post, gamma.sum(axis=0), rtol=1e-11)
+        assert_allclose(r.obs, gamma.T @ X, rtol=1e-11, atol=1e-12)
+        if stats_kind == _hmm.STATS_DIAG:
+            assert_allclose(r.obs2, gamma.T @ (X * X), rtol=1e-11, atol=1e-12)
+        elif stats_kind == _hmm.STATS_FULL:
+            ref = np.einsum("tk,tf,te->kfe", gamma, X, X)
+            assert_allclose(r.obs2, ref, rtol=1e-11, atol=1e-12)
+            assert_array_equal(r.obs2, r.obs2.transpose(0, 2, 1))  # both halves, exactly

@@ -25,9 +25,16 @@ probabilities) is redone with the exact log-space recurrences (:func:`forward_lo
 
 Emissions are computed in blocks of ``_BLOCK`` frames, state by state and vectorised
 over the frames of the block; the scaled likelihoods then go through :func:`vexp`, a
-vectorised ``exp`` within one ulp of NumPy's.  Viterbi stays in log space (max-plus, no
-``exp``/``log``), with the transition matrix transposed so that each state's maximum is
-an independent chain.
+vectorised ``exp`` within one ulp of NumPy's.  Gaussian sufficient statistics are added
+lane-wise: frame ``l`` of a run of ``_STAT_LANES`` frames goes to lane ``l`` of per-lane
+sums (element-wise, vectorised updates), the lanes being summed once per chunk or block.
+
+Viterbi stays in log space (max-plus, no ``exp``/``log``).  Many short sequences are
+decoded ``_SEQ_LANES`` at a time, one per lane, sorted by length (:func:`_viterbi_lanes`:
+the recurrence is vectorised over the sequences, with int8 back pointers); longer ones
+(or more than ``_LANE_MAX_STATES`` states) one at a time with the transition matrix
+transposed so that each state's maximum is an independent chain (:func:`_viterbi_fast`).
+Both give the same paths and scores, bit for bit.
 
 Threading: many sequences are split into a fixed number of contiguous chunks, run
 with ``prange``; a long sequence (at least ``_LONG_MIN`` frames holding a quarter of the
@@ -47,7 +54,6 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import get_num_threads, njit, prange, set_num_threads
-from scipy import linalg
 
 __all__ = [
     "log_density_diag",
@@ -167,6 +173,34 @@ def log_density_full(X: np.ndarray, means: np.ndarray, chol: np.ndarray) -> np.n
                 y[f] = acc / chol[k, f, f]
                 q += y[f] * y[f]
             out[t, k] = -0.5 * (const[k] + q)
+    return out
+
+
+@njit(cache=True)
+def _inverse_cholesky_t(chol: np.ndarray) -> np.ndarray:
+    """Transposed inverses of lower Cholesky factors, by forward substitution.
+
+    Parameters
+    ----------
+    chol : float64 (n_components, n_features, n_features), lower triangular, nonzero
+        diagonal
+
+    Returns
+    -------
+    float64 (n_components, n_features, n_features); ``out[k, g, f] = inv(chol[k])[f, g]``,
+    zero for ``f < g`` (upper triangular).  Computed here rather than by a LAPACK call:
+    a threaded BLAS waits for a free core on a busy machine, milliseconds per tiny call.
+    """
+    nc, nf = chol.shape[0], chol.shape[1]
+    out = np.zeros((nc, nf, nf))
+    for k in range(nc):
+        for g in range(nf):  # column g of the inverse: solve L x = e_g
+            out[k, g, g] = 1.0 / chol[k, g, g]
+            for f in range(g + 1, nf):
+                acc = 0.0
+                for h in range(g, f):
+                    acc -= chol[k, f, h] * out[k, g, h]
+                out[k, g, f] = acc / chol[k, f, f]
     return out
 
 
@@ -663,41 +697,161 @@ def _add_frame_stats(stats_kind, X, sym, t, g, xx, post, obs, sq, outer) -> None
                 outer[k, m] += gk * xx[m]
 
 
+_STAT_LANES = 64  # frames per lane-wise update of the Gaussian statistics
+
+
+@njit(cache=True)
+def _stat_lanes(stats_kind: int, nc: int, nf: int):
+    """Lane accumulators of the Gaussian statistics (see :func:`_lane_stats`).
+
+    ``(GT, XT, XX, post, obs, sq, outer)``: posteriors (nc, L) and features (nf, L) of
+    up to ``L = _STAT_LANES`` frames, their products (n_products, L), and per-lane sums
+    (nc, L), (nc, nf, L), (nc, nf or 0, L), (nc, nf (nf + 1) / 2 or 0, L), zeroed.
+    """
+    L = _STAT_LANES
+    gaussian = stats_kind == STATS_MEANS or stats_kind == STATS_DIAG or stats_kind == STATS_FULL
+    ng = nc if gaussian else 0
+    nsq = nf if stats_kind == STATS_DIAG else 0
+    ntri = nf * (nf + 1) // 2 if stats_kind == STATS_FULL else 0
+    return (
+        np.empty((ng, L)), np.empty((nf if gaussian else 0, L)), np.empty((max(nsq, ntri), L)),
+        np.zeros((ng, L)), np.zeros((ng, nf if gaussian else 0, L)), np.zeros((ng, nsq, L)),
+        np.zeros((ng, ntri, L)),
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _lane_stats(stats_kind, X, t0, nb, lanes) -> None:
+    """Add the statistics of frames ``t0:t0+nb`` (posteriors in ``GT[:, :nb]``) lane-wise.
+
+    Frame ``t0 + l`` goes to lane ``l``: every update is an element-wise product-sum over
+    the lanes (vectorised), the lanes being summed once by :func:`_reduce_lanes`.
+    """
+    GT, XT, XX, lpost, lobs, lsq, lout = lanes
+    nc = GT.shape[0]
+    nf = X.shape[1]
+    for r in range(nb):
+        for f in range(nf):
+            XT[f, r] = X[t0 + r, f]
+    if stats_kind == STATS_DIAG:
+        for f in range(nf):
+            for r in range(nb):
+                XX[f, r] = XT[f, r] * XT[f, r]
+    elif stats_kind == STATS_FULL:  # lower triangle, row by row
+        m = 0
+        for f in range(nf):
+            for e in range(f + 1):
+                for r in range(nb):
+                    XX[m, r] = XT[f, r] * XT[e, r]
+                m += 1
+    for k in range(nc):
+        gk = GT[k]
+        pk = lpost[k]
+        for r in range(nb):
+            pk[r] += gk[r]
+        for f in range(nf):
+            xf = XT[f]
+            ok = lobs[k, f]
+            for r in range(nb):
+                ok[r] += gk[r] * xf[r]
+        for m in range(lsq.shape[1]):
+            xm = XX[m]
+            sk = lsq[k, m]
+            for r in range(nb):
+                sk[r] += gk[r] * xm[r]
+        for m in range(lout.shape[1]):
+            xm = XX[m]
+            sk = lout[k, m]
+            for r in range(nb):
+                sk[r] += gk[r] * xm[r]
+
+
+@njit(cache=True)
+def _reduce_lanes(lanes, post, obs, sq, outer) -> None:
+    """Add the lane sums of ``lanes`` (in lane order) to the statistics and zero them;
+    the lower-triangle products fill both halves of ``outer`` (nc, nf * nf)."""
+    _, _, _, lpost, lobs, lsq, lout = lanes
+    nc = lpost.shape[0]
+    nf = lobs.shape[1]
+    L = lpost.shape[1]
+    for k in range(nc):
+        acc = 0.0
+        for r in range(L):
+            acc += lpost[k, r]
+            lpost[k, r] = 0.0
+        post[k] += acc
+        for f in range(nf):
+            acc = 0.0
+            for r in range(L):
+                acc += lobs[k, f, r]
+                lobs[k, f, r] = 0.0
+            obs[k, f] += acc
+        for f in range(lsq.shape[1]):
+            acc = 0.0
+            for r in range(L):
+                acc += lsq[k, f, r]
+                lsq[k, f, r] = 0.0
+            sq[k, f] += acc
+        if lout.shape[1]:
+            m = 0
+            for f in range(nf):
+                for e in range(f + 1):
+                    acc = 0.0
+                    for r in range(L):
+                        acc += lout[k, m, r]
+                        lout[k, m, r] = 0.0
+                    outer[k, f * nf + e] += acc
+                    if e != f:
+                        outer[k, e * nf + f] += acc
+                    m += 1
+
+
 @njit(cache=True)
 def _posterior_rows(
     transmat, fr, fwd, bwd, r0, r1, n, off, want_gamma, want_xi, stats_kind, em, g, w, xx,
-    gamma, start, trans, post, obs, sq, outer,
+    lanes, gamma, start, trans, post, obs, sq, outer,
 ) -> None:  # fmt: skip
     """Posteriors of rows ``r0:r1`` of a sequence of ``n`` rows starting at frame ``off``:
     first-frame posteriors into ``start``, expected transitions ``r -> r + 1`` into
-    ``trans``, emission statistics, and the posteriors themselves into ``gamma``."""
+    ``trans``, the posteriors themselves into ``gamma`` and the emission statistics:
+    categorical counts into ``obs``, Gaussian ones into the lane accumulators ``lanes``
+    (from :func:`_stat_lanes`; the caller adds them up with :func:`_reduce_lanes`)."""
     nc = transmat.shape[0]
     X = em[0]
     sym = em[1]
-    for r in range(r0, r1):
-        s = 0.0
-        for i in range(nc):
-            v = fwd[r, i] * bwd[r, i]
-            g[i] = v
-            s += v
-        inv = 1.0 / s
-        for i in range(nc):
-            g[i] *= inv
-        if r == 0:
+    GT = lanes[0]
+    gaussian = stats_kind == STATS_MEANS or stats_kind == STATS_DIAG or stats_kind == STATS_FULL
+    for b in range(r0, r1, _STAT_LANES):
+        e = min(b + _STAT_LANES, r1)
+        for r in range(b, e):
+            s = 0.0
             for i in range(nc):
-                start[i] += g[i]
-        if want_gamma:
+                v = fwd[r, i] * bwd[r, i]
+                g[i] = v
+                s += v
+            inv = 1.0 / s
             for i in range(nc):
-                gamma[off + r, i] = g[i]
-        if stats_kind != STATS_NONE:
-            _add_frame_stats(stats_kind, X, sym, off + r, g, xx, post, obs, sq, outer)
-        if want_xi and r + 1 < n:
-            for j in range(nc):
-                w[j] = fr[r + 1, j] * bwd[r + 1, j]
-            for i in range(nc):
-                a = fwd[r, i]
+                g[i] *= inv
+            if r == 0:
+                for i in range(nc):
+                    start[i] += g[i]
+            if want_gamma:
+                for i in range(nc):
+                    gamma[off + r, i] = g[i]
+            if gaussian:
+                for i in range(nc):
+                    GT[i, r - b] = g[i]
+            elif stats_kind != STATS_NONE:
+                _add_frame_stats(stats_kind, X, sym, off + r, g, xx, post, obs, sq, outer)
+            if want_xi and r + 1 < n:
                 for j in range(nc):
-                    trans[i, j] += a * transmat[i, j] * w[j]
+                    w[j] = fr[r + 1, j] * bwd[r + 1, j]
+                for i in range(nc):
+                    a = fwd[r, i]
+                    for j in range(nc):
+                        trans[i, j] += a * transmat[i, j] * w[j]
+        if gaussian:
+            _lane_stats(stats_kind, X, off + b, e - b, lanes)
 
 
 @njit(cache=True)
@@ -773,6 +927,7 @@ def _estep_short(
         transmat_tp = _padded_jit(transmat_t)
         pred = np.empty(transmat_p.shape[1])
         acc = np.empty(transmat_p.shape[1])
+        lanes = _stat_lanes(stats_kind, nc, nf)
         for q in range(c * n_seq // n_chunks, (c + 1) * n_seq // n_chunks):
             s = seqs[q]
             lo = startidx[s]
@@ -791,8 +946,8 @@ def _estep_short(
                 elif ok:
                     _posterior_rows(
                         transmat, fr, fwd, bwd, 0, n, n, lo, want_gamma, want_xi,
-                        stats_kind, em, g, w, xx, gamma, start[c], trans[c], post[c],
-                        obs[c], sq[c], outer[c],
+                        stats_kind, em, g, w, xx, lanes, gamma, start[c], trans[c],
+                        post[c], obs[c], sq[c], outer[c],
                     )  # fmt: skip
             if not ok:
                 lp = _exact_sequence(
@@ -803,6 +958,7 @@ def _estep_short(
             elif want_gamma and lp != lp:
                 gamma[lo:hi] = 0.0
             log_prob[s] = lp
+        _reduce_lanes(lanes, post[c], obs[c], sq[c], outer[c])
 
 
 @njit(cache=True, parallel=True)
@@ -825,16 +981,18 @@ def _posterior_rows_parallel(
 ) -> None:  # fmt: skip
     nc = transmat.shape[0]
     n_blocks = start.shape[0]
-    nxx = max(em[0].shape[1] ** 2, 1)
+    nf = em[0].shape[1]
     for b in prange(n_blocks):
         g = np.empty(nc)
         w = np.empty(nc)
-        xx = np.empty(nxx)
+        xx = np.empty(max(nf * nf, 1))
+        lanes = _stat_lanes(stats_kind, nc, nf)
         _posterior_rows(
             transmat, fr, fwd, bwd, b * n // n_blocks, (b + 1) * n // n_blocks, n, off,
-            want_gamma, want_xi, stats_kind, em, g, w, xx, gamma, start[b], trans[b],
+            want_gamma, want_xi, stats_kind, em, g, w, xx, lanes, gamma, start[b], trans[b],
             post[b], obs[b], sq[b], outer[b],
         )  # fmt: skip
+        _reduce_lanes(lanes, post[b], obs[b], sq[b], outer[b])
 
 
 @njit(cache=True, parallel=True)
@@ -901,6 +1059,135 @@ def _viterbi_short(seqs, startidx, log_start, log_trans_t, kind, em, max_len, lo
             hi = startidx[s + 1]
             _log_frames(kind, em, lo, hi, ws, lf)
             log_prob[s] = _viterbi_fast(log_start, log_trans_t, lf, hi - lo, lattice, states[lo:hi])
+
+
+_SEQ_LANES = 64  # sequences per group of the lane-wise Viterbi
+_LANE_CELLS = 8192  # lane-wise Viterbi: sequences with length x n_components up to this
+_LANE_MAX_STATES = 127  # lane-wise Viterbi: back pointers are int8
+
+
+@njit(cache=True)
+def _viterbi_group(
+    log_start, log_trans, kind, em, startidx, seqs, src, ws, lattice, back, rows, base, lens,
+    log_prob, states,
+) -> None:  # fmt: skip
+    """Viterbi of up to ``_SEQ_LANES`` sequences at once, one per lane.
+
+    The recurrence runs over the lanes (the innermost, vectorised loop) with the
+    transitions ``log_trans[j, i] = log(transmat[j, i])`` as scalars, so its cost per
+    frame does not hinge on a short loop over the states.  ``lattice`` (T, nc, lanes)
+    and ``back`` (T, nc, lanes) int8 hold the frames of the longest sequence; shorter
+    sequences repeat their last emission past their end, which touches nothing they
+    read.  Back pointers take, as hmmlearn's backtrace, the largest maximising state
+    (``>=`` over ascending states); the best final state is the first maximum.
+    Emissions: categorical rows of ``em``'s table, rows of ``em``'s log frames, or
+    (Gaussian) rows computed here into ``src`` (at least T x lanes rows).
+    """
+    nc = log_trans.shape[0]
+    nw = seqs.shape[0]
+    T = 0
+    for w in range(nw):
+        s = seqs[w]
+        base[w] = startidx[s]
+        lens[w] = startidx[s + 1] - startidx[s]
+        T = max(T, lens[w])
+    sym = em[1]
+    if kind == EMIT_CATEGORICAL:
+        table = em[6]
+    elif kind == EMIT_LOG_FRAMES:
+        table = em[7]
+    else:
+        table = src
+        for w in range(nw):
+            lo = base[w]
+            _log_frames(kind, em, lo, lo + lens[w], ws, src[w * T : w * T + lens[w]])
+    for t in range(T):
+        for w in range(nw):
+            tt = min(t, lens[w] - 1)
+            if kind == EMIT_CATEGORICAL:
+                rows[w] = sym[base[w] + tt]
+            elif kind == EMIT_LOG_FRAMES:
+                rows[w] = base[w] + tt
+            else:
+                rows[w] = w * T + tt
+        cur = lattice[t]
+        if t == 0:
+            for i in range(nc):
+                for w in range(nw):
+                    cur[i, w] = log_start[i]
+        else:
+            prev = lattice[t - 1]
+            bt = back[t]
+            p0 = prev[0]
+            for i in range(nc):
+                a = log_trans[0, i]
+                ci = cur[i]
+                bi = bt[i]
+                for w in range(nw):
+                    v = p0[w] + a
+                    ci[w] = v if v >= -np.inf else -np.inf  # NaN never wins, as below
+                    bi[w] = 0
+            for j in range(1, nc):
+                pj = prev[j]
+                for i in range(nc):
+                    a = log_trans[j, i]
+                    ci = cur[i]
+                    bi = bt[i]
+                    for w in range(nw):
+                        v = pj[w] + a
+                        if v >= ci[w]:
+                            ci[w] = v
+                            bi[w] = j
+        for i in range(nc):
+            ci = cur[i]
+            for w in range(nw):
+                ci[w] += table[rows[w], i]
+    for w in range(nw):
+        last = lattice[lens[w] - 1]
+        best = 0
+        for i in range(1, nc):
+            if last[i, w] > last[best, w]:
+                best = i
+        log_prob[seqs[w]] = last[best, w]
+        rows[w] = best
+    for t in range(T - 1, -1, -1):
+        for w in range(nw):
+            n = lens[w]
+            if t < n - 1:
+                rows[w] = back[t + 1, rows[w], w]
+            if t < n:
+                states[base[w] + t] = rows[w]
+
+
+@njit(cache=True, parallel=True)
+def _viterbi_lanes(seqs, startidx, log_start, log_trans, kind, em, log_prob, states) -> None:
+    """Viterbi of the sequences ``seqs`` (sorted by length), ``_SEQ_LANES`` at a time,
+    threaded over fixed chunks of the groups."""
+    nc = log_trans.shape[0]
+    nf = em[0].shape[1]
+    n_seq = seqs.shape[0]
+    n_groups = (n_seq + _SEQ_LANES - 1) // _SEQ_LANES
+    n_chunks = _n_chunks(n_groups)
+    for c in prange(n_chunks):
+        g0 = c * n_groups // n_chunks
+        g1 = (c + 1) * n_groups // n_chunks
+        T = 0
+        for q in range(g0 * _SEQ_LANES, min(g1 * _SEQ_LANES, n_seq)):
+            T = max(T, startidx[seqs[q] + 1] - startidx[seqs[q]])
+        lattice = np.empty((T, nc, _SEQ_LANES))
+        back = np.empty((T, nc, _SEQ_LANES), dtype=np.int8)
+        gaussian = kind == EMIT_DIAG or kind == EMIT_FULL
+        src = np.empty((T * _SEQ_LANES if gaussian else 0, nc))
+        ws = _workspace(nf, nc)
+        rows = np.empty(_SEQ_LANES, dtype=np.int64)
+        base = np.empty(_SEQ_LANES, dtype=np.int64)
+        lens = np.empty(_SEQ_LANES, dtype=np.int64)
+        for g in range(g0, g1):
+            _viterbi_group(
+                log_start, log_trans, kind, em, startidx,
+                seqs[g * _SEQ_LANES : min((g + 1) * _SEQ_LANES, n_seq)], src, ws, lattice,
+                back, rows, base, lens, log_prob, states,
+            )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- Python entry points
@@ -993,9 +1280,7 @@ def emissions(
             diag = np.diagonal(ch, axis1=1, axis2=2) if ch.ndim == 3 else None
             if ch.shape != (nc, nf, nf) or not np.all(diag > 0):
                 raise ValueError("chol must have shape (nc, nf, nf) and a positive diagonal")
-            eye = np.eye(nf)
-            linv = np.stack([linalg.solve_triangular(c, eye, lower=True) for c in ch])
-            lta = np.ascontiguousarray(np.tril(linv).transpose(0, 2, 1))
+            lta = _inverse_cholesky_t(np.ascontiguousarray(ch))
             consta = -0.5 * (nf * _LOG_2PI + 2.0 * np.log(diag).sum(axis=1))
     elif kind == EMIT_CATEGORICAL:
         syma = np.ascontiguousarray(sym, dtype=np.int64)
@@ -1257,11 +1542,20 @@ def viterbi_batch(
     n, nc = _n_samples_components(kind, em)
     startidx, startprob, transmat = _check_model(startidx, startprob, transmat, n, nc)
     with np.errstate(divide="ignore"):
-        log_start, log_trans_t = np.log(startprob), np.ascontiguousarray(np.log(transmat).T)
+        log_trans = np.log(transmat)
+        log_start, log_trans_t = np.log(startprob), np.ascontiguousarray(log_trans.T)
     short, long = _split_sequences(startidx)
     log_prob = np.empty(startidx.size - 1)
     states = np.empty(n, dtype=np.int64)
     with _threads_for(_work(kind, em, n, nc)):
+        if len(short) and nc <= _LANE_MAX_STATES:  # lane-wise: short enough sequences
+            lengths = np.diff(startidx)[short]
+            lanes = lengths * nc <= _LANE_CELLS
+            order = np.argsort(lengths[lanes], kind="stable")
+            _viterbi_lanes(
+                short[lanes][order], startidx, log_start, log_trans, kind, em, log_prob, states
+            )
+            short = short[~lanes]
         if len(short):
             max_len = int(np.diff(startidx)[short].max())
             _viterbi_short(
