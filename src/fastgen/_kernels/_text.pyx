@@ -216,7 +216,7 @@ cdef int32_t murmur3_32(const uint8_t *data, Py_ssize_t n, uint32_t seed) noexce
     return _mm_finish(h1, k1, rem, n)
 
 
-cdef int32_t murmur3_32_ascii(const cp_t *data, Py_ssize_t n, uint32_t seed) noexcept nogil:
+cdef inline int32_t murmur3_32_ascii(const cp_t *data, Py_ssize_t n, uint32_t seed) noexcept nogil:
     """``murmur3_32`` of code points that are all ASCII (so each is its own UTF-8 byte)."""
     cdef uint32_t h1 = seed, k1 = 0
     cdef Py_ssize_t nblocks = n // 4, i
@@ -1061,6 +1061,11 @@ def normalize_rows(const int64_t[::1] indptr, double[::1] values, bint binary, i
             _finish_row(&values[0] + indptr[r], indptr[r + 1] - indptr[r], binary, norm)
 
 
+cdef double SIGNS[2]
+SIGNS[0] = 1.0
+SIGNS[1] = -1.0
+
+
 def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer,
                 int min_n, int max_n, int min_token_len=2, TermTable stop=None, bint lower=False,
                 bint binary=False, int norm=0):
@@ -1107,7 +1112,7 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
                 key = keys[k] >> 1
                 v = 0.0
                 while k < nk and (keys[k] >> 1) == key:
-                    v += -1.0 if (keys[k] & 1) else 1.0
+                    v += SIGNS[keys[k] & 1]
                     k += 1
                 indices.push(<int32_t>key)
                 values.push(v)
