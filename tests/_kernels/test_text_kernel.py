@@ -560,3 +560,15 @@ def test_word_tokens_across_64_code_point_blocks(min_len):
             expected[t] = expected.get(t, 0) + 1
         got = {terms[i]: c for i, c in zip(indices[a:b], counts[a:b], strict=True)}
         assert got == expected, docs[d]
+
+
+def test_all_str_accepts_exact_str_only():
+    class Sub(str):
+        pass
+
+    assert _text.all_str([]) and _text.all_str(["a", "", "東京"])
+    assert not _text.all_str(["a", b"b"])
+    assert not _text.all_str(["a", Sub("b")])
+    assert not _text.all_str([None])
+    with pytest.raises(TypeError):
+        _text.all_str(("a",))

@@ -853,6 +853,15 @@ cdef void analyze_doc(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
 # Batch drivers
 # ---------------------------------------------------------------------------
 
+def all_str(list docs):
+    """True when every item of ``docs`` is exactly a ``str`` (no subclass)."""
+    cdef object d
+    for d in docs:
+        if type(d) is not str:
+            return False
+    return True
+
+
 cdef class _Docs:
     """Raw pointers to a list of str, valid while this object is alive."""
     cdef vector[int] kinds

@@ -444,7 +444,7 @@ class TextAnalysisMixin:
             self.input == "content"
             and (plan.lower or (not self.lowercase and self.preprocessor is None
                                 and not self.strip_accents))
-            and all(type(d) is str for d in chunk)
+            and _text.all_str(chunk)
         ):
             return chunk
         prepare = self._document_preparer(lower=not plan.lower)
