@@ -683,3 +683,24 @@ def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not inherit from `sklearn")
         check(estimator)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_logsumexp_rows_is_scipys_bit_for_bit(dtype):
+    """The normaliser behind predict_(log_)proba equals SciPy's logsumexp (which
+    scikit-learn calls) exactly, also on rows with infinities, ties and NaN."""
+    from scipy.special import logsumexp
+
+    rng = np.random.default_rng(0)
+    a = (rng.normal(size=(300, 20)) * 30).astype(dtype)
+    a[0] = -np.inf
+    a[1, 3] = np.inf
+    a[2, 5] = np.nan
+    a[3] = a[3, 0]
+    a[4, :3] = a[4].max() + 1
+    a[5, 2] = -np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        got, want = fg_nb._logsumexp_rows(a), logsumexp(a, axis=1)
+    assert got.dtype == want.dtype
+    assert_array_equal(got, want)

@@ -52,11 +52,11 @@ def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
         a = a.astype(np.float64)
     a_max = np.max(a, axis=1, keepdims=True)
     is_max = a == a_max
-    rest = np.array(a, copy=True)
-    rest[is_max] = -np.inf
-    m = np.sum(is_max.astype(rest.dtype), axis=1, keepdims=True, dtype=rest.dtype)
+    m = np.count_nonzero(is_max, axis=1).astype(a.dtype)[:, None]
     shift = np.where(np.isfinite(a_max), a_max, 0)
-    e = np.exp(rest - shift)
+    e = np.subtract(a, shift)
+    np.exp(e, out=e)
+    e[is_max] = 0.0  # the maxima are counted by m, not summed
     s = np.sum(e, axis=1, keepdims=True, dtype=e.dtype)
     s = np.where(s == 0, s, s / m)
     out = np.log1p(s) + np.log(m) + a_max
@@ -147,7 +147,8 @@ class _BaseNB(ClassifierMixin, BaseEstimator):
 
     def _predict_proba_from_jll(self, jll: np.ndarray) -> np.ndarray:
         """Probabilities of shape (n_samples, n_classes)."""
-        return np.exp(self._predict_log_proba_from_jll(jll))
+        out = self._predict_log_proba_from_jll(jll)
+        return np.exp(out, out=out)
 
     # ---- public prediction API
     def _check_fitted(self) -> None:
