@@ -592,3 +592,112 @@ def test_lane_statistics_match_per_frame_sums(lengths, nc, nf):
             ref = np.einsum("tk,tf,te->kfe", gamma, X, X)
             assert_allclose(r.obs2, ref, rtol=1e-11, atol=1e-12)
             assert_array_equal(r.obs2, r.obs2.transpose(0, 2, 1))  # both halves, exactly
+
+
+# --------------------------------------------------------------------------- lagged forward
+
+
+def _scaled_frames(logf):
+    """``(fr, cc, flag)`` as the kernels' scaled emissions of the log frames ``logf``."""
+    cc = logf.max(axis=1)
+    d = logf - cc[:, None]
+    return np.ascontiguousarray(np.exp(d)), cc, np.any(d < _hmm._FLUSH, axis=1)
+
+
+def _forward_both(start, trans, logf):
+    """The lagged and the frame-by-frame forward pass: ``[(lp, ok, fwd, scale)] * 2``."""
+    n, nc = logf.shape
+    fr, cc, flag = _scaled_frames(logf)
+    trans_p = _hmm._padded(trans)
+    out = []
+    for lagged in (True, False):
+        fwd, scale = np.full((n, nc), np.nan), np.full(n, np.nan)
+        pred = np.empty(trans_p.shape[1])
+        args = (start, trans_p, float(trans.min()), fr, cc, flag, n)
+        if lagged:
+            lp, ok = _hmm._forward_lagged(*args, fwd, scale, pred)
+        else:
+            lp, ok = _hmm._forward_normalised(*args, True, fwd, scale, pred)
+        out.append((lp, ok, fwd, scale))
+    return out
+
+
+@pytest.mark.parametrize("n,nc", [(1, 1), (1, 3), (2, 1), (3, 2), (300, 4), (257, 9), (64, 17)])
+def test_lagged_forward_matches_the_frame_by_frame_pass(n, nc):
+    """Normalisation off the recurrence: the same rows, normalisers and log-likelihood as
+    normalising every frame, and as hmmlearn's log-space pass."""
+    rng = np.random.RandomState(n + nc)
+    start, trans, _ = model(1, nc, seed=n)
+    logf = rng.randn(n, nc) * 30.0  # normalisers down to ~e^-100
+    (lp, ok, fwd, scale), (lp_n, ok_n, fwd_n, scale_n) = _forward_both(start, trans, logf)
+    assert ok and ok_n
+    assert_allclose(lp, lp_n, rtol=1e-12)
+    assert_allclose(lp, _hmmc.forward_log(start, trans, logf)[0], rtol=1e-11)
+    assert_allclose(fwd, fwd_n, rtol=1e-12, atol=1e-300)
+    assert_allclose(fwd.sum(axis=1), 1.0, rtol=1e-14)
+    assert_allclose(scale, scale_n, rtol=1e-12)
+
+
+def test_lagged_forward_keeps_a_million_frames_in_range():
+    """10^6 frames, each losing up to e^-60: no under- or overflow of the unnormalised
+    rows (powers of two taken two frames back), the log-likelihood telescopes exactly."""
+    rng = np.random.RandomState(3)
+    start, trans, _ = model(1, 3, seed=3)
+    logf = rng.rand(1_000_000, 3) * -60.0
+    (lp, ok, fwd, scale), (lp_n, ok_n, fwd_n, _) = _forward_both(start, trans, logf)
+    assert ok and ok_n and lp < -1e7
+    assert_allclose(lp, lp_n, rtol=1e-12)
+    assert np.isfinite(fwd).all()
+    assert_allclose(fwd[-5:], fwd_n[-5:], rtol=1e-12)
+    assert_allclose(lp, np.log(scale).sum() + _scaled_frames(logf)[1].sum(), rtol=1e-12)
+
+
+def test_lagged_forward_hands_tiny_normalisers_to_the_frame_by_frame_pass():
+    """A frame whose normaliser (e^-500) is below the lagged pass's bound: the lagged pass
+    declines, the frame-by-frame pass takes the sequence, hmmlearn's numbers result."""
+    start = np.array([1.0, 0.0])
+    trans = np.array([[1.0, 0.0], [0.5, 0.5]])  # stays in state 0
+    logf = np.zeros((6, 2))
+    logf[3] = [-500.0, 0.0]  # state 0, the only reachable one, is e^-500 less likely
+    (lp, ok, _, _), (lp_n, ok_n, fwd_n, _) = _forward_both(start, trans, logf)
+    assert not ok and ok_n
+    assert_allclose(lp_n, -500.0, rtol=1e-12)
+    fr, cc, flag = _scaled_frames(logf)
+    fwd = np.empty((6, 2))
+    lp2, ok2 = _hmm._forward_fast(
+        start, _hmm._padded(trans), 0.0, fr, cc, flag, 6, True, fwd, np.empty(6), np.empty(8)
+    )
+    assert ok2 and lp2 == lp_n
+    assert_array_equal(fwd, fwd_n)
+    with np.errstate(divide="ignore"):
+        lp_ref, g_ref, t_ref = _reference(start, trans, logf, np.array([0, 6]))
+    kind, em = _hmm.emissions(_hmm.EMIT_LOG_FRAMES, log_frame=logf)
+    r = _hmm.forward_backward(np.array([0, 6]), start, trans, kind, em, True)
+    assert_allclose(r.log_prob, lp_ref, rtol=1e-12)
+    assert_allclose(r.gamma, g_ref, rtol=1e-10, atol=1e-15)
+    assert_allclose(r.trans, t_ref, rtol=1e-10, atol=1e-15)
+
+
+@pytest.mark.parametrize("lengths", [[1, 63, 64, 65, 2, 130, 1], [5000, 7]])  # lane blocks
+@pytest.mark.parametrize("nc", [1, 3, 9])
+def test_lane_posteriors_and_transitions_match_hmmlearn(lengths, nc):
+    """Posteriors and expected transitions summed lane-wise, across block boundaries of
+    ``_STAT_LANES`` frames (and the long-sequence time blocks), with and without gamma."""
+    rng = np.random.RandomState(len(lengths) + nc)
+    startidx = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    start, trans, _ = model(1, nc, seed=nc)
+    logf = rng.randn(startidx[-1], nc) * 3.0
+    lp_ref, g_ref, t_ref = _reference(start, trans, logf, startidx)
+    kind, em = _hmm.emissions(_hmm.EMIT_LOG_FRAMES, log_frame=logf)
+    s_ref = g_ref[startidx[:-1]].sum(axis=0)
+    for log_space in (True, False):
+        r = _hmm.forward_backward(startidx, start, trans, kind, em, log_space)
+        assert_allclose(r.log_prob, lp_ref, rtol=1e-11)
+        assert_allclose(r.gamma, g_ref, rtol=1e-9, atol=1e-14)
+        assert_allclose(r.start, s_ref, rtol=1e-10)
+        assert_allclose(r.trans, t_ref, rtol=1e-9, atol=1e-12)
+        assert_allclose(r.trans.sum(), startidx[-1] - len(lengths), rtol=1e-11)
+        r2 = _hmm.forward_backward(startidx, start, trans, kind, em, log_space, gamma=False)
+        assert r2.gamma.shape == (0, nc)
+        assert_array_equal(r2.trans, r.trans)
+        assert_array_equal(r2.start, r.start)

@@ -27,7 +27,12 @@ Emissions are computed in blocks of ``_BLOCK`` frames, state by state and vector
 over the frames of the block; the scaled likelihoods then go through :func:`vexp`, a
 vectorised ``exp`` within one ulp of NumPy's.  Gaussian sufficient statistics are added
 lane-wise: frame ``l`` of a run of ``_STAT_LANES`` frames goes to lane ``l`` of per-lane
-sums (element-wise, vectorised updates), the lanes being summed once per chunk or block.
+sums (element-wise, vectorised updates), the lanes being summed once per chunk or block;
+posteriors and expected transitions are formed the same way, 64 frames at a time.  The
+log-space forward recurrence keeps its normalisation off the critical path: rows are
+rescaled by powers of two chosen two frames back (:func:`_forward_lagged`), the division
+by each frame's normaliser hanging off the chain; a sequence with a normaliser below
+``2**-200`` takes the frame-by-frame pass (:func:`_forward_normalised`) instead.
 
 Viterbi stays in log space (max-plus, no ``exp``/``log``).  Many short sequences are
 decoded ``_SEQ_LANES`` at a time, one per lane, sorted by length (:func:`_viterbi_lanes`:
@@ -353,6 +358,7 @@ _BLOCK = 128  # frames per emission block (vectorised over the frames of a block
 # exp(x) = 2**k * p(r), r = x - k ln2 in [-ln2/2, ln2/2]: Cody-Waite reduction and a degree-13
 # Taylor polynomial (truncation error < 1e-18 relative); within 1 ulp of libm's exp.
 _LOG2E = 1.4426950408889634
+_LN2 = 0.6931471805599453
 _LN2_HI = 0.693147180369123816490  # ln2 rounded to 32 significant bits (k * _LN2_HI exact)
 _LN2_LO = 1.90821492927058770002e-10  # ln2 - _LN2_HI
 _ROUND = 6755399441055744.0  # 1.5 * 2**52: (x + _ROUND) - _ROUND rounds x to an integer
@@ -573,22 +579,100 @@ def _matvec_lanes(vec, mat, nc, out) -> None:
 
 
 @njit(cache=True)
-def _forward_fast(
-    startprob, transmat_p, transmat_t, a_min, fr, cc, flag, n, log_space, fwd, scale, pred
-):
+def _forward_fast(startprob, transmat_p, a_min, fr, cc, flag, n, log_space, fwd, scale, pred):
     """Scaled forward pass over rows ``0:n`` of ``fr``; returns ``(log_prob, ok)``.
 
-    ``transmat_t`` is ``transmat.T`` in C order (small K: one dot product per state);
-    ``transmat_p`` is ``_padded(transmat)`` (larger K, see :func:`_matvec_lanes`) and
-    ``pred`` has as many entries as its columns.
+    ``transmat_p`` is ``_padded(transmat)`` (see :func:`_matvec_lanes`) and ``pred`` has
+    as many entries as its columns.
 
     ``fwd[t]`` is normalised to sum 1 and ``scale[t]`` holds the normaliser.  In log space
     ``ok`` is False when the scaled arithmetic might lose mass that hmmlearn's log-space
     recurrences keep (a tiny normaliser, or flushed states without a positive lower bound
     on the transitions): the caller then redoes the sequence exactly.  With the scaling
     implementation an underflow returns ``(nan, True)``, as hmmlearn.
+
+    In log space the recurrence runs without a division on its critical path
+    (:func:`_forward_lagged`); a sequence with a frame it does not take is redone here
+    frame by frame (:func:`_forward_normalised`).
     """
-    nc = transmat_t.shape[0]
+    if log_space:
+        lp, ok = _forward_lagged(startprob, transmat_p, a_min, fr, cc, flag, n, fwd, scale, pred)
+        if ok:
+            return lp, True
+    return _forward_normalised(
+        startprob, transmat_p, a_min, fr, cc, flag, n, log_space, fwd, scale, pred
+    )
+
+
+_LAG_MIN_SCALE = 2.0**-200  # smallest per-frame normaliser :func:`_forward_lagged` accepts
+
+
+@njit(cache=True)
+def _forward_lagged(startprob, transmat_p, a_min, fr, cc, flag, n, fwd, scale, pred):
+    """Log-space forward pass with the normalisation off the recurrence; ``(log_prob, ok)``.
+
+    The recurrence carries unnormalised rows ``alpha[t] = (alpha[t-1] @ A) * fr[t] * r[t]``
+    where ``r[t]`` is a power of two taken from the sum ``S[t-2]`` of two frames back, so
+    that ``S[t-2] r[t-1] r[t]`` lies in ``[1, 2)`` and ``S[t]`` within ``[1, 2)`` times the
+    product of the last two normalisers.  Dividing by ``S[t]`` (``fwd[t]``, normalised to
+    sum 1 as hmmlearn's) and the normaliser ``scale[t] = S[t] / (S[t-1] r[t])`` then hang
+    off the recurrence instead of lengthening it.  The log-likelihood telescopes to
+    ``log S[n-1] + sum_t log2(1 / r[t]) ln 2 + sum_t cc[t]`` (exact integer exponents).
+    ``ok`` is False at the first frame whose normaliser is below ``_LAG_MIN_SCALE`` (or
+    NaN), or that :func:`_forward_normalised` would not take: the caller then takes that
+    path, which has the finer checks.
+    """
+    nc = transmat_p.shape[0]
+    ib = np.empty(1, dtype=np.int64)
+    fb = ib.view(np.float64)
+    shift = 0.0
+    exps = 0  # sum of the exponents of 1 / r[t]
+    s = 0.0
+    for j in range(nc):
+        v = startprob[j] * fr[0, j]
+        fwd[0, j] = v
+        s += v
+    if not (s >= _LAG_MIN_SCALE and (not flag[0] or s * a_min >= _MIN_SCALE)):
+        return np.nan, False
+    scale[0] = s
+    inv = 1.0 / s  # 1 / S[t-1]
+    s2r = 1.0  # S[t-2] r[t-1]
+    s1 = s  # S[t-1]
+    shift += cc[0]
+    for t in range(1, n):
+        fb[0] = s2r  # r[t] = 2**-k, k the binary exponent of S[t-2] r[t-1] (> 0, normal)
+        k = ((ib[0] >> 52) & 0x7FF) - 1023
+        ib[0] = (1023 - k) << 52
+        r = fb[0]
+        ib[0] = (1023 + k) << 52
+        r_inv = fb[0]
+        _matvec_lanes(fwd[t - 1], transmat_p, nc, pred)
+        s = 0.0
+        for j in range(nc):
+            v = pred[j] * (fr[t, j] * r)
+            fwd[t, j] = v
+            s += v
+        st = s * inv * r_inv  # the normaliser of hmmlearn's scaled pass
+        if not (st >= _LAG_MIN_SCALE and (not flag[t] or st * a_min >= _MIN_SCALE)):
+            return np.nan, False
+        scale[t] = st
+        for j in range(nc):  # fwd[t - 1] is no longer needed unnormalised
+            fwd[t - 1, j] *= inv
+        inv = 1.0 / s
+        s2r = s1 * r
+        s1 = s
+        exps += k
+        shift += cc[t]
+    for j in range(nc):
+        fwd[n - 1, j] *= inv
+    return np.log(s1) + exps * _LN2 + shift, True
+
+
+@njit(cache=True)
+def _forward_normalised(startprob, transmat_p, a_min, fr, cc, flag, n, log_space, fwd, scale, pred):
+    """:func:`_forward_fast` frame by frame: each row divided by its normaliser before
+    the next one is computed."""
+    nc = transmat_p.shape[0]
     lp = 0.0  # sum of the logs of the normalisers, taken from their running product
     prod = 1.0  # kept within [1e-100, 1e100]
     shift = 0.0  # sum of the per-frame shifts cc
@@ -596,13 +680,7 @@ def _forward_fast(
         if t == 0:
             for j in range(nc):
                 pred[j] = startprob[j]
-        elif nc <= 8:  # a dot product per state: independent chains
-            for j in range(nc):
-                acc = 0.0
-                for i in range(nc):
-                    acc += fwd[t - 1, i] * transmat_t[j, i]
-                pred[j] = acc
-        else:  # the same sums, _LANES states at a time
+        else:
             _matvec_lanes(fwd[t - 1], transmat_p, nc, pred)
         s = 0.0
         for j in range(nc):
@@ -630,33 +708,33 @@ def _forward_fast(
 
 
 @njit(cache=True)
-def _backward_fast(transmat, transmat_tp, fr, scale, n, bwd, w, acc) -> bool:
+def _backward_fast(transmat_tp, fr, scale, n, bwd, w, acc) -> bool:
     """Scaled backward pass (hmmlearn's convention); False on overflow.
 
-    ``transmat_tp`` is ``_padded(transmat.T)``, used for more than 8 states (then ``acc``
-    has as many entries as its columns).
+    ``transmat_tp`` is ``_padded(transmat.T)`` (see :func:`_matvec_lanes`) and ``acc``
+    has as many entries as its columns.  The division by the normaliser is folded into
+    the weights ``w = fr[t + 1] / scale[t] * bwd[t + 1]``, off the recurrence.
     """
-    nc = transmat.shape[0]
+    nc = transmat_tp.shape[0]
     last = 1.0 / scale[n - 1]
     for i in range(nc):
         bwd[n - 1, i] = last
     for t in range(n - 2, -1, -1):
-        for j in range(nc):
-            w[j] = fr[t + 1, j] * bwd[t + 1, j]
         inv = 1.0 / scale[t]
+        for j in range(nc):
+            w[j] = fr[t + 1, j] * inv * bwd[t + 1, j]
         tot = 0.0
         if nc <= 8:  # a dot product per state: independent chains
             for i in range(nc):
                 a = 0.0
                 for j in range(nc):
-                    a += transmat[i, j] * w[j]
-                a *= inv
+                    a += transmat_tp[j, i] * w[j]
                 bwd[t, i] = a
                 tot += a
         else:  # the same sums, _LANES states at a time
             _matvec_lanes(w, transmat_tp, nc, acc)
             for i in range(nc):
-                a = acc[i] * inv
+                a = acc[i]
                 bwd[t, i] = a
                 tot += a
         if not tot < np.inf:
@@ -702,11 +780,14 @@ _STAT_LANES = 64  # frames per lane-wise update of the Gaussian statistics
 
 @njit(cache=True)
 def _stat_lanes(stats_kind: int, nc: int, nf: int):
-    """Lane accumulators of the Gaussian statistics (see :func:`_lane_stats`).
+    """Lane buffers of :func:`_posterior_rows` and :func:`_lane_stats`.
 
-    ``(GT, XT, XX, post, obs, sq, outer)``: posteriors (nc, L) and features (nf, L) of
-    up to ``L = _STAT_LANES`` frames, their products (n_products, L), and per-lane sums
-    (nc, L), (nc, nf, L), (nc, nf or 0, L), (nc, nf (nf + 1) / 2 or 0, L), zeroed.
+    ``(GT, XT, XX, post, obs, sq, outer, FT, WT, inv, xi)``: posteriors (nc, L) and
+    features (nf, L) of up to ``L = _STAT_LANES`` frames, their products
+    (n_products, L), per-lane sums of the Gaussian statistics (nc, L), (nc, nf, L),
+    (nc, nf or 0, L), (nc, nf (nf + 1) / 2 or 0, L), forward rows (nc, L), transition
+    weights of the next frames (nc, L), normaliser reciprocals (L,) and per-lane
+    expected-transition sums (nc, nc, L).  Sums are zeroed.
     """
     L = _STAT_LANES
     gaussian = stats_kind == STATS_MEANS or stats_kind == STATS_DIAG or stats_kind == STATS_FULL
@@ -714,9 +795,10 @@ def _stat_lanes(stats_kind: int, nc: int, nf: int):
     nsq = nf if stats_kind == STATS_DIAG else 0
     ntri = nf * (nf + 1) // 2 if stats_kind == STATS_FULL else 0
     return (
-        np.empty((ng, L)), np.empty((nf if gaussian else 0, L)), np.empty((max(nsq, ntri), L)),
+        np.empty((nc, L)), np.empty((nf if gaussian else 0, L)), np.empty((max(nsq, ntri), L)),
         np.zeros((ng, L)), np.zeros((ng, nf if gaussian else 0, L)), np.zeros((ng, nsq, L)),
-        np.zeros((ng, ntri, L)),
+        np.zeros((ng, ntri, L)), np.empty((nc, L)), np.empty((nc, L)), np.empty(L),
+        np.zeros((nc, nc, L)),
     )  # fmt: skip
 
 
@@ -727,7 +809,7 @@ def _lane_stats(stats_kind, X, t0, nb, lanes) -> None:
     Frame ``t0 + l`` goes to lane ``l``: every update is an element-wise product-sum over
     the lanes (vectorised), the lanes being summed once by :func:`_reduce_lanes`.
     """
-    GT, XT, XX, lpost, lobs, lsq, lout = lanes
+    GT, XT, XX, lpost, lobs, lsq, lout = lanes[:7]
     nc = GT.shape[0]
     nf = X.shape[1]
     for r in range(nb):
@@ -767,13 +849,21 @@ def _lane_stats(stats_kind, X, t0, nb, lanes) -> None:
 
 
 @njit(cache=True)
-def _reduce_lanes(lanes, post, obs, sq, outer) -> None:
+def _reduce_lanes(lanes, transmat, trans, post, obs, sq, outer) -> None:
     """Add the lane sums of ``lanes`` (in lane order) to the statistics and zero them;
-    the lower-triangle products fill both halves of ``outer`` (nc, nf * nf)."""
-    _, _, _, lpost, lobs, lsq, lout = lanes
+    the lower-triangle products fill both halves of ``outer`` (nc, nf * nf), and the
+    expected transitions are ``trans[i, j] += transmat[i, j] * sum(xi[i, j])``."""
+    lpost, lobs, lsq, lout, lxi = lanes[3], lanes[4], lanes[5], lanes[6], lanes[10]
+    L = lxi.shape[2]
+    for i in range(lxi.shape[0]):
+        for j in range(lxi.shape[1]):
+            acc = 0.0
+            for r in range(L):
+                acc += lxi[i, j, r]
+                lxi[i, j, r] = 0.0
+            trans[i, j] += transmat[i, j] * acc
     nc = lpost.shape[0]
     nf = lobs.shape[1]
-    L = lpost.shape[1]
     for k in range(nc):
         acc = 0.0
         for r in range(L):
@@ -808,50 +898,65 @@ def _reduce_lanes(lanes, post, obs, sq, outer) -> None:
 
 @njit(cache=True)
 def _posterior_rows(
-    transmat, fr, fwd, bwd, r0, r1, n, off, want_gamma, want_xi, stats_kind, em, g, w, xx,
-    lanes, gamma, start, trans, post, obs, sq, outer,
+    fr, fwd, bwd, r0, r1, n, off, want_gamma, want_xi, stats_kind, em, g, xx, lanes,
+    gamma, start, post, obs, sq, outer,
 ) -> None:  # fmt: skip
-    """Posteriors of rows ``r0:r1`` of a sequence of ``n`` rows starting at frame ``off``:
-    first-frame posteriors into ``start``, expected transitions ``r -> r + 1`` into
-    ``trans``, the posteriors themselves into ``gamma`` and the emission statistics:
-    categorical counts into ``obs``, Gaussian ones into the lane accumulators ``lanes``
-    (from :func:`_stat_lanes`; the caller adds them up with :func:`_reduce_lanes`)."""
-    nc = transmat.shape[0]
+    """Posteriors of rows ``r0:r1`` of a sequence of ``n`` rows starting at frame ``off``,
+    lane-wise (see :func:`_stat_lanes`), ``_STAT_LANES`` frames at a time.
+
+    First-frame posteriors go into ``start``, the posteriors themselves into ``gamma``,
+    categorical counts into ``obs``; the Gaussian statistics and the expected
+    transitions ``r -> r + 1`` (without the factor ``transmat``) into the lane sums of
+    ``lanes``, which the caller adds up with :func:`_reduce_lanes`.
+    """
+    nc = fwd.shape[1]
     X = em[0]
     sym = em[1]
-    GT = lanes[0]
+    GT, FT, WT, inv, lxi = lanes[0], lanes[7], lanes[8], lanes[9], lanes[10]
     gaussian = stats_kind == STATS_MEANS or stats_kind == STATS_DIAG or stats_kind == STATS_FULL
     for b in range(r0, r1, _STAT_LANES):
         e = min(b + _STAT_LANES, r1)
+        nb = e - b
         for r in range(b, e):
-            s = 0.0
             for i in range(nc):
-                v = fwd[r, i] * bwd[r, i]
-                g[i] = v
-                s += v
-            inv = 1.0 / s
+                FT[i, r - b] = fwd[r, i]
+                GT[i, r - b] = fwd[r, i] * bwd[r, i]
+        for r in range(nb):
+            inv[r] = 0.0
+        for i in range(nc):
+            for r in range(nb):
+                inv[r] += GT[i, r]
+        for r in range(nb):
+            inv[r] = 1.0 / inv[r]
+        for i in range(nc):
+            for r in range(nb):
+                GT[i, r] *= inv[r]
+        if b == 0:
             for i in range(nc):
-                g[i] *= inv
-            if r == 0:
+                start[i] += GT[i, 0]
+        if want_gamma:
+            for r in range(b, e):
                 for i in range(nc):
-                    start[i] += g[i]
-            if want_gamma:
-                for i in range(nc):
-                    gamma[off + r, i] = g[i]
-            if gaussian:
-                for i in range(nc):
-                    GT[i, r - b] = g[i]
-            elif stats_kind != STATS_NONE:
-                _add_frame_stats(stats_kind, X, sym, off + r, g, xx, post, obs, sq, outer)
-            if want_xi and r + 1 < n:
-                for j in range(nc):
-                    w[j] = fr[r + 1, j] * bwd[r + 1, j]
-                for i in range(nc):
-                    a = fwd[r, i]
-                    for j in range(nc):
-                        trans[i, j] += a * transmat[i, j] * w[j]
+                    gamma[off + r, i] = GT[i, r - b]
         if gaussian:
-            _lane_stats(stats_kind, X, off + b, e - b, lanes)
+            _lane_stats(stats_kind, X, off + b, nb, lanes)
+        elif stats_kind != STATS_NONE:
+            for r in range(b, e):
+                for i in range(nc):
+                    g[i] = GT[i, r - b]
+                _add_frame_stats(stats_kind, X, sym, off + r, g, xx, post, obs, sq, outer)
+        if want_xi:
+            m = min(e, n - 1) - b  # frames with a successor
+            for r in range(b, b + m):
+                for j in range(nc):
+                    WT[j, r - b] = fr[r + 1, j] * bwd[r + 1, j]
+            for i in range(nc):
+                fi = FT[i]
+                for j in range(nc):
+                    wj = WT[j]
+                    xij = lxi[i, j]
+                    for r in range(m):
+                        xij[r] += fi[r] * wj[r]
 
 
 @njit(cache=True)
@@ -922,9 +1027,8 @@ def _estep_short(
         w = np.empty(nc)
         ws = _workspace(nf, nc)
         xx = np.empty(max(nf * nf, 1))
-        transmat_t = np.ascontiguousarray(transmat.T)
         transmat_p = _padded_jit(transmat)
-        transmat_tp = _padded_jit(transmat_t)
+        transmat_tp = _padded_jit(np.ascontiguousarray(transmat.T))
         pred = np.empty(transmat_p.shape[1])
         acc = np.empty(transmat_p.shape[1])
         lanes = _stat_lanes(stats_kind, nc, nf)
@@ -935,19 +1039,17 @@ def _estep_short(
             n = hi - lo
             _fill_scaled(kind, em, scaled, log_space, lo, hi, lo, ws, fr, cc, flag)
             lp, ok = _forward_fast(
-                startprob, transmat_p, transmat_t, a_min, fr, cc, flag, n, log_space, fwd,
-                scale, pred,
-            )  # fmt: skip
+                startprob, transmat_p, a_min, fr, cc, flag, n, log_space, fwd, scale, pred
+            )
             if ok and want_post and lp == lp:
-                ok = _backward_fast(transmat, transmat_tp, fr, scale, n, bwd, w, acc)
+                ok = _backward_fast(transmat_tp, fr, scale, n, bwd, w, acc)
                 if not ok and not log_space:  # overflow of the scaled backward pass
                     lp = np.nan
                     ok = True
                 elif ok:
                     _posterior_rows(
-                        transmat, fr, fwd, bwd, 0, n, n, lo, want_gamma, want_xi,
-                        stats_kind, em, g, w, xx, lanes, gamma, start[c], trans[c],
-                        post[c], obs[c], sq[c], outer[c],
+                        fr, fwd, bwd, 0, n, n, lo, want_gamma, want_xi, stats_kind, em, g,
+                        xx, lanes, gamma, start[c], post[c], obs[c], sq[c], outer[c],
                     )  # fmt: skip
             if not ok:
                 lp = _exact_sequence(
@@ -958,7 +1060,7 @@ def _estep_short(
             elif want_gamma and lp != lp:
                 gamma[lo:hi] = 0.0
             log_prob[s] = lp
-        _reduce_lanes(lanes, post[c], obs[c], sq[c], outer[c])
+        _reduce_lanes(lanes, transmat, trans[c], post[c], obs[c], sq[c], outer[c])
 
 
 @njit(cache=True, parallel=True)
@@ -984,15 +1086,14 @@ def _posterior_rows_parallel(
     nf = em[0].shape[1]
     for b in prange(n_blocks):
         g = np.empty(nc)
-        w = np.empty(nc)
         xx = np.empty(max(nf * nf, 1))
         lanes = _stat_lanes(stats_kind, nc, nf)
         _posterior_rows(
-            transmat, fr, fwd, bwd, b * n // n_blocks, (b + 1) * n // n_blocks, n, off,
-            want_gamma, want_xi, stats_kind, em, g, w, xx, lanes, gamma, start[b], trans[b],
-            post[b], obs[b], sq[b], outer[b],
+            fr, fwd, bwd, b * n // n_blocks, (b + 1) * n // n_blocks, n, off, want_gamma,
+            want_xi, stats_kind, em, g, xx, lanes, gamma, start[b], post[b], obs[b], sq[b],
+            outer[b],
         )  # fmt: skip
-        _reduce_lanes(lanes, post[b], obs[b], sq[b], outer[b])
+        _reduce_lanes(lanes, transmat, trans[b], post[b], obs[b], sq[b], outer[b])
 
 
 @njit(cache=True, parallel=True)
@@ -1459,13 +1560,13 @@ def _long_sequence(
     scale = np.empty(n)
     transmat_p, transmat_tp = _padded(transmat), _padded(transmat.T)
     lp, ok = _forward_fast(
-        startprob, transmat_p, np.ascontiguousarray(transmat.T), a_min, fr, cc, flag, n,
-        log_space, fwd, scale, np.empty(transmat_p.shape[1]),
+        startprob, transmat_p, a_min, fr, cc, flag, n, log_space, fwd, scale,
+        np.empty(transmat_p.shape[1]),
     )  # fmt: skip
     if ok and posteriors and lp == lp:
         bwd = np.empty((n, nc))
         ok = _backward_fast(
-            transmat, transmat_tp, fr, scale, n, bwd, np.empty(nc), np.empty(transmat_p.shape[1])
+            transmat_tp, fr, scale, n, bwd, np.empty(nc), np.empty(transmat_p.shape[1])
         )
         if not ok and not log_space:
             lp, ok = np.nan, True
