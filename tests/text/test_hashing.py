@@ -368,3 +368,18 @@ def test_no_explicit_sorting_assumption_broken():
         assert np.all(np.diff(row) > 0)
     assert X.has_sorted_indices
     assert re.match(r"float", X.dtype.name)
+
+
+def test_non_ascii_code_point_at_every_position_of_a_term():
+    """The kernel hashes ASCII terms straight from their code points and others from
+    their UTF-8: a single non-ASCII code point, in a block of four or in the tail,
+    must send the term down the UTF-8 path (else its column and sign change)."""
+    docs = []
+    for n in range(1, 10):
+        for pos in range(n):
+            for ch in ("é", "東", "😀", "\x7f", "\x80"):
+                term = "a" * pos + ch + "b" * (n - pos - 1)
+                docs.append(f"{term} x{term}")
+    params = {"analyzer": "char", "ngram_range": (1, 9), "n_features": 2**18}
+    assert_identical(HashingVectorizer(**params).transform(docs),
+                     skt.HashingVectorizer(**params).transform(docs))

@@ -216,21 +216,32 @@ cdef int32_t murmur3_32(const uint8_t *data, Py_ssize_t n, uint32_t seed) noexce
     return _mm_finish(h1, k1, rem, n)
 
 
-cdef inline int32_t murmur3_32_ascii(const cp_t *data, Py_ssize_t n, uint32_t seed) noexcept nogil:
-    """``murmur3_32`` of code points that are all ASCII (so each is its own UTF-8 byte)."""
+cdef inline int32_t murmur3_32_ascii(const cp_t *data, Py_ssize_t n, uint32_t seed,
+                                     bint *ascii) noexcept nogil:
+    """``murmur3_32`` of code points taken as one byte each, which is their UTF-8 when
+    they are all ASCII; ``ascii[0]`` says whether they are (otherwise the hash is void)."""
     cdef uint32_t h1 = seed, k1 = 0
+    cdef cp_t seen = 0, c0, c1, c2, c3
     cdef Py_ssize_t nblocks = n // 4, i
     for i in range(nblocks):
-        h1 = _mm_block(h1, data[4 * i] | (data[4 * i + 1] << 8)
-                       | (data[4 * i + 2] << 16) | (data[4 * i + 3] << 24))
+        c0 = data[4 * i]
+        c1 = data[4 * i + 1]
+        c2 = data[4 * i + 2]
+        c3 = data[4 * i + 3]
+        seen |= c0 | c1 | c2 | c3
+        h1 = _mm_block(h1, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24))
     cdef const cp_t *tail = data + nblocks * 4
     cdef int rem = n & 3
     if rem == 3:
         k1 ^= tail[2] << 16
+        seen |= tail[2]
     if rem >= 2:
         k1 ^= tail[1] << 8
+        seen |= tail[1]
     if rem >= 1:
         k1 ^= tail[0]
+        seen |= tail[0]
+    ascii[0] = seen < 128
     return _mm_finish(h1, k1, rem, n)
 
 
@@ -569,12 +580,12 @@ cdef inline void emit(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
     cdef Py_ssize_t nb
     cdef int32_t h
     cdef uint32_t a, idx
+    cdef bint ascii
     if p.sink != SINK_HASH:
         emit_hashed(s, n, term_hash(s, n), p, table, w)
     else:
-        if _all_ascii(s, n):
-            h = murmur3_32_ascii(s, n, 0)
-        else:
+        h = murmur3_32_ascii(s, n, 0, &ascii)
+        if not ascii:
             nb = utf8_encode(s, n, w.utf8)
             if nb < 0:
                 w.bad_surrogate = True
@@ -593,12 +604,6 @@ cdef inline void emit(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
         w.keys.push(<int64_t>idx * 2 + (1 if (p.alternate_sign and h < 0) else 0))
 
 
-cdef inline bint _all_ascii(const cp_t *s, Py_ssize_t n) noexcept nogil:
-    cdef cp_t acc = 0
-    cdef Py_ssize_t i
-    for i in range(n):
-        acc |= s[i]
-    return acc < 128
 
 
 
