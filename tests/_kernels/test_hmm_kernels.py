@@ -400,7 +400,7 @@ def test_vexp_hands_extreme_and_special_arguments_to_numpy():
 # --------------------------------------------------------------------------- serial path
 
 
-@pytest.mark.parametrize("lengths", [[30, 1, 300, 24], [5000], [4200, 3]])
+@pytest.mark.parametrize("lengths", [[30, 1, 300, 24], [3, 40, 1, 17] * 20, [5000], [4200, 3]])
 @pytest.mark.parametrize("log_space", [True, False])
 def test_serial_and_threaded_paths_agree_exactly(monkeypatch, lengths, log_space):
     """Small inputs run on the calling thread only: bit-for-bit the threaded results."""
@@ -507,19 +507,25 @@ def _viterbi_problem(kind_name, lengths, nc, seed):
     return startidx, start, trans, kind, em
 
 
+#: (lengths, n_components) of the lane-kernel tests: one state, length-1 sequences,
+#: groups of lanes one short of full, full, and one over, mixed lengths, a sequence too
+#: long for the lanes, more states than the register blocks.
+LANE_CASES = [
+    ([1], 1),
+    ([7, 1, 3], 1),
+    ([1, 1, 1, 2], 3),
+    ([5, 90, 1, 40, 40, 3] * 15, 4),  # more than one group of lanes, mixed lengths
+    ([5, 90, 1, 40, 40, 3, 17] * 9, 4),  # 63 sequences: one group short of full
+    ([5, 90, 1, 40, 40, 3, 17, 2] * 8, 16),  # 64: exactly one group
+    ([5, 90, 1, 40, 40, 3, 17, 2] * 8 + [33], 9),  # 65: a group of one next
+    ([12, 2100, 7], 4),  # 2100 x 4 states: too long for the lanes, short otherwise
+    ([20] * 70, 8),
+    ([9, 1, 30], 17),
+]
+
+
 @pytest.mark.parametrize("kind_name", ["categorical", "frames", "diag", "full"])
-@pytest.mark.parametrize(
-    "lengths,nc",
-    [
-        ([1], 1),
-        ([7, 1, 3], 1),
-        ([1, 1, 1, 2], 3),
-        ([5, 90, 1, 40, 40, 3] * 15, 4),  # more than one group of lanes, mixed lengths
-        ([12, 2100, 7], 4),  # 2100 x 4 states: too long for the lanes, short otherwise
-        ([20] * 70, 8),
-        ([9, 1, 30], 17),
-    ],
-)
+@pytest.mark.parametrize("lengths,nc", LANE_CASES)
 def test_lane_viterbi_is_the_per_sequence_viterbi(monkeypatch, kind_name, lengths, nc):
     """The lane-wise Viterbi gives bit for bit the per-sequence kernel's paths and scores."""
     problem = _viterbi_problem(kind_name, lengths, nc, seed=len(lengths) + nc)
@@ -701,3 +707,189 @@ def test_lane_posteriors_and_transitions_match_hmmlearn(lengths, nc):
         assert r2.gamma.shape == (0, nc)
         assert_array_equal(r2.trans, r.trans)
         assert_array_equal(r2.start, r.start)
+
+
+# ----------------------------------------------------------------------- lane-wise forward-backward
+
+
+_STATS = {
+    "categorical": _hmm.STATS_CATEGORICAL,
+    "frames": _hmm.STATS_NONE,
+    "diag": _hmm.STATS_DIAG,
+    "full": _hmm.STATS_FULL,
+}
+
+
+def _both_paths(monkeypatch, startidx, start, trans, kind, em, log_space, **kw):
+    """forward_backward through the lanes and through the per-sequence kernel."""
+    r = _hmm.forward_backward(startidx, start, trans, kind, em, log_space, **kw)
+    with monkeypatch.context() as m:
+        m.setattr(_hmm, "_FB_LANE_CELLS", 0)  # every sequence on the per-sequence kernel
+        r_ref = _hmm.forward_backward(startidx, start, trans, kind, em, log_space, **kw)
+    return r, r_ref
+
+
+@pytest.mark.parametrize("kind_name", ["categorical", "frames", "diag", "full"])
+@pytest.mark.parametrize("lengths,nc", LANE_CASES)
+def test_lane_forward_backward_is_the_per_sequence_pass(monkeypatch, kind_name, lengths, nc):
+    """Lane-wise forward-backward against the per-sequence kernel: the scaling
+    implementation does the same arithmetic (bit for bit), log space agrees to rounding
+    (the per-sequence pass uses the lagged forward recurrence); statistics to rounding."""
+    startidx, start, trans, kind, em = _viterbi_problem(kind_name, lengths, nc, seed=nc + 40)
+    stats_kind = _STATS[kind_name]
+    for log_space in (True, False):
+        r, r_ref = _both_paths(
+            monkeypatch, startidx, start, trans, kind, em, log_space, stats_kind=stats_kind
+        )
+        if log_space:
+            assert_allclose(r.log_prob, r_ref.log_prob, rtol=1e-12, atol=1e-12)
+            assert_allclose(r.gamma, r_ref.gamma, rtol=1e-10, atol=1e-14)
+        else:
+            assert_array_equal(r.log_prob, r_ref.log_prob)
+            assert_array_equal(r.gamma, r_ref.gamma)
+        for a, b in zip(r[2:], r_ref[2:], strict=True):  # start, trans, post, obs, obs2
+            assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+        score, score_ref = _both_paths(
+            monkeypatch, startidx, start, trans, kind, em, log_space, posteriors=False
+        )
+        assert_array_equal(score.log_prob, r.log_prob)
+        assert_allclose(score.log_prob, score_ref.log_prob, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("nc", [1, 5, 16])
+def test_lane_forward_backward_matches_hmmlearn(nc):
+    """Mixed lengths across three groups, scaled passes against hmmlearn's log space."""
+    rng = np.random.RandomState(nc + 50)
+    lengths = rng.randint(1, 60, size=150)
+    startidx = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    start, trans, _ = model(1, nc, seed=nc)
+    logf = rng.randn(startidx[-1], nc) * 4.0
+    lp_ref, g_ref, t_ref = _reference(start, trans, logf, startidx)
+    kind, em = _hmm.emissions(_hmm.EMIT_LOG_FRAMES, log_frame=logf)
+    for log_space in (True, False):
+        r = _hmm.forward_backward(startidx, start, trans, kind, em, log_space)
+        assert_allclose(r.log_prob, lp_ref, rtol=1e-10)
+        assert_allclose(r.gamma, g_ref, rtol=1e-8, atol=1e-13)
+        assert_allclose(r.trans, t_ref, rtol=1e-8, atol=1e-12)
+        assert_allclose(r.start, g_ref[startidx[:-1]].sum(axis=0), rtol=1e-10)
+
+
+def test_lane_results_do_not_depend_on_the_group():
+    """A sequence gets the same log-likelihood and posteriors, bit for bit, alone or in
+    any group of lanes (other lengths, other neighbours, another order)."""
+    rng = np.random.RandomState(60)
+    nc, nf = 16, 4
+    lengths = rng.randint(1, 50, size=70)
+    startidx = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    means = rng.randn(nc, nf) * 2
+    X = means[rng.randint(nc, size=startidx[-1])] + rng.randn(startidx[-1], nf)
+    cv = rng.rand(nc, nf) + 0.3
+    start, trans, _ = model(1, nc, seed=61)
+
+    def run(Xs, idx):
+        kind, em = _hmm.emissions(_hmm.EMIT_DIAG, X=Xs, means=means, covars=cv)
+        return _hmm.forward_backward(idx, start, trans, kind, em, True, xi=False)
+
+    r = run(X, startidx)
+    order = rng.permutation(len(lengths))
+    parts = [X[startidx[s] : startidx[s + 1]] for s in order]
+    r_perm = run(np.concatenate(parts), np.concatenate([[0], np.cumsum(lengths[order])]))
+    off = np.concatenate([[0], np.cumsum(lengths[order])])
+    for q, s in enumerate(order):
+        a, b = startidx[s], startidx[s + 1]
+        assert r_perm.log_prob[q] == r.log_prob[s]
+        assert_array_equal(r_perm.gamma[off[q] : off[q + 1]], r.gamma[a:b])
+        if q % 10 == 0:  # alone, in a group of one
+            alone = run(X[a:b], np.array([0, b - a]))
+            assert alone.log_prob[0] == r.log_prob[s]
+            assert_array_equal(alone.gamma, r.gamma[a:b])
+
+
+def test_lane_underflow_takes_the_exact_pass_next_to_normal_lanes(monkeypatch):
+    """One lane whose scaled pass would flush states (emissions thousands of nats apart,
+    forbidden transitions) among 63 normal ones: that sequence alone is redone in log
+    space (hmmlearn's numbers), its neighbours keep their own results."""
+    rng = np.random.RandomState(70)
+    start = np.array([0.5, 0.5, 0.0])
+    trans = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.0, 0.5, 0.5]])
+    lengths = rng.randint(20, 40, size=64)
+    startidx = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    logf = rng.randn(startidx[-1], 3) * 2.0
+    bad = 37
+    a, b = startidx[bad], startidx[bad + 1]
+    logf[a:b] = rng.randn(b - a, 3) * 300.0
+    logf[a:b, 2] -= 2000.0
+    kind, em = _hmm.emissions(_hmm.EMIT_LOG_FRAMES, log_frame=logf)
+    with np.errstate(divide="ignore"):
+        lp_ref, g_ref, t_ref = _reference(start, trans, logf, startidx)
+    r, r_seq = _both_paths(monkeypatch, startidx, start, trans, kind, em, True)
+    assert_allclose(r.log_prob, lp_ref, rtol=1e-10)
+    assert_allclose(r.gamma, g_ref, rtol=1e-8, atol=1e-12)
+    assert_allclose(r.trans, t_ref, rtol=1e-8, atol=1e-12)
+    assert r.log_prob[bad] == r_seq.log_prob[bad]  # the same exact pass
+    assert_array_equal(r.gamma[a:b], r_seq.gamma[a:b])
+    # the neighbours without the hostile lane: bit for bit the same
+    keep = np.r_[0:a, b : startidx[-1]]
+    kind2, em2 = _hmm.emissions(_hmm.EMIT_LOG_FRAMES, log_frame=logf[keep])
+    idx2 = np.concatenate([[0], np.cumsum(np.delete(lengths, bad))]).astype(np.int64)
+    r2 = _hmm.forward_backward(idx2, start, trans, kind2, em2, True)
+    assert_array_equal(np.delete(r.log_prob, bad), r2.log_prob)
+    assert_array_equal(r.gamma[keep], r2.gamma)
+    # the scaling implementation: that lane underflows (NaN, zero posteriors), not the others
+    logf[a:b] = -800.0
+    em_s = _hmm.emissions(_hmm.EMIT_LOG_FRAMES, log_frame=logf)
+    r_s, r_s_seq = _both_paths(monkeypatch, startidx, start, trans, *em_s, False)
+    assert np.isnan(r_s.log_prob[bad]) and np.isfinite(np.delete(r_s.log_prob, bad)).all()
+    assert_array_equal(r_s.gamma[a:b], 0.0)
+    assert_array_equal(r_s.log_prob, r_s_seq.log_prob)
+    assert_array_equal(r_s.gamma, r_s_seq.gamma)
+    assert np.isfinite(r_s.trans).all()
+
+
+def test_lane_forward_backward_with_missing_values(monkeypatch):
+    """Diagonal Gaussian frames with NaN features marginalised out (a row all NaN
+    among them): lanes, the per-sequence kernel and hmmlearn agree."""
+    rng = np.random.RandomState(80)
+    nc, nf = 5, 3
+    lengths = rng.randint(1, 30, size=66)
+    startidx = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    n = startidx[-1]
+    means = rng.randn(nc, nf) * 2
+    X = means[rng.randint(nc, size=n)] + rng.randn(n, nf)
+    X[rng.rand(n, nf) < 0.2] = np.nan
+    X[3] = np.nan
+    logf = _hmm.log_density_diag_missing(X, means, rng.rand(nc, nf) + 0.3)
+    start, trans, _ = model(1, nc, seed=81)
+    lp_ref, g_ref, t_ref = _reference(start, trans, logf, startidx)
+    kind, em = _hmm.emissions(_hmm.EMIT_LOG_FRAMES, log_frame=logf)
+    for log_space in (True, False):
+        r, r_seq = _both_paths(monkeypatch, startidx, start, trans, kind, em, log_space)
+        assert_allclose(r.log_prob, lp_ref, rtol=1e-10)
+        assert_allclose(r.gamma, g_ref, rtol=1e-8, atol=1e-13)
+        assert_allclose(r.trans, t_ref, rtol=1e-8, atol=1e-12)
+        assert_allclose(r.gamma, r_seq.gamma, rtol=1e-10, atol=1e-14)
+
+
+def test_lane_results_do_not_depend_on_the_thread_count():
+    """Lane buffers are reused chunk after chunk by each worker: one worker or several,
+    every output is the same bit for bit (sums reduced per chunk, in chunk order)."""
+    import numba
+
+    startidx, start, trans, kind, em = _viterbi_problem("diag", [1, 70, 9, 33] * 60, 6, 90)
+    n_threads = numba.get_num_threads()
+    results = []
+    for threads in sorted({1, n_threads}):
+        numba.set_num_threads(threads)
+        try:
+            results.append(
+                _hmm.forward_backward(
+                    startidx, start, trans, kind, em, True, stats_kind=_hmm.STATS_DIAG
+                )
+            )
+        finally:
+            numba.set_num_threads(n_threads)
+    for r in results[1:]:
+        for a, b in zip(r, results[0], strict=True):
+            assert_array_equal(a, b)
+    lp_ref = _hmm.forward_backward(startidx, start, trans, kind, em, True, posteriors=False)
+    assert_array_equal(results[0].log_prob, lp_ref.log_prob)

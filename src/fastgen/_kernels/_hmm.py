@@ -34,6 +34,14 @@ rescaled by powers of two chosen two frames back (:func:`_forward_lagged`), the 
 by each frame's normaliser hanging off the chain; a sequence with a normaliser below
 ``2**-200`` takes the frame-by-frame pass (:func:`_forward_normalised`) instead.
 
+Many short sequences (length x states up to ``_FB_LANE_CELLS``) go through the scaled
+forward-backward ``_FB_LANES`` at a time, one per lane, sorted by length
+(:func:`_fb_group`): the recurrences, posteriors, expected transitions and Gaussian
+statistics are vectorised over the sequences, each lane doing the frame-by-frame
+arithmetic of :func:`_forward_normalised` / :func:`_backward_fast` on its own sequence,
+so a sequence's results do not depend on the group it lands in.  A lane whose scaled
+pass is refused takes the exact log-space pass, as above.
+
 Viterbi stays in log space (max-plus, no ``exp``/``log``).  Many short sequences are
 decoded ``_SEQ_LANES`` at a time, one per lane, sorted by length (:func:`_viterbi_lanes`:
 the recurrence is vectorised over the sequences, with int8 back pointers); longer ones
@@ -669,6 +677,23 @@ def _forward_lagged(startprob, transmat_p, a_min, fr, cc, flag, n, fwd, scale, p
 
 
 @njit(cache=True)
+def _add_log_scale(s: float, acc: float, prod: float) -> tuple[float, float]:
+    """Fold a normaliser ``s`` into a log-likelihood kept as ``acc + log(prod)``.
+
+    Normalisers are multiplied into ``prod`` (one ``log`` per many frames) while it
+    stays within ``[1e-100, 1e100]``; an extreme one goes to ``acc`` by itself.
+    """
+    if s > 1e-100 and s < 1e100:
+        prod *= s
+        if prod < 1e-100 or prod > 1e100:
+            acc += np.log(prod)
+            prod = 1.0
+    else:
+        acc += np.log(s)
+    return acc, prod
+
+
+@njit(cache=True)
 def _forward_normalised(startprob, transmat_p, a_min, fr, cc, flag, n, log_space, fwd, scale, pred):
     """:func:`_forward_fast` frame by frame: each row divided by its normaliser before
     the next one is computed."""
@@ -697,13 +722,7 @@ def _forward_normalised(startprob, transmat_p, a_min, fr, cc, flag, n, log_space
         for j in range(nc):
             fwd[t, j] *= inv
         shift += cc[t]
-        if s > 1e-100 and s < 1e100:
-            prod *= s
-            if prod < 1e-100 or prod > 1e100:
-                lp += np.log(prod)
-                prod = 1.0
-        else:
-            lp += np.log(s)
+        lp, prod = _add_log_scale(s, lp, prod)
     return lp + np.log(prod) + shift, True
 
 
@@ -809,12 +828,20 @@ def _lane_stats(stats_kind, X, t0, nb, lanes) -> None:
     Frame ``t0 + l`` goes to lane ``l``: every update is an element-wise product-sum over
     the lanes (vectorised), the lanes being summed once by :func:`_reduce_lanes`.
     """
+    XT = lanes[1]
+    for r in range(nb):
+        for f in range(X.shape[1]):
+            XT[f, r] = X[t0 + r, f]
+    _lane_products(stats_kind, nb, lanes)
+
+
+@njit(cache=True)
+def _lane_products(stats_kind, nb, lanes) -> None:
+    """Add the statistics of the posteriors ``GT[:, :nb]`` and features ``XT[:, :nb]`` of
+    ``lanes`` (see :func:`_stat_lanes`) to its per-lane sums, lane by lane."""
     GT, XT, XX, lpost, lobs, lsq, lout = lanes[:7]
     nc = GT.shape[0]
-    nf = X.shape[1]
-    for r in range(nb):
-        for f in range(nf):
-            XT[f, r] = X[t0 + r, f]
+    nf = XT.shape[0]
     if stats_kind == STATS_DIAG:
         for f in range(nf):
             for r in range(nb):
@@ -897,6 +924,20 @@ def _reduce_lanes(lanes, transmat, trans, post, obs, sq, outer) -> None:
 
 
 @njit(cache=True)
+def _add_lane_outer(FT, WT, m, lxi) -> None:
+    """``lxi[i, j, :m] += FT[i, :m] * WT[j, :m]``: per-lane expected-transition terms
+    (forward rows times next-frame weights; ``transmat`` is applied by
+    :func:`_reduce_lanes`)."""
+    for i in range(FT.shape[0]):
+        fi = FT[i]
+        for j in range(WT.shape[0]):
+            wj = WT[j]
+            xij = lxi[i, j]
+            for r in range(m):
+                xij[r] += fi[r] * wj[r]
+
+
+@njit(cache=True)
 def _posterior_rows(
     fr, fwd, bwd, r0, r1, n, off, want_gamma, want_xi, stats_kind, em, g, xx, lanes,
     gamma, start, post, obs, sq, outer,
@@ -950,13 +991,7 @@ def _posterior_rows(
             for r in range(b, b + m):
                 for j in range(nc):
                     WT[j, r - b] = fr[r + 1, j] * bwd[r + 1, j]
-            for i in range(nc):
-                fi = FT[i]
-                for j in range(nc):
-                    wj = WT[j]
-                    xij = lxi[i, j]
-                    for r in range(m):
-                        xij[r] += fi[r] * wj[r]
+            _add_lane_outer(FT, WT, m, lxi)
 
 
 @njit(cache=True)
@@ -1061,6 +1096,400 @@ def _estep_short(
                 gamma[lo:hi] = 0.0
             log_prob[s] = lp
         _reduce_lanes(lanes, transmat, trans[c], post[c], obs[c], sq[c], outer[c])
+
+
+# --------------------------------------------------------------------------- lane-wise groups
+
+_FB_LANES = _STAT_LANES  # sequences per group of the lane-wise forward-backward
+_FB_LANE_CELLS = 8192  # lane-wise forward-backward: sequences with length x n_components to this
+
+
+@njit(cache=True)
+def _fb_buffers(T: int, nc: int, nf: int, want_post: bool):
+    """Buffers of :func:`_fb_group` for groups of sequences of up to ``T`` frames.
+
+    ``(src, fwd1, bwd1, ws, xx, FR, CC, FL, F, B, S, P, W, tot, base, lens, state, lp,
+    valid, live)``: the group's emission log-likelihoods sequence by sequence (L T, nc),
+    one sequence's log-space lattices (T, nc), the emission workspace, the lane arrays
+    (T, nc, L) of scaled emissions, forward and (with ``want_post``) backward rows, (T, L)
+    shifts, flags and normalisers, and lane scratch of ``L = _FB_LANES`` entries.
+    """
+    L = _FB_LANES
+    nb = T if want_post else 0
+    return (
+        np.empty((L * T, nc)), np.empty((T, nc)), np.empty((T, nc)), _workspace(nf, nc),
+        np.empty(max(nf * nf, 1)),
+        np.empty((T, nc, L)), np.empty((T, L)), np.empty((T, L), dtype=np.bool_),
+        np.empty((T, nc, L)), np.empty((nb, nc, L)), np.empty((T, L)), np.empty(L),
+        np.empty((nc, L)), np.empty(L), np.empty(L, dtype=np.int64),
+        np.empty(L, dtype=np.int64), np.empty(L, dtype=np.int64), np.empty(L),
+        np.empty(L, dtype=np.bool_), np.empty(L, dtype=np.bool_),
+    )  # fmt: skip
+
+
+_LANE_OK = 0  # lane state of :func:`_fb_group`: scaled passes went through
+_LANE_EXACT = 1  # redo the sequence in log space (:func:`_exact_sequence`)
+_LANE_NAN = 2  # scaling implementation under/overflowed: log-likelihood NaN
+
+
+@njit(cache=True, inline="always")
+def _lane_combination(rows, mat, col, nc, out, nw) -> None:
+    """``out[w] = sum_j rows[j, w] * mat[j, col]`` for lanes ``w < nw``, the sum over
+    ``j = 0 .. nc-1`` in order (as :func:`_matvec_lanes`), four terms per pass."""
+    if nc >= 4:
+        a0, a1, a2, a3 = mat[0, col], mat[1, col], mat[2, col], mat[3, col]
+        r0, r1, r2, r3 = rows[0], rows[1], rows[2], rows[3]
+        for w in range(nw):
+            out[w] = ((r0[w] * a0 + r1[w] * a1) + r2[w] * a2) + r3[w] * a3
+        j = 4
+    else:
+        a0 = mat[0, col]
+        r0 = rows[0]
+        for w in range(nw):
+            out[w] = r0[w] * a0
+        j = 1
+    while j + 4 <= nc:
+        a0, a1, a2, a3 = mat[j, col], mat[j + 1, col], mat[j + 2, col], mat[j + 3, col]
+        r0, r1, r2, r3 = rows[j], rows[j + 1], rows[j + 2], rows[j + 3]
+        for w in range(nw):
+            out[w] = (((out[w] + r0[w] * a0) + r1[w] * a1) + r2[w] * a2) + r3[w] * a3
+        j += 4
+    while j < nc:
+        a0 = mat[j, col]
+        r0 = rows[j]
+        for w in range(nw):
+            out[w] += r0[w] * a0
+        j += 1
+
+
+@njit(cache=True)
+def _lane_emissions_table(em, scaled, nw, T, bufs) -> None:
+    """Categorical scaled emissions of the lanes of :func:`_fb_group` into ``FR``, ``CC``
+    and ``FL``: rows of the precomputed per-symbol table (:func:`_fill_scaled`);
+    neutral frames (likelihood 1, not flagged) past a sequence's end."""
+    sct, scc, scf = scaled
+    sym = em[1]
+    FR, CC, FL, base, lens = bufs[5], bufs[6], bufs[7], bufs[14], bufs[15]
+    nc = FR.shape[1]
+    for t in range(T):
+        FRt = FR[t]
+        for w in range(nw):
+            if t < lens[w]:
+                q = sym[base[w] + t]
+                for i in range(nc):
+                    FRt[i, w] = sct[q, i]
+                CC[t, w] = scc[q]
+                FL[t, w] = scf[q]
+            else:
+                for i in range(nc):
+                    FRt[i, w] = 1.0
+                CC[t, w] = 0.0
+                FL[t, w] = False
+
+
+@njit(cache=True, error_model="numpy")
+def _lane_emissions(kind, em, log_space, nw, T, bufs) -> None:
+    """Scaled emissions of the lanes of :func:`_fb_group` into ``FR``, ``CC`` and ``FL``,
+    element for element those of :func:`_fill_scaled`: log-likelihoods sequence by
+    sequence (:func:`_log_frames`), transposed into the lanes, then per frame the
+    maximum over the states, the shift, the flags and :func:`vexp` vectorised over the
+    lanes.  Frames past a sequence's end (and unused lanes) get log-likelihood 0."""
+    src, ws, FR, CC, FL, m, base, lens = (
+        bufs[0], bufs[3], bufs[5], bufs[6], bufs[7], bufs[11], bufs[14], bufs[15]
+    )  # fmt: skip
+    nc = FR.shape[1]
+    L = FR.shape[2]
+    for w in range(nw):
+        lo = base[w]
+        _log_frames(kind, em, lo, lo + lens[w], ws, src[w * T : w * T + lens[w]])
+    for t in range(T):
+        FRt, CCt, FLt = FR[t], CC[t], FL[t]
+        for w in range(L):
+            if w < nw and t < lens[w]:
+                row = w * T + t
+                for i in range(nc):
+                    FRt[i, w] = src[row, i]
+            else:
+                for i in range(nc):
+                    FRt[i, w] = 0.0
+        if log_space:
+            for w in range(L):
+                m[w] = -np.inf
+            for i in range(nc):
+                fi = FRt[i]
+                for w in range(L):
+                    m[w] = fi[w] if fi[w] > m[w] else m[w]
+            for w in range(L):
+                CCt[w] = m[w]
+                FLt[w] = m[w] == -np.inf
+            for i in range(nc):  # as _fill_scaled: no shift where every state is impossible
+                fi = FRt[i]
+                for w in range(L):
+                    d = fi[w] - m[w] if m[w] != -np.inf else fi[w]
+                    fi[w] = d
+                    FLt[w] = FLt[w] or d < _FLUSH
+        else:
+            for w in range(L):
+                CCt[w] = 0.0
+                FLt[w] = False
+        vexp(FRt.reshape(nc * L), ws[3], ws[4], ws[5])
+
+
+@njit(cache=True)
+def _group_bounds(startidx, seqs, base, lens) -> int:
+    """``base[w]``, ``lens[w]`` := first frame and length of sequence ``seqs[w]``, for a
+    group of lanes; returns the longest length."""
+    T = 0
+    for w in range(seqs.shape[0]):
+        q = seqs[w]
+        base[w] = startidx[q]
+        lens[w] = startidx[q + 1] - startidx[q]
+        T = max(T, lens[w])
+    return T
+
+
+@njit(cache=True, error_model="numpy")
+def _fb_group(
+    seqs, startidx, startprob, transmat, transmat_t, a_min, kind, em, scaled, log_space,
+    want_post, want_gamma, want_xi, stats_kind, bufs, lanes,
+    log_prob, gamma, start, trans, post, obs, sq, outer,
+) -> None:  # fmt: skip
+    """Scaled forward-backward of up to ``_FB_LANES`` sequences at once, one per lane.
+
+    The recurrences run over the lanes (the innermost, vectorised loops) with the
+    transition probabilities as scalars; every lane does the arithmetic of
+    :func:`_forward_normalised`, :func:`_backward_fast` and :func:`_posterior_rows` on its
+    own sequence (the same sums in the same order), so a sequence's results do not
+    depend on the other lanes.  Shorter sequences run past their end on neutral frames
+    (likelihood 1) that nothing reads.  A lane whose scaled pass is refused (log space)
+    is redone by :func:`_exact_sequence`; with the scaling implementation an underflow
+    or overflow gives a NaN log-likelihood and zero posteriors.  ``transmat_t`` is
+    ``transmat.T`` (contiguous).
+    """
+    (
+        src, fwd1, bwd1, ws, xx, FR, CC, FL, F, B, S, P, W, tot, base, lens, state, lp,
+        valid, _,
+    ) = bufs  # fmt: skip
+    nc = transmat.shape[0]
+    nw = seqs.shape[0]
+    T = _group_bounds(startidx, seqs, base, lens)
+    for w in range(nw):
+        state[w] = _LANE_OK
+    if kind == EMIT_CATEGORICAL:
+        _lane_emissions_table(em, scaled, nw, T, bufs)
+    else:
+        _lane_emissions(kind, em, log_space, nw, T, bufs)
+    # forward: fwd[t] = (fwd[t-1] @ A) * fr[t] / S[t], as _forward_normalised
+    for t in range(T):
+        Ft, FRt, St = F[t], FR[t], S[t]
+        for w in range(nw):
+            St[w] = 0.0
+        for i in range(nc):
+            fi, ri = FRt[i], Ft[i]
+            if t == 0:
+                p = startprob[i]
+                for w in range(nw):
+                    v = p * fi[w]
+                    ri[w] = v
+                    St[w] += v
+            else:
+                _lane_combination(F[t - 1], transmat, i, nc, P, nw)
+                for w in range(nw):
+                    v = P[w] * fi[w]
+                    ri[w] = v
+                    St[w] += v
+        for w in range(nw):
+            s = St[w]
+            if log_space:
+                ok = s >= _MIN_SCALE and (not FL[t, w] or s * a_min >= _MIN_SCALE)
+            else:
+                ok = s >= _MIN_SUM
+            if t < lens[w] and not ok:
+                state[w] = _LANE_EXACT if log_space else _LANE_NAN
+            P[w] = 1.0 / s
+        for i in range(nc):
+            ri = Ft[i]
+            for w in range(nw):
+                ri[w] *= P[w]
+    for w in range(nw):  # log-likelihoods, as _forward_normalised
+        if state[w] != _LANE_OK:
+            lp[w] = np.nan
+            valid[w] = False
+            continue
+        acc = 0.0
+        prod = 1.0
+        shift = 0.0
+        for t in range(lens[w]):
+            s = S[t, w]
+            shift += CC[t, w]
+            acc, prod = _add_log_scale(s, acc, prod)
+        lp[w] = acc + np.log(prod) + shift
+        valid[w] = lp[w] == lp[w]
+    if want_post:
+        _fb_group_backward(transmat_t, log_space, nw, T, bufs)
+        _fb_group_posteriors(
+            want_gamma, want_xi, stats_kind, em, nw, T, bufs, lanes, gamma, start, obs
+        )
+    for w in range(nw):
+        lo = base[w]
+        hi = lo + lens[w]
+        v = lp[w]
+        if state[w] == _LANE_EXACT:
+            v = _exact_sequence(
+                startprob, transmat, kind, em, lo, hi, want_post, want_gamma, want_xi,
+                stats_kind, ws, xx, src, fwd1, bwd1, gamma, start, trans, post, obs, sq, outer,
+            )  # fmt: skip
+        elif want_gamma and v != v:
+            gamma[lo:hi] = 0.0
+        log_prob[seqs[w]] = v
+
+
+@njit(cache=True, error_model="numpy")
+def _fb_group_backward(transmat_t, log_space, nw, T, bufs) -> None:
+    """Backward rows of the lanes of :func:`_fb_group` (as :func:`_backward_fast`):
+    ``bwd[n-1] = 1 / S[n-1]``, ``bwd[t] = A @ (fr[t+1] / S[t] * bwd[t+1])``; a lane whose
+    rows overflow is marked for the exact pass (log space) or NaN (scaling)."""
+    FR, B, S, P, W, tot, lens, state, lp, valid = (
+        bufs[5], bufs[9], bufs[10], bufs[11], bufs[12], bufs[13], bufs[15], bufs[16],
+        bufs[17], bufs[18],
+    )  # fmt: skip
+    nc = transmat_t.shape[0]
+    Bl = B[T - 1]
+    for w in range(nw):
+        P[w] = 1.0 / S[T - 1, w]
+    for i in range(nc):
+        bi = Bl[i]
+        for w in range(nw):
+            bi[w] = P[w]
+    for t in range(T - 2, -1, -1):
+        St, Bn, FRn, Bt = S[t], B[t + 1], FR[t + 1], B[t]
+        for w in range(nw):
+            P[w] = 1.0 / St[w]
+            tot[w] = 0.0
+        for j in range(nc):
+            wj, fj, bj = W[j], FRn[j], Bn[j]
+            for w in range(nw):
+                wj[w] = fj[w] * P[w] * bj[w]
+        for i in range(nc):
+            bi = Bt[i]
+            _lane_combination(W, transmat_t, i, nc, bi, nw)
+            for w in range(nw):
+                tot[w] += bi[w]
+        for w in range(nw):
+            n = lens[w]
+            if t == n - 1:  # this lane's last frame
+                for i in range(nc):
+                    Bt[i, w] = P[w]
+            elif t < n - 1 and valid[w] and state[w] == _LANE_OK and not tot[w] < np.inf:
+                state[w] = _LANE_EXACT if log_space else _LANE_NAN
+                lp[w] = np.nan
+    for w in range(nw):
+        valid[w] = valid[w] and state[w] == _LANE_OK
+
+
+@njit(cache=True, error_model="numpy")
+def _fb_group_posteriors(
+    want_gamma, want_xi, stats_kind, em, nw, T, bufs, lanes, gamma, start, obs
+) -> None:  # fmt: skip
+    """Posteriors, start counts, emission statistics and expected transitions of the
+    valid lanes of :func:`_fb_group` (as :func:`_posterior_rows`); the Gaussian statistics
+    and transitions go to the lane sums of ``lanes``, other lanes adding zeros."""
+    FR, F, B, base, lens = bufs[5], bufs[8], bufs[9], bufs[14], bufs[15]
+    valid, live = bufs[18], bufs[19]
+    X = em[0]
+    sym = em[1]
+    GT, XT, FT, WT, inv, lxi = lanes[0], lanes[1], lanes[7], lanes[8], lanes[9], lanes[10]
+    nc = F.shape[1]
+    gaussian = stats_kind == STATS_MEANS or stats_kind == STATS_DIAG or stats_kind == STATS_FULL
+    for t in range(T):
+        Ft, Bt = F[t], B[t]
+        for i in range(nc):
+            gi, fi, bi = GT[i], Ft[i], Bt[i]
+            for w in range(nw):
+                gi[w] = fi[w] * bi[w]
+        for w in range(nw):
+            inv[w] = 0.0
+        for i in range(nc):
+            gi = GT[i]
+            for w in range(nw):
+                inv[w] += gi[w]
+        for w in range(nw):
+            live[w] = valid[w] and t < lens[w]
+            inv[w] = 1.0 / inv[w]
+        for i in range(nc):
+            gi = GT[i]
+            for w in range(nw):
+                gi[w] = gi[w] * inv[w] if live[w] else 0.0
+        for w in range(nw):
+            if not live[w]:
+                continue
+            r = base[w] + t
+            if t == 0:
+                for i in range(nc):
+                    start[i] += GT[i, w]
+            if want_gamma:
+                for i in range(nc):
+                    gamma[r, i] = GT[i, w]
+            if stats_kind == STATS_CATEGORICAL:
+                s = sym[r]
+                for i in range(nc):
+                    obs[i, s] += GT[i, w]
+        if gaussian:
+            for f in range(XT.shape[0]):
+                for w in range(nw):
+                    XT[f, w] = X[base[w] + t, f] if live[w] else 0.0
+            _lane_products(stats_kind, nw, lanes)
+        if want_xi and t < T - 1:
+            Bn, FRn = B[t + 1], FR[t + 1]
+            for w in range(nw):  # lanes with a transition t -> t + 1
+                live[w] = valid[w] and t < lens[w] - 1
+            for i in range(nc):
+                fti, fi = FT[i], Ft[i]
+                for w in range(nw):
+                    fti[w] = fi[w] if live[w] else 0.0
+            for j in range(nc):
+                wj, fj, bj = WT[j], FRn[j], Bn[j]
+                for w in range(nw):
+                    wj[w] = fj[w] * bj[w] if live[w] else 0.0
+            _add_lane_outer(FT, WT, nw, lxi)
+
+
+@njit(cache=True, parallel=True)
+def _estep_lanes(
+    seqs, startidx, startprob, transmat, a_min, kind, em, scaled, log_space,
+    want_post, want_gamma, want_xi, stats_kind, n_workers,
+    log_prob, gamma, start, trans, post, obs, sq, outer,
+) -> None:  # fmt: skip
+    """Forward-backward of the sequences ``seqs`` (sorted by length), ``_FB_LANES`` at a
+    time (:func:`_fb_group`), threaded over the fixed chunks of groups that index the
+    rows of the accumulators.
+
+    The chunks are dealt to ``n_workers`` workers, one per thread (chunk ``c`` to worker
+    ``c mod n_workers``), each allocating its buffers once: megabytes, whose fresh pages for
+    every chunk would cost more than the work.  A chunk writes what it reads and leaves
+    its lane sums zeroed, so the worker that runs it does not change its results.
+    """
+    nc = transmat.shape[0]
+    nf = em[0].shape[1]
+    n_seq = seqs.shape[0]
+    n_groups = (n_seq + _FB_LANES - 1) // _FB_LANES
+    n_chunks = start.shape[0]
+    transmat_t = np.ascontiguousarray(transmat.T)
+    T = 0
+    for q in range(n_seq):
+        T = max(T, startidx[seqs[q] + 1] - startidx[seqs[q]])
+    for k in prange(n_workers):
+        bufs = _fb_buffers(T, nc, nf, want_post)
+        lanes = _stat_lanes(stats_kind, nc, nf)
+        for c in range(k, n_chunks, n_workers):
+            for g in range(c * n_groups // n_chunks, (c + 1) * n_groups // n_chunks):
+                _fb_group(
+                    seqs[g * _FB_LANES : min((g + 1) * _FB_LANES, n_seq)], startidx,
+                    startprob, transmat, transmat_t, a_min, kind, em, scaled, log_space,
+                    want_post, want_gamma, want_xi, stats_kind, bufs, lanes, log_prob, gamma,
+                    start[c], trans[c], post[c], obs[c], sq[c], outer[c],
+                )  # fmt: skip
+            _reduce_lanes(lanes, transmat, trans[c], post[c], obs[c], sq[c], outer[c])
 
 
 @njit(cache=True, parallel=True)
@@ -1186,12 +1615,7 @@ def _viterbi_group(
     """
     nc = log_trans.shape[0]
     nw = seqs.shape[0]
-    T = 0
-    for w in range(nw):
-        s = seqs[w]
-        base[w] = startidx[s]
-        lens[w] = startidx[s + 1] - startidx[s]
-        T = max(T, lens[w])
+    T = _group_bounds(startidx, seqs, base, lens)
     sym = em[1]
     if kind == EMIT_CATEGORICAL:
         table = em[6]
@@ -1507,8 +1931,13 @@ def forward_backward(
     a_min = float(transmat.min()) if transmat.size else 0.0
     short, long = _split_sequences(startidx)
     n_seq = startidx.size - 1
+    lengths = np.diff(startidx)[short]
+    in_lanes = lengths * nc <= _FB_LANE_CELLS
+    lane_seqs = short[in_lanes][np.argsort(lengths[in_lanes], kind="stable")]
+    short = short[~in_lanes]
+    n_lane = _n_chunks(-(-len(lane_seqs) // _FB_LANES))
     n_short = _n_chunks(len(short))
-    n_acc = n_short + len(long) * _N_BLOCKS
+    n_acc = n_lane + n_short + len(long) * _N_BLOCKS  # rows: lane chunks, chunks, blocks
     start = np.zeros((n_acc, nc))
     trans = np.zeros((n_acc, nc, nc))
     post = np.zeros((n_acc, nc))
@@ -1518,15 +1947,23 @@ def forward_backward(
     log_prob = np.empty(n_seq)
     gam = np.empty((n if want_gamma else 0, nc))
     with _threads_for((3 if posteriors else 1) * _work(kind, em, n, nc)):
+        if len(lane_seqs):
+            a = slice(0, n_lane)
+            _estep_lanes(
+                lane_seqs, startidx, startprob, transmat, a_min, kind, em, scaled, log_space,
+                posteriors, want_gamma, want_xi, stats_kind, min(get_num_threads(), n_lane),
+                log_prob, gam, start[a], trans[a], post[a], obs[a], sq[a], outer[a],
+            )  # fmt: skip
         if len(short):
             max_len = int(np.diff(startidx)[short].max())
+            a = slice(n_lane, n_lane + n_short)
             _estep_short(
                 short, startidx, startprob, transmat, a_min, kind, em, scaled, log_space,
                 posteriors, want_gamma, want_xi, stats_kind, max_len, log_prob, gam,
-                start, trans, post, obs, sq, outer,
+                start[a], trans[a], post[a], obs[a], sq[a], outer[a],
             )  # fmt: skip
         for q, s in enumerate(long):
-            a = slice(n_short + q * _N_BLOCKS, n_short + (q + 1) * _N_BLOCKS)
+            a = slice(n_lane + n_short + q * _N_BLOCKS, n_lane + n_short + (q + 1) * _N_BLOCKS)
             log_prob[s] = _long_sequence(
                 int(startidx[s]), int(startidx[s + 1]), startprob, transmat, a_min, kind,
                 em, scaled, log_space, posteriors, want_gamma, want_xi, stats_kind, gam,
