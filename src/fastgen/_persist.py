@@ -130,7 +130,7 @@ def load(path: str | os.PathLike, **kwargs: Any) -> Any:
         other kind raises :class:`ModelFileError`.
     **kwargs
         For neural files only (``device``, ``n_jobs``, ``intra_op_num_threads``, ``batch_size``,
-        ``allow_spinning``): passed to :func:`fastgen.nn.load`.  Given for a
+        ``allow_spinning``, ``io_binding``): passed to :func:`fastgen.nn.load`.  Given for a
         classical model file they raise ``TypeError``.
 
     Returns

@@ -130,6 +130,37 @@ def test_auto_falls_back_with_warning(ae_path, monkeypatch, caplog):
         nn.load(ae_path, device="cuda")
 
 
+def test_io_binding_gives_the_same_outputs(vae_path):
+    """The IO-binding call path (used on CUDA) forced on CPU: same numbers as
+    ``session.run``, also with chunks on several threads; "auto" is off on CPU."""
+    import fastgen
+
+    X = np.random.default_rng(5).random((333, 64))
+    plain = nn.load(vae_path, device="cpu", batch_size=50)
+    bound = fastgen.load(vae_path, device="cpu", batch_size=50, io_binding=True, n_jobs=3)
+    assert (plain.io_binding, bound.io_binding) == (False, True)
+
+    class BindingOnly:  # the bound model must never call session.run
+        def __init__(self, session):
+            self._session = session
+
+        def run(self, *args, **kwargs):
+            raise AssertionError("session.run called despite io_binding=True")
+
+        def __getattr__(self, name):
+            return getattr(self._session, name)
+
+    for g in bound.graphs.values():
+        g.session = BindingOnly(g.session)
+    np.testing.assert_array_equal(bound.reconstruct(X), plain.reconstruct(X))
+    mean, log_var = bound.encode(X, return_log_var=True)
+    np.testing.assert_array_equal(mean, plain.encode(X))
+    np.testing.assert_array_equal(log_var, plain.encode(X, return_log_var=True)[1])
+    np.testing.assert_array_equal(bound.generate(7, seed=3), plain.generate(7, seed=3))
+    with pytest.raises(ValueError, match="io_binding"):
+        nn.load(vae_path, io_binding="yes")
+
+
 @pytest.mark.skipif(
     "CUDAExecutionProvider" not in ort.get_available_providers(),
     reason="onnxruntime has no CUDAExecutionProvider",
@@ -142,6 +173,9 @@ def test_cuda_matches_cpu(vae_path):  # pragma: no cover - needs a GPU build of 
     np.testing.assert_allclose(gpu.reconstruct(X), cpu.reconstruct(X), atol=1e-4, rtol=0)
     np.testing.assert_allclose(gpu.generate(20, seed=1), cpu.generate(20, seed=1), atol=1e-4)
     assert nn.load(vae_path, device="auto").providers[0] == "CUDAExecutionProvider"
+    assert gpu.io_binding  # "auto" binds on CUDA
+    unbound = nn.load(vae_path, device="cuda", io_binding=False)
+    np.testing.assert_allclose(unbound.reconstruct(X), gpu.reconstruct(X), atol=1e-5, rtol=0)
 
 
 @pytest.mark.filterwarnings("ignore")
