@@ -858,21 +858,9 @@ def _lane_products(stats_kind, nb, lanes) -> None:
         pk = lpost[k]
         for r in range(nb):
             pk[r] += gk[r]
-        for f in range(nf):
-            xf = XT[f]
-            ok = lobs[k, f]
-            for r in range(nb):
-                ok[r] += gk[r] * xf[r]
-        for m in range(lsq.shape[1]):
-            xm = XX[m]
-            sk = lsq[k, m]
-            for r in range(nb):
-                sk[r] += gk[r] * xm[r]
-        for m in range(lout.shape[1]):
-            xm = XX[m]
-            sk = lout[k, m]
-            for r in range(nb):
-                sk[r] += gk[r] * xm[r]
+    _add_lane_outer(GT, XT, nb, lobs)
+    _add_lane_outer(GT, XX[: lsq.shape[1]], nb, lsq)
+    _add_lane_outer(GT, XX[: lout.shape[1]], nb, lout)
 
 
 @njit(cache=True)
@@ -925,9 +913,10 @@ def _reduce_lanes(lanes, transmat, trans, post, obs, sq, outer) -> None:
 
 @njit(cache=True)
 def _add_lane_outer(FT, WT, m, lxi) -> None:
-    """``lxi[i, j, :m] += FT[i, :m] * WT[j, :m]``: per-lane expected-transition terms
-    (forward rows times next-frame weights; ``transmat`` is applied by
-    :func:`_reduce_lanes`)."""
+    """``lxi[i, j, :m] += FT[i, :m] * WT[j, :m]``, lane by lane: the per-lane
+    expected-transition terms (forward rows times next-frame weights; ``transmat`` is
+    applied by :func:`_reduce_lanes`) and the Gaussian statistics (posteriors times
+    features or their products)."""
     for i in range(FT.shape[0]):
         fi = FT[i]
         for j in range(WT.shape[0]):
@@ -1856,6 +1845,16 @@ def _split_sequences(startidx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(~long).astype(np.int64), np.flatnonzero(long).astype(np.int64)
 
 
+def _lane_split(
+    startidx: np.ndarray, seqs: np.ndarray, nc: int, cells: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``seqs`` into those short enough for the lane kernels (length x ``nc`` at
+    most ``cells``), sorted by length (stable), and the others, in their order."""
+    lengths = np.diff(startidx)[seqs]
+    in_lanes = lengths * nc <= cells
+    return seqs[in_lanes][np.argsort(lengths[in_lanes], kind="stable")], seqs[~in_lanes]
+
+
 def _scaled_table(kind: int, em: tuple, log_space: bool) -> tuple:
     table = em[6]
     if kind != EMIT_CATEGORICAL:
@@ -1931,10 +1930,7 @@ def forward_backward(
     a_min = float(transmat.min()) if transmat.size else 0.0
     short, long = _split_sequences(startidx)
     n_seq = startidx.size - 1
-    lengths = np.diff(startidx)[short]
-    in_lanes = lengths * nc <= _FB_LANE_CELLS
-    lane_seqs = short[in_lanes][np.argsort(lengths[in_lanes], kind="stable")]
-    short = short[~in_lanes]
+    lane_seqs, short = _lane_split(startidx, short, nc, _FB_LANE_CELLS)
     n_lane = _n_chunks(-(-len(lane_seqs) // _FB_LANES))
     n_short = _n_chunks(len(short))
     n_acc = n_lane + n_short + len(long) * _N_BLOCKS  # rows: lane chunks, chunks, blocks
@@ -2087,13 +2083,8 @@ def viterbi_batch(
     states = np.empty(n, dtype=np.int64)
     with _threads_for(_work(kind, em, n, nc)):
         if len(short) and nc <= _LANE_MAX_STATES:  # lane-wise: short enough sequences
-            lengths = np.diff(startidx)[short]
-            lanes = lengths * nc <= _LANE_CELLS
-            order = np.argsort(lengths[lanes], kind="stable")
-            _viterbi_lanes(
-                short[lanes][order], startidx, log_start, log_trans, kind, em, log_prob, states
-            )
-            short = short[~lanes]
+            lane_seqs, short = _lane_split(startidx, short, nc, _LANE_CELLS)
+            _viterbi_lanes(lane_seqs, startidx, log_start, log_trans, kind, em, log_prob, states)
         if len(short):
             max_len = int(np.diff(startidx)[short].max())
             _viterbi_short(
