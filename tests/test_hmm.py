@@ -314,6 +314,36 @@ def test_bad_input_raises(problem, X, lengths, match):
         ours.score(X, lengths)
 
 
+_BIG = 2**62
+WRAPPING_LENGTHS = {
+    # exact sums 2**64 + 60 and 2**63 + 2**63 + 60: int64 arithmetic wraps them to 60
+    "int64-wrap": [_BIG, _BIG, _BIG, _BIG + 60],
+    "uint64": np.array([2**63, 2**63 + 60], dtype=np.uint64),
+    "float": [float(_BIG)] * 4 + [60.0],
+    "negative": [61, -1],
+    "longer-than-X": [1, 61],
+}
+
+
+@pytest.mark.parametrize("lengths", WRAPPING_LENGTHS.values(), ids=WRAPPING_LENGTHS.keys())
+@pytest.mark.parametrize(
+    "method", ["fit", "score", "score_samples", "predict", "predict_proba", "decode", "bic"]
+)
+@pytest.mark.parametrize("kind", ["gaussian", "categorical"])
+def test_lengths_out_of_range_raise_value_error(problem, kind, method, lengths):
+    # hmmlearn fails on these with an IndexError; fastgen used to pass them to the
+    # kernels (SystemError), its int64 sum having wrapped around to n_samples
+    _, _, X, symbols, _ = problem
+    if kind == "gaussian":
+        ours, data = gaussian_pair(problem, "diag", "log")[1], X
+    else:
+        ours, data = categorical_pair(problem, "log")[1], symbols
+    assert data.shape[0] == 60
+    ours.score(data, [20, 40])  # valid lengths are fine (and set n_features, as bic needs)
+    with pytest.raises(ValueError, match="positive|doesn't sum to 60 samples"):
+        getattr(ours, method)(data, lengths)
+
+
 @pytest.mark.parametrize(
     "kwargs, setter, match",
     [

@@ -564,6 +564,54 @@ def test_invalid_params(est, match):
         est.fit(X, y)
 
 
+NON_FINITE = [np.inf, np.float32(np.inf), -np.inf, np.nan]
+
+
+@pytest.mark.parametrize("value", NON_FINITE, ids=repr)
+@pytest.mark.parametrize(
+    "name, param",
+    [
+        *[(name, "alpha") for name in (*COUNT_NBS, "CategoricalNB")],
+        ("BernoulliNB", "binarize"),
+        ("GaussianNB", "var_smoothing"),
+    ],
+)
+def test_non_finite_parameters_rejected_like_sklearn(name, param, value):
+    # alpha=inf used to be accepted (NaN probabilities); scikit-learn refuses it
+    X, y, _ = _counts(n=10)
+    ours, ref = _pair(name, **{param: value})
+    with pytest.raises(ValueError) as sk_err:
+        ref.fit(X, y)
+    with pytest.raises(ValueError) as fg_err:
+        ours.fit(X, y)
+    assert str(fg_err.value) == str(sk_err.value)
+    assert isinstance(fg_err.value, TypeError)  # InvalidParameterError, as scikit-learn's
+    with pytest.raises(ValueError, match=f"'{param}' parameter of {name}"):
+        ours._validate_params()  # what loading a model file runs
+
+
+@pytest.mark.parametrize("name", COUNT_NBS)
+@pytest.mark.parametrize(
+    "alpha, match",
+    [
+        ([1.0, np.inf], "All values in alpha must be finite."),
+        ([np.nan, 1.0], "All values in alpha must be finite."),
+        ([1.0, -1.0], "All values in alpha must be greater than 0."),
+    ],
+)
+def test_alpha_array_values_checked_by_validate_params(name, alpha, match):
+    # scikit-learn fits a non-finite per-feature alpha into NaN probabilities; fastgen
+    # refuses it, and checks the values before any data (a loaded model file's too)
+    alpha = np.resize(alpha, 15)
+    X, y, _ = _counts(n=10)
+    with pytest.raises(ValueError, match=match):
+        getattr(fg_nb, name)(alpha=alpha)._validate_params()
+    with pytest.raises(ValueError, match=match):
+        getattr(fg_nb, name)(alpha=alpha).fit(X, y)
+    ok = getattr(fg_nb, name)(alpha=np.resize([1.0, 0.5], 15))
+    ok._validate_params()
+
+
 def test_min_categories_errors():
     X, y, _ = _counts(n=10)
     with pytest.raises(ValueError, match="'min_categories' should have integral type"):

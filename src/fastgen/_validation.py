@@ -15,7 +15,9 @@ import scipy.sparse as sp
 
 __all__ = [
     "DataConversionWarning",
+    "InvalidParameterError",
     "check_array",
+    "check_bool_params",
     "check_classification_targets",
     "check_consistent_length",
     "check_csr_structure",
@@ -23,6 +25,7 @@ __all__ = [
     "check_sample_weight",
     "check_y",
     "column_or_1d",
+    "invalid_param",
     "num_samples",
     "type_of_target",
     "unique_labels",
@@ -32,6 +35,32 @@ __all__ = [
 
 class DataConversionWarning(UserWarning):
     """Warning used when input data is silently converted (e.g. a column vector ``y``)."""
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A constructor parameter has a wrong type or value (scikit-learn's exception of that name).
+
+    A subclass of both ``ValueError`` and ``TypeError``, as scikit-learn's is, so code
+    catching either keeps working.
+    """
+
+
+def invalid_param(estimator: Any, name: str, expected: str, value: Any) -> InvalidParameterError:
+    """scikit-learn's message for a parameter ``name`` of ``estimator`` that is not ``expected``."""
+    return InvalidParameterError(
+        f"The {name!r} parameter of {type(estimator).__name__} must be {expected}. "
+        f"Got {value!r} instead."
+    )
+
+
+def check_bool_params(estimator: Any, *names: str) -> None:
+    """Raise :class:`InvalidParameterError` unless every parameter ``names`` is a bool."""
+    for name in names:
+        value = getattr(estimator, name)
+        if not isinstance(value, (bool, np.bool_)):
+            raise invalid_param(
+                estimator, name, "an instance of 'bool' or an instance of 'numpy.bool'", value
+            )
 
 
 def _estimator_context(estimator_name: str | None) -> str:

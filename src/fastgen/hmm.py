@@ -229,18 +229,22 @@ class _BaseHMM(BaseEstimator):
         lengths = np.asarray(lengths)
         if lengths.ndim != 1 or lengths.size == 0:
             raise ValueError("lengths must be a non-empty 1-D array of sequence lengths")
-        if (
+        integral_floats = (
             lengths.dtype.kind == "f"
             and np.all(np.isfinite(lengths))
             and np.all(lengths == np.round(lengths))
-        ):
-            lengths = lengths.astype(np.int64)
-        if lengths.dtype.kind not in "iu":
+        )
+        if lengths.dtype.kind not in "iu" and not integral_floats:
             raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")
-        lengths = lengths.astype(np.int64)
+        # bounds first, in the input dtype: casting or summing huge values would wrap
         if np.any(lengths <= 0):
             raise ValueError(f"lengths must all be positive, got {lengths}")
-        if lengths.sum() != n:
+        if np.any(lengths > n):
+            raise ValueError(f"lengths array {lengths} doesn't sum to {n} samples")
+        lengths = lengths.astype(np.int64)
+        # every length is in [1, n], so the running sum passes n before it can wrap
+        ends = np.cumsum(lengths)
+        if ends[-1] != n or ends.max() > n:
             raise ValueError(f"lengths array {lengths} doesn't sum to {n} samples")
         return X, lengths
 

@@ -29,11 +29,13 @@ import scipy.sparse as sp
 from fastgen._base import BaseEstimator, ClassifierMixin, check_is_fitted
 from fastgen._kernels import _nb as _kernels
 from fastgen._validation import (
+    check_bool_params,
     check_consistent_length,
     check_csr_structure,
     check_non_negative,
     check_sample_weight,
     check_y,
+    invalid_param,
     unique_labels,
     validate_data,
 )
@@ -83,11 +85,19 @@ def _is_array_like(value: Any) -> bool:
     )
 
 
-def _invalid_param(estimator: Any, name: str, expected: str, value: Any) -> ValueError:
-    return ValueError(
-        f"The {name!r} parameter of {type(estimator).__name__} must be {expected}. "
-        f"Got {value!r} instead."
-    )
+def _is_non_negative_real(value: Any) -> bool:
+    """A real in [0.0, inf), as scikit-learn's ``Interval(Real, 0, None, closed="left")``."""
+    return _is_real(value) and 0 <= value < np.inf
+
+
+def _check_alpha_values(alpha: np.ndarray) -> None:
+    """Refuse per-feature smoothing values that would make the probabilities NaN."""
+    if alpha.dtype.kind not in "biuf" or alpha.size == 0:
+        return  # fit fails on these later, as scikit-learn's does
+    if not np.all(np.isfinite(alpha)):
+        raise ValueError("All values in alpha must be finite.")
+    if np.min(alpha) < 0:
+        raise ValueError("All values in alpha must be greater than 0.")
 
 
 def _csr_parts(X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -268,19 +278,17 @@ class _BaseDiscreteNB(_BaseNB):
     # ---- validation
     def _validate_params(self) -> None:
         alpha = self.alpha
-        if self._alpha_array_ok:
-            ok = (_is_real(alpha) and alpha >= 0) or (_is_array_like(alpha) and not _is_real(alpha))
-            expected = "a float in the range [0.0, inf) or an array-like"
-        else:
-            ok = _is_real(alpha) and alpha >= 0
+        array = self._alpha_array_ok and _is_array_like(alpha) and not _is_real(alpha)
+        if not (array or _is_non_negative_real(alpha)):
             expected = "a float in the range [0.0, inf)"
-        if not ok:
-            raise _invalid_param(self, "alpha", expected, alpha)
-        for name in ("fit_prior", "force_alpha"):
-            if not _is_bool(getattr(self, name)):
-                raise _invalid_param(self, name, "an instance of 'bool'", getattr(self, name))
+            if self._alpha_array_ok:
+                expected += " or an array-like"
+            raise invalid_param(self, "alpha", expected, alpha)
+        if array:
+            _check_alpha_values(np.asarray(alpha))
+        check_bool_params(self, "fit_prior", "force_alpha")
         if self.class_prior is not None and not _is_array_like(self.class_prior):
-            raise _invalid_param(self, "class_prior", "an array-like or None", self.class_prior)
+            raise invalid_param(self, "class_prior", "an array-like or None", self.class_prior)
 
     def _validate_X(self, X: Any, *, reset: bool) -> Any:
         return validate_data(
@@ -291,16 +299,14 @@ class _BaseDiscreteNB(_BaseNB):
         return self._validate_X(X, reset=False)
 
     def _check_alpha(self) -> Any:
+        # the values were checked by _validate_params (every caller runs it first)
         alpha = self.alpha if _is_real(self.alpha) else np.asarray(self.alpha)
         alpha_min = np.min(alpha)
-        if isinstance(alpha, np.ndarray):
-            if alpha.shape[0] != self.n_features_in_:
-                raise ValueError(
-                    "When alpha is an array, it should contains `n_features`. "
-                    f"Got {alpha.shape[0]} elements instead of {self.n_features_in_}."
-                )
-            if alpha_min < 0:
-                raise ValueError("All values in alpha must be greater than 0.")
+        if isinstance(alpha, np.ndarray) and alpha.shape[0] != self.n_features_in_:
+            raise ValueError(
+                "When alpha is an array, it should contains `n_features`. "
+                f"Got {alpha.shape[0]} elements instead of {self.n_features_in_}."
+            )
         if alpha_min < _ALPHA_LOWER_BOUND and not self.force_alpha:
             warnings.warn(
                 f"alpha too small will result in numeric errors, setting alpha = "
@@ -566,8 +572,7 @@ class ComplementNB(_LinearDiscreteNB):
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        if not _is_bool(self.norm):
-            raise _invalid_param(self, "norm", "an instance of 'bool'", self.norm)
+        check_bool_params(self, "norm")
 
     def _check_fit_X(self, X: Any) -> None:
         check_non_negative(X, "ComplementNB (input X)")
@@ -640,8 +645,8 @@ class BernoulliNB(_LinearDiscreteNB):
     def _validate_params(self) -> None:
         super()._validate_params()
         b = self.binarize
-        if b is not None and not (_is_real(b) and b >= 0):
-            raise _invalid_param(self, "binarize", "None or a float in the range [0.0, inf)", b)
+        if b is not None and not _is_non_negative_real(b):
+            raise invalid_param(self, "binarize", "None or a float in the range [0.0, inf)", b)
 
     def _binarized(self, X: Any) -> Any:
         threshold = self.binarize
@@ -745,7 +750,7 @@ class CategoricalNB(_BaseDiscreteNB):
             or (_is_array_like(mc) and not isinstance(mc, numbers.Number))
         )
         if not ok:
-            raise _invalid_param(
+            raise invalid_param(
                 self,
                 "min_categories",
                 "None, an array-like or an int in the range [1, inf)",
@@ -863,10 +868,10 @@ class GaussianNB(_BaseNB):
 
     def _validate_params(self) -> None:
         vs = self.var_smoothing
-        if not (_is_real(vs) and vs >= 0):
-            raise _invalid_param(self, "var_smoothing", "a float in the range [0.0, inf)", vs)
+        if not _is_non_negative_real(vs):
+            raise invalid_param(self, "var_smoothing", "a float in the range [0.0, inf)", vs)
         if self.priors is not None and not _is_array_like(self.priors):
-            raise _invalid_param(self, "priors", "an array-like or None", self.priors)
+            raise invalid_param(self, "priors", "an array-like or None", self.priors)
 
     def _validate_X(self, X: Any, *, reset: bool) -> Any:
         return validate_data(self, X, reset=reset)

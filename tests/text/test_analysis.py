@@ -161,6 +161,103 @@ def test_unknown_analyzer_in_build_analyzer():
         CountVectorizer(analyzer="bogus").build_analyzer()
 
 
+# --------------------------------------------------------------------------- parameter checks
+
+BOTH = (CountVectorizer, HashingVectorizer)
+BAD_PARAMS = [
+    *[
+        (cls, params)
+        for cls in BOTH
+        for params in (
+            dict(input="url"),
+            dict(encoding=5),
+            dict(encoding="no-such-codec"),
+            dict(decode_error="surrogateescape"),
+            dict(strip_accents=False),
+            dict(strip_accents="latin"),
+            dict(lowercase=2),
+            dict(binary=None),
+            dict(preprocessor="str.lower"),
+            dict(tokenizer=5),
+            dict(stop_words=5),
+            dict(stop_words="french"),
+            dict(token_pattern=5),
+            dict(token_pattern=None),
+            dict(token_pattern="("),
+            dict(token_pattern=r"(a)(b)"),
+            dict(analyzer="words"),
+            dict(ngram_range=[1, 2]),
+            dict(ngram_range=(1.0, 2.0)),
+            dict(ngram_range=(2, 1)),
+            dict(dtype="no-such-dtype"),
+            dict(dtype=object),
+            dict(dtype=np.float16),
+        )
+    ],
+    *[
+        (CountVectorizer, params)
+        for params in (
+            dict(max_df=-1),
+            dict(max_df=np.nan),
+            dict(max_df=np.inf),
+            dict(min_df=-0.5),
+            dict(min_df=np.nan),
+            dict(min_df=0),
+            dict(max_features=-1),
+            dict(vocabulary=5),
+        )
+    ],
+    *[
+        (HashingVectorizer, params)
+        for params in (
+            dict(n_features=0),
+            dict(n_features=-1),
+            dict(n_features=2**31),
+            dict(norm="l3"),
+            dict(alternate_sign="yes"),
+        )
+    ],
+]
+
+
+@pytest.mark.parametrize(
+    "cls, params", BAD_PARAMS, ids=[f"{c.__name__[:4]}-{p}" for c, p in BAD_PARAMS]
+)
+def test_bad_parameters_raise_like_sklearn_fit(cls, params):
+    # bytes documents: an unknown encoding fails scikit-learn's fit too
+    docs = [b"ab cd", b"cd ef"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(Exception) as sk_error:
+            getattr(skt, cls.__name__)(**params).fit_transform(docs)
+        # fastgen's error must be what scikit-learn's is (InvalidParameterError: both)
+        expected = type(sk_error.value)
+        if expected.__name__ == "InvalidParameterError":
+            expected = (ValueError, TypeError)
+        else:
+            expected = (expected,)
+        fitted = cls().fit(["ab cd"]).set_params(**params)
+        for call in (
+            lambda: cls(**params).fit_transform(docs),
+            lambda: cls(**params).fit(docs),
+            lambda: cls(**params)._validate_params(),  # as when loading a model file
+            lambda: fitted.transform(docs),  # a fitted vectorizer checks them again
+        ):
+            with pytest.raises(expected) as fg_error:
+                call()
+            assert all(isinstance(fg_error.value, e) for e in expected)
+
+
+def test_unknown_or_binary_encoding_is_a_lookup_error():
+    # what decoding raises; also a ValueError, like every other invalid parameter
+    for encoding in ("no-such-codec", "zlib", "rot13"):
+        with pytest.raises(LookupError, match=encoding) as info:
+            CountVectorizer(encoding=encoding).fit(["str documents are never decoded"])
+        assert isinstance(info.value, ValueError)
+    X = CountVectorizer(encoding="latin-1").fit_transform(["caf\xe9".encode("latin-1")])
+    assert X.shape == (1, 1)
+
+
 # --------------------------------------------------------------------------- warnings
 
 

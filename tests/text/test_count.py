@@ -545,6 +545,54 @@ def test_vocabulary_with_gaps(vocabulary, msg):
         CountVectorizer(vocabulary=vocabulary).transform(["a b"])
 
 
+@pytest.mark.parametrize(
+    "vocabulary", [[1, 2], {1: 0}, [b"dog"], ["dog", 1.5], [None], {"dog": 0, ("the",): 1}]
+)
+def test_non_str_vocabulary_terms_raise_type_error(vocabulary):
+    # scikit-learn fails on them with a TypeError (checking their case); fastgen used to
+    # accept them and count nothing, as no analyzer but a custom one makes such terms
+    docs = ["the dog", "dog 1 2"]
+    if not isinstance(vocabulary, dict) or 1 in vocabulary:
+        with pytest.raises(TypeError):
+            skt.CountVectorizer(vocabulary=vocabulary).fit_transform(docs)
+    for params in ({}, dict(lowercase=False), dict(analyzer="char")):
+        vec = CountVectorizer(vocabulary=vocabulary, **params)
+        for call in (vec.fit_transform, vec.fit, vec.transform):
+            with pytest.raises(TypeError, match="Vocabulary terms must be str"):
+                call(docs)
+        with pytest.raises(TypeError, match="Vocabulary terms must be str"):
+            vec.get_feature_names_out()
+
+
+def test_non_str_vocabulary_terms_of_a_custom_analyzer_match_sklearn():
+    docs = [[1, 2, 2], [3], [(4,), 1]]
+    for params in (dict(analyzer=list), dict(tokenizer=list, token_pattern=None)):
+        check_same(dict(vocabulary=[1, (4,), 3], lowercase=False, **params), docs)
+
+
+@pytest.mark.parametrize(
+    "vocabulary",
+    [("dog", "the"), np.array(["the", "dog"]), {"dog": True, "the": 0}, {"dog": np.int64(0)}],
+    ids=["tuple", "array", "bool-index", "np-index"],
+)
+def test_str_vocabulary_containers_match_sklearn(vocabulary):
+    check_same(dict(vocabulary=vocabulary), UNICODE_DOCS, NEW_DOCS)
+    fg = CountVectorizer(vocabulary=(t for t in ["the", "dog"])).fit_transform(UNICODE_DOCS)
+    sk = skt.CountVectorizer(vocabulary=(t for t in ["the", "dog"])).fit_transform(UNICODE_DOCS)
+    assert_same_matrix(fg, sk)
+
+
+@pytest.mark.parametrize("vocabulary", [{"a": "x"}, {"a": 0.5}, {"a": True}, {"a": 0.0}])
+def test_vocabulary_indices_must_be_integers(vocabulary):
+    if vocabulary["a"] != 0:  # scikit-learn's own check catches these
+        with pytest.raises(ValueError, match="doesn't contain index 0"):
+            skt.CountVectorizer(vocabulary=vocabulary).fit_transform(["a b"])
+    with pytest.raises(ValueError, match="doesn't contain index 0|not an integer index"):
+        CountVectorizer(vocabulary=vocabulary).fit_transform(["a b"])
+    with pytest.raises(ValueError, match="doesn't contain index 0|not an integer index"):
+        CountVectorizer(vocabulary=vocabulary).transform(["a b"])
+
+
 def test_not_fitted():
     with pytest.raises(NotFittedError, match="not fitted"):
         CountVectorizer().transform(["ab"])

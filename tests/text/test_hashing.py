@@ -238,6 +238,18 @@ def test_bad_n_features(n_features):
         HashingVectorizer(n_features=n_features).transform(["ab"])
 
 
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_complex_dtype_with_norm_fails_like_sklearn(dtype):
+    # scikit-learn's normalize refuses complex data; fastgen used to return float64
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        skt.HashingVectorizer(dtype=dtype).transform(["ab"])
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        HashingVectorizer(dtype=dtype).transform(["ab"])
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        HashingVectorizer(dtype=dtype)._validate_params()
+    check(dict(dtype=dtype, norm=None))
+
+
 @pytest.mark.parametrize("norm", ["l3", "L2", 2, ""])
 def test_bad_norm(norm):
     with pytest.raises(ValueError, match="norm"):

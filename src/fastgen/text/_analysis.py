@@ -13,11 +13,12 @@ and decides, per call, between
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import unicodedata
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .._kernels import _text
+from .._validation import InvalidParameterError, check_bool_params, invalid_param
 
 #: Token patterns the compiled tokenizer implements, with their minimum token length.
 _FAST_TOKEN_PATTERNS = {
@@ -42,6 +44,36 @@ _MIN_CHUNK = 256
 
 #: Largest n-gram size handed to the kernel (C int, with room for ``max_n + 1``).
 _MAX_NGRAM = 2**31 - 2
+
+#: Value dtypes scipy.sparse supports (``scipy.sparse._sputils.supported_dtypes``).
+_SPARSE_DTYPES = (
+    np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64,
+    np.longlong, np.ulonglong, np.float32, np.float64, np.longdouble, np.complex64,
+    np.complex128, np.clongdouble,
+)
+
+
+class EncodingError(LookupError, ValueError):
+    """Unknown or non-text ``encoding``.
+
+    A ``LookupError``, as decoding with it raises (in scikit-learn too), and a
+    ``ValueError``, as every other invalid parameter.
+    """
+
+
+def check_sparse_dtype(dtype: Any) -> np.dtype:
+    """``np.dtype(dtype)`` if scipy.sparse supports it; the errors scikit-learn's fit raises.
+
+    The byte order is not checked: a non-native one fails later in scipy, as in
+    scikit-learn, unless a norm makes the output float64 anyway (``HashingVectorizer``).
+    """
+    dt = np.dtype(dtype)  # TypeError for what NumPy cannot read
+    if dt.newbyteorder("=") not in _SPARSE_DTYPES:
+        names = ", ".join(t.__name__ for t in _SPARSE_DTYPES)
+        raise ValueError(
+            f"scipy.sparse does not support dtype {dt}. The only supported types are: {names}."
+        )
+    return dt
 
 
 def strip_accents_unicode(s: str) -> str:
@@ -73,7 +105,7 @@ def _check_stop_list(stop: Any) -> frozenset | None:
     if stop == "english":
         return english_stop_words()
     if isinstance(stop, str):
-        raise ValueError(f"not a built-in stop list: {stop}")
+        raise InvalidParameterError(f"not a built-in stop list: {stop}")
     if stop is None:
         return None
     return frozenset(stop)
@@ -191,7 +223,7 @@ class TextAnalysisMixin:
 
     Expects the parameters ``input, encoding, decode_error, strip_accents,
     lowercase, preprocessor, tokenizer, stop_words, token_pattern,
-    ngram_range, analyzer`` as attributes.
+    ngram_range, analyzer, dtype, n_jobs`` as attributes.
     """
 
     # ----------------------------------------------------------- per document
@@ -321,29 +353,74 @@ class TextAnalysisMixin:
     # ----------------------------------------------------------- validation
     def _validate_ngram_range(self) -> None:
         rng = self.ngram_range
-        if (
+        malformed = (
             not isinstance(rng, tuple)
             or len(rng) != 2
             or not all(isinstance(v, (int, np.integer)) for v in rng)
-            or rng[0] < 1
-            or rng[0] > rng[1]
-        ):
-            raise ValueError(
+        )
+        if malformed or rng[0] < 1 or rng[0] > rng[1]:
+            # a malformed value is a TypeError in scikit-learn, so both then
+            raise (InvalidParameterError if malformed else ValueError)(
                 f"Invalid value for ngram_range={rng} lower boundary larger than the upper "
                 "boundary, or not a tuple of two positive integers."
             )
 
-    def _validate_analysis_params(self) -> None:
-        if self.input not in ("filename", "file", "content"):
-            raise ValueError(f"input must be 'filename', 'file' or 'content', got {self.input!r}")
-        if self.decode_error not in ("strict", "ignore", "replace"):
-            raise ValueError(
-                f"decode_error must be 'strict', 'ignore' or 'replace', got {self.decode_error!r}"
+    def _validate_encoding(self) -> None:
+        encoding = self.encoding
+        if not isinstance(encoding, str):
+            raise invalid_param(self, "encoding", "an instance of 'str'", encoding)
+        try:
+            text = codecs.lookup(encoding)._is_text_encoding
+        except LookupError as exc:
+            raise EncodingError(str(exc)) from None
+        if not text:  # bytes.decode refuses these (base64, zlib, rot13, ...)
+            raise EncodingError(
+                f"{encoding!r} is not a text encoding; use codecs.decode() to handle "
+                "arbitrary codecs"
             )
+
+    def _validate_analysis_params(self) -> None:
+        """Check the text-processing parameters, raising what scikit-learn's fit raises.
+
+        Also run on every ``transform`` and on loading a model file: all checks are cheap
+        (codec and regular expression lookups are cached).
+        """
+        if self.input not in ("filename", "file", "content"):
+            raise invalid_param(self, "input", "a str among {'content', 'file', 'filename'}",
+                                self.input)
+        self._validate_encoding()
+        if self.decode_error not in ("strict", "ignore", "replace"):
+            raise invalid_param(self, "decode_error",
+                                "a str among {'ignore', 'replace', 'strict'}", self.decode_error)
+        strip = self.strip_accents
+        if not (strip is None or callable(strip) or strip in ("ascii", "unicode")):
+            raise invalid_param(self, "strip_accents",
+                                "a str among {'ascii', 'unicode'}, None or a callable", strip)
+        check_bool_params(self, "lowercase")
+        for name in ("preprocessor", "tokenizer"):
+            value = getattr(self, name)
+            if not (value is None or callable(value)):
+                raise invalid_param(self, name, "a callable or None", value)
+        stop = self.stop_words
+        if isinstance(stop, str):
+            _check_stop_list(stop)  # only "english" is built in
+        elif stop is not None and (
+            not isinstance(stop, Iterable) or isinstance(stop, (bytes, Iterator))
+        ):  # an iterator would be used up by the first document batch
+            raise invalid_param(self, "stop_words",
+                                "a str among {'english'}, a collection of str or None", stop)
+        if self.token_pattern is not None and not isinstance(self.token_pattern, str):
+            raise invalid_param(self, "token_pattern", "an instance of 'str' or None",
+                                self.token_pattern)
         if not (callable(self.analyzer) or self.analyzer in ("word", "char", "char_wb")):
-            raise ValueError(f"{self.analyzer} is not a valid tokenization scheme/analyzer")
+            raise InvalidParameterError(
+                f"{self.analyzer} is not a valid tokenization scheme/analyzer"
+            )
+        if self.analyzer == "word" and self.tokenizer is None:
+            self.build_tokenizer()  # compiles token_pattern: its errors surface here
         self._validate_ngram_range()
-        self._accent_function()
+        check_sparse_dtype(self.dtype)
+        n_threads(self.n_jobs)
         self._warn_for_unused_params()
 
     def _warn_for_unused_params(self) -> None:

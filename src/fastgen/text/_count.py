@@ -12,6 +12,7 @@ import scipy.sparse as sp
 
 from .._base import BaseEstimator, TransformerMixin, check_is_fitted
 from .._kernels import _text
+from .._validation import check_bool_params, invalid_param
 from ._analysis import (
     TextAnalysisMixin,
     _part_offsets,
@@ -136,25 +137,50 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
 
     # ----------------------------------------------------------- parameters
     def _validate_params(self) -> None:
+        """Check the parameters as scikit-learn's fit does (also run by every transform).
+
+        The terms of a given ``vocabulary`` are checked by ``_checked_vocabulary`` (their
+        number is unbounded); here only its type.
+        """
         self._validate_analysis_params()
         for name in ("max_df", "min_df"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (Integral, float)):
-                raise ValueError(f"{name} must be an int >= 0 or a float in [0.0, 1.0]")
-            if isinstance(v, Integral) and v < 0 or isinstance(v, float) and not 0.0 <= v <= 1.0:
-                raise ValueError(
-                    f"The '{name}' parameter must be an int >= 0 or a float in [0.0, 1.0], "
-                    f"got {v!r}."
+            if isinstance(v, bool) or not (
+                isinstance(v, Integral) and v >= 1 or isinstance(v, float) and 0.0 <= v <= 1.0
+            ):
+                raise invalid_param(
+                    self, name, "a float in the range [0.0, 1.0] or an int in the range [1, inf)", v
                 )
         mf = self.max_features
         if mf is not None and (isinstance(mf, bool) or not isinstance(mf, Integral) or mf < 1):
-            raise ValueError(f"max_features must be a positive integer or None, got {mf!r}")
+            raise invalid_param(self, "max_features", "an int in the range [1, inf) or None", mf)
+        vocabulary = self.vocabulary
+        if not (vocabulary is None or isinstance(vocabulary, Mapping)
+                or hasattr(vocabulary, "__iter__")):
+            raise invalid_param(
+                self, "vocabulary",
+                "an instance of 'collections.abc.Mapping', an object implementing '__iter__' "
+                "or None", vocabulary,
+            )
+        check_bool_params(self, "binary")
 
     def _validate_vocabulary(self) -> None:
+        vocabulary = self._checked_vocabulary()
+        self.fixed_vocabulary_ = vocabulary is not None
+        if vocabulary is not None:
+            self.vocabulary_ = _Vocabulary(vocabulary)
+
+    def _checked_vocabulary(self) -> dict | None:
+        """The ``vocabulary`` parameter as a checked term -> column dict (None: none given).
+
+        Raises scikit-learn's errors for duplicate terms and indices that are not
+        ``0 .. n_terms - 1``; ``ValueError`` for an index that is not an integer and
+        ``TypeError`` for a term that is not a ``str`` when the analyzer makes only
+        strings (every analyzer but a callable one or a custom ``tokenizer``).
+        """
         vocabulary = self.vocabulary
         if vocabulary is None:
-            self.fixed_vocabulary_ = False
-            return
+            return None
         if isinstance(vocabulary, set):
             vocabulary = sorted(vocabulary)
         if not isinstance(vocabulary, Mapping):
@@ -172,10 +198,22 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
                     raise ValueError(
                         f"Vocabulary of size {len(vocabulary)} doesn't contain index {i}."
                     )
+            for term, i in vocabulary.items():
+                if not isinstance(i, Integral):  # e.g. 1.0, which equals a valid index
+                    raise ValueError(f"Vocabulary maps {term!r} to {i!r}, not an integer index.")
         if not vocabulary:
             raise ValueError("empty vocabulary passed to fit")
-        self.fixed_vocabulary_ = True
-        self.vocabulary_ = _Vocabulary(vocabulary)
+        custom_terms = callable(self.analyzer) or (
+            self.analyzer == "word" and self.tokenizer is not None
+        )
+        if not custom_terms:
+            for term in vocabulary:
+                if not isinstance(term, str):
+                    # scikit-learn fails on these too (a TypeError checking their case)
+                    raise TypeError(
+                        f"Vocabulary terms must be str, got {type(term).__name__}: {term!r:.60}"
+                    )
+        return vocabulary
 
     # ----------------------------------------------------------- public API
     def fit(self, raw_documents: Any, y: Any = None) -> CountVectorizer:

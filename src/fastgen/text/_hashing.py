@@ -10,7 +10,14 @@ import scipy.sparse as sp
 
 from .._base import BaseEstimator, TransformerMixin
 from .._kernels import _text
-from ._analysis import TextAnalysisMixin, as_document_list, concat_rows, map_chunks
+from .._validation import check_bool_params, invalid_param
+from ._analysis import (
+    TextAnalysisMixin,
+    as_document_list,
+    check_sparse_dtype,
+    concat_rows,
+    map_chunks,
+)
 
 _INT32_MAX = np.iinfo(np.int32).max
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -68,16 +75,17 @@ class HashingVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     def _validate_params(self) -> None:
+        """Check the parameters as scikit-learn's fit does (also run by every transform)."""
         self._validate_analysis_params()
         nf = self.n_features
         if isinstance(nf, bool) or not isinstance(nf, Integral) or not 1 <= nf <= _INT32_MAX:
-            raise ValueError(
-                f"The 'n_features' parameter must be an int in the range [1, {_INT32_MAX}], "
-                f"got {nf!r}."
-            )
-        if self.norm not in ("l1", "l2", "max", None):
-            raise ValueError(f"The 'norm' parameter must be 'l1', 'l2', 'max' or None, "
-                             f"got {self.norm!r}.")
+            raise invalid_param(self, "n_features", f"an int in the range [1, {_INT32_MAX}]", nf)
+        norm = self.norm
+        if not (norm is None or isinstance(norm, str) and norm in ("l1", "l2", "max")):
+            raise invalid_param(self, "norm", "a str among {'l1', 'l2', 'max'} or None", norm)
+        check_bool_params(self, "binary", "alternate_sign")
+        if norm is not None and check_sparse_dtype(self.dtype).kind == "c":
+            raise ValueError(f"Complex data not supported: dtype={self.dtype!r} with norm={norm!r}")
 
     def fit(self, X: Any, y: Any = None) -> HashingVectorizer:
         """Validate the parameters (the vectorizer is stateless) and return ``self``."""
