@@ -7,13 +7,15 @@ Submodules are imported on first use so that ``import fastgen`` stays light:
 ``fastgen.load(path)`` and described with ``fastgen.info(path)``.
 """
 
+from __future__ import annotations
+
 from importlib import import_module
 
 __version__ = "0.1.0"
 
 _SUBMODULES = ("text", "naive_bayes", "pipeline", "hmm", "nn", "batch")
 
-__all__ = ["__version__", "info", "load", "save", *_SUBMODULES]
+__all__ = ["ModelFileError", "__version__", "info", "load", "save", *_SUBMODULES]
 
 
 def save(model, path) -> None:
@@ -30,7 +32,7 @@ def save(model, path) -> None:
     _save(model, path)
 
 
-def load(path, **kwargs):
+def load(path, *, trusted: bool = False, max_size: int | None = None, **kwargs):
     """Load a fastgen model file; loading never executes code from the file.
 
     Classical files give back the estimator (or ``Pipeline``) exactly as saved.
@@ -39,14 +41,19 @@ def load(path, **kwargs):
     ``batch_size``, ...) go to :func:`fastgen.nn.load` and are a ``TypeError``
     for classical files.  ``kind=`` (str or tuple) refuses files of other kinds.
     Corrupt, tampered, newer-format or unexpected files raise
-    :class:`fastgen._modelfile.ModelFileError` (a ``ValueError``).
+    :class:`fastgen.ModelFileError` (a ``ValueError``) naming the file.
+
+    A model file may come from anyone: parameters that would let it act on the host
+    (``input="filename"``/``"file"``, a custom ``token_pattern`` and the like) are
+    refused unless ``trusted=True``; ``max_size`` (bytes) raises the cap on the
+    file's total uncompressed size (see the README's "Security model").
     """
     from ._persist import load as _load
 
-    return _load(path, **kwargs)
+    return _load(path, trusted=trusted, max_size=max_size, **kwargs)
 
 
-def info(path) -> dict:
+def info(path, *, trusted: bool = False, max_size: int | None = None) -> dict:
     """Verify a model file and describe it without building the model.
 
     Returns a dict with ``kind``, ``format_version``, ``fastgen_version``, ``params``
@@ -55,10 +62,14 @@ def info(path) -> dict:
     """
     from ._persist import info as _info
 
-    return _info(path)
+    return _info(path, trusted=trusted, max_size=max_size)
 
 
 def __getattr__(name: str):
+    if name == "ModelFileError":
+        from ._modelfile import ModelFileError
+
+        return ModelFileError
     if name in _SUBMODULES:
         return import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'fastgen' has no attribute {name!r}")

@@ -17,19 +17,26 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
+import stat
+import struct
 import zipfile
-from collections.abc import Mapping
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 __all__ = [
+    "DEFAULT_MAX_SIZE",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "ModelFile",
     "ModelFileError",
+    "open_modelfile",
     "peek_kind",
     "read_modelfile",
     "write_modelfile",
@@ -38,9 +45,13 @@ __all__ = [
 FORMAT_NAME = "fastgen-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-#: refuse members (and the manifest) larger than this when decompressed (zip bombs)
-MAX_MEMBER_BYTES = 4 * 1024**3
+#: default cap on a file's total uncompressed member size (``max_size`` raises it)
+DEFAULT_MAX_SIZE = 2 * 1024**3
+#: refuse a manifest larger than this, and files with more members than this
 MAX_MANIFEST_BYTES = 16 * 1024**2
+MAX_MEMBERS = 10_000
+#: bytes decompressed at a time into an array member
+_CHUNK = 1 << 20
 _RESERVED = {"format", "format_version", "kind", "fastgen_version", "members"}
 
 
@@ -56,7 +67,7 @@ class ModelFile:
     """
 
     manifest: dict[str, Any]
-    members: dict[str, bytes | np.ndarray] = field(default_factory=dict)
+    members: Mapping[str, bytes | np.ndarray] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -68,14 +79,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _check_name(name: str) -> None:
-    if (
-        not isinstance(name, str)
-        or not name
-        or name == MANIFEST
-        or "/" in name
-        or "\\" in name
-        or name.startswith(".")
-    ):
+    if not _valid_name(name):
         raise ValueError(f"invalid member name {name!r}")
 
 
@@ -167,8 +171,7 @@ def peek_kind(path: str | os.PathLike) -> str | None:
             if info.file_size > MAX_MANIFEST_BYTES:
                 return None
             manifest = json.loads(zf.read(info).decode("utf-8"))
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, EOFError, RecursionError,
-            NotImplementedError, RuntimeError):
+    except Exception:  # noqa: BLE001 - any unreadable file: read_modelfile says why
         return None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         return None
@@ -176,25 +179,30 @@ def peek_kind(path: str | os.PathLike) -> str | None:
     return kind if type(kind) is str else None
 
 
-def _read_member(zf: zipfile.ZipFile, name: str, limit: int, path: str) -> bytes:
-    try:
-        info = zf.getinfo(name)
-    except KeyError:
-        raise ModelFileError(f"{path}: member {name!r} is missing (truncated file?)") from None
-    if info.file_size > limit:
-        raise ModelFileError(f"{path}: member {name!r} is implausibly large ({info.file_size} B)")
-    with zf.open(info) as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise ModelFileError(f"{path}: member {name!r} is implausibly large")
-    return data
+def _size_limit(max_size: int | None) -> int:
+    if max_size is None:
+        return DEFAULT_MAX_SIZE
+    if isinstance(max_size, bool) or not isinstance(max_size, (int, np.integer)) or max_size < 1:
+        raise ValueError(f"max_size must be a positive number of bytes, got {max_size!r}")
+    return int(max_size)
 
 
 def read_modelfile(
     path: str | os.PathLike,
     kind: str | tuple[str, ...] | None = None,
+    *,
+    max_size: int | None = None,
+    referenced: Callable[[dict[str, Any]], Iterable[str]] | None = None,
 ) -> ModelFile:
     """Read and verify a model file written by :func:`write_modelfile`.
+
+    The zip directory and the manifest are checked before anything is decompressed:
+    member names (no duplicates, paths, links or directories), declared sizes against
+    the directory, the total size against ``max_size``, and (with ``referenced``)
+    that the file holds exactly the members its manifest uses.  Members are then
+    streamed: each is decompressed straight into its final buffer (an ``.npy``
+    header is validated before its array is allocated) and checked against its
+    SHA-256.
 
     Parameters
     ----------
@@ -202,6 +210,12 @@ def read_modelfile(
         The file.
     kind : str or tuple of str, optional
         Accepted kinds; any other kind raises :class:`ModelFileError`.
+    max_size : int, optional
+        Cap, in bytes, on the total uncompressed size of the members (default
+        :data:`DEFAULT_MAX_SIZE`).  Raise it to open a very large model.
+    referenced : callable, optional
+        ``referenced(manifest)`` -> the member names the manifest uses; a file
+        holding others, or lacking one, is refused before any member is read.
 
     Returns
     -------
@@ -211,32 +225,189 @@ def read_modelfile(
     Raises
     ------
     ModelFileError
-        Not a zip / truncated, manifest missing or malformed, format version newer
-        than this fastgen reads, wrong kind, a checksum mismatch, missing or
-        unexpected members.
+        Not a zip / truncated / corrupt, manifest missing or malformed, format
+        version newer than this fastgen reads, wrong kind, a checksum or size
+        mismatch, missing, unexpected or unsafe members, or larger than
+        ``max_size``.  The message starts with the file's path.
     """
+    with open_modelfile(path, kind, max_size=max_size, referenced=referenced) as mf:
+        return ModelFile(manifest=mf.manifest, members=dict(mf.members.items()))
+
+
+@contextmanager
+def open_modelfile(
+    path: str | os.PathLike,
+    kind: str | tuple[str, ...] | None = None,
+    *,
+    max_size: int | None = None,
+    referenced: Callable[[dict[str, Any]], Iterable[str]] | None = None,
+) -> Iterator[ModelFile]:
+    """Open a model file whose members are read on first access (a context manager).
+
+    The checks of :func:`read_modelfile` on the directory and the manifest run on
+    entry; ``members`` is a mapping that streams and verifies each member when it is
+    first looked up, so a caller can refuse a malformed manifest entry before the
+    member it names is decompressed.  The file stays open inside the ``with`` block.
+    """
+    limit = _size_limit(max_size)
     spath = os.fspath(path)
     try:
         zf = zipfile.ZipFile(spath, "r")
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except _CORRUPT as exc:
         raise ModelFileError(
-            f"{spath}: not a fastgen model file, or truncated/corrupt ({exc})"
+            f"{spath}: not a fastgen model file, or truncated/corrupt ({_reason(exc)})"
         ) from exc
+    with zf:
+        with _as_model_file_error(spath):
+            manifest, members = _open_checked(zf, spath, kind, limit, referenced)
+        yield ModelFile(manifest=manifest, members=members)
+
+
+@contextmanager
+def _as_model_file_error(path: str) -> Iterator[None]:
+    """Whatever a damaged zip or manifest makes the readers raise, as a ModelFileError."""
     try:
-        with zf:
-            return _read_open(zf, spath, kind)
-    except (zipfile.BadZipFile, EOFError, OSError, zipfile.LargeZipFile) as exc:
-        raise ModelFileError(f"{spath}: corrupt model file ({exc})") from exc
+        yield
+    except ModelFileError:
+        raise
+    except RecursionError as exc:
+        raise ModelFileError(f"{path}: manifest nests too deeply") from exc
+    except MemoryError as exc:
+        raise ModelFileError(f"{path}: does not fit in memory") from exc
+    except _CORRUPT as exc:
+        raise ModelFileError(f"{path}: corrupt model file ({_reason(exc)})") from exc
 
 
-def _read_open(zf: zipfile.ZipFile, path: str, kind) -> ModelFile:
-    raw = _read_member(zf, MANIFEST, MAX_MANIFEST_BYTES, path)
+class _Members(Mapping):
+    """The members of an open model file, each streamed and verified on first lookup."""
+
+    def __init__(self, zf: zipfile.ZipFile, directory: dict[str, zipfile.ZipInfo],
+                 entries: dict[str, dict[str, Any]], path: str) -> None:
+        self._zf, self._directory, self._entries, self._path = zf, directory, entries, path
+        self._read: dict[str, bytes | np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> bytes | np.ndarray:
+        if name not in self._entries:
+            raise KeyError(name)
+        if name not in self._read:
+            with _as_model_file_error(self._path), self._zf.open(self._directory[name]) as f:
+                self._read[name] = _read_member(f, name, self._entries[name], self._path)
+        return self._read[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+#: what a damaged or hostile zip can make :mod:`zipfile`/:mod:`zlib`/NumPy raise
+_CORRUPT = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
+            ValueError, NotImplementedError, RuntimeError, struct.error, OverflowError,
+            KeyError, IndexError, TypeError, UnicodeError)
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _check_directory(zf: zipfile.ZipFile, path: str) -> dict[str, zipfile.ZipInfo]:
+    """Directory entries by name; refuse names and entries no honest file has."""
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS + 1:
+        raise ModelFileError(f"{path}: holds {len(infos)} members (at most {MAX_MEMBERS})")
+    entries: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        name = info.filename
+        if name in entries:
+            raise ModelFileError(f"{path}: member {name[:100]!r} appears twice")
+        if not _valid_name(name) and name != MANIFEST:
+            raise ModelFileError(f"{path}: unsafe member name {name[:100]!r}")
+        if info.is_dir() or stat.S_ISLNK(info.external_attr >> 16):
+            raise ModelFileError(f"{path}: member {name!r} is a directory or a link")
+        if info.flag_bits & 0x1:
+            raise ModelFileError(f"{path}: member {name!r} is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ModelFileError(
+                f"{path}: member {name!r} uses an unsupported compression method "
+                f"({info.compress_type})"
+            )
+        entries[name] = info
+    return entries
+
+
+def _valid_name(name: Any) -> bool:
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= 255
+        and name != MANIFEST
+        and name.isprintable()
+        and not name.startswith(".")
+        and not any(c in name for c in "/\\:")
+    )
+
+
+def _open_checked(zf: zipfile.ZipFile, path: str, kind, limit: int,
+                  referenced) -> tuple[dict[str, Any], _Members]:
+    """Check the directory and the manifest of an open file; nothing is decompressed
+    but the manifest."""
+    directory = _check_directory(zf, path)
+    if MANIFEST not in directory:
+        raise ModelFileError(f"{path}: member {MANIFEST!r} is missing (truncated file?)")
+    manifest_info = directory[MANIFEST]
+    if manifest_info.file_size > MAX_MANIFEST_BYTES:
+        raise ModelFileError(
+            f"{path}: manifest.json is implausibly large ({manifest_info.file_size} B)"
+        )
+    with zf.open(manifest_info) as f:
+        raw = f.read(MAX_MANIFEST_BYTES + 1)
     try:
         manifest = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path}: manifest.json is not valid JSON ({exc})") from exc
+    entries = _check_manifest(manifest, path, kind)
+    names = set(directory) - {MANIFEST}
+    unexpected = names - set(entries)
+    if unexpected:
+        shown = sorted(n[:100] for n in unexpected)[:10]
+        raise ModelFileError(f"{path}: members not listed in the manifest: {shown}")
+    for name in entries:
+        if name not in directory:
+            raise ModelFileError(f"{path}: member {name!r} is missing (truncated file?)")
+    if referenced is not None:
+        used = referenced(manifest)
+        unused = sorted(set(entries) - set(used))
+        if unused:
+            raise ModelFileError(f"{path}: members not referenced by the manifest: {unused[:10]}")
+        absent = sorted(set(used) - set(entries))
+        if absent:
+            raise ModelFileError(f"{path}: manifest refers to a missing member {absent[0]!r}")
+    total = 0
+    for name, entry in entries.items():
+        actual = directory[name].file_size
+        if actual != entry["size"]:
+            raise ModelFileError(
+                f"{path}: member {name!r} holds {actual} bytes, its manifest entry says "
+                f"{entry['size']} (file tampered or corrupt)"
+            )
+        total += actual
+    if total > limit:
+        raise ModelFileError(
+            f"{path}: members total {total:,} bytes uncompressed, more than the "
+            f"{limit:,} allowed; if you trust this file, pass max_size= (or "
+            "--max-model-size) to open it"
+        )
+    return manifest, _Members(zf, directory, entries, path)
+
+
+def _check_manifest(manifest: Any, path: str, kind) -> dict[str, dict[str, Any]]:
+    """Validate the manifest's own fields; return its member entries."""
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: not a fastgen model file (bad manifest)")
     version = manifest.get("format_version")
@@ -254,32 +425,89 @@ def _read_open(zf: zipfile.ZipFile, path: str, kind) -> ModelFile:
         accepted = (kind,) if isinstance(kind, str) else tuple(kind)
         if file_kind not in accepted:
             raise ModelFileError(
-                f"{path}: model file holds a {file_kind!r} model, expected "
+                f"{path}: model file holds a {file_kind[:100]!r} model, expected "
                 f"{' or '.join(repr(k) for k in accepted)}"
             )
     entries = manifest.get("members")
     if not isinstance(entries, dict):
         raise ModelFileError(f"{path}: manifest has no valid 'members'")
-    names = set(zf.namelist()) - {MANIFEST}
-    unexpected = names - set(entries)
-    if unexpected:
-        raise ModelFileError(f"{path}: members not listed in the manifest: {sorted(unexpected)}")
-    members: dict[str, bytes | np.ndarray] = {}
     for name, entry in entries.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+        if not _valid_name(name):
+            raise ModelFileError(f"{path}: unsafe member name {name[:100]!r} in the manifest")
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("sha256"), str)
+            or len(entry["sha256"]) != 64
+            or type(entry.get("size")) is not int
+            or entry["size"] < 0
+            or entry.get("type") not in ("bytes", "npy")
+        ):
             raise ModelFileError(f"{path}: manifest entry for {name!r} is malformed")
-        data = _read_member(zf, name, MAX_MEMBER_BYTES, path)
-        if _sha256(data) != entry["sha256"]:
-            raise ModelFileError(
-                f"{path}: checksum mismatch for member {name!r} (file tampered or corrupt)"
-            )
-        if entry.get("type") == "npy":
-            try:
-                members[name] = np.load(io.BytesIO(data), allow_pickle=False)
-            except ValueError as exc:
-                raise ModelFileError(f"{path}: member {name!r} is not a plain array") from exc
-        elif entry.get("type") == "bytes":
-            members[name] = data
-        else:
-            raise ModelFileError(f"{path}: member {name!r} has unknown type {entry.get('type')!r}")
-    return ModelFile(manifest=manifest, members=members)
+    return entries
+
+
+def _read_member(f: IO[bytes], name: str, entry: dict[str, Any], path: str) -> bytes | np.ndarray:
+    """Stream one member: bytes, or an ``.npy`` array allocated after its header is checked."""
+    size, digest = entry["size"], hashlib.sha256()
+    if entry["type"] == "bytes":
+        data = _read_exact(f, size, name, path)
+        digest.update(data)
+        value: bytes | np.ndarray = data
+    else:
+        head, array = _npy_header(f, name, size, path)
+        digest.update(head)
+        flat = array.reshape(-1, order="A").view(np.uint8)  # the array's own bytes
+        for start in range(0, flat.size, _CHUNK):
+            chunk = _read_exact(f, min(_CHUNK, flat.size - start), name, path)
+            flat[start:start + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+            digest.update(chunk)
+        value = array
+    if f.read(1):
+        raise ModelFileError(f"{path}: member {name!r} is longer than its manifest entry says")
+    if digest.hexdigest() != entry["sha256"]:
+        raise ModelFileError(
+            f"{path}: checksum mismatch for member {name!r} (file tampered or corrupt)"
+        )
+    return value
+
+
+def _read_exact(f: IO[bytes], n: int, name: str, path: str) -> bytes:
+    data = f.read(n)
+    if len(data) != n:
+        raise ModelFileError(f"{path}: member {name!r} is truncated")
+    return data
+
+
+def _npy_header(f: IO[bytes], name: str, size: int, path: str) -> tuple[bytes, np.ndarray]:
+    """Read and check an ``.npy`` header; return its bytes and the empty array it declares.
+
+    Nothing is allocated before the declared shape and dtype are shown to account for
+    exactly ``size`` bytes, so a header declaring 10**12 elements costs nothing.
+    """
+    fmt = np.lib.format
+    prefix = _read_exact(f, 8, name, path)
+    if prefix[:6] != b"\x93NUMPY" or prefix[6] not in (1, 2):
+        raise ModelFileError(f"{path}: member {name!r} is not a plain array (bad .npy header)")
+    len_bytes = 2 if prefix[6] == 1 else 4
+    raw_len = _read_exact(f, len_bytes, name, path)
+    header_len = int.from_bytes(raw_len, "little")
+    if header_len > 10_000:
+        raise ModelFileError(f"{path}: member {name!r} has an implausible .npy header")
+    header = _read_exact(f, header_len, name, path)
+    head = prefix + raw_len + header
+    reader = fmt.read_array_header_1_0 if prefix[6] == 1 else fmt.read_array_header_2_0
+    try:
+        shape, fortran, dtype = reader(io.BytesIO(head[8:]))
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError) as exc:
+        raise ModelFileError(f"{path}: member {name!r} is not a plain array ({exc})") from exc
+    if dtype.hasobject or dtype.fields is not None or dtype.kind == "V":
+        raise ModelFileError(f"{path}: member {name!r} is not a plain array (dtype {dtype})")
+    if not all(type(n) is int and n >= 0 for n in shape) or len(shape) > 32:
+        raise ModelFileError(f"{path}: member {name!r} declares an invalid shape")
+    n_bytes = math.prod(shape) * dtype.itemsize
+    if len(head) + n_bytes != size:
+        raise ModelFileError(
+            f"{path}: member {name!r}: its .npy header declares {n_bytes:,} bytes of data, "
+            f"the member holds {size - len(head):,} (file tampered or corrupt)"
+        )
+    return head, np.empty(shape, dtype=dtype, order="F" if fortran else "C")

@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from ._modelfile import ModelFileError, peek_kind, read_modelfile, write_modelfile
-from ._persist_codec import Decoder, Encoder, unknown_kind
+from ._modelfile import ModelFileError, open_modelfile, peek_kind, write_modelfile
+from ._persist_codec import Decoder, Encoder, referenced_members, unknown_kind
 from ._persist_specs import NEURAL_KINDS, SPECS, jsonable, spec_for
 
 __all__ = ["NEURAL_KINDS", "ModelFileError", "info", "load", "save"]
@@ -95,21 +95,32 @@ def save(model: Any, path: str | os.PathLike) -> None:
 
 
 
-def _read(path: str | os.PathLike, kind: Any = None) -> Any:
-    try:
-        mf = read_modelfile(path, kind=kind)
-    except RecursionError as exc:
-        raise ModelFileError(f"{os.fspath(path)}: manifest nests too deeply") from exc
-    return mf
+def _open(path: str | os.PathLike, kind: Any = None, max_size: int | None = None) -> Any:
+    """Open a classical model file: the manifest's own checksum and the members it
+    uses are checked before any member is decompressed, and members are then read
+    as the decoder reaches them (after the entry naming them passed its checks)."""
+    spath = os.fspath(path)
+
+    def referenced(manifest: dict) -> list[str]:
+        if manifest.get("kind") in NEURAL_KINDS:
+            return list(manifest["members"])  # read by fastgen.nn.load, which checks them
+        if manifest.get("kind") not in SPECS:
+            raise ModelFileError(f"{spath}: {unknown_kind(manifest.get('kind'))}")
+        _check_payload(manifest, spath)
+        refs = referenced_members([manifest["params"], manifest["state"]])
+        if len(refs) != len(set(refs)):
+            raise ModelFileError(f"{spath}: a member is referenced twice")
+        return refs
+
+    return open_modelfile(path, kind=kind, max_size=max_size, referenced=referenced)
 
 
-def _check_payload(mf: Any, path: str) -> None:
-    man = mf.manifest
+def _check_payload(man: dict, path: str) -> None:
     for key in ("params", "state", "summary", "payload_sha256"):
         if key not in man:
             raise ModelFileError(f"{path}: manifest lacks {key!r}")
     try:
-        expected = _payload_sha256(mf.kind, man["params"], man["state"], man["summary"])
+        expected = _payload_sha256(man["kind"], man["params"], man["state"], man["summary"])
     except (ValueError, RecursionError):  # NaN/Infinity literals, absurd nesting
         expected = None
     if man["payload_sha256"] != expected:
@@ -119,7 +130,8 @@ def _check_payload(mf: Any, path: str) -> None:
         )
 
 
-def load(path: str | os.PathLike, **kwargs: Any) -> Any:
+def load(path: str | os.PathLike, *, trusted: bool = False, max_size: int | None = None,
+         **kwargs: Any) -> Any:
     """Load a model file written by :func:`save` (or a neural model's ``export``).
 
     Parameters
@@ -145,6 +157,13 @@ def load(path: str | os.PathLike, **kwargs: Any) -> Any:
         Not a model file, truncated, tampered with (checksums), of a newer format,
         of an unknown or unexpected kind, or with inconsistent contents.
     """
+    model, _, _ = _load(path, trusted, max_size, kwargs)
+    return model
+
+
+def _load(path: str | os.PathLike, trusted: bool, max_size: int | None,
+          kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """``(model, manifest, members)`` of a fully checked model file (see :func:`load`)."""
     spath = os.fspath(path)
     expected = kwargs.pop("kind", None)
     accepted = None
@@ -161,33 +180,35 @@ def load(path: str | os.PathLike, **kwargs: Any) -> Any:
                                  f"{' or '.join(map(repr, accepted))}")
         from .nn import load as load_neural
 
-        return load_neural(path, **kwargs)
-    mf = _read(path, kind=accepted)
-    if mf.kind in NEURAL_KINDS:  # pragma: no cover - the peek found it unless it raced
-        raise ModelFileError(f"{spath}: changed while being read")
-    if kwargs:
-        raise TypeError(
-            f"fastgen.load() got keyword argument(s) {sorted(kwargs)} that only apply to "
-            f"neural model files ({', '.join(NEURAL_KINDS)}); {spath} holds a "
-            f"{mf.kind!r} model"
-        )
-    if mf.kind not in SPECS:
-        raise ModelFileError(f"{spath}: {unknown_kind(mf.kind)}")
-    _check_payload(mf, spath)
-    decoder = Decoder(mf.members, spath)
-    try:
-        model = decoder.estimator(
-            {"kind": mf.kind, "params": mf.manifest["params"], "state": mf.manifest["state"]},
-            "",
-        )
-    except RecursionError as exc:
-        raise ModelFileError(f"{spath}: manifest nests too deeply") from exc
-    except (KeyError, TypeError, AttributeError, IndexError) as exc:
-        raise ModelFileError(f"{spath}: malformed manifest ({type(exc).__name__}: {exc})") from exc
-    unused = sorted(set(mf.members) - decoder.used)
-    if unused:
-        raise ModelFileError(f"{spath}: members not referenced by the manifest: {unused}")
-    return model
+        model = load_neural(path, max_size=max_size, **kwargs)
+        return model, model.manifest, {}
+    with _open(path, kind=accepted, max_size=max_size) as mf:
+        if mf.kind in NEURAL_KINDS:  # pragma: no cover - the peek found it unless it raced
+            raise ModelFileError(f"{spath}: changed while being read")
+        if kwargs:
+            raise TypeError(
+                f"fastgen.load() got keyword argument(s) {sorted(kwargs)} that only apply to "
+                f"neural model files ({', '.join(NEURAL_KINDS)}); {spath} holds a "
+                f"{mf.kind!r} model"
+            )
+        decoder = Decoder(mf.members, spath, trusted=bool(trusted))
+        try:
+            model = decoder.estimator(
+                {"kind": mf.kind, "params": mf.manifest["params"],
+                 "state": mf.manifest["state"]},
+                "",
+            )
+        except RecursionError as exc:
+            raise ModelFileError(f"{spath}: manifest nests too deeply") from exc
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+            if isinstance(exc, ModelFileError):
+                raise
+            raise ModelFileError(
+                f"{spath}: malformed manifest ({type(exc).__name__}: {exc})") from exc
+        unused = sorted(set(mf.members) - decoder.used)
+        if unused:  # pragma: no cover - refused before reading by _open
+            raise ModelFileError(f"{spath}: members not referenced by the manifest: {unused}")
+        return model, mf.manifest, dict(mf.members.items())
 
 
 def _describe(enc: Any, members: dict) -> Any:
@@ -231,8 +252,16 @@ def _describe_params(params: Any, members: dict) -> dict:
     return {str(k): _describe(v, members) for k, v in params.items()}
 
 
-def info(path: str | os.PathLike) -> dict[str, Any]:
-    """Describe a model file without building the model (the file is fully verified).
+def info(path: str | os.PathLike, *, trusted: bool = False,
+         max_size: int | None = None) -> dict[str, Any]:
+    """Describe a model file, after every check :func:`load` makes (the model is built
+    and dropped, so a file ``load`` would refuse raises here too).
+
+    Parameters
+    ----------
+    path : str or path-like
+    trusted, max_size
+        As for :func:`load`.
 
     Returns
     -------
@@ -248,11 +277,13 @@ def info(path: str | os.PathLike) -> dict[str, Any]:
         As :func:`load`.
     """
     spath = os.fspath(path)
-    mf = _read(path)
-    man = mf.manifest
-    kind = mf.kind
+    # everything load refuses, info refuses: the model is built (on the CPU) and dropped
+    neural = peek_kind(path) in NEURAL_KINDS
+    options: dict[str, Any] = {"device": "cpu", "n_jobs": 1} if neural else {}
+    _, man, members = _load(path, trusted, max_size, options)
+    kind = man["kind"]
     if kind in NEURAL_KINDS:
-        graphs = man.get("graphs") if isinstance(man.get("graphs"), dict) else {}
+        graphs = man["graphs"]
         summary: dict[str, Any] = {"fitted": True, "graphs": sorted(graphs)}
         for key, name in (("input_shape", "input_dim"), ("latent_shape", "latent_dim")):
             shape = man.get(key)
@@ -265,18 +296,15 @@ def info(path: str | os.PathLike) -> dict[str, Any]:
         if isinstance(man.get("quantization"), dict):  # an int8 copy: method and accuracy
             summary["quantization"] = man["quantization"]
         params = man.get("params", {})
-    elif kind in SPECS:
-        _check_payload(mf, spath)
-        summary = man["summary"]
-        params = _describe_params(man["params"], mf.members)
     else:
-        raise ModelFileError(f"{spath}: {unknown_kind(kind)}")
+        summary = man["summary"]
+        params = _describe_params(man["params"], members)
     return {
         "kind": kind,
         "format_version": man["format_version"],
         "fastgen_version": man.get("fastgen_version"),
         "params": params,
         "summary": summary,
-        "n_members": len(mf.members),
+        "n_members": len(man["members"]),
         "size_bytes": os.path.getsize(spath),
     }

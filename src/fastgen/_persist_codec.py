@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 import sys
 from collections import deque
 from collections.abc import Callable
@@ -22,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from ._modelfile import ModelFileError
-from ._persist_specs import NEURAL_KINDS, SPECS, spec_for
+from ._persist_specs import NEURAL_KINDS, SPECS, spec_for, validate_params
 
-__all__ = ["Decoder", "Encoder", "unknown_kind"]
+__all__ = ["Decoder", "Encoder", "referenced_members", "unknown_kind"]
 
 #: list/tuple/set of more str than this go to array members instead of JSON
 _INLINE_STRINGS = 256
@@ -232,10 +233,11 @@ def _not_saveable(obj: Any) -> str:
 class Decoder:
     """Rebuilds values from tagged JSON, taking arrays from the verified members."""
 
-    def __init__(self, members: dict[str, Any], path: str) -> None:
+    def __init__(self, members: dict[str, Any], path: str, trusted: bool = False) -> None:
         self.members = members
         self.used: set[str] = set()
         self.path = path
+        self.trusted = trusted
 
     def error(self, message: str) -> ModelFileError:
         return ModelFileError(f"{self.path}: {message}")
@@ -270,6 +272,18 @@ class Decoder:
         if unknown:
             raise self.error(f"{kind} has no parameter(s) {unknown}")
         est = cls(**{k: self.value(v, f"{where}params.{k}") for k, v in params.items()})
+        if not self.trusted and spec.host_access is not None:
+            reasons = spec.host_access(est)
+            if reasons:
+                raise self.error(
+                    f"{kind}: {'; '.join(reasons)}. Refused for a model file from an "
+                    "unknown source; load it with trusted=True (command line: --trusted) "
+                    "if you trust where it came from"
+                )
+        try:
+            validate_params(est)
+        except (ValueError, TypeError, LookupError, re.error) as exc:
+            raise self.error(f"invalid {kind} parameters ({exc})") from exc
         bad = sorted(set(state) - set(spec.state))
         if bad:
             raise self.error(f"{kind} has no fitted attribute(s) {bad}")
@@ -465,6 +479,41 @@ _DECODERS: dict[str, Callable[[Decoder, dict, str], Any]] = {
     "ConvergenceMonitor": Decoder._monitor,
     "estimator": Decoder._estimator,
 }
+
+
+#: tagged value type -> its fields that name a member
+_MEMBER_FIELDS = {
+    "ndarray": ("member",),
+    "npscalar": ("member",),
+    "object_ndarray": ("member",),
+    "float64_list": ("member",),
+    "strings": ("text", "offsets"),
+    "str_int_dict": ("values",),
+    "RandomState": ("keys",),
+}
+
+
+def referenced_members(enc: Any) -> list[str]:
+    """Every member name the tagged JSON ``enc`` refers to (duplicates kept).
+
+    Run on a manifest before any member is read, so that a file holding members
+    its manifest never uses is refused without decompressing them.
+    """
+    found: list[str] = []
+    stack = [enc]
+    while stack:
+        item = stack.pop()
+        if type(item) is list:
+            stack.extend(item)
+        elif type(item) is dict:
+            tag = item.get("$type")
+            fields = _MEMBER_FIELDS.get(tag, ()) if type(tag) is str else ()
+            for key, value in item.items():
+                if key in fields and type(value) is str:
+                    found.append(value)
+                else:
+                    stack.append(value)
+    return found
 
 
 def _param_names(cls: type) -> list[str]:

@@ -17,13 +17,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["NEURAL_KINDS", "SPECS", "Spec", "jsonable", "spec_for"]
+__all__ = ["NEURAL_KINDS", "SPECS", "Spec", "jsonable", "spec_for", "validate_params"]
 
 #: kinds written by ``Autoencoder.export``/``VAE.export``/``nn.export_keras``
 NEURAL_KINDS = ("autoencoder", "vae", "keras")
 
 #: classes listed by ``info`` summaries (``n_classes`` gives the full count)
 _SUMMARY_CLASSES = 50
+#: rounding allowed above 0 in a stored log-probability
+_LOG_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,9 @@ class Spec:
     ``optional`` ones when present; ``transient`` private attributes are caches
     rebuilt on demand.  ``check(est)`` validates a restored fitted state (raises
     ``ValueError``/``TypeError``); ``summary(est)`` gives the facts shown by ``info``;
-    ``fitted(est)`` tells whether the estimator is fitted.
+    ``fitted(est)`` tells whether the estimator is fitted; ``host_access(est)``
+    lists the parameters that would let a model file act on the host (read files,
+    run its own patterns), refused by :func:`fastgen.load` unless ``trusted=True``.
     """
 
     module: str
@@ -47,6 +51,7 @@ class Spec:
     summary: Callable[[Any], dict] | None = None
     fitted: Callable[[Any], bool] | None = None
     coerce: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    host_access: Callable[[Any], list[str]] | None = None
 
     @property
     def state(self) -> tuple[str, ...]:
@@ -58,6 +63,58 @@ class Spec:
 
 def _has(est: Any, *names: str) -> bool:
     return all(n in vars(est) for n in names)
+
+
+# ---- parameters
+
+
+def validate_params(est: Any) -> None:
+    """Run the estimator's own parameter validation (what ``fit`` runs first).
+
+    Raises ``ValueError``/``TypeError`` (or ``LookupError``, ``re.error``) for a value
+    the constructor would accept but ``fit`` refuses (``alpha=inf``, an unknown
+    ``analyzer``, a vocabulary of non-str terms, a codec that does not exist, ...).
+    """
+    validate = getattr(est, "_validate_params", None)
+    if callable(validate):
+        validate()
+    vocabulary = getattr(est, "_checked_vocabulary", None)  # a given vocabulary (vectorizers)
+    if callable(vocabulary):
+        vocabulary()
+
+
+#: n-grams longer than this let a file make tokenizing cost grow without bound
+MAX_UNTRUSTED_NGRAM = 16
+
+
+def _vectorizer_host_access(est: Any) -> list[str]:
+    from .text._analysis import _FAST_TOKEN_PATTERNS
+
+    reasons = []
+    if est.input != "content":
+        reasons.append(f"input={est.input!r} makes transform open every document as a path "
+                       "on this host")
+    analyzer = est.analyzer
+    if analyzer not in ("word", "char", "char_wb"):
+        reasons.append(f"analyzer={analyzer!r} is not one of 'word', 'char', 'char_wb'")
+    for name in ("preprocessor", "tokenizer"):
+        if getattr(est, name) is not None:
+            reasons.append(f"{name}={getattr(est, name)!r} is custom code")
+    if analyzer == "word" and est.token_pattern not in _FAST_TOKEN_PATTERNS:
+        reasons.append(f"token_pattern={est.token_pattern!r} is a custom regular expression "
+                       "run on every document (some patterns take exponential time)")
+    ngram = est.ngram_range
+    if (isinstance(ngram, tuple) and len(ngram) == 2 and isinstance(ngram[1], int)
+            and ngram[1] > MAX_UNTRUSTED_NGRAM):
+        reasons.append(f"ngram_range={ngram!r} asks for n-grams longer than "
+                       f"{MAX_UNTRUSTED_NGRAM} (tokenizing cost grows with n)")
+    return reasons
+
+
+def _pipeline_host_access(est: Any) -> list[str]:
+    if est.memory is not None:
+        return [f"memory={est.memory!r} makes fit cache transformers in a host directory"]
+    return []
 
 
 # ---- state checks (raise ValueError; turned into ModelFileError by load)
@@ -115,11 +172,30 @@ def _check_feature_names(est: Any, n_features: int) -> None:
             raise ValueError("feature_names_in_ must hold strings")
 
 
+def _check_log_probs(name: str, logp: np.ndarray, *, normalised: bool) -> None:
+    """Log-probabilities: no NaN or +inf, <= 0; each row's probabilities sum to 1."""
+    if np.isnan(logp).any() or np.any(logp > _LOG_TOL):
+        raise ValueError(f"{name} must hold log-probabilities (<= 0, no NaN)")
+    if normalised and logp.size:
+        with np.errstate(divide="ignore"):
+            total = np.log(np.exp(logp).sum(axis=-1))
+        if not np.all(np.abs(total) <= 1e-6):
+            raise ValueError(f"{name}: probabilities must sum to 1 (row log-sums {total})")
+
+
+def _check_counts(name: str, counts: np.ndarray) -> None:
+    if not np.isfinite(counts).all() or np.any(counts < 0):
+        raise ValueError(f"{name} must hold finite, non-negative counts")
+
+
 def _check_discrete_nb(est: Any) -> None:
     n_classes = _check_labels(est)
     n_features = _count(est, "n_features_in_")
-    _array(est, "class_count_", "f", (n_classes,), finite=True)
-    _array(est, "class_log_prior_", "f", (n_classes,), allow_nan=False)
+    _check_counts("class_count_", _array(est, "class_count_", "f", (n_classes,)))
+    prior = _array(est, "class_log_prior_", "f", (n_classes,), allow_nan=False)
+    # a user's class_prior need not sum to 1 (scikit-learn takes it as given)
+    if np.any(prior == np.inf) or not np.isfinite(prior).any():
+        raise ValueError("class_log_prior_ must be log-priors (no +inf, one finite at least)")
     state = vars(est)
     if "category_count_" in state:  # CategoricalNB
         counts, logs = state["category_count_"], state["feature_log_prob_"]
@@ -134,30 +210,42 @@ def _check_discrete_nb(est: Any) -> None:
                 if a.shape != (n_classes, c.shape[1]):
                     raise ValueError(f"{what}[{j}] has shape {a.shape}, expected "
                                      f"({n_classes}, n_categories)")
-            if not np.isfinite(c).all():
-                raise ValueError(f"category_count_[{j}] must be finite")
+            _check_counts(f"category_count_[{j}]", c)
+            if not np.isfinite(lp).all():
+                raise ValueError(f"feature_log_prob_[{j}] must be finite")
+            _check_log_probs(f"feature_log_prob_[{j}]", lp, normalised=True)
         n_cat = _array(est, "n_categories_", "iu", (n_features,))
         widths = np.array([c.shape[1] for c in counts], dtype=np.int64)
         if np.any(n_cat < 0) or np.any(n_cat > widths):
             raise ValueError("n_categories_ does not match category_count_")
     else:
-        _array(est, "feature_count_", "f", (n_classes, n_features), finite=True)
-        _array(est, "feature_log_prob_", "f", (n_classes, n_features))
-        if "feature_all_" in state or type(est).__name__ == "ComplementNB":
-            _array(est, "feature_all_", "f", (n_features,), finite=True)
+        name = type(est).__name__
+        _check_counts("feature_count_",
+                      _array(est, "feature_count_", "f", (n_classes, n_features)))
+        logp = _array(est, "feature_log_prob_", "f", (n_classes, n_features), finite=True)
+        if name == "ComplementNB":  # negated (and optionally normalised) complement logs
+            _check_counts("feature_all_", _array(est, "feature_all_", "f", (n_features,)))
+        else:
+            _check_log_probs("feature_log_prob_", logp, normalised=name == "MultinomialNB")
+            if name == "BernoulliNB" and np.any(logp >= 0):
+                raise ValueError("feature_log_prob_ must be < 0 (probabilities below 1)")
     _check_feature_names(est, n_features)
 
 
 def _check_gaussian_nb(est: Any) -> None:
     n_classes = _check_labels(est)
     n_features = _count(est, "n_features_in_")
-    _array(est, "class_count_", "f", (n_classes,), finite=True)
-    _array(est, "class_prior_", "f", (n_classes,), finite=True)
+    _check_counts("class_count_", _array(est, "class_count_", "f", (n_classes,)))
+    prior = _array(est, "class_prior_", "f", (n_classes,), finite=True)
+    if np.any(prior < 0) or abs(prior.sum() - 1.0) > 1e-6:
+        raise ValueError("class_prior_ must be probabilities summing to 1")
     _array(est, "theta_", "f", (n_classes, n_features), finite=True)
-    _array(est, "var_", "f", (n_classes, n_features), finite=True)
+    var = _array(est, "var_", "f", (n_classes, n_features), finite=True)
+    if np.any(var <= 0):
+        raise ValueError("var_ must be positive")
     eps = vars(est)["epsilon_"]
-    if not isinstance(eps, (float, np.floating)) or not math.isfinite(eps):
-        raise ValueError(f"epsilon_ must be a finite float, got {eps!r}")
+    if not isinstance(eps, (float, np.floating)) or not math.isfinite(eps) or eps < 0:
+        raise ValueError(f"epsilon_ must be a finite float >= 0, got {eps!r}")
     _check_feature_names(est, n_features)
 
 
@@ -171,12 +259,15 @@ def _check_count_vectorizer(est: Any) -> None:
         vocab = state["vocabulary_"]
         if type(vocab) is not _Vocabulary or not vocab:
             raise ValueError("vocabulary_ must be a non-empty term -> column mapping")
+        if not all(type(term) is str for term in vocab):
+            raise ValueError("vocabulary_ terms must be str")
         idx = np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))
         n = idx.size
         if idx.min() < 0 or idx.max() >= n or np.bincount(idx, minlength=n).max() != 1:
             raise ValueError("vocabulary_ indices must be a permutation of 0 .. n_terms - 1")
-    if "stop_words_" in state and type(state["stop_words_"]) not in (set, frozenset):
-        raise ValueError("stop_words_ must be a set")
+    if "stop_words_" in state and (type(state["stop_words_"]) not in (set, frozenset)
+                                   or not all(type(w) is str for w in state["stop_words_"])):
+        raise ValueError("stop_words_ must be a set of str")
 
 
 def _n_features_out(vectorizer: Any) -> int | None:
@@ -357,11 +448,12 @@ SPECS: dict[str, Spec] = {
         optional=("vocabulary_", "fixed_vocabulary_", "stop_words_"),
         transient=("_table", "_stop_words_id"),
         check=_check_count_vectorizer, summary=_summary_count_vectorizer,
-        fitted=_fitted_by("vocabulary_"),
+        fitted=_fitted_by("vocabulary_"), host_access=_vectorizer_host_access,
     ),
     "fastgen.HashingVectorizer": Spec(
         "fastgen.text._hashing", "HashingVectorizer", transient=("_stop_words_id",),
         summary=_summary_hashing, fitted=lambda est: True,
+        host_access=_vectorizer_host_access,
     ),
     "fastgen.MultinomialNB": _nb_spec("MultinomialNB", _NB_LINEAR),
     "fastgen.ComplementNB": _nb_spec("ComplementNB", (*_NB_LINEAR, "feature_all_")),
@@ -397,6 +489,7 @@ SPECS: dict[str, Spec] = {
     ),
     "sklearn.Pipeline": Spec(
         "sklearn.pipeline", "Pipeline", check=_check_pipeline, summary=_summary_pipeline,
+        host_access=_pipeline_host_access,
     ),
 }
 

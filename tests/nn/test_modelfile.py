@@ -166,6 +166,7 @@ def test_pickled_array_refused(tmp_path):
 
             manifest = json.loads(data)
             manifest["members"]["a.npy"]["sha256"] = hashlib.sha256(evil).hexdigest()
+            manifest["members"]["a.npy"]["size"] = len(evil)
             return json.dumps(manifest).encode()
         return data
 

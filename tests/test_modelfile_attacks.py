@@ -1,0 +1,452 @@
+"""Model files from an attacker: every refusal is a ModelFileError naming the file.
+
+Each test here forges a file the way an attacker would (checksums recomputed, zip
+entries rewritten by hand) and checks that loading it cannot exhaust memory, hang,
+read host files, or give a model that answers NaN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from modelfile_tools import npy, read_zip, tamper, write_zip
+
+import fastgen
+from fastgen import ModelFileError
+from fastgen._modelfile import DEFAULT_MAX_SIZE, read_modelfile, write_modelfile
+from fastgen._persist import _payload_sha256
+from fastgen.hmm import CategoricalHMM, GaussianHMM
+from fastgen.naive_bayes import (
+    BernoulliNB,
+    CategoricalNB,
+    ComplementNB,
+    GaussianNB,
+    MultinomialNB,
+)
+from fastgen.pipeline import TextClassifier
+from fastgen.text import CountVectorizer, HashingVectorizer
+
+DOCS = ["the cat sat", "a dog ran far", "cats and dogs", "the bird flew", "dogs bark loud",
+        "a cat purrs", "birds sing", "the dog sat"]
+LABELS = np.array(["pet", "pet", "pet", "wild", "pet", "pet", "wild", "pet"])
+
+
+def _models() -> dict[str, object]:
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 4, (40, 5))
+    y = np.repeat([0, 1, 2], [14, 13, 13])
+    Xg = np.concatenate([rng.normal(m, 1.0, (30, 2)) for m in (-3, 0, 3)])
+    from sklearn.pipeline import Pipeline
+
+    return {
+        "count": CountVectorizer(ngram_range=(1, 2)).fit(DOCS),
+        "hashing": HashingVectorizer(n_features=64),
+        "multinomial": MultinomialNB().fit(X, y),
+        "complement": ComplementNB().fit(X, y),
+        "bernoulli": BernoulliNB().fit(X, y),
+        "categorical": CategoricalNB().fit(X, y),
+        "gaussian_nb": GaussianNB().fit(Xg[:40], y),
+        "text": TextClassifier(CountVectorizer(), MultinomialNB()).fit(DOCS, LABELS),
+        "pipeline": Pipeline([("v", CountVectorizer()), ("nb", MultinomialNB())]).fit(
+            DOCS, LABELS),
+        "gaussian_hmm": GaussianHMM(3, covariance_type="full", n_iter=3, random_state=0).fit(Xg),
+        "categorical_hmm": CategoricalHMM(2, n_iter=3, random_state=0).fit(
+            rng.integers(0, 3, (60, 1))),
+    }
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("attacks")
+    out = {}
+    for name, model in _models().items():
+        path = folder / f"{name}.fgm"
+        fastgen.save(model, path)
+        out[name] = str(path)
+    return out
+
+
+def _peak_rss_mb(code: str) -> tuple[float, float, str]:
+    """Run ``code`` in a fresh process: (peak RSS MB, seconds, stdout)."""
+    # VmHWM, not ru_maxrss: the latter carries the parent's peak across fork + exec
+    script = textwrap.dedent(code) + textwrap.dedent("""
+        hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")]
+        print("PEAK", int(hwm[0].split()[1]) / 1024)
+    """)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    seconds = time.perf_counter() - t0
+    assert proc.returncode == 0, proc.stderr
+    peak = float(proc.stdout.split("PEAK")[-1])
+    return peak, seconds, proc.stdout
+
+
+def _load_expecting_refusal(path) -> str:
+    return f"""
+        import fastgen
+        try:
+            fastgen.load({str(path)!r})
+        except fastgen.ModelFileError as exc:
+            assert {str(path)!r} in str(exc), exc
+            print("REFUSED", exc)
+        else:
+            raise SystemExit("loaded")
+    """
+
+
+# --------------------------------------------------------------------------- zip bombs
+
+
+def _zip_with_bomb(src: str, dst, *, sizes: int, referenced: bool, declared=None) -> None:
+    """Copy ``src`` adding three deflated members of ``sizes`` zero bytes each.
+
+    The manifest lists them (checksums right, sizes as ``declared`` or the truth);
+    with ``referenced`` the manifest's state also points at them.
+    """
+    entries = read_zip(src)
+    man = json.loads(entries.pop("manifest.json"))
+    digest = hashlib.sha256()
+    block = bytes(1 << 20)
+    for _ in range(sizes >> 20):
+        digest.update(block)
+    names = [f"state.bomb{i}.npy" for i in range(3)]
+    for name in names:
+        man["members"][name] = {"sha256": digest.hexdigest(),
+                                "size": sizes if declared is None else declared, "type": "npy"}
+    if referenced:
+        man["state"]["bombs"] = [{"$type": "ndarray", "member": n} for n in names]
+        man["payload_sha256"] = _payload_sha256(man["kind"], man["params"], man["state"],
+                                                man["summary"])
+    with zipfile.ZipFile(dst, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", json.dumps(man))
+        for name, data in entries.items():
+            zf.writestr(name, data)
+        for name in names:
+            with zf.open(name, "w", force_zip64=True) as f:
+                for _ in range(sizes >> 20):
+                    f.write(block)
+
+
+@pytest.fixture(scope="module")
+def bombs(model_files, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bombs")
+    out = {}
+    half_gib = 512 << 20
+    for name, kwargs in {
+        "listed": {"sizes": half_gib, "referenced": False},
+        "referenced": {"sizes": half_gib, "referenced": True},
+        "understated": {"sizes": half_gib, "referenced": True, "declared": 1000},
+    }.items():
+        path = folder / f"{name}.fgm"
+        _zip_with_bomb(model_files["multinomial"], path, **kwargs)
+        out[name] = path
+    return out
+
+
+@pytest.mark.parametrize("which, max_size, expected", [
+    ("listed", None, "not referenced"),
+    ("referenced", None, "no fitted attribute"),
+    ("referenced", 1 << 30, "more than the"),
+    ("understated", None, "manifest entry says"),
+])
+def test_zip_bomb_refused_before_decompressing(bombs, which, max_size, expected):
+    """Three deflated 512 MiB members: refused from the directory, in bounded memory."""
+    path = bombs[which]
+    assert path.stat().st_size < 4 << 20
+    code = _load_expecting_refusal(path).replace(
+        "fastgen.load(", f"fastgen.load(max_size={max_size!r}, path=")
+    peak, seconds, out = _peak_rss_mb(code)
+    assert "REFUSED" in out
+    assert peak < 250, f"peak RSS {peak:.0f} MB"
+    assert seconds < 20
+    assert expected in out
+    with pytest.raises(ModelFileError):
+        fastgen.info(path, max_size=max_size)
+
+
+def test_size_cap_override(model_files, tmp_path):
+    """``max_size`` is the documented override: a small cap refuses an honest file."""
+    path = model_files["count"]
+    with pytest.raises(ModelFileError, match="max_size="):
+        fastgen.load(path, max_size=100)
+    assert fastgen.load(path, max_size=DEFAULT_MAX_SIZE) is not None
+    with pytest.raises(ValueError, match="max_size"):
+        fastgen.load(path, max_size=0)
+
+
+def test_npy_header_declaring_huge_array(model_files, tmp_path):
+    """An .npy header claiming 10**12 elements is refused before any allocation."""
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(3))
+    header["shape"] = (10**12,)
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    data = buf.getvalue() + np.zeros(3).tobytes()
+    out = tamper(model_files["multinomial"], tmp_path / "h.fgm",
+                 members={"state.class_count_.npy": data})
+    with pytest.raises(ModelFileError, match="declares .* bytes of data"):
+        fastgen.load(out)
+
+
+# --------------------------------------------------------------------------- zip structure
+
+
+def _raw_zip(path, entries: list[tuple[str, bytes]], *, symlink: str | None = None) -> None:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name)
+            if name == symlink:
+                info.external_attr = (0o120777 << 16)
+            zf.writestr(info, data)
+
+
+def test_duplicate_and_unsafe_member_names(model_files, tmp_path):
+    entries = list(read_zip(model_files["multinomial"]).items())
+    manifest = dict(entries)["manifest.json"]
+    member = next(n for n, _ in entries if n != "manifest.json")
+    evil_manifest = json.loads(manifest)
+    evil_manifest["kind"] = "fastgen.GaussianNB"
+    cases = {
+        "second manifest": entries + [("manifest.json", json.dumps(evil_manifest).encode())],
+        "duplicate member": entries + [(member, b"other bytes")],
+        "absolute": entries + [("/etc/passwd", b"x")],
+        "parent": entries + [("../escape.npy", b"x")],
+        "directory": entries + [("sub/", b"")],
+    }
+    for what, items in cases.items():
+        path = tmp_path / "d.fgm"
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zipfile warns on duplicate names
+            _raw_zip(path, items)
+        with pytest.raises(ModelFileError, match=str(path)) as info:
+            fastgen.load(path)
+        assert "twice" in str(info.value) or "unsafe" in str(info.value) or \
+            "directory" in str(info.value), what
+    path = tmp_path / "link.fgm"
+    _raw_zip(path, [(n, d) for n, d in entries], symlink=member)
+    with pytest.raises(ModelFileError, match="link"):
+        fastgen.load(path)
+
+
+def test_unsupported_compression_is_a_model_file_error(model_files, tmp_path):
+    entries = read_zip(model_files["multinomial"])
+    path = tmp_path / "bz.fgm"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_BZIP2) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    with pytest.raises(ModelFileError, match="compression"):
+        fastgen.load(path)
+
+
+# --------------------------------------------------------------------------- poisoned values
+
+
+POISON = {
+    "multinomial": ("state.feature_log_prob_.npy", lambda a: np.full_like(a, np.nan)),
+    "complement": ("state.feature_log_prob_.npy", lambda a: np.full_like(a, np.nan)),
+    "bernoulli": ("state.feature_log_prob_.npy", lambda a: np.zeros_like(a)),
+    "gaussian_nb": ("state.var_.npy", lambda a: -a),
+    "count": ("state.vocabulary_.values.npy", lambda a: np.zeros_like(a)),
+    "gaussian_hmm": ("state.transmat_.npy", lambda a: np.full_like(a, np.nan)),
+    "categorical_hmm": ("state.emissionprob_.npy", lambda a: a * 2),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(POISON))
+def test_poisoned_arrays_with_recomputed_checksums(model_files, tmp_path, kind):
+    member, poison = POISON[kind]
+    original = read_modelfile(model_files[kind]).members[member]
+    out = tamper(model_files[kind], tmp_path / "p.fgm", members={member: npy(poison(original))})
+    with pytest.raises(ModelFileError, match=f"{out}: inconsistent"):
+        fastgen.load(out)
+
+
+def test_nan_in_nb_probabilities_never_predicts(model_files, tmp_path):
+    original = read_modelfile(model_files["multinomial"]).members["state.class_log_prior_.npy"]
+    for poison in (np.full_like(original, np.nan), np.full_like(original, np.inf),
+                   np.full_like(original, -np.inf)):
+        out = tamper(model_files["multinomial"], tmp_path / "p.fgm",
+                     members={"state.class_log_prior_.npy": npy(poison)})
+        with pytest.raises(ModelFileError, match="class_log_prior_"):
+            fastgen.load(out)
+
+
+@pytest.mark.parametrize("kind, param, value", [
+    ("multinomial", "alpha", {"$type": "float", "value": "inf"}),
+    ("multinomial", "alpha", -1.0),
+    ("gaussian_hmm", "n_components", 0),
+    ("gaussian_hmm", "implementation", "eval"),
+    ("count", "analyzer", "shell"),
+])
+def test_edited_parameters_with_recomputed_checksums(model_files, tmp_path, kind, param, value):
+    out = tamper(model_files[kind], tmp_path / "e.fgm",
+                 manifest=lambda m: m["params"].update({param: value}))
+    with pytest.raises(ModelFileError, match=f"{out}: "):
+        fastgen.load(out)
+
+
+HOST_PARAMS = {
+    "token_pattern": "(a+)+$",
+    "input": "filename",
+    "ngram_range": {"$type": "tuple", "items": [1, 100]},
+}
+
+
+@pytest.mark.parametrize("param", sorted(HOST_PARAMS))
+@pytest.mark.parametrize("kind", ["count", "hashing", "text"])
+def test_parameters_acting_on_the_host_need_trust(model_files, tmp_path, kind, param):
+    def edit(man):
+        params = man["params"] if kind != "text" else man["params"]["vectorizer"]["params"]
+        params[param] = HOST_PARAMS[param]
+        if kind == "text":  # the fitted copy too
+            man["state"]["vectorizer_"]["params"][param] = HOST_PARAMS[param]
+
+    out = tamper(model_files[kind], tmp_path / "t.fgm", manifest=edit)
+    with pytest.raises(ModelFileError, match=f"{param}=.*trusted=True"):
+        fastgen.load(out)
+    with pytest.raises(ModelFileError, match="trusted=True"):
+        fastgen.info(out)
+    model = fastgen.load(out, trusted=True)
+    vectorizer = model.vectorizer_ if kind == "text" else model
+    assert getattr(vectorizer, param) == (
+        (1, 100) if param == "ngram_range" else HOST_PARAMS[param])
+    fastgen.info(out, trusted=True)
+
+
+def test_input_filename_never_opens_host_files(model_files, tmp_path, monkeypatch):
+    secret = tmp_path / "creds"
+    secret.write_text("password hunter2")
+    out = tamper(model_files["text"], tmp_path / "f.fgm", manifest=lambda m: [
+        p["params"].update(input="filename")
+        for p in (m["params"]["vectorizer"], m["state"]["vectorizer_"])])
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelFileError, match="input='filename'"):
+        fastgen.load(out).predict(["creds"])
+
+
+def test_catastrophic_token_pattern_refused_quickly(model_files, tmp_path):
+    out = tamper(model_files["count"], tmp_path / "r.fgm",
+                 manifest=lambda m: m["params"].update(token_pattern="(a+)+$"))
+    t0 = time.perf_counter()
+    with pytest.raises(ModelFileError, match="token_pattern"):
+        fastgen.load(out).transform(["a" * 40 + "!"])
+    assert time.perf_counter() - t0 < 5
+
+
+def test_pipeline_memory_needs_trust(model_files, tmp_path):
+    out = tamper(model_files["pipeline"], tmp_path / "m.fgm",
+                 manifest=lambda m: m["params"].update(memory=str(tmp_path / "cache")))
+    with pytest.raises(ModelFileError, match="memory="):
+        fastgen.load(out)
+    assert fastgen.load(out, trusted=True).memory == str(tmp_path / "cache")
+
+
+# --------------------------------------------------------------------------- fuzz
+
+
+def _refusal_only(path) -> None:
+    try:
+        model = fastgen.load(path)
+    except ModelFileError as exc:
+        assert str(path) in str(exc)
+        return
+    assert model is not None
+
+
+@pytest.mark.parametrize("kind", sorted(_models()))
+def test_fuzz_byte_flips_and_truncations(model_files, tmp_path, kind):
+    """Seeded corruption of a file of every kind: a working model or a ModelFileError."""
+    rng = np.random.default_rng(sorted(_models()).index(kind))
+    data = open(model_files[kind], "rb").read()
+    path = tmp_path / "fuzz.fgm"
+    t0 = time.perf_counter()
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    for trial in range(110):
+        buf = bytearray(data)
+        if trial % 10 == 9:
+            buf = buf[: int(rng.integers(0, len(buf)))]
+        else:
+            for _ in range(int(rng.integers(1, 3))):
+                pos = int(rng.integers(0, len(buf)))
+                buf[pos] = int(rng.integers(0, 256))
+        path.write_bytes(bytes(buf))
+        _refusal_only(path)
+    assert resource.getrlimit(resource.RLIMIT_AS) == (soft, hard)
+    assert time.perf_counter() - t0 < 60
+
+
+@pytest.mark.parametrize("kind", ["multinomial", "text", "gaussian_hmm", "count"])
+def test_fuzz_swapped_members_and_edited_manifests(model_files, tmp_path, kind):
+    rng = np.random.default_rng(7)
+    entries = read_zip(model_files[kind])
+    man = json.loads(entries["manifest.json"])
+    names = sorted(man["members"])
+    path = tmp_path / "swap.fgm"
+    for _ in range(40):  # members swapped, checksums recomputed
+        a, b = rng.choice(names, 2, replace=len(names) < 2)
+        out = tamper(model_files[kind], path, members={a: entries[b], b: entries[a]})
+        _refusal_only(out)
+
+    def walk(node, edits):
+        """Edit one leaf of the manifest's params/state at random."""
+        if isinstance(node, dict) and node:
+            key = rng.choice(sorted(node, key=str))
+            if isinstance(node[key], (dict, list)) and rng.random() < 0.8:
+                return walk(node[key], edits)
+            node[key] = edits[int(rng.integers(0, len(edits)))]
+        elif isinstance(node, list) and node:
+            i = int(rng.integers(0, len(node)))
+            if isinstance(node[i], (dict, list)) and rng.random() < 0.8:
+                return walk(node[i], edits)
+            node[i] = edits[int(rng.integers(0, len(edits)))]
+
+    edits = [None, -1, 0, 10**30, 1e308, "x", "", [], {}, True, [1, 2],
+             {"$type": "float", "value": "nan"}, {"$type": "ndarray", "member": names[0]},
+             {"$type": "estimator", "kind": "fastgen.MultinomialNB", "params": {}, "state": {}}]
+    for _ in range(80):
+        out = tamper(model_files[kind], path,
+                     manifest=lambda m: walk({"p": m["params"], "s": m["state"]}, edits))
+        _refusal_only(out)
+
+
+def test_cli_info_exits_nonzero_on_refused_files(model_files, tmp_path):
+    original = read_modelfile(model_files["multinomial"]).members["state.feature_log_prob_.npy"]
+    out = tamper(model_files["multinomial"], tmp_path / "p.fgm",
+                 members={"state.feature_log_prob_.npy": npy(np.full_like(original, np.nan))})
+    proc = subprocess.run([sys.executable, "-m", "fastgen", "info", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert str(out) in proc.stderr and "error: error" not in proc.stderr
+    ok = subprocess.run([sys.executable, "-m", "fastgen", "info", model_files["multinomial"]],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_honest_files_still_round_trip_after_the_checks(model_files):
+    for path in model_files.values():
+        model = fastgen.load(path)
+        assert fastgen.info(path)["kind"].endswith(type(model).__name__)
+
+
+def test_write_read_agree_on_member_names(tmp_path):
+    for bad in ("a/b.npy", ".hidden", "x\\y", "c:z", "x\n"):
+        with pytest.raises(ValueError, match="invalid member name"):
+            write_modelfile(tmp_path / "w.fgm", "demo", {bad: b""})
+    assert not os.path.exists(tmp_path / "w.fgm")
+    write_zip(tmp_path / "empty.fgm", {})
+    with pytest.raises(ModelFileError, match="manifest.json"):
+        read_modelfile(tmp_path / "empty.fgm")
