@@ -3,8 +3,11 @@
 Every graph passes, or the export raises :class:`ExportError`: tf2onnx reports no
 unsupported op, the graph holds no random op (Keras random ops convert "successfully"
 into an invalid graph), every node is a known ONNX op, ``onnx.checker.check_model``,
-the batch dimension is dynamic, the opset is at most :data:`MAX_OPSET`, onnxruntime
-can load it, and on a probe batch ONNX and Keras agree to ``atol`` (max abs diff).
+the batch dimension is dynamic, the opset is at most :data:`MAX_OPSET`, the loader's
+static gate accepts the serialised graph (:func:`fastgen.nn._onnx_gate.check_graph`:
+inline weights, allowed ops, inputs/outputs as the manifest will declare them, so
+every exported file loads), onnxruntime can load it, and on a probe batch ONNX and
+Keras agree to ``atol`` (max abs diff).
 
 tensorflow, keras, tf2onnx and onnx are imported inside the functions only.
 """
@@ -19,13 +22,13 @@ from typing import Any
 import numpy as np
 
 from fastgen._modelfile import write_modelfile
+from fastgen.nn import _onnx_gate
+from fastgen.nn._onnx_gate import MAX_OPSET, GateError, is_random_op
 
 __all__ = ["DEFAULT_OPSET", "MAX_OPSET", "ExportError", "export_keras", "to_onnx"]
 
 DEFAULT_OPSET = 17
-MAX_OPSET = 18  # the newest opset tf2onnx 1.17 targets
 DEFAULT_ATOL = 1e-5
-_RANDOM_PREFIXES = ("Random", "Multinomial", "Bernoulli", "StatelessRandom", "StatefulRandom")
 
 
 class ExportError(RuntimeError):
@@ -42,10 +45,6 @@ class _LogCapture(logging.Handler):
             self.messages.append(record.getMessage())
         except Exception:  # pragma: no cover - never let logging break the export
             pass
-
-
-def _is_random_op(op_type: str) -> bool:
-    return op_type.startswith(_RANDOM_PREFIXES) or "Random" in op_type
 
 
 def check_graph(proto: Any, what: str, opset_limit: int = MAX_OPSET) -> None:
@@ -120,7 +119,7 @@ def to_onnx(
 
 
 def check_graph_random_first(proto: Any, what: str) -> None:
-    random_ops = sorted({n.op_type for n in proto.graph.node if _is_random_op(n.op_type)})
+    random_ops = sorted({n.op_type for n in proto.graph.node if is_random_op(n.op_type)})
     if random_ops:
         raise ExportError(
             f"{what}: the inference graph contains random ops {random_ops}; a model "
@@ -193,12 +192,17 @@ def export_graphs(
     for name, g in graphs.items():
         what = f"{kind} {name}"
         proto = to_onnx(g["fn"], g["input_dim"], g["input"], g["outputs"], what, opset)
+        data = proto.SerializeToString()
+        try:  # the loader's gate: never write a file that load() refuses
+            _onnx_gate.check_graph(data, g["input"], g["outputs"], int(g["input_dim"]))
+        except GateError as exc:
+            raise ExportError(f"{what}: fastgen.nn.load would refuse the graph: {exc}") from None
         probe = np.ascontiguousarray(g["probe"], dtype=np.float32)
         diffs[name] = numeric_check(
             proto, _keras_outputs(g["fn"]), probe, what, atol, list(g["outputs"])
         )
         member = f"{name}.onnx"
-        members[member] = proto.SerializeToString()
+        members[member] = data
         specs[name] = {
             "member": member,
             "inputs": [g["input"]],

@@ -10,6 +10,12 @@ single-threaded sessions, which balances load when other processes share the cor
 where onnxruntime's static split of each operator between its intra-op threads waits
 for the slowest one.  Calls are thread-safe (each call uses its own buffers;
 onnxruntime sessions support concurrent ``run``).
+
+A model file may come from an attacker, so :func:`load` validates the manifest
+(:func:`graph_specs`), passes every graph through the static gate of
+:mod:`fastgen.nn._onnx_gate` before any session exists, and then creates the sessions
+and runs a fixed probe batch through each graph under a memory cap (see that module).
+Every chunk's outputs must have one row per input row (:class:`_Graph`).
 """
 
 from __future__ import annotations
@@ -18,12 +24,21 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fastgen._modelfile import ModelFileError, read_modelfile
+from fastgen.nn._onnx_gate import (
+    GateError,
+    GraphSummary,
+    check_graph,
+    graph_bytes_budget,
+    memory_cap,
+    probe_batch,
+    probe_graph,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +51,14 @@ KINDS = ("autoencoder", "vae", "keras")
 #: rows per ``session.run``: on the 784-feature reference models, 512-1,536 rows ran
 #: ~10 % faster per row than 4,096 (the chunk and its activations stay in cache)
 DEFAULT_BATCH_SIZE = 1024
+#: largest feature width a manifest may declare (the probe allocates rows of it)
+MAX_WIDTH = 1 << 24
+#: per kind: the graphs a file must hold, with their number of outputs (None: any)
+KIND_GRAPHS: dict[str, dict[str, int | None]] = {
+    "autoencoder": {"encoder": 1, "decoder": 1},
+    "vae": {"encoder": 2, "decoder": 1},
+    "keras": {"model": None},
+}
 
 
 # --------------------------------------------------------------------------- validation
@@ -195,13 +218,21 @@ def map_batches(
     """
     n = X.shape[0]
     if n <= batch_size:
-        return [np.asarray(r) for r in fn(_chunk_f32(X, name))]
+        outs = [np.asarray(r) for r in fn(_chunk_f32(X, name))]
+        for i, r in enumerate(outs):
+            if r.ndim == 0 or r.shape[0] != n:
+                raise RuntimeError(f"output {i} has shape {r.shape} for a chunk of {n} rows")
+        return outs
     if layout is not None:
         outs = [np.empty((n, *tail), dtype=dtype) for tail, dtype in layout]
     else:
         first = fn(_chunk_f32(X[:batch_size], name))
         outs = [np.empty((n, *np.shape(r)[1:]), dtype=np.asarray(r).dtype) for r in first]
         for o, r in zip(outs, first, strict=True):
+            if np.shape(r) != o[:batch_size].shape:  # never broadcast silently
+                raise RuntimeError(
+                    f"a chunk's output has shape {np.shape(r)}, expected {o[:batch_size].shape}"
+                )
             o[:batch_size] = r
 
     def work(start: int, stop: int) -> None:
@@ -238,6 +269,166 @@ def row_error(X: np.ndarray, R: np.ndarray) -> np.ndarray:
     return np.mean(d * d, axis=1)
 
 
+# --------------------------------------------------------------------------- manifest
+
+
+class GraphSpec:
+    """One graph of a model file, as its (validated) manifest describes it.
+
+    ``width``: the input's feature width; ``tails``: per output, its shape without
+    the batch dimension where the manifest says it (else None); ``latent``: the
+    input is a latent code (the decoder), not data.
+    """
+
+    __slots__ = ("input_name", "latent", "member", "name", "output_names", "tails", "width")
+
+    def __init__(
+        self,
+        name: str,
+        member: str,
+        input_name: str,
+        output_names: tuple[str, ...],
+        width: int,
+        tails: tuple[tuple[int, ...] | None, ...],
+        latent: bool = False,
+    ) -> None:
+        self.name, self.member, self.input_name = name, member, input_name
+        self.output_names, self.width, self.tails, self.latent = output_names, width, tails, latent
+
+
+class ManifestLayout:
+    """What :func:`graph_specs` validated: feature and latent widths, graph specs."""
+
+    __slots__ = ("graphs", "latent_dim", "n_features")
+
+    def __init__(self, n_features: int, latent_dim: int | None, graphs: dict[str, GraphSpec]):
+        self.n_features, self.latent_dim, self.graphs = n_features, latent_dim, graphs
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _width(obj: Mapping[str, Any], key: str, where: str) -> int:
+    shape = obj.get(key)
+    if (
+        not isinstance(shape, list)
+        or not shape
+        or not _is_int(shape[-1])
+        or not 0 < shape[-1] <= MAX_WIDTH
+    ):
+        raise ModelFileError(
+            f"{where} {key!r} must be a list ending in a positive width (at most "
+            f"{MAX_WIDTH}), got {_short(shape)}"
+        )
+    return int(shape[-1])
+
+
+def _names(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, str) and v for v in value)
+        and len(set(value)) == len(value)
+    )
+
+
+def _output_tails(manifest: Mapping[str, Any], n: int, path: str) -> list[tuple[int, ...] | None]:
+    """A keras file's optional ``output_shapes``: trailing shapes where fully given."""
+    shapes = manifest.get("output_shapes")
+    if shapes is None:
+        return [None] * n
+    if (
+        not isinstance(shapes, list)
+        or len(shapes) != n
+        or not all(
+            isinstance(s, list) and s and all(d is None or (_is_int(d) and d >= 0) for d in s)
+            for s in shapes
+        )
+    ):
+        raise ModelFileError(
+            f"{path}: manifest 'output_shapes' must list one shape per output, got {_short(shapes)}"
+        )
+    return [
+        tuple(int(d) for d in s[1:]) if all(d is not None for d in s[1:]) else None for s in shapes
+    ]
+
+
+def graph_members(manifest: Mapping[str, Any]) -> list[str]:
+    """The member names a neural manifest's graphs refer to (checked by :func:`graph_specs`).
+
+    Given to :func:`~fastgen._modelfile.read_modelfile` so that a file holding members
+    no graph uses is refused before anything is decompressed.
+    """
+    graphs = manifest.get("graphs")
+    if not isinstance(graphs, dict):
+        return []
+    specs = [spec for spec in graphs.values() if isinstance(spec, dict)]
+    return [spec["member"] for spec in specs if isinstance(spec.get("member"), str)]
+
+
+def graph_specs(
+    manifest: Mapping[str, Any], kind: str, members: Mapping[str, Any], path: str
+) -> ManifestLayout:
+    """Validate a neural manifest of ``kind``; raise :class:`ModelFileError` naming ``path``.
+
+    Checks ``input_shape`` (and ``latent_shape`` for an autoencoder/VAE): lists ending
+    in a positive width; ``graphs``: exactly the kind's graphs (:data:`KIND_GRAPHS`),
+    each ``{"member": name of a bytes member, "inputs": [one name], "outputs":
+    [distinct names]}`` with the kind's number of outputs and, if given, an
+    ``input_shape`` ending in the graph's input width.
+    """
+    expected = KIND_GRAPHS.get(kind)
+    if expected is None:
+        raise ModelFileError(f"{path}: kind {kind!r} is not a neural model kind")
+    n_features = _width(manifest, "input_shape", f"{path}: manifest")
+    latent = None if kind == "keras" else _width(manifest, "latent_shape", f"{path}: manifest")
+    graphs = manifest.get("graphs")
+    if not isinstance(graphs, dict) or set(graphs) != set(expected):
+        got = sorted(map(str, graphs))[:8] if isinstance(graphs, dict) else _short(graphs)
+        raise ModelFileError(
+            f"{path}: manifest 'graphs' must hold exactly {sorted(expected)}, got {got}"
+        )
+    specs: dict[str, GraphSpec] = {}
+    for name, n_out in expected.items():
+        spec = graphs[name]
+        where = f"{path}: {name}:"
+        if not isinstance(spec, dict):
+            raise ModelFileError(f"{where} graph spec must be a dict, got {_short(spec)}")
+        member, inputs, outputs = spec.get("member"), spec.get("inputs"), spec.get("outputs")
+        if not isinstance(member, str) or not isinstance(members.get(member), bytes):
+            raise ModelFileError(f"{where} member {_short(member)} is missing or not bytes")
+        if not _names(inputs) or len(inputs) != 1:
+            raise ModelFileError(f"{where} 'inputs' must list one name, got {_short(inputs)}")
+        if not _names(outputs) or (n_out is not None and len(outputs) != n_out):
+            want = "distinct names" if n_out is None else f"{n_out} distinct name(s)"
+            raise ModelFileError(f"{where} 'outputs' must list {want}, got {_short(outputs)}")
+        width = n_features if latent is None or name == "encoder" else latent
+        if "input_shape" in spec and _width(spec, "input_shape", f"{where} graph") != width:
+            raise ModelFileError(
+                f"{where} graph 'input_shape' {_short(spec['input_shape'])} does not end in {width}"
+            )
+        if kind == "keras":
+            tails = _output_tails(manifest, len(outputs), path)
+        elif name == "encoder":
+            tails = [(latent,)] * len(outputs)
+        else:
+            tails = [(n_features,)]
+        specs[name] = GraphSpec(
+            name, member, inputs[0], tuple(outputs), width, tuple(tails), name == "decoder"
+        )
+    return ManifestLayout(n_features, latent, specs)
+
+
+def static_gate(data: bytes, spec: GraphSpec, path: str) -> GraphSummary:
+    """:func:`~fastgen.nn._onnx_gate.check_graph` on one graph; ModelFileError naming both."""
+    try:
+        return check_graph(data, spec.input_name, spec.output_names, spec.width)
+    except GateError as exc:
+        raise ModelFileError(f"{path}: {spec.name}: {exc}") from None
+
+
 # --------------------------------------------------------------------------- sessions
 
 
@@ -263,7 +454,9 @@ def _make_session(
     providers: list[str],
     intra_op_num_threads: int | None,
     allow_spinning: bool,
+    what: str | None = None,
 ):
+    """An onnxruntime session; its errors become ModelFileError(``what``: ...) if given."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -271,7 +464,12 @@ def _make_session(
     if intra_op_num_threads is not None:
         opts.intra_op_num_threads = int(intra_op_num_threads)
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if allow_spinning else "0")
-    sess = ort.InferenceSession(model_bytes, sess_options=opts, providers=providers)
+    try:
+        sess = ort.InferenceSession(model_bytes, sess_options=opts, providers=providers)
+    except Exception as exc:  # onnxruntime's errors share no useful base (MemoryError too)
+        if what is None:
+            raise
+        raise ModelFileError(f"{what}: onnxruntime cannot load the graph: {_brief(exc)}") from exc
     active = sess.get_providers()
     if providers[0] == "CUDAExecutionProvider" and "CUDAExecutionProvider" not in active:
         if device == "cuda":
@@ -284,8 +482,13 @@ def _make_session(
             f"falling back to {active}"
         )
         logger.warning(msg)
-        warnings.warn(msg, RuntimeWarning, stacklevel=5)
+        warnings.warn(msg, RuntimeWarning, stacklevel=8)
     return sess
+
+
+def _brief(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 400 else text[:397] + "..."
 
 
 class _Graph:
@@ -295,12 +498,14 @@ class _Graph:
     (``session.io_binding()``; outputs allocated on the session's device, ``"cuda"``
     or ``"cpu"``, and copied to host memory once at the end) instead of
     ``session.run``; a binding is made per call, so concurrent calls stay safe.
+    Every call checks that each output has one row per input row.
     """
 
-    def __init__(self, session, spec: dict, io_binding: bool = False):
+    def __init__(self, session, spec: GraphSpec, io_binding: bool = False):
         self.session = session
-        self.input_name: str = spec["inputs"][0]
-        self.output_names: list[str] = list(spec["outputs"])
+        self.name: str = spec.name
+        self.input_name: str = spec.input_name
+        self.output_names: list[str] = list(spec.output_names)
         #: shapes (without the batch dimension) and dtypes of the outputs, when the
         #: graph declares them all (then outputs are preallocated before any run)
         self.layout: OutputLayout | None = _output_layout(session, self.output_names)
@@ -308,15 +513,24 @@ class _Graph:
         on_cuda = session.get_providers()[0] == "CUDAExecutionProvider"
         self._output_device = "cuda" if on_cuda else "cpu"
 
-    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+    def __call__(self, x: np.ndarray, run_options=None) -> list[np.ndarray]:
         if not self.io_binding:
-            return self.session.run(self.output_names, {self.input_name: x})
-        binding = self.session.io_binding()
-        binding.bind_cpu_input(self.input_name, x)
-        for name in self.output_names:
-            binding.bind_output(name, self._output_device)
-        self.session.run_with_iobinding(binding)
-        return binding.copy_outputs_to_cpu()
+            outs = self.session.run(self.output_names, {self.input_name: x}, run_options)
+        else:
+            binding = self.session.io_binding()
+            binding.bind_cpu_input(self.input_name, x)
+            for name in self.output_names:
+                binding.bind_output(name, self._output_device)
+            self.session.run_with_iobinding(binding, run_options)
+            outs = binding.copy_outputs_to_cpu()
+        n = x.shape[0]
+        for name, r in zip(self.output_names, outs, strict=True):
+            if np.ndim(r) == 0 or np.shape(r)[0] != n:
+                raise RuntimeError(
+                    f"graph {self.name!r}: output {name!r} has shape {np.shape(r)} for "
+                    f"{n} input rows (one output row per input row expected)"
+                )
+        return outs
 
 
 _ORT_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64}
@@ -335,6 +549,92 @@ def _output_layout(session, names: list[str]) -> OutputLayout | None:
     return layout
 
 
+def _probe(
+    graphs: dict[str, _Graph],
+    specs: dict[str, GraphSpec],
+    summaries: dict[str, GraphSummary],
+    path: str,
+    budget: int | None,
+    exact: bool,
+) -> None:
+    """:func:`~fastgen.nn._onnx_gate.probe_graph` on each graph; ModelFileError on failure."""
+    import onnxruntime as ort
+
+    quiet = ort.RunOptions()
+    quiet.log_severity_level = 4  # a refused probe is reported by the exception alone
+    for name, g in graphs.items():
+        spec = specs[name]
+        tails = list(spec.tails)
+        if g.layout is not None:  # what the graph itself declares
+            tails = [t if t is not None else lt for t, (lt, _) in zip(tails, g.layout, strict=True)]
+        x = probe_batch(spec.width, latent=spec.latent)
+        try:
+            probe_graph(
+                lambda v, g=g: g(v, quiet),
+                x,
+                tails,
+                exact=exact,
+                # rows' independence is the graph's property: checked on CPU, where
+                # numerics are exact; a GPU may pick other kernels for one row
+                row_check=exact and "DynamicQuantizeLinear" not in summaries[name].ops,
+                names=g.output_names,
+            )
+        except GateError as exc:
+            raise ModelFileError(f"{path}: {name}: {exc}") from None
+        except Exception as exc:  # onnxruntime's errors, MemoryError
+            text = _brief(exc)
+            if budget is not None and (
+                isinstance(exc, MemoryError) or "allocate" in text or "bad_alloc" in text
+            ):
+                text = f"needs more than the load-time memory cap ({budget >> 20} MiB): {text}"
+            raise ModelFileError(f"{path}: {name}: probe run failed: {text}") from exc
+
+
+def _open_graphs(
+    members: Mapping[str, Any],
+    specs: dict[str, GraphSpec],
+    path: str,
+    device: str,
+    providers: list[str],
+    threads: int | None,
+    allow_spinning: bool,
+    io_binding: bool | str,
+) -> dict[str, _Graph]:
+    """Gate, open and probe every graph (see :mod:`fastgen.nn._onnx_gate`)."""
+    data = {name: members[spec.member] for name, spec in specs.items()}
+    summaries = {name: static_gate(data[name], spec, path) for name, spec in specs.items()}
+    total = sum(len(b) for b in data.values())
+
+    def open_all(dev: str, provs: list[str], n_threads: int | None, spin: bool, bind):
+        # on CPU a session that fails blames the file; on CUDA (after the CPU probe
+        # passed) the device, so onnxruntime's own error propagates
+        cpu = provs[0] == "CPUExecutionProvider"
+        sessions = {
+            name: _make_session(
+                data[name], dev, provs, n_threads, spin, f"{path}: {name}" if cpu else None
+            )
+            for name in specs
+        }
+        active = next(iter(sessions.values())).get_providers()
+        binding = active[0] == "CUDAExecutionProvider" if bind == "auto" else bool(bind)
+        return {name: _Graph(s, specs[name], binding) for name, s in sessions.items()}
+
+    if providers[0] == "CPUExecutionProvider":
+        pool = 0 if threads == 1 else (threads or n_cpus()) - 1  # intra-op threads per session
+        with memory_cap(graph_bytes_budget(total, pool * len(specs))) as budget:
+            graphs = open_all(device, providers, threads, allow_spinning, io_binding)
+            _probe(graphs, specs, summaries, path, budget, exact=True)
+        return graphs
+    # GPU memory is no process limit: the capped, exact probe runs on CPU sessions first
+    with memory_cap(graph_bytes_budget(total, 0)) as budget:
+        cpu = open_all("cpu", ["CPUExecutionProvider"], 1, False, False)
+        _probe(cpu, specs, summaries, path, budget, exact=True)
+    del cpu
+    graphs = open_all(device, providers, threads, allow_spinning, io_binding)
+    _probe(graphs, specs, summaries, path, None, exact=False)
+    return graphs
+
+
 # --------------------------------------------------------------------------- models
 
 
@@ -350,8 +650,10 @@ class _OnnxModel:
         allow_spinning: bool = False,
         n_jobs: int | None = None,
         io_binding: bool | str = "auto",
+        path: str = "<model file>",
     ):
         self.manifest: dict = mf.manifest
+        layout = graph_specs(mf.manifest, self.kind, mf.members, path)
         self.batch_size = batch_size
         self.device = device
         providers = _providers(device)
@@ -365,24 +667,17 @@ class _OnnxModel:
         threads = intra_op_num_threads
         if threads is None and self.n_jobs > 1:
             threads = 1
-        sessions = {}
-        for name, spec in mf.manifest["graphs"].items():
-            data = mf.members.get(spec["member"])
-            if not isinstance(data, bytes):
-                raise ModelFileError(f"graph {name!r}: member {spec['member']!r} missing")
-            sessions[name] = _make_session(data, device, providers, threads, allow_spinning)
+        self.graphs: dict[str, _Graph] = _open_graphs(
+            mf.members, layout.graphs, path, device, providers, threads, allow_spinning,
+            io_binding,
+        )  # fmt: skip
+        first = next(iter(self.graphs.values()))
         #: execution providers of the sessions, in priority order
-        self.providers: list[str] = next(iter(sessions.values())).get_providers()
+        self.providers: list[str] = first.session.get_providers()
         #: whether calls bind inputs/outputs explicitly ("auto": on CUDA)
-        self.io_binding: bool = (
-            self.providers[0] == "CUDAExecutionProvider" if io_binding == "auto"
-            else bool(io_binding)
-        )
-        self.graphs: dict[str, _Graph] = {
-            name: _Graph(sess, mf.manifest["graphs"][name], self.io_binding)
-            for name, sess in sessions.items()
-        }
-        self.n_features_in_: int = int(mf.manifest["input_shape"][-1])
+        self.io_binding: bool = first.io_binding
+        self.n_features_in_: int = layout.n_features
+        self._latent_dim = layout.latent_dim
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = -1
         self._pool_lock = threading.Lock()
@@ -421,7 +716,7 @@ class OnnxAutoencoder(_OnnxModel):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.latent_dim: int = int(self.manifest["latent_shape"][-1])
+        self.latent_dim: int = int(self._latent_dim or 0)
 
     def encode(self, X: Any) -> np.ndarray:
         """Latent codes, shape (n, latent_dim), float32 (the VAE: the posterior mean)."""
@@ -487,6 +782,7 @@ def load(
     allow_spinning: bool = False,
     n_jobs: int | None = None,
     io_binding: bool | str = "auto",
+    max_size: int | None = None,
 ) -> OnnxAutoencoder | OnnxVAE | OnnxKerasModel:
     """Load a fastgen neural model file for inference with onnxruntime.
 
@@ -520,11 +816,24 @@ def load(
         Run through onnxruntime's IO binding (outputs allocated on the session's
         device and copied to host once per call) instead of ``session.run``.
         ``"auto"`` (default): when the CUDA provider is active.  Same results.
+    max_size : int, optional
+        Cap on the file's total uncompressed size in bytes (default
+        :data:`fastgen._modelfile.DEFAULT_MAX_SIZE`); raise it for very large models.
 
     Returns
     -------
     OnnxAutoencoder, OnnxVAE or OnnxKerasModel
         The ``providers`` attribute lists the execution providers in use.
+
+    Raises
+    ------
+    ModelFileError
+        The file is unreadable or corrupt (:func:`~fastgen._modelfile.read_modelfile`),
+        its manifest is malformed (:func:`graph_specs`), a graph fails the static gate
+        (external data, functions, ops outside the allow-list, opset, inputs/outputs
+        not as declared) or the load-time probe (wrong rows, dtype or shape, NaN,
+        non-deterministic, rows not independent, over the memory cap): see
+        :mod:`fastgen.nn._onnx_gate`.  The message names the file and the graph.
     """
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
@@ -544,10 +853,7 @@ def load(
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if io_binding not in ("auto", True, False):
         raise ValueError(f"io_binding must be True, False or 'auto', got {io_binding!r}")
-    mf = read_modelfile(path, kind=kind or KINDS)
-    for key in ("graphs", "input_shape"):
-        if key not in mf.manifest:
-            raise ModelFileError(f"{os.fspath(path)}: manifest lacks {key!r}")
+    mf = read_modelfile(path, kind=kind or KINDS, max_size=max_size, referenced=graph_members)
     model = _CLASSES[mf.kind](
         mf,
         device,
@@ -556,6 +862,7 @@ def load(
         bool(allow_spinning),
         None if n_jobs is None else int(n_jobs),
         io_binding,
+        path=os.fspath(path),
     )
     logger.info("fastgen.nn: loaded %s model on %s", mf.kind, model.providers)
     return model

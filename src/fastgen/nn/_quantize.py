@@ -4,6 +4,12 @@ Uses ``onnxruntime.quantization.quantize_dynamic`` (int8 weights, activations
 quantised on the fly) on every graph of the file and records the accuracy change
 measured on a probe batch in the new file's manifest.  Loading the result needs
 onnxruntime only, like any other model file.
+
+The source file passes :func:`fastgen.nn.load`'s manifest check and static gate
+before any of its graphs reaches onnxruntime, and each quantised graph passes the
+gate again (the ops it holds, ``DynamicQuantizeLinear``, ``MatMulInteger``,
+``ConvInteger``, ``Cast``, ``Mul``, ``Add``, are on the loader's allow-list), so the
+copy always loads.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from fastgen._modelfile import read_modelfile, write_modelfile
+from fastgen._modelfile import ModelFileError, read_modelfile, write_modelfile
+from fastgen.nn._inference import KINDS, GraphSpec, graph_members, graph_specs, static_gate
 
 __all__ = ["quantize_dynamic"]
 
@@ -43,11 +50,11 @@ def _quiet_preprocessing_advice() -> Iterator[None]:
         root.removeFilter(_not_preprocessing_advice)
 
 
-def _run(model_bytes: bytes, spec: dict, x: np.ndarray) -> list[np.ndarray]:
+def _run(model_bytes: bytes, spec: GraphSpec, x: np.ndarray) -> list[np.ndarray]:
     import onnxruntime as ort
 
     sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-    return sess.run(spec["outputs"], {spec["inputs"][0]: x})
+    return sess.run(list(spec.output_names), {spec.input_name: x})
 
 
 def quantize_dynamic(
@@ -77,24 +84,26 @@ def quantize_dynamic(
     from onnxruntime.quantization import QuantType
     from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
 
-    mf = read_modelfile(src)
+    path = os.fspath(src)
+    mf = read_modelfile(src, kind=KINDS, referenced=graph_members)
     manifest = mf.manifest
-    n_features = int(manifest["input_shape"][-1])
+    layout = graph_specs(manifest, mf.kind, mf.members, path)
+    graphs = layout.graphs
+    for spec in graphs.values():  # before any graph reaches onnxruntime
+        static_gate(mf.members[spec.member], spec, path)
     if probe is None:
-        probe = np.random.default_rng(seed).random((256, n_features), dtype=np.float32)
+        probe = np.random.default_rng(seed).random((256, layout.n_features), dtype=np.float32)
     probe = np.ascontiguousarray(probe, dtype=np.float32)
-    graphs = manifest["graphs"]
     members: dict[str, Any] = {}
     report: dict[str, dict[str, float]] = {}
-    inputs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, spec in graphs.items():
-            float_bytes = mf.members[spec["member"]]
+            float_bytes = mf.members[spec.member]
             if name == "decoder":
-                x = _run(mf.members[graphs["encoder"]["member"]], graphs["encoder"], probe)[0]
+                enc = graphs["encoder"]
+                x = _run(mf.members[enc.member], enc, probe)[0]
             else:
                 x = probe
-            inputs[name] = x
             fin, fout = os.path.join(tmp, f"{name}.onnx"), os.path.join(tmp, f"{name}.q.onnx")
             with open(fin, "wb") as f:
                 f.write(float_bytes)
@@ -102,7 +111,11 @@ def quantize_dynamic(
                 ort_quantize_dynamic(fin, fout, weight_type=QuantType.QInt8)
             with open(fout, "rb") as f:
                 q_bytes = f.read()
-            members[spec["member"]] = q_bytes
+            try:
+                static_gate(q_bytes, spec, os.fspath(dst))
+            except ModelFileError as exc:
+                raise RuntimeError(f"the quantised graph would not load: {exc}") from None
+            members[spec.member] = q_bytes
             want = _run(float_bytes, spec, x)
             got = _run(q_bytes, spec, x)
             diffs = [np.abs(g.astype(np.float64) - w) for g, w in zip(got, want, strict=True)]
