@@ -643,6 +643,137 @@ def test_model_file_paths_are_loaded(tmp_path, docs, text_model, hmm_data):
                      lengths=lengths, device="cuda")
 
 
+class _RowModel:
+    """A numeric model: ``predict`` gives ``value`` for rows whose first feature is 7."""
+
+    n_features_in_ = 2
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def predict(self, X):
+        return np.where(X[:, 0] == 7, self.value, X[:, 1])
+
+
+def test_nan_output_is_an_error_naming_model_and_row(tmp_path):
+    X = np.zeros((20, 2))
+    X[12, 0] = X[15, 0] = 7
+    np.save(tmp_path / "x.npy", X)
+    (tmp_path / "o.npy").write_bytes(b"old")  # an existing output is left untouched
+    for batch_size in (3, 100):
+        with pytest.raises(BatchError, match=r"^_RowModel \(in memory\): model produced NaN for "
+                           r"row 13 of .*x\.npy; the model may be corrupt$"):
+            predict_file(_RowModel(np.nan), tmp_path / "x.npy", tmp_path / "o.npy",
+                         batch_size=batch_size)
+        assert (tmp_path / "o.npy").read_bytes() == b"old" and leftovers(tmp_path) == []
+    predict_file(_RowModel(-np.inf), tmp_path / "x.npy", tmp_path / "o.npy", batch_size=3)
+    assert np.isneginf(np.load(tmp_path / "o.npy")).sum() == 2  # -inf is a legitimate value
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_nan_row_counts_skipped_rows(tmp_path):
+    """A poisoned model file (NaN in memory; saved files with NaN are refused at load)."""
+    import fastgen
+
+    model = TextClassifier(CountVectorizer(), MultinomialNB()).fit(
+        ["good fun", "bad plot", "poison pill"], [1, 0, 1]
+    )
+    model.classifier_.feature_log_prob_[:, model.vectorizer_.vocabulary_["poison"]] = np.nan
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"good fun\nbad\xff plot\ngreat\npoison\nfun\n")
+    for out in ("o.npy", "o.csv", "o.parquet"):
+        with pytest.raises(BatchError, match=r"model produced NaN for row 4 of .*in\.txt"):
+            predict_file(model, src, tmp_path / out, proba=True, on_error="skip", batch_size=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+    # a model file is named: a stand-in for a file that loads poisoned
+    fastgen.save(TextClassifier(CountVectorizer(), MultinomialNB()).fit(["aa", "bb"], [0, 1]),
+                 tmp_path / "m.fgm")
+    import fastgen.batch._engine as engine
+
+    real = engine.load_model
+
+    def load_poisoned(path, *args, **kwargs):
+        real(path, *args, **kwargs)
+        return model
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(engine, "load_model", load_poisoned)
+        with pytest.raises(BatchError, match=r"^\S*m\.fgm: model produced NaN for row 4 of "
+                           r".*; the model file may be corrupt$"):
+            predict_file(tmp_path / "m.fgm", src, tmp_path / "o.npy", proba=True,
+                         on_error="skip")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "m.fgm"]
+
+
+def test_first_nan_row():
+    from fastgen.batch._common import first_nan_row
+
+    assert first_nan_row(np.array([1.0, -np.inf, np.inf])) is None
+    assert first_nan_row(np.array([[0.0, 1.0], [2.0, np.nan], [np.nan, 0.0]])) == 1
+    assert first_nan_row(np.array([0, 1, 2])) is None
+    assert first_nan_row(np.array(["nan", "x"])) is None
+    assert first_nan_row(np.zeros((0, 3))) is None
+    assert first_nan_row(np.array([1 + 1j, complex(0, np.nan)])) == 1
+    assert first_nan_row(np.array([0.0, np.nan], dtype=np.float32)) == 1
+
+
+def test_trusted_and_max_size_reach_the_loader(tmp_path, docs, text_model, monkeypatch):
+    import fastgen
+    from fastgen._modelfile import ModelFileError
+    from fastgen.batch import load_model
+
+    fastgen.save(text_model, tmp_path / "nb.fgm")
+    src = write_txt(tmp_path / "in.txt", docs)
+    with pytest.raises(ModelFileError, match=r"nb\.fgm: .*more than the 100 allowed"):
+        predict_file(tmp_path / "nb.fgm", src, tmp_path / "o.npy", max_size=100)
+    with pytest.raises(ModelFileError, match="more than the 100 allowed"):
+        load_model(tmp_path / "nb.fgm", max_size=100)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "nb.fgm"]
+    seen = []
+    real = fastgen.load
+    monkeypatch.setattr(fastgen, "load", lambda path, **kw: seen.append(kw) or real(path, **kw))
+    predict_file(tmp_path / "nb.fgm", src, tmp_path / "o.npy", trusted=True, max_size=10**6)
+    load_model(str(tmp_path / "nb.fgm"))
+    assert seen == [{"trusted": True, "max_size": 10**6}, {"trusted": False, "max_size": None}]
+    ae = make_onnx_autoencoder(tmp_path / "ae.fgm")
+    load_model(ae, "cpu", trusted=True, max_size=10**6)
+    assert seen[-1] == {"trusted": True, "max_size": 10**6, "device": "cpu"}
+
+
+def test_writer_cleanup_survives_signals(tmp_path, monkeypatch):
+    from fastgen.batch import remove_pending_outputs
+
+    # a writer made but never entered (a signal between the two): found and removed
+    writer = open_writer(tmp_path / "o.npy")
+    assert len(leftovers(tmp_path)) == 1
+    remove_pending_outputs()
+    assert leftovers(tmp_path) == []
+    writer.abort()
+    # closing interrupted by a second KeyboardInterrupt: the temporary file still goes
+    writer = open_writer(tmp_path / "o.csv")
+
+    def interrupted_close() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writer, "_close", interrupted_close)
+    with pytest.raises(KeyboardInterrupt), writer:
+        writer.write(np.arange(3))
+        raise RuntimeError("first error")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    # an interrupted open removes what it created
+    import fastgen.batch._writers as writers
+
+    def interrupted_open(self) -> None:
+        open(self.tmp, "xb").close()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writers.NpyWriter, "_open", interrupted_open)
+    with pytest.raises(KeyboardInterrupt):
+        open_writer(tmp_path / "o.npy")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert not writers._PENDING
+
+
 # --------------------------------------------------------------------------- building blocks
 
 

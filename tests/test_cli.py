@@ -223,6 +223,141 @@ def test_info_text_and_json(tmp_path, nb_file, capsys):
     assert code == 1 and "model file not found" in err
 
 
+# --------------------------------------------------------------------------- model files
+
+
+def corrupt_member(path: Path, dest: Path) -> Path:
+    """A copy of a model file with one member's compressed bytes scrambled (zlib error)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith("feature_log_prob_.npy"))
+    data = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for j in range(start, start + info.compress_size):
+        data[j] ^= 0x5A
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+def test_model_file_errors_name_the_file_once(tmp_path, nb_file, docs_txt, capsys):
+    bad = corrupt_member(nb_file, tmp_path / "bad.fgm")
+    for argv in (["info", bad], ["predict", bad, docs_txt, "-o", tmp_path / "o.npy"],
+                 ["generate", bad, "-n", "3", "-o", tmp_path / "g.npy"]):
+        code, out, err = run(argv, capsys)
+        assert code == 1 and out == "", argv
+        assert err.startswith(f"fastgen: error: {bad}: ") and err.count("\n") == 1, err
+        assert "error: error" not in err.lower() and err.count(str(bad)) == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.fgm"]
+
+
+def test_error_lines_have_one_prefix(tmp_path, nb_file, docs_txt, capsys, monkeypatch):
+    import zlib
+
+    from fastgen._modelfile import ModelFileError
+
+    assert cli._one_line(zlib.error("Error -3 while decompressing data")) == (
+        "Error -3 while decompressing data"
+    )
+    assert cli._one_line(ValueError("error: Error: bad\n value")) == "bad value"
+    assert cli._one_line(ZeroDivisionError("division by zero")) == (
+        "ZeroDivisionError: division by zero"
+    )
+    assert cli._one_line(KeyError()) == "KeyError"
+    errors = [zlib.error("Error -3 while decompressing data"),
+              ModelFileError("manifest is not valid JSON"),
+              ModelFileError(f"{nb_file}: manifest is not valid JSON")]
+    expected = ["Error -3 while decompressing data",
+                f"{nb_file}: manifest is not valid JSON",
+                f"{nb_file}: manifest is not valid JSON"]
+    for exc, message in zip(errors, expected, strict=True):
+        def fail(*args, exc=exc, **kwargs):
+            raise exc
+
+        monkeypatch.setattr(fastgen, "info", fail)
+        code, _, err = run(["info", nb_file], capsys)
+        assert code == 1 and err == f"fastgen: error: {message}\n"
+
+
+def test_model_flags_reach_the_library(tmp_path, nb_file, docs_txt, capsys, monkeypatch):
+    seen: list[dict] = []
+    load, info = fastgen.load, fastgen.info
+    monkeypatch.setattr(fastgen, "load", lambda path, **kw: seen.append(kw) or load(path, **kw))
+    monkeypatch.setattr(fastgen, "info", lambda path, **kw: seen.append(kw) or info(path, **kw))
+    vae = make_vae_file(tmp_path / "vae.fgm")
+    runs = [["predict", nb_file, docs_txt, "-o", tmp_path / "o.npy"],
+            ["generate", vae, "-n", "5", "-o", tmp_path / "g.npy", "--device", "cpu"],
+            ["info", nb_file]]
+    for argv in runs:
+        assert run(argv, capsys)[0] == 0
+        assert run([*argv, "--trusted", "--max-model-size", "4G"], capsys)[0] == 0
+    extra = [{}, {"device": "cpu"}, {}]
+    assert seen == [
+        kw
+        for more in extra
+        for kw in ({"trusted": False, "max_size": None, **more},
+                   {"trusted": True, "max_size": 4 * 1024**3, **more})
+    ]
+
+
+def test_max_model_size(tmp_path, nb_file, docs_txt, capsys):
+    for text, value in [("4096", 4096), ("512M", 512 * 1024**2), ("4G", 4 * 1024**3),
+                        ("1.5GiB", 3 * 1024**3 // 2), ("2kb", 2048), (" 1T ", 1024**4)]:
+        assert cli._byte_size(text) == value
+    for text in ("0", "-1", "abc", "4X", "", "0.1"):
+        with pytest.raises(cli.argparse.ArgumentTypeError, match="size in bytes"):
+            cli._byte_size(text)
+    code, _, err = run(["info", nb_file, "--max-model-size", "lots"], capsys)
+    assert code == 2 and "expected a size in bytes" in err
+    for argv in (["info", nb_file], ["predict", nb_file, docs_txt, "-o", tmp_path / "o.npy"]):
+        code, out, err = run([*argv, "--max-model-size", "100"], capsys)
+        assert code == 1 and out == "" and err.count("\n") == 1
+        assert err.startswith(f"fastgen: error: {nb_file}: ") and "the 100 allowed" in err
+    code, out, _ = run(["info", nb_file, "--max-model-size", "1M"], capsys)
+    assert code == 0 and "kind: fastgen.TextClassifier" in out
+    _, out, _ = run(["predict", "--help"], capsys)
+    assert "--trusted" in out and "read host files or run custom patterns" in out
+    assert "--max-model-size BYTES" in out
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_nan_outputs_fail(tmp_path, nb_file, docs_txt, capsys, monkeypatch):
+    poisoned = fastgen.load(nb_file)
+    poisoned.classifier_.feature_log_prob_[:] = np.nan
+    monkeypatch.setattr(fastgen, "load", lambda path, **kw: poisoned)
+    (tmp_path / "o.csv").write_text("old")
+    code, _, err = run(["predict", nb_file, docs_txt, "-o", tmp_path / "o.csv", "--proba"],
+                       capsys)
+    assert code == 1
+    assert err == (f"fastgen: error: {nb_file}: model produced NaN for row 1 of {docs_txt}; "
+                   "the model file may be corrupt\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.csv"]
+    assert (tmp_path / "o.csv").read_text() == "old"
+
+    class NanVAE:
+        latent_dim = 2
+        seen = 0
+
+        def generate(self, n):  # pragma: no cover - only its presence matters
+            raise AssertionError
+
+        def decode(self, z):
+            out = np.zeros((len(z), 3), np.float32)
+            if self.seen <= 449 < self.seen + len(z):
+                out[449 - self.seen, 1] = np.nan
+            self.seen += len(z)
+            return out
+
+    vae = make_vae_file(tmp_path / "vae.fgm")
+    monkeypatch.setattr(fastgen.batch, "load_model", lambda *a, **k: NanVAE())
+    code, _, err = run(["generate", vae, "-n", "1000", "--batch-size", "300", "-o",
+                        tmp_path / "g.npy"], capsys)
+    assert code == 1
+    assert err == (f"fastgen: error: {vae}: model produced NaN for sample 450; the model file "
+                   "may be corrupt\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.csv", "vae.fgm"]
+
+
 # --------------------------------------------------------------------------- train
 
 

@@ -2,21 +2,30 @@
 
 ``main(argv)`` returns the exit status: 0 on success, 1 on an error (printed as one
 line ``fastgen: error: <message>`` on stderr; the traceback only with ``--debug``),
-2 for usage errors, 130 when interrupted (Ctrl-C).  Batch prediction streams the
-input in chunks (:mod:`fastgen.batch`); outputs are written atomically.
+2 for usage errors, 130 when interrupted (Ctrl-C), 128 + the signal number when
+terminated by SIGTERM (143) or SIGHUP (129).  Batch prediction streams the input in
+chunks (:mod:`fastgen.batch`); outputs are written atomically: on an error or one of
+these signals the temporary output is removed and an existing output left untouched.
 """
 
 from __future__ import annotations
 
+import _thread
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import traceback
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +40,134 @@ PROG = "fastgen"
 
 class CLIError(Exception):
     """An error whose message is shown to the user as is."""
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM or SIGHUP while a command runs.
+
+    A ``BaseException`` like ``KeyboardInterrupt``: ``except Exception`` blocks let it
+    through, and the writers' cleanup (``with`` blocks, ``finally``) runs as it unwinds.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = int(signum)
+
+    @property
+    def name(self) -> str:
+        """The signal's name, e.g. ``"SIGTERM"``."""
+        try:
+            return signal.Signals(self.signum).name
+        except ValueError:
+            return f"signal {self.signum}"
+
+
+class Interrupted(KeyboardInterrupt):
+    """``KeyboardInterrupt`` raised by the CLI's SIGINT handler.
+
+    A subclass so that CPython's "unhandled KeyboardInterrupt" exit (killing itself
+    with SIGINT, status -2) is not triggered when the exception only passed through an
+    ``eval`` on its way to :func:`main`, which handles it.
+    """
+
+
+#: signals that end a command cleanly (SIGHUP does not exist on Windows)
+_EXIT_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+#: seconds between the watchdog's checks that the signal's exception is still unwinding
+_WATCHDOG_INTERVAL = 0.2
+
+
+def _noop() -> None:
+    """A Python-level call: the interpreter runs signal handlers already due on entry."""
+
+
+class _SignalGuard:
+    """SIGINT, SIGTERM and SIGHUP as exceptions in the main thread (see :func:`_signals`).
+
+    The first signal raises :class:`Interrupted` (SIGINT) or :class:`Terminated`;
+    while that exception is alive (unwinding through the cleanup code, then handled
+    by :func:`main`) further signals are ignored, so they cannot cut the removal of
+    temporary outputs short.  Should the exception be swallowed instead (raised in a
+    ``__del__`` or another place whose errors Python only reports), a watchdog thread
+    notices that it is gone and delivers the signal again.  The watchdog is started
+    with the guard: the handler itself takes no lock a thread start would need.
+    """
+
+    def __init__(self) -> None:
+        self.previous: dict[int, Any] = {}
+        #: the exception raised for the last signal (weakly) and that signal's number
+        self.raised: tuple[weakref.ref[BaseException], int] | None = None
+        self.closing = False
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+
+    def handler(self, signum: int, frame: Any) -> None:
+        if self.closing or (self.raised is not None and self.raised[0]() is not None):
+            return  # the block is ending, or the first signal's cleanup is running
+        exc: BaseException = Interrupted() if signum == signal.SIGINT else Terminated(signum)
+        self.raised = (weakref.ref(exc), signum)
+        self.wake.set()
+        try:
+            raise exc
+        finally:
+            del exc  # no reference cycle through this frame: the weak reference must die
+
+    def _watch(self) -> None:
+        """Deliver a signal again if its exception died before the block ended."""
+        while self.wake.wait() and not self.closing:
+            time.sleep(_WATCHDOG_INTERVAL)
+            with self.lock:
+                if self.closing:
+                    return
+                if self.raised is not None and self.raised[0]() is None:
+                    signum = self.raised[1]
+                    self.raised = None
+                    self.wake.clear()
+                    _thread.interrupt_main(signum)
+
+    def install(self) -> None:
+        for sig in _EXIT_SIGNALS:
+            old = signal.getsignal(sig)
+            if old in (signal.SIG_DFL, signal.default_int_handler):
+                self.previous[sig] = old
+                signal.signal(sig, self.handler)
+        if self.previous:
+            threading.Thread(target=self._watch, daemon=True,
+                             name="fastgen-signal-watchdog").start()
+
+    def restore(self) -> None:
+        try:
+            with self.lock:
+                self.closing = True  # from here on, signals are ignored until restored
+            _noop()  # a signal the watchdog just delivered is handled (ignored) now
+        finally:
+            for sig, old in self.previous.items():
+                signal.signal(sig, old)
+            self.wake.set()  # the watchdog sees closing and ends
+
+
+@contextlib.contextmanager
+def _signals() -> Iterator[None]:
+    """Turn SIGINT, SIGTERM and SIGHUP into exceptions in the main thread, for a block.
+
+    SIGINT raises ``KeyboardInterrupt`` (:class:`Interrupted`), SIGTERM and SIGHUP
+    :class:`Terminated`; the writers' cleanup runs as they unwind.  Only default
+    dispositions are replaced: a signal ignored by the parent (``nohup``) or handled
+    by the embedding program is left alone, and the previous handlers are restored at
+    the end.  Outside the main thread (where handlers cannot be set) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    guard = _SignalGuard()
+    guard.install()
+    try:
+        yield
+    finally:
+        guard.restore()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -64,23 +201,70 @@ def _int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+#: --max-model-size suffixes (binary multiples: 1K = 1024 bytes)
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?", re.IGNORECASE)
+
+
+def _byte_size(text: str) -> int:
+    """A size in bytes: ``4096``, ``512M``, ``4G``, ``1.5GiB`` (K, M, G, T: powers of 1024)."""
+    match = _SIZE.fullmatch(text.strip())
+    value = 0
+    if match:
+        value = int(float(match[1]) * _SIZE_UNITS[match[2].upper()])
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a size in bytes such as 4096, 512M or 4G, got {text!r}"
+        )
+    return value
+
+
+def _format_size(n: int) -> str:
+    for unit in ("T", "G", "M", "K"):
+        if n % _SIZE_UNITS[unit] == 0:
+            return f"{n // _SIZE_UNITS[unit]}{unit}"
+    return str(n)
+
+
 def _say(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr)
 
 
+#: a message's own leading "error:" (the CLI adds one)
+_ERROR_PREFIX = re.compile(r"^(?:error\s*:\s*)+", re.IGNORECASE)
+
+
 def _one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line, without an ``error:`` prefix of its own.
+
+    Unexpected exception types are named (``ZeroDivisionError: ...``), except those
+    called just ``error`` (``zlib.error``, ``struct.error``...), whose name would
+    only repeat the ``error:`` the CLI prints.
+    """
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         text = f"{exc.filename}: {exc.strerror}"
     else:
-        text = str(exc) or type(exc).__name__
-    text = " ".join(text.split())
+        text = str(exc)
+    text = _ERROR_PREFIX.sub("", " ".join(text.split())) or type(exc).__name__
     if len(text) > 600:
         text = text[:597] + "..."
     from fastgen.batch import BatchError
 
     expected = (BatchError, ValueError, TypeError, OSError, ImportError, RuntimeError, CLIError)
-    if not isinstance(exc, expected):
-        text = f"{type(exc).__name__}: {text}"
+    name = type(exc).__name__
+    if not isinstance(exc, expected) and name.lower() != "error" and text != name:
+        text = f"{name}: {text}"
+    return text
+
+
+def _model_file_message(exc: BaseException, args: argparse.Namespace | None) -> str:
+    """:func:`_one_line`, with the model file named first for a model-file error."""
+    text = _one_line(exc)
+    path = getattr(args, "model", None)
+    from fastgen._modelfile import ModelFileError
+
+    if isinstance(exc, ModelFileError) and isinstance(path, str) and path not in text:
+        text = f"{path}: {text}"
     return text
 
 
@@ -168,6 +352,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         on_error=args.on_error,
         progress=False if args.quiet else (True if args.progress else None),
         device=args.device,
+        trusted=args.trusted,
+        max_size=args.max_model_size,
     )
     if report.skipped_rows:
         _say(f"warning: skipped {report.n_skipped:,} bad row(s); first: {report.skip_reasons[0]}")
@@ -266,7 +452,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     trainer = {"nb": _train_nb, "hmm": _train_hmm, "ae": _train_neural,
                "vae": _train_neural}[args.model_kind]
     model, summary = trainer(args)
-    fastgen.save(model, args.output)
+    try:
+        fastgen.save(model, args.output)
+    except BaseException:
+        # fastgen.save removes its temporary file itself; this covers a signal that
+        # came inside that cleanup (the name is the one fastgen._modelfile writes)
+        with contextlib.suppress(OSError):
+            os.remove(f"{args.output}.tmp-{os.getpid()}")
+        raise
     if not args.quiet:
         _say(f"trained {type(model).__name__} on {summary}; saved {args.output}")
     return 0
@@ -275,11 +468,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from fastgen._progress import Progress
     from fastgen.batch import check_output_path, load_model, open_writer
+    from fastgen.batch._common import check_no_nan
 
     check_output_path(args.output)
     if not os.path.isfile(args.model):
         raise CLIError(f"{args.model}: model file not found")
-    model = load_model(args.model, args.device)
+    model = load_model(args.model, args.device, trusted=args.trusted,
+                       max_size=args.max_model_size)
     if not callable(getattr(model, "generate", None)):
         raise CLIError(f"{args.model}: holds a {type(model).__name__}; generate needs a VAE")
     rng = np.random.default_rng(args.seed)
@@ -294,7 +489,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
             m = min(batch, args.n - start)
             # the same draws as model.generate(n, seed): one stream, row-major
             z = rng.standard_normal((m, latent), dtype=np.float32)
-            writer.write(model.decode(z))
+            samples = model.decode(z)
+            check_no_nan(samples, args.model, lambda i, start=start: f"sample {start + i + 1}")
+            writer.write(samples)
             bar.update(m)
     if not args.quiet:
         _say(f"wrote {args.n:,} samples to {args.output}")
@@ -349,7 +546,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     if not os.path.exists(args.model):
         raise CLIError(f"{args.model}: model file not found")
-    info = fastgen.info(args.model)
+    info = fastgen.info(args.model, trusted=args.trusted, max_size=args.max_model_size)
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True, default=str))
     else:
@@ -433,6 +630,19 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
+    from fastgen._modelfile import DEFAULT_MAX_SIZE
+
+    model_file = argparse.ArgumentParser(add_help=False)
+    model_file.add_argument(
+        "--trusted", action="store_true",
+        help="the model file comes from a source you trust: allow parameters that read "
+        "host files or run custom patterns (refused by default)",
+    )
+    model_file.add_argument(
+        "--max-model-size", type=_byte_size, metavar="BYTES",
+        help="raise the cap on the model file's total uncompressed size (bytes, or with "
+        f"a suffix: 512M, 4G; default {_format_size(DEFAULT_MAX_SIZE)})",
+    )
 
     parser = argparse.ArgumentParser(
         prog=PROG, parents=[common],
@@ -443,7 +653,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     # predict
-    p = sub.add_parser("predict", parents=[common], help="stream a file through a model",
+    p = sub.add_parser("predict", parents=[common, model_file],
+                       help="stream a file through a model",
                        description="Stream INPUT through MODEL in chunks and write OUTPUT "
                        "(.npy, .csv or .parquet by extension; written atomically).")
     p.add_argument("model", help="fastgen model file")
@@ -521,7 +732,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     # generate
-    g = sub.add_parser("generate", parents=[common], help="sample from a VAE model file")
+    g = sub.add_parser("generate", parents=[common, model_file],
+                       help="sample from a VAE model file")
     g.add_argument("model", help="VAE model file")
     g.add_argument("-n", type=_positive_int, required=True, help="number of samples")
     g.add_argument("-o", "--output", required=True, help="output .npy, .csv or .parquet")
@@ -532,7 +744,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_generate)
 
     # info
-    i = sub.add_parser("info", parents=[common], help="describe a model file")
+    i = sub.add_parser("info", parents=[common, model_file], help="describe a model file")
     i.add_argument("model", help="fastgen model file")
     i.add_argument("--json", action="store_true", help="print JSON")
     i.set_defaults(func=cmd_info)
@@ -573,25 +785,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     demo_args = _split_demo(argv)
+    args: argparse.Namespace | None = None
     try:
-        if demo_args is not None:
-            return cmd_demo(demo_args)
-        try:
-            args = build_parser().parse_args(argv)
-        except SystemExit as exc:  # --help/--version (0) or a usage error (2)
-            return exc.code if isinstance(exc.code, int) else 2
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        _say("interrupted")
-        return 130
+        with _signals():
+            if demo_args is not None:
+                return cmd_demo(demo_args)
+            try:
+                args = build_parser().parse_args(argv)
+            except SystemExit as exc:  # --help/--version (0) or a usage error (2)
+                return exc.code if isinstance(exc.code, int) else 2
+            return int(args.func(args) or 0)
+    except (KeyboardInterrupt, Terminated) as exc:
+        return _stopped(exc)
     except BrokenPipeError:  # e.g. `fastgen info MODEL | head`: the reader left early
         _silence_stdout()
         return 0
     except Exception as exc:  # noqa: BLE001 - every error becomes one line
+        stop = _stop_in_chain(exc)
+        if stop is not None:  # a library turned the signal's exception into its own
+            return _stopped(stop)
         if debug:
             traceback.print_exc()
-        _say(f"error: {_one_line(exc)}")
+        _say(f"error: {_model_file_message(exc, args)}")
         return 1
+
+
+def _stop_in_chain(exc: BaseException) -> BaseException | None:
+    """A ``KeyboardInterrupt`` or :class:`Terminated` that ``exc`` was raised from."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, (KeyboardInterrupt, Terminated)):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _stopped(exc: BaseException) -> int:
+    """Report a command stopped by a signal; its exit status (128 + the signal number)."""
+    with contextlib.suppress(Exception):  # best effort: the writers did it already
+        from fastgen.batch import remove_pending_outputs
+
+        remove_pending_outputs()  # a signal between a writer's creation and its `with`
+    if isinstance(exc, Terminated):
+        _say(f"terminated ({exc.name})")
+        return 128 + exc.signum
+    _say("interrupted")
+    return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ Example
 from ._common import FORMATS, BatchError
 from ._engine import BatchReport, Plan, load_model, make_plan, predict_chunks, predict_file
 from ._readers import Chunk, ChunkReader, default_batch_size, read_chunks, read_lengths
-from ._writers import OutputWriter, check_output_path, open_writer
+from ._writers import OutputWriter, check_output_path, open_writer, remove_pending_outputs
 
 __all__ = [
     "FORMATS",
@@ -34,4 +34,5 @@ __all__ = [
     "predict_file",
     "read_chunks",
     "read_lengths",
+    "remove_pending_outputs",
 ]

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import os
 from array import array
+from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 __all__ = [
     "BatchError",
     "FORMATS",
     "RowErrors",
     "check_batch_size",
+    "check_no_nan",
     "check_on_error",
     "file_format",
+    "first_nan_row",
     "import_pyarrow",
+    "model_label",
 ]
 
 
@@ -123,3 +129,60 @@ class RowErrors:
     @property
     def n_skipped(self) -> int:
         return len(self.skipped)
+
+
+# --------------------------------------------------------------------------- model outputs
+
+
+def first_nan_row(values: Any) -> int | None:
+    """The 0-based index of the first row of ``values`` holding a NaN.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_rows,) or (n_rows, ...)
+        A model's output chunk.
+
+    Returns
+    -------
+    int or None
+        None when there is no NaN or the values are not floating point (infinities
+        are legitimate: ``-inf`` log-probabilities).
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "fc" or arr.size == 0 or arr.ndim == 0:
+        return None
+    if arr.dtype.kind == "f" and not np.isnan(arr.min()):  # min propagates NaN: no copy
+        return None
+    bad = np.isnan(arr.reshape(len(arr), -1)).any(axis=1)
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+def model_label(model: Any) -> str:
+    """How messages name a model: its file path, or its type for an in-memory model."""
+    if isinstance(model, (str, os.PathLike)):
+        return os.fspath(model)
+    return f"{type(model).__name__} (in memory)"
+
+
+def check_no_nan(values: Any, model: Any, where: Callable[[int], str]) -> None:
+    """Raise :class:`BatchError` if a model's output chunk holds a NaN.
+
+    A model yielding NaN (for instance a tampered or corrupt model file) must not
+    produce an output full of ``nan`` and a success status.
+
+    Parameters
+    ----------
+    values : array-like
+        The output chunk (non-floating outputs are not checked).
+    model : path or model object
+        The model, named in the message (see :func:`model_label`).
+    where : callable
+        ``where(i)``: the input row behind output row ``i`` of the chunk, in words
+        (e.g. ``"row 12 of reviews.txt"``).
+    """
+    i = first_nan_row(values)
+    if i is not None:
+        what = "model file" if isinstance(model, (str, os.PathLike)) else "model"
+        raise BatchError(
+            f"{model_label(model)}: model produced NaN for {where(i)}; the {what} may be corrupt"
+        )

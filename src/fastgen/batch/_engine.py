@@ -18,8 +18,8 @@ import numpy as np
 
 from .._modelfile import peek_kind
 from .._progress import Progress
-from ._common import BatchError, check_batch_size, check_on_error
-from ._readers import Chunk, RowCheck, read_chunks
+from ._common import BatchError, check_batch_size, check_no_nan, check_on_error
+from ._readers import Chunk, ChunkReader, RowCheck, read_chunks
 from ._writers import check_output_path, open_writer
 
 __all__ = ["BatchReport", "Plan", "load_model", "make_plan", "predict_chunks", "predict_file"]
@@ -42,11 +42,34 @@ def _check_device(device: str) -> str:
     return device
 
 
-def load_model(model: Any, device: str = "auto") -> Any:
+def load_model(
+    model: Any, device: str = "auto", *, trusted: bool = False, max_size: int | None = None
+) -> Any:
     """A model object: ``model`` itself, or the model file at ``model`` loaded.
 
     Neural model files are loaded on ``device``; classical models run on the CPU
     (``device="cuda"`` is refused for them).
+
+    Parameters
+    ----------
+    model : path or model object
+        A fastgen model file, or an already loaded model (returned as is).
+    device : {"auto", "cpu", "cuda"}
+        Where a neural model file runs.
+    trusted : bool
+        The model file comes from a source you trust: allow parameters that let it
+        act on the host (reading files named by the data, custom token patterns...);
+        see :func:`fastgen.load`.
+    max_size : int, optional
+        Cap, in bytes, on the model file's total uncompressed size (default: the
+        library's cap); raise it for very large models.
+
+    Raises
+    ------
+    BatchError
+        The file is missing or not a file, or ``device="cuda"`` for a classical model.
+    fastgen.ModelFileError
+        The file is corrupt, tampered with, too large or refused as untrusted.
     """
     _check_device(device)
     if not isinstance(model, (str, os.PathLike)):
@@ -60,12 +83,12 @@ def load_model(model: Any, device: str = "auto") -> Any:
 
     kind = peek_kind(path)
     if kind in NEURAL_KINDS:
-        return fastgen.load(path, device=device)
+        return fastgen.load(path, trusted=trusted, max_size=max_size, device=device)
     if kind is not None and device == "cuda":
         raise BatchError(
             f"{path}: a {kind!r} model runs on the CPU; device='cuda' needs a neural model"
         )
-    return fastgen.load(path)
+    return fastgen.load(path, trusted=trusted, max_size=max_size)
 
 
 def _is_text_model(model: Any) -> bool:
@@ -232,6 +255,30 @@ def _as_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+def _check_output(out: np.ndarray, model: Any, chunk: Chunk, reader: ChunkReader) -> None:
+    """Refuse an output chunk holding NaN, naming the model and the input row."""
+
+    def where(i: int) -> str:
+        return f"row {_input_row(chunk, i, reader.errors.skipped)} of {reader.path}"
+
+    check_no_nan(out, model, where)
+
+
+def _input_row(chunk: Chunk, i: int, skipped: Any) -> int:
+    """The 1-based input row behind row ``i`` of ``chunk``, skipped bad rows accounted for.
+
+    ``skipped``: the 1-based numbers of the input rows dropped so far.
+    """
+    dropped = np.sort(np.asarray(skipped, dtype=np.int64))
+    dropped = dropped[dropped >= chunk.first_row]
+    row = chunk.first_row + i
+    while True:  # the (i+1)-th row from first_row not dropped: a fixed point from below
+        nxt = chunk.first_row + i + int(np.searchsorted(dropped, row, side="right"))
+        if nxt == row:
+            return row
+        row = nxt
+
+
 # --------------------------------------------------------------------------- API
 
 
@@ -322,6 +369,8 @@ def predict_file(
     on_error: str = "fail",
     progress: bool | None = None,
     device: str = "auto",
+    trusted: bool = False,
+    max_size: int | None = None,
 ) -> BatchReport:
     """Stream ``input`` through ``model`` in chunks and write ``output`` atomically.
 
@@ -346,6 +395,7 @@ def predict_file(
         Progress bar on stderr; default: only when stderr is a terminal.
     device : {"auto", "cpu", "cuda"}
         Where a neural model file runs (ignored for loaded models).
+    trusted, max_size : see :func:`load_model` (model files only)
 
     Returns
     -------
@@ -355,7 +405,11 @@ def predict_file(
     ------
     BatchError
         Missing files, unknown formats, feature-count mismatches, bad rows (with
-        ``on_error="fail"``), unwritable output.  Nothing is written in that case.
+        ``on_error="fail"``), unwritable output, a model producing NaN (a corrupt
+        model: the message names the model and the first input row concerned).
+        Nothing is written in that case.
+    fastgen.ModelFileError
+        A corrupt, tampered, too large or untrusted model file.
     """
     _check_device(device)
     check_on_error(on_error)
@@ -364,7 +418,8 @@ def predict_file(
     if not os.path.exists(in_path):
         raise BatchError(f"{in_path}: input file not found")
     check_output_path(out_path, in_path)
-    model = load_model(model, device)
+    source = model
+    model = load_model(model, device, trusted=trusted, max_size=max_size)
     if device == "cuda" and not hasattr(model, "providers"):
         raise BatchError(
             f"{type(model).__name__} runs on the CPU; device='cuda' needs a neural model"
@@ -394,7 +449,9 @@ def predict_file(
             open_writer(out_path, plan.names) as writer,
         ):
             for chunk in reader:
-                writer.write(plan.apply(chunk))
+                out = plan.apply(chunk)
+                _check_output(out, source, chunk, reader)
+                writer.write(out)
                 chunks += 1
                 bar.update(len(chunk), reader.fraction())
             if writer.rows == 0:

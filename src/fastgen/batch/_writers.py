@@ -2,9 +2,13 @@
 
 Every writer writes a temporary file in the output's directory and renames it over
 the output (``os.replace``) only when the job finishes; on any exception, including
-``KeyboardInterrupt``, the temporary file is removed, so a failed job never leaves a
-partial output.  Memory is bounded by one chunk: the ``.npy`` header is reserved at
-a fixed size and rewritten with the final row count at the end.
+``KeyboardInterrupt`` and the CLI's signal exceptions (any ``BaseException``), the
+temporary file is removed, so a failed job never leaves a partial output.  The
+temporary files of the writers still open are listed, so that a caller ending the
+process on a signal can remove them even when a signal came at a point where no
+``with`` block covered them (:func:`remove_pending_outputs`).  Memory is bounded by
+one chunk: the ``.npy`` header is reserved at a fixed size and rewritten with the
+final row count at the end.
 """
 
 from __future__ import annotations
@@ -20,13 +24,36 @@ import numpy as np
 
 from ._common import BatchError, file_format, import_pyarrow
 
-__all__ = ["OutputWriter", "check_output_path", "open_writer"]
+__all__ = ["OutputWriter", "check_output_path", "open_writer", "remove_pending_outputs"]
 
 #: bytes reserved for the ``.npy`` header (a multiple of 64, room for any 2-D shape)
 _NPY_HEADER_BYTES = 128
 
 #: ``names(width) -> column names`` of a 2-D output with ``width`` columns
 ColumnNames = Callable[[int], list[str]]
+
+#: temporary files of this process's writers not yet committed or aborted
+_PENDING: set[str] = set()
+
+
+def _remove_quietly(path: str) -> None:
+    """Delete ``path`` if it exists; other errors are ignored (cleanup is best effort)."""
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def remove_pending_outputs() -> None:
+    """Delete the temporary files of every writer of this process still open.
+
+    For a process about to exit on a signal (the ``fastgen`` command line): the
+    writers' own cleanup normally did it already; this also covers a signal that came
+    between a writer's creation and the ``with`` block meant to close it.
+    """
+    for tmp in list(_PENDING):
+        _remove_quietly(tmp)
+        _PENDING.discard(tmp)
 
 
 def _default_names(width: int) -> list[str]:
@@ -82,11 +109,15 @@ class OutputWriter:
         self.width: int | None = None  # None: 1-D output
         self._first = True
         self._done = False
+        _PENDING.add(self.tmp)
         try:
             self._open()
         except OSError as exc:
             self._remove_tmp()
             raise _os_error(self.path, exc) from exc
+        except BaseException:  # e.g. a signal while opening
+            self._remove_tmp()
+            raise
 
     # ------------------------------------------------------------ subclass API
     def _open(self) -> None:
@@ -150,6 +181,7 @@ class OutputWriter:
             self.abort()
             raise
         self._done = True
+        _PENDING.discard(self.tmp)
 
     def abort(self) -> None:
         """Close and delete the temporary file (the output is left untouched)."""
@@ -160,13 +192,12 @@ class OutputWriter:
             self._close()
         except Exception:  # noqa: BLE001 - the original error matters, not this one
             pass
-        self._remove_tmp()
+        finally:  # even if closing is interrupted (a BaseException)
+            self._remove_tmp()
 
     def _remove_tmp(self) -> None:
-        try:
-            os.remove(self.tmp)
-        except FileNotFoundError:
-            pass
+        _remove_quietly(self.tmp)
+        _PENDING.discard(self.tmp)
 
     def __enter__(self) -> OutputWriter:
         return self
