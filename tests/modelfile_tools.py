@@ -11,7 +11,7 @@ import numpy as np
 
 from fastgen._persist import _payload_sha256
 
-__all__ = ["npy", "read_zip", "tamper", "write_zip"]
+__all__ = ["corruptions", "npy", "read_zip", "tamper", "write_zip"]
 
 
 def read_zip(path):
@@ -51,3 +51,17 @@ def tamper(path, out, *, members=None, manifest=None, fix_checksums=True, fix_pa
                                                 man["summary"])
     write_zip(out, {"manifest.json": json.dumps(man).encode(), **entries})
     return out
+
+
+def corruptions(data: bytes, n: int, seed: int):
+    """``n`` seeded corrupt copies of ``data``: one or two bytes replaced, or (every
+    tenth) the file cut short at a random point."""
+    rng = np.random.default_rng(seed)
+    for trial in range(n):
+        buf = bytearray(data)
+        if trial % 10 == 9:
+            buf = buf[: int(rng.integers(0, len(buf)))]
+        else:
+            for _ in range(int(rng.integers(1, 3))):
+                buf[int(rng.integers(0, len(buf)))] = int(rng.integers(0, 256))
+        yield bytes(buf)

@@ -19,7 +19,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from modelfile_tools import npy, read_zip, tamper, write_zip
+from modelfile_tools import corruptions, npy, read_zip, tamper, write_zip
 
 import fastgen
 from fastgen import ModelFileError
@@ -370,20 +370,12 @@ def _refusal_only(path) -> None:
 @pytest.mark.parametrize("kind", sorted(_models()))
 def test_fuzz_byte_flips_and_truncations(model_files, tmp_path, kind):
     """Seeded corruption of a file of every kind: a working model or a ModelFileError."""
-    rng = np.random.default_rng(sorted(_models()).index(kind))
     data = open(model_files[kind], "rb").read()
     path = tmp_path / "fuzz.fgm"
     t0 = time.perf_counter()
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    for trial in range(110):
-        buf = bytearray(data)
-        if trial % 10 == 9:
-            buf = buf[: int(rng.integers(0, len(buf)))]
-        else:
-            for _ in range(int(rng.integers(1, 3))):
-                pos = int(rng.integers(0, len(buf)))
-                buf[pos] = int(rng.integers(0, 256))
-        path.write_bytes(bytes(buf))
+    for corrupt in corruptions(data, 110, seed=sorted(_models()).index(kind)):
+        path.write_bytes(corrupt)
         _refusal_only(path)
     assert resource.getrlimit(resource.RLIMIT_AS) == (soft, hard)
     assert time.perf_counter() - t0 < 60

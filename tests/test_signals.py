@@ -23,6 +23,7 @@ import pytest
 
 import fastgen
 from fastgen import cli
+from fastgen._signals import Interrupted, Terminated, exit_signals
 from fastgen.naive_bayes import MultinomialNB
 from fastgen.pipeline import TextClassifier
 from fastgen.text import CountVectorizer
@@ -266,7 +267,7 @@ def test_predict_terminated_in_process(tmp_path, nb_job, capsys, monkeypatch, wr
 
 
 def test_signal_raises_and_later_ones_wait_for_the_cleanup():
-    with pytest.raises(cli.Terminated) as info, cli._signals():
+    with pytest.raises(Terminated) as info, exit_signals():
         try:
             signal.raise_signal(signal.SIGTERM)
         finally:  # the cleanup: a second signal must not interrupt it
@@ -275,9 +276,9 @@ def test_signal_raises_and_later_ones_wait_for_the_cleanup():
             done = True
     assert done and info.value.signum == signal.SIGTERM and info.value.name == "SIGTERM"
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-    with pytest.raises(KeyboardInterrupt) as info, cli._signals():
+    with pytest.raises(KeyboardInterrupt) as info, exit_signals():
         signal.raise_signal(signal.SIGINT)
-    assert type(info.value) is cli.Interrupted
+    assert type(info.value) is Interrupted
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
@@ -290,10 +291,10 @@ def test_swallowed_signal_is_delivered_again(monkeypatch):
             signal.raise_signal(signal.SIGTERM)
 
     deadline = time.monotonic() + 10
-    with pytest.raises(cli.Terminated), cli._signals():
+    with pytest.raises(Terminated), exit_signals():
         RaisesInDel()
         gc.collect()
-        assert len(swallowed) == 1 and isinstance(swallowed[0], cli.Terminated)
+        assert len(swallowed) == 1 and isinstance(swallowed[0], Terminated)
         swallowed.clear()  # the watchdog sees the exception gone and signals again
         while time.monotonic() < deadline:
             time.sleep(0.01)
@@ -306,7 +307,7 @@ def test_ignored_and_custom_handlers_are_left_alone():
     old_term = signal.signal(signal.SIGTERM, custom)
     old_hup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
-        with cli._signals():
+        with exit_signals():
             assert signal.getsignal(signal.SIGTERM) is custom
             assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
             assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler

@@ -149,10 +149,19 @@ def write_modelfile(
     path = os.fspath(path)
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(MANIFEST, manifest_bytes)
-            for name, data in payload.items():
-                zf.writestr(name, data)
+        with open(tmp, "wb") as raw:
+            zf = zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED)
+            try:
+                zf.writestr(MANIFEST, manifest_bytes)
+                for name, data in payload.items():
+                    zf.writestr(name, data)
+                zf.close()
+            except BaseException:
+                # abandon the half-written archive (an error, or a signal turned into an
+                # exception mid-member): closing it would fail on the open member handle,
+                # and so would its __del__, printing noise after the caller's message
+                zf.fp = None
+                raise
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -196,19 +196,14 @@ def test_write_refuses_bad_members(tmp_path):
 @pytest.mark.parametrize("which", ["ae_path", "vae_path"])
 def test_fuzz_whole_neural_files(which, request, tmp_path):
     """Seeded byte flips and truncations of a real neural file: loaded or ModelFileError."""
+    from modelfile_tools import corruptions
+
     import fastgen
 
     data = request.getfixturevalue(which).read_bytes()
-    rng = np.random.default_rng(3)
     path = tmp_path / "fuzz.fgm"
-    for trial in range(100):
-        buf = bytearray(data)
-        if trial % 10 == 9:
-            buf = buf[: int(rng.integers(0, len(buf)))]
-        else:
-            for _ in range(int(rng.integers(1, 3))):
-                buf[int(rng.integers(0, len(buf)))] = int(rng.integers(0, 256))
-        path.write_bytes(bytes(buf))
+    for corrupt in corruptions(data, 100, seed=3):
+        path.write_bytes(corrupt)
         try:
             model = fastgen.load(path, device="cpu")
         except ModelFileError as exc:
