@@ -50,3 +50,23 @@ def vae_path(vae_digits, tmp_path_factory):
     path = tmp_path_factory.mktemp("nn") / "vae.fgm"
     vae_digits.export(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def keras_path(tmp_path_factory):
+    """A small user Keras model (Dense, BatchNormalization, softmax) from export_keras."""
+    _need_training_stack()
+    import keras
+
+    from fastgen.nn import export_keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((64,)),
+        keras.layers.Dense(16, activation="tanh"),
+        keras.layers.BatchNormalization(),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    path = tmp_path_factory.mktemp("nn") / "keras.fgm"
+    export_keras(model, path)
+    return path

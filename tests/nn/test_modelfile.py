@@ -193,7 +193,7 @@ def test_write_refuses_bad_members(tmp_path):
     assert not path.exists()
 
 
-@pytest.mark.parametrize("which", ["ae_path", "vae_path"])
+@pytest.mark.parametrize("which", ["ae_path", "vae_path", "keras_path"])
 def test_fuzz_whole_neural_files(which, request, tmp_path):
     """Seeded byte flips and truncations of a real neural file: loaded or ModelFileError."""
     from modelfile_tools import corruptions
