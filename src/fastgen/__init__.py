@@ -5,6 +5,7 @@ Submodules are imported on first use so that ``import fastgen`` stays light:
 ``fastgen.nn``.  Every estimator is saved to one model file with
 ``fastgen.save(model, path)`` (or ``model.save(path)``), read back with
 ``fastgen.load(path)`` and described with ``fastgen.info(path)``.
+``fastgen.warmup()`` compiles the Numba kernels ahead of their first use.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("text", "naive_bayes", "pipeline", "hmm", "nn", "batch")
 
-__all__ = ["ModelFileError", "__version__", "info", "load", "save", *_SUBMODULES]
+__all__ = ["ModelFileError", "__version__", "info", "load", "save", "warmup", *_SUBMODULES]
 
 
 def save(model, path) -> None:
@@ -63,6 +64,32 @@ def info(path, *, trusted: bool = False, max_size: int | None = None) -> dict:
     from ._persist import info as _info
 
     return _info(path, trusted=trusted, max_size=max_size)
+
+
+def warmup(progress=None):
+    """Compile every Numba kernel the estimators use, into the kernel cache.
+
+    A fresh installation compiles the HMM kernels on their first use (about 40 s,
+    announced by one line on stderr); afterwards they are loaded from a per-user cache
+    (``$FASTGEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/fastgen`` or ``~/.cache/fastgen``)
+    in about a second.  ``warmup`` does that compilation now, by running every
+    estimator path that reaches a kernel on tiny data (``fastgen warmup`` on the
+    command line).  Nothing is printed.
+
+    Parameters
+    ----------
+    progress : callable, optional
+        Called as ``progress(description, seconds)`` after each step.
+
+    Returns
+    -------
+    fastgen._warmup.WarmupReport
+        ``cache_dir``, ``seconds``, ``compiled`` and ``loaded`` (kernel signatures)
+        and the ``steps`` with their times.
+    """
+    from ._warmup import warmup as _warmup
+
+    return _warmup(progress)
 
 
 def __getattr__(name: str):

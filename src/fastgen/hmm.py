@@ -223,6 +223,10 @@ class _BaseHMM(BaseEstimator):
             X = np.concatenate(seqs)
         else:
             X = self._validate_X(X)
+        if not X.flags.writeable:
+            # the kernels are compiled (and cached) for writable arrays; a read-only one
+            # (np.load(mmap_mode="r"), np.frombuffer...) would compile them all again
+            X = X.copy()
         n = X.shape[0]
         if lengths is None:
             return X, np.array([n], dtype=np.int64)

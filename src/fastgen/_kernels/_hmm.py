@@ -66,7 +66,9 @@ from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
-from numba import get_num_threads, njit, prange, set_num_threads
+from numba import get_num_threads, prange, set_num_threads
+
+from fastgen._jit import njit  # numba.njit; cache=True caches in fastgen's folder
 
 __all__ = [
     "log_density_diag",

@@ -12,7 +12,8 @@ float64 buffer, i.e. the same summation order as scipy's sparse ``Y.T @ X`` and 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from fastgen._jit import njit  # numba.njit; cache=True caches in fastgen's folder
 
 __all__ = [
     "class_counts",
