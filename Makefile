@@ -1,32 +1,73 @@
 # fastgen developer commands. `make test` and `make demo` work on a fresh clone.
+#
+#   .venv        editable install for development: `make demo`, `make bench`, ruff, `make dist`
+#   dist/        the sdist and the manylinux wheel (`make dist`)
+#   .venv-wheel  a clean venv holding only the wheel from dist/ and its test extras; `make test`
+#                runs the test suite against it, so CI tests the package a user installs
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KERNELS := $(wildcard src/fastgen/_kernels/*.pyx src/fastgen/_kernels/*.pxd)
 BENCH_SIZE ?= full
+DIST := dist
+WHEEL_VENV := .venv-wheel
+WHEEL_PY := $(CURDIR)/$(WHEEL_VENV)/bin/python
+LINT_PATHS := src tests benchmarks tools setup.py
 
-.PHONY: venv build test lint bench demo clean
+.PHONY: venv build test lint dist wheel-venv bench demo clean
 
 venv: $(STAMP) build
 
+# The distribution was called `fastgen` before it became `fastgen-models`: drop an old
+# editable install of that name so the two do not both claim the `fastgen` package.
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel "Cython>=3.0" "numpy>=2.0"
-	$(PY) -m pip install --quiet -e ".[dev,demo]"
+	$(PY) -m pip uninstall --quiet --yes fastgen 2>/dev/null || true
+	$(PY) -m pip install --quiet -e ".[dev,demo,release]"
 	touch $(STAMP)
 
 # Rebuild the Cython kernels in place whenever a .pyx changes (the editable install imports from src/).
 build: $(STAMP) $(KERNELS)
 	$(PY) setup.py --quiet build_ext --inplace
 
-lint: venv
-	$(VENV)/bin/ruff check src tests benchmarks
+lint: $(STAMP)
+	$(VENV)/bin/ruff check $(LINT_PATHS)
 
-test: venv
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/pytest -q tests
-	FASTGEN_BENCH_SIZE=small $(VENV)/bin/pytest -q benchmarks --benchmark-disable
+# dist/: the sdist, and the wheel that `python -m build` builds from the unpacked sdist (so a
+# file missing from the sdist fails here, not on a user's machine), repaired by auditwheel
+# from the local linux_x86_64 tag to a manylinux one. tools/check_dist.py checks the contents:
+# .pyx but no generated .cpp/.so in the sdist; stripped .so, py.typed, no sources in the wheel.
+dist: $(STAMP)
+	rm -rf $(DIST)
+	$(PY) -m build --outdir $(DIST) .
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/auditwheel repair --wheel-dir $(DIST) $(DIST)/*-linux_*.whl
+	rm $(DIST)/*-linux_*.whl
+	$(VENV)/bin/auditwheel show $(DIST)/*.whl
+	$(VENV)/bin/twine check --strict $(DIST)/*
+	$(PY) tools/check_dist.py $(DIST)
+
+# A new venv every time (not --system-site-packages) with the repaired wheel and the extras the
+# tests need; nothing from the checkout is installed into it.
+wheel-venv: dist
+	rm -rf $(WHEEL_VENV)
+	$(PY) -m venv $(WHEEL_VENV)
+	$(WHEEL_PY) -m pip install --quiet --upgrade pip
+	$(WHEEL_PY) -m pip install --quiet "$$(ls $(CURDIR)/$(DIST)/*.whl)[dev,demo]"
+
+# ruff, then the test suite against the installed wheel, run from an empty directory outside the
+# checkout so `import fastgen` can only find the installed package (FASTGEN_TEST_INSTALLED=1
+# makes tests/conftest.py and benchmarks/conftest.py check that it did). Then every benchmark
+# once at the small size, from the repository root (they import `benchmarks.*`; src/ is
+# never on sys.path, so `fastgen` is still the wheel's).
+test: lint wheel-venv
+	tmp="$$(mktemp -d)" && cd "$$tmp" && \
+		FASTGEN_TEST_INSTALLED=1 $(CURDIR)/$(WHEEL_VENV)/bin/pytest -q -p no:cacheprovider \
+			$(CURDIR)/tests; \
+		status=$$?; rm -rf "$$tmp"; exit $$status
+	FASTGEN_TEST_INSTALLED=1 FASTGEN_BENCH_SIZE=small $(WHEEL_VENV)/bin/pytest -q \
+		-p no:cacheprovider benchmarks --benchmark-disable
 
 bench: venv
 	mkdir -p benchmark-results
@@ -39,4 +80,5 @@ demo: venv
 	$(VENV)/bin/fastgen demo --out demo-output
 
 clean:
-	rm -rf build src/fastgen/_kernels/*.c src/fastgen/_kernels/*.so $(VENV)
+	rm -rf build $(DIST) $(WHEEL_VENV) $(VENV) \
+		src/fastgen/_kernels/*.c src/fastgen/_kernels/*.cpp src/fastgen/_kernels/*.so

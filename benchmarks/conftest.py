@@ -36,6 +36,29 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SEED = 20240601
 
 
+# --------------------------------------------------------------------------- session
+
+
+def pytest_configure(config):
+    """With FASTGEN_TEST_INSTALLED=1 (`make test`), refuse to time anything but the installed
+    wheel: ``fastgen`` must come from the running venv's site-packages."""
+    if os.environ.get("FASTGEN_TEST_INSTALLED") != "1":
+        return
+    import sysconfig
+
+    import fastgen
+    from fastgen._kernels import _text as text
+
+    site = [Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")]
+    for module in (fastgen, text):
+        path = Path(module.__file__).resolve()
+        if sys.prefix == sys.base_prefix or not any(path.is_relative_to(f) for f in site):
+            raise pytest.UsageError(
+                f"FASTGEN_TEST_INSTALLED=1 but {module.__name__} comes from {path}, "
+                f"not from the venv's {site[0]}"
+            )
+
+
 # --------------------------------------------------------------------------- data
 
 
@@ -211,7 +234,7 @@ def assert_close(a, b, *, rtol: float = 1e-7, atol: float = 1e-10) -> None:
 
 def subprocess_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    paths = [str(REPO_ROOT), str(REPO_ROOT / "src")]
+    paths = [str(REPO_ROOT)]  # for `benchmarks.*`; fastgen is the installed one, never src/
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)

@@ -439,7 +439,11 @@ def test_train_vae_then_generate(tmp_path, capsys):
 # --------------------------------------------------------------------------- bench / demo
 
 
-def test_find_benchmarks(tmp_path):
+#: the checkout these tests live in (fastgen itself may be an installed wheel elsewhere)
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def test_find_benchmarks(tmp_path, monkeypatch):
     with pytest.raises(cli.CLIError, match="no 'benchmarks/' folder"):
         cli.find_benchmarks([tmp_path])
     (tmp_path / "benchmarks").mkdir()
@@ -447,11 +451,12 @@ def test_find_benchmarks(tmp_path):
     (tmp_path / "benchmarks" / "report.py").write_text("")
     (tmp_path / "deep" / "er").mkdir(parents=True)
     assert cli.find_benchmarks([tmp_path / "deep" / "er"]) == tmp_path.resolve()
-    repo = Path(__file__).resolve().parent.parent
-    assert cli.find_benchmarks() == repo  # from the installed (editable) package
+    monkeypatch.chdir(CHECKOUT / "tests")
+    assert cli.find_benchmarks() == CHECKOUT  # upwards from the current directory
 
 
 def test_bench_runs_pytest_then_the_report(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(CHECKOUT)  # `make test` runs the suite from outside the checkout
     calls = []
 
     class Done:
@@ -473,7 +478,7 @@ def test_bench_runs_pytest_then_the_report(tmp_path, capsys, monkeypatch):
     assert pytest_cmd[1:4] == ["-m", "pytest", "benchmarks"] and "-k" in pytest_cmd
     assert f"--benchmark-json={tmp_path / 'r.json'}" in pytest_cmd and size == "small"
     assert report_cmd[1:] == ["-m", "benchmarks.report", str(tmp_path / "r.json")]
-    assert Path(cwd) == Path(__file__).resolve().parent.parent
+    assert Path(cwd) == CHECKOUT
     monkeypatch.setattr(cli.subprocess, "run", lambda *a, **k: Done(1))
     code, _, err = run(["bench"], capsys)
     assert code == 1 and "benchmark run failed (pytest exit status 1)" in err

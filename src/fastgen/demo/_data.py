@@ -32,7 +32,7 @@ def package_dir(package: str, purpose: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise SectionSkipped(
             f"the '{package}' package is not installed ({purpose}); "
-            "install the demo extra: pip install 'fastgen[demo]'"
+            "install the demo extra: pip install 'fastgen-models[demo]'"
         )
     return Path(next(iter(spec.submodule_search_locations)))
 

@@ -22,7 +22,8 @@ def matplotlib_missing() -> str | None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        return "matplotlib is not installed, so no figures were drawn (pip install 'fastgen[demo]')"
+        return ("matplotlib is not installed, so no figures were drawn "
+                "(pip install 'fastgen-models[demo]')")
     return None
 
 

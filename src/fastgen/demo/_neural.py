@@ -44,7 +44,7 @@ def _require_training_stack() -> None:
     if missing:
         raise SectionSkipped(
             f"training needs {', '.join(missing)} (not installed); "
-            "install the train extra: pip install 'fastgen[train]'"
+            "install the train extra: pip install 'fastgen-models[train]'"
         )
 
 
