@@ -162,8 +162,13 @@ def load(path: str | os.PathLike, *, trusted: bool = False, max_size: int | None
 
 
 def _load(path: str | os.PathLike, trusted: bool, max_size: int | None,
-          kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """``(model, manifest, members)`` of a fully checked model file (see :func:`load`)."""
+          kwargs: dict[str, Any], neural_defaults: dict[str, Any] | None = None,
+          ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """``(model, manifest, members)`` of a fully checked model file (see :func:`load`).
+
+    ``neural_defaults`` are options of :func:`fastgen.nn.load` used for a neural file
+    unless ``kwargs`` gives them (ignored for a classical file).
+    """
     spath = os.fspath(path)
     expected = kwargs.pop("kind", None)
     accepted = None
@@ -180,7 +185,7 @@ def _load(path: str | os.PathLike, trusted: bool, max_size: int | None,
                                  f"{' or '.join(map(repr, accepted))}")
         from .nn import load as load_neural
 
-        model = load_neural(path, max_size=max_size, **kwargs)
+        model = load_neural(path, max_size=max_size, **{**(neural_defaults or {}), **kwargs})
         return model, model.manifest, {}
     with _open(path, kind=accepted, max_size=max_size) as mf:
         if mf.kind in NEURAL_KINDS:  # pragma: no cover - the peek found it unless it raced
@@ -278,9 +283,7 @@ def info(path: str | os.PathLike, *, trusted: bool = False,
     """
     spath = os.fspath(path)
     # everything load refuses, info refuses: the model is built (on the CPU) and dropped
-    neural = peek_kind(path) in NEURAL_KINDS
-    options: dict[str, Any] = {"device": "cpu", "n_jobs": 1} if neural else {}
-    _, man, members = _load(path, trusted, max_size, options)
+    _, man, members = _load(path, trusted, max_size, {}, {"device": "cpu", "n_jobs": 1})
     kind = man["kind"]
     if kind in NEURAL_KINDS:
         graphs = man["graphs"]
