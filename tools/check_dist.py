@@ -17,7 +17,16 @@ from io import BytesIO
 from pathlib import Path, PurePosixPath
 
 GENERATED = (".c", ".cpp", ".so", ".pyd", ".pyc")
-KERNEL_SOURCES = ("src/fastgen/_kernels/_text.pyx",)
+#: Cython sources the sdist must carry; the wheel must carry each one's compiled module
+HMM_MODULES = ("_bundles", "_emissions", "_stats", "_sequence", "_lanes", "_viterbi")
+KERNEL_SOURCES = (
+    "src/fastgen/_kernels/_text.pyx",
+    "src/fastgen/_kernels/_nb.pyx",
+    *(f"src/fastgen/_kernels/hmm/{m}.pyx" for m in HMM_MODULES),
+)
+#: modules compiled from copies of those sources (setup.py: the x86-64-v3 build); the
+#: sdist must not carry the copies, the x86-64 wheel must carry the modules
+VARIANT_MODULES = tuple(f"fastgen/_kernels/hmm/_v3/{m}" for m in HMM_MODULES)
 
 
 def check_sdist(path: Path) -> list[str]:
@@ -26,6 +35,7 @@ def check_sdist(path: Path) -> list[str]:
         names = {str(PurePosixPath(*PurePosixPath(n).parts[1:])) for n in tar.getnames()}
     problems = [f"sdist lacks {src}" for src in KERNEL_SOURCES if src not in names]
     problems += [f"sdist carries generated {n}" for n in sorted(names) if n.endswith(GENERATED)]
+    problems += [f"sdist carries generated {n}" for n in sorted(names) if n.startswith("build/")]
     for needed in ("LICENSE", "PKG-INFO", "pyproject.toml", "setup.py", "src/fastgen/py.typed"):
         if needed not in names:
             problems.append(f"sdist lacks {needed}")
@@ -56,8 +66,12 @@ def check_wheel(path: Path) -> list[str]:
                 sections = elf_unstripped_sections(whl.read(name))
                 if sections:
                     problems.append(f"{name} is not stripped: {', '.join(sections)}")
-        if not any(n.startswith("fastgen/_kernels/_text.") and n.endswith(".so") for n in names):
-            problems.append("wheel lacks the compiled fastgen._kernels._text")
+        modules = [str(PurePosixPath(s).relative_to("src").with_suffix("")) for s in KERNEL_SOURCES]
+        if "x86_64" in path.name:
+            modules += VARIANT_MODULES
+        for module in modules:  # fastgen/_kernels/x
+            if not any(n.startswith(f"{module}.") and n.endswith(".so") for n in names):
+                problems.append(f"wheel lacks the compiled {module.replace('/', '.')}")
         if "fastgen/py.typed" not in names:
             problems.append("wheel lacks fastgen/py.typed")
         if not any(n.endswith(".dist-info/licenses/LICENSE") for n in names):

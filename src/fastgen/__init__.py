@@ -5,7 +5,7 @@ Submodules are imported on first use so that ``import fastgen`` stays light:
 ``fastgen.nn``.  Every estimator is saved to one model file with
 ``fastgen.save(model, path)`` (or ``model.save(path)``), read back with
 ``fastgen.load(path)`` and described with ``fastgen.info(path)``.
-``fastgen.warmup()`` compiles the Numba kernels ahead of their first use.
+Every kernel is compiled when the package is built: nothing compiles at run time.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("text", "naive_bayes", "pipeline", "hmm", "nn", "batch")
 
-__all__ = ["ModelFileError", "__version__", "info", "load", "save", "warmup", *_SUBMODULES]
+__all__ = [
+    "ModelFileError", "__version__", "get_num_threads", "info", "load", "save",
+    "set_num_threads", *_SUBMODULES,
+]  # fmt: skip
 
 
 def save(model, path) -> None:
@@ -66,30 +69,42 @@ def info(path, *, trusted: bool = False, max_size: int | None = None) -> dict:
     return _info(path, trusted=trusted, max_size=max_size)
 
 
-def warmup(progress=None):
-    """Compile every Numba kernel the estimators use, into the kernel cache.
+def get_num_threads() -> int:
+    """Number of threads of the HMM kernels (see :func:`set_num_threads`).
 
-    A fresh installation compiles the HMM kernels on their first use (about 40 s,
-    announced by one line on stderr); afterwards they are loaded from a per-user cache
-    (``$FASTGEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/fastgen`` or ``~/.cache/fastgen``)
-    in about a second.  ``warmup`` does that compilation now, by running every
-    estimator path that reaches a kernel on tiny data (``fastgen warmup`` on the
-    command line).  Nothing is printed.
+    Examples
+    --------
+    >>> import fastgen
+    >>> fastgen.get_num_threads() >= 1
+    True
+    """
+    from ._threads import get_num_threads as _get
+
+    return _get()
+
+
+def set_num_threads(n: int | None) -> None:
+    """Set the number of threads of the HMM kernels, process-wide.
+
+    The default is the environment variable ``FASTGEN_NUM_THREADS``, else the number of
+    CPUs the process may run on.  Results do not depend on the number of threads.
 
     Parameters
     ----------
-    progress : callable, optional
-        Called as ``progress(description, seconds)`` after each step.
+    n : int or None
+        A positive number of threads, or None for the default.
 
-    Returns
-    -------
-    fastgen._warmup.WarmupReport
-        ``cache_dir``, ``seconds``, ``compiled`` and ``loaded`` (kernel signatures)
-        and the ``steps`` with their times.
+    Examples
+    --------
+    >>> import fastgen
+    >>> fastgen.set_num_threads(2)
+    >>> fastgen.get_num_threads()
+    2
+    >>> fastgen.set_num_threads(None)
     """
-    from ._warmup import warmup as _warmup
+    from ._threads import set_num_threads as _set
 
-    return _warmup(progress)
+    _set(n)
 
 
 def __getattr__(name: str):

@@ -7,11 +7,11 @@ messages) for the cases fastgen needs, without importing scikit-learn.
 from __future__ import annotations
 
 import numbers
+import sys
 import warnings
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 __all__ = [
     "DataConversionWarning",
@@ -31,6 +31,13 @@ __all__ = [
     "unique_labels",
     "validate_data",
 ]
+
+
+def _issparse(x: Any) -> bool:
+    """``scipy.sparse.issparse(x)`` without importing scipy.sparse (a quarter of a second)
+    when nothing has: a sparse matrix can only exist once its module is loaded."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(x)
 
 
 class DataConversionWarning(UserWarning):
@@ -69,7 +76,7 @@ def _estimator_context(estimator_name: str | None) -> str:
 
 def num_samples(x: Any) -> int:
     """Number of samples (rows) of an array-like or sparse matrix."""
-    if sp.issparse(x):
+    if _issparse(x):
         return int(x.shape[0])
     shape = getattr(x, "shape", None)
     if shape is not None:
@@ -167,7 +174,7 @@ def check_array(
     numeric = isinstance(dtype, str) and dtype == "numeric"
     if numeric:
         dtype = None
-    if sp.issparse(array):
+    if _issparse(array):
         if accept_sparse is False or accept_sparse is None:
             raise TypeError(
                 f"Sparse data was passed for {estimator_name or 'this estimator'}, but "
@@ -349,7 +356,7 @@ def check_sample_weight(sample_weight: Any, n_samples: int, *, dtype: Any = None
 
 def check_non_negative(X: Any, whom: str) -> None:
     """Raise ``ValueError('Negative values in data passed to {whom}.')`` if ``X`` has any."""
-    if sp.issparse(X):
+    if _issparse(X):
         data = X.data if hasattr(X, "data") else X.tocoo().data
         x_min = data.min() if data.size else 0
     else:
@@ -373,7 +380,7 @@ def check_csr_structure(X: Any) -> None:
 
 def _get_feature_names(X: Any) -> np.ndarray | None:
     columns = getattr(X, "columns", None)
-    if columns is None or sp.issparse(X) or isinstance(X, np.ndarray):
+    if columns is None or _issparse(X) or isinstance(X, np.ndarray):
         return None
     names = np.asarray(columns, dtype=object)
     types = sorted({type(n).__qualname__ for n in names})

@@ -1,4 +1,4 @@
-"""Hidden Markov models with hmmlearn's API, computed by compiled Numba kernels.
+"""Hidden Markov models with hmmlearn's API, computed by compiled kernels.
 
 :class:`GaussianHMM` and :class:`CategoricalHMM` take hmmlearn's constructor
 parameters, expose its fitted attributes (``startprob_``, ``transmat_``, ``means_``,
@@ -6,10 +6,11 @@ parameters, expose its fitted attributes (``startprob_``, ``transmat_``, ``means
 posteriors and Viterbi paths agree with hmmlearn to rounding, and so do the
 parameters after the same number of EM iterations from the same starting point.
 
-Threads: the E-step, scoring and Viterbi kernels use Numba's thread pool (set its
-size with ``numba.set_num_threads(n)`` or the ``NUMBA_NUM_THREADS`` environment
-variable); work is split into a fixed number of chunks, so results do not depend on
-the number of threads.
+Threads: the E-step, scoring and Viterbi kernels (Cython, compiled when the package is
+built: nothing compiles on a user's machine) run on :func:`fastgen.get_num_threads`
+threads (set with :func:`fastgen.set_num_threads` or the ``FASTGEN_NUM_THREADS``
+environment variable); work is split into a fixed number of chunks, so results do not
+depend on the number of threads.
 
 Differences from hmmlearn
 -------------------------
@@ -38,10 +39,9 @@ from collections import deque
 from typing import Any
 
 import numpy as np
-from scipy import linalg
 
 from fastgen._base import BaseEstimator, check_is_fitted
-from fastgen._kernels import _hmm as _k
+from fastgen._kernels import hmm as _k
 from fastgen._validation import check_array
 
 __all__ = ["ConvergenceMonitor", "GaussianHMM", "CategoricalHMM"]
@@ -223,10 +223,6 @@ class _BaseHMM(BaseEstimator):
             X = np.concatenate(seqs)
         else:
             X = self._validate_X(X)
-        if not X.flags.writeable:
-            # the kernels are compiled (and cached) for writable arrays; a read-only one
-            # (np.load(mmap_mode="r"), np.frombuffer...) would compile them all again
-            X = X.copy()
         n = X.shape[0]
         if lengths is None:
             return X, np.array([n], dtype=np.int64)
@@ -254,10 +250,10 @@ class _BaseHMM(BaseEstimator):
 
     def _check_sum_1(self, name: str) -> None:
         a = getattr(self, name)
-        if not np.all(np.isfinite(a)) or np.any(a < 0):
+        if not (np.isfinite(a).all() and (a >= 0).all()):
             raise ValueError(f"{name} must be finite and non-negative")
         s = a.sum(axis=-1)
-        if not np.allclose(s, 1):
+        if np.abs(s - 1.0).max() > 1e-8 + 1e-5:  # np.allclose(s, 1), without its overhead
             raise ValueError(
                 f"{name} must sum to 1 (got {s})"
                 if s.ndim == 0
@@ -285,8 +281,8 @@ class _BaseHMM(BaseEstimator):
 
     # ------------------------------------------------------------ inference
 
-    def _emission_model(self, X: np.ndarray) -> tuple[int, tuple]:
-        """Kernel emission arguments ``(kind, em)`` of ``X`` (see ``_kernels._hmm.emissions``)."""
+    def _emission_model(self, X: np.ndarray) -> _k.EmissionArrays:
+        """The kernels' emission model of ``X`` (see ``fastgen._kernels.hmm.emissions``)."""
         return _k.emissions(_k.EMIT_LOG_FRAMES, log_frame=self._frame_log_likelihood(X))
 
     def _stats_kind(self, X: np.ndarray) -> int | None:
@@ -296,13 +292,11 @@ class _BaseHMM(BaseEstimator):
     def _forward_backward(
         self, X, lengths, *, posteriors: bool, gamma: bool = True, xi: bool = False, stats=None
     ) -> _k.EStep:
-        kind, em = self._emission_model(X)
         r = _k.forward_backward(
             _startidx(lengths),
             self.startprob_,
             self.transmat_,
-            kind,
-            em,
+            self._emission_model(X),
             self.implementation == "log",
             posteriors=posteriors,
             gamma=gamma,
@@ -365,9 +359,8 @@ class _BaseHMM(BaseEstimator):
         if algorithm not in DECODER_ALGORITHMS:
             raise ValueError(f"Unknown decoder {algorithm!r}")
         if algorithm == "viterbi":
-            kind, em = self._emission_model(X)
             log_prob, states = _k.viterbi_batch(
-                _startidx(lengths), self.startprob_, self.transmat_, kind=kind, em=em
+                _startidx(lengths), self.startprob_, self.transmat_, self._emission_model(X)
             )
             return float(log_prob.sum()), states
         gamma = self._forward_backward(X, lengths, posteriors=True).gamma
@@ -491,6 +484,8 @@ class _BaseHMM(BaseEstimator):
 
     def get_stationary_distribution(self) -> np.ndarray:
         """Stationary distribution of ``transmat_``, float64 (n_components,)."""
+        from scipy import linalg  # imported where used: scipy.linalg takes ~0.3 s to import
+
         check_is_fitted(self, "transmat_")
         eigvals, eigvecs = linalg.eig(self.transmat_.T)
         eigvec = np.real_if_close(eigvecs[:, np.argmax(eigvals)])
@@ -653,6 +648,8 @@ class GaussianHMM(_BaseHMM):
                 np.linalg.cholesky(mats)
                 bad = np.flatnonzero(~symmetric)
             except np.linalg.LinAlgError:
+                from scipy import linalg
+
                 bad = [
                     n
                     for n, m in enumerate(mats)
@@ -671,6 +668,8 @@ class GaussianHMM(_BaseHMM):
             return np.ascontiguousarray(np.linalg.cholesky(mats))
         except np.linalg.LinAlgError:
             pass
+        from scipy import linalg  # the rare fallback: not on the import path
+
         out = np.empty((nc, nf, nf))
         for c, cv in enumerate(mats):
             try:

@@ -3,8 +3,8 @@
 ``MultinomialNB``, ``ComplementNB``, ``BernoulliNB``, ``CategoricalNB`` and
 ``GaussianNB`` take scikit-learn's parameters, set the same fitted attributes and
 reproduce its arithmetic (same floating-point operation order), so predictions
-agree to rounding. Class-conditional counting runs in Numba kernels
-(:mod:`fastgen._kernels._nb`).
+agree to rounding. Class-conditional counting runs in compiled Cython kernels
+(:mod:`fastgen._kernels._nb`), built with the package.
 
 Fused-path contract (used by :class:`fastgen.pipeline.TextClassifier`):
 

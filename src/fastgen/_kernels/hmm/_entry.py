@@ -1,0 +1,589 @@
+"""Entry points of the HMM kernels: validation, the split of the work, threads.
+
+Plain arrays in, arrays out.  The compiled modules beside this one do the arithmetic
+(``_emissions``: emission log-likelihoods; ``_sequence``: forward-backward one sequence
+at a time and the exact log-space fallback; ``_lanes``: many short sequences at once,
+one per lane; ``_viterbi``: decoding; ``_stats``: sufficient statistics;
+``_bundles``: the named structs they share).  This module checks shapes, sequence
+bounds and symbol ranges, chooses the path of every sequence, and spreads the fixed
+chunks of work over threads (:mod:`fastgen._threads`).
+
+Sequences are described by ``startidx``, an int64 array of shape ``(n_sequences + 1,)``
+holding the first row of every sequence and, last, the total number of rows
+(``startidx[0] == 0``, strictly increasing).  Lattices are float64 arrays of shape
+``(n_samples, n_components)``.  The arithmetic follows hmmlearn's ``_hmmc`` extension:
+the same recurrences, the same ``1e-300`` underflow threshold of the scaled forward
+pass and the same Viterbi tie-breaking.  Results agree with hmmlearn's to rounding and
+do not depend on the number of threads, on the lane group a sequence lands in, or on
+the build (``kernel_build()``: x86-64-v2 or v3, see ``_select``); the paths agree to
+rounding (bit for bit with the scaling implementation).
+
+Paths: many short sequences (length x states up to ``FB_LANE_CELLS``) go through the
+lane-wise forward-backward, 64 at a time sorted by length; others one at a time in
+``MAX_CHUNKS`` fixed chunks; a long sequence (at least ``LONG_MIN`` frames holding a
+quarter of the data) has its emissions and statistics split into ``N_BLOCKS`` fixed time
+blocks, its two recurrences staying serial.  Viterbi likewise (``LANE_CELLS``, up to
+``LANE_MAX_STATES`` states for the lanes).  Calls with little work (below
+``SERIAL_WORK``) run on the calling thread alone.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from importlib import import_module
+from typing import NamedTuple
+
+import numpy as np
+
+from fastgen import _threads
+from fastgen._kernels.hmm._select import kernel_build, kernel_package
+
+# the compiled modules of the build this CPU runs (see _select)
+_emissions = import_module(f"{kernel_package()}._emissions")
+_lanes = import_module(f"{kernel_package()}._lanes")
+_sequence = import_module(f"{kernel_package()}._sequence")
+_viterbi = import_module(f"{kernel_package()}._viterbi")
+_bundles = import_module(f"{kernel_package()}._bundles")
+Accumulators = _bundles.Accumulators
+ChainArrays = _bundles.ChainArrays
+EmissionArrays = _bundles.EmissionArrays
+ScaledArrays = _bundles.ScaledArrays
+
+__all__ = [
+    "EMIT_LOG_FRAMES", "EMIT_DIAG", "EMIT_FULL", "EMIT_CATEGORICAL",
+    "STATS_NONE", "STATS_MEANS", "STATS_DIAG", "STATS_FULL", "STATS_CATEGORICAL",
+    "EStep", "EmissionArrays", "emissions", "forward_backward", "estep", "viterbi_batch",
+    "log_density_diag", "log_density_diag_missing", "log_density_full",
+    "forward_log", "backward_log", "vexp", "kernel_build",
+]  # fmt: skip
+
+EMIT_LOG_FRAMES = 0  # log_frame holds the log-likelihoods
+EMIT_DIAG = 1  # Gaussian: means, inv (1 / variances), const
+EMIT_FULL = 2  # Gaussian: means, lt (transposed inverse Cholesky factors), const
+EMIT_CATEGORICAL = 3  # sym, table (log-probabilities, (n_symbols, n_components))
+
+STATS_NONE = 0
+STATS_MEANS = 1  # post, obs
+STATS_DIAG = 2  # post, obs, obs**2
+STATS_FULL = 3  # post, obs, obs*obs.T
+STATS_CATEGORICAL = 4  # obs[k, symbol]
+
+FLUSH = -690.0  # as _numeric.pxd: a state this much (log) below a frame's best is flushed
+MAX_CHUNKS = 64  # chunks of sequences (fixed: results do not depend on threads)
+LANES = 64  # sequences per lane-wise group (_numeric.pxd's STAT_LANES)
+FB_LANE_CELLS = 8192  # lane-wise forward-backward: length x n_components up to this
+LANE_CELLS = 8192  # lane-wise Viterbi: length x n_components up to this
+LANE_MAX_STATES = 127  # lane-wise Viterbi: int8 back pointers
+LONG_MIN = 4096  # a sequence this long, holding >= 1/4 of the frames, is split over time
+N_BLOCKS = 64  # time blocks of a long sequence
+# Below this much work (frames x (K**2 + K x emission cost)), about a millisecond on one
+# core, the kernels run on the calling thread only.
+SERIAL_WORK = 500_000
+_LOG_2PI = np.log(2.0 * np.pi)
+
+
+class EStep(NamedTuple):
+    """Result of :func:`forward_backward` (accumulators summed in a fixed order)."""
+
+    log_prob: np.ndarray  # float64 (n_sequences,); NaN: scaled pass under/overflowed
+    gamma: np.ndarray  # float64 (n_samples, n_components) or (0, n_components)
+    start: np.ndarray  # float64 (n_components,)
+    trans: np.ndarray  # float64 (n_components, n_components)
+    post: np.ndarray  # float64 (n_components,)
+    obs: np.ndarray  # float64 (n_components, n_features or n_symbols)
+    obs2: np.ndarray  # float64 (nc, nf) for STATS_DIAG, (nc, nf, nf) STATS_FULL, else (nc, 0)
+
+
+# --------------------------------------------------------------------------- emissions
+
+
+def emissions(
+    kind: int,
+    *,
+    X: np.ndarray | None = None,
+    sym: np.ndarray | None = None,
+    means: np.ndarray | None = None,
+    covars: np.ndarray | None = None,
+    chol: np.ndarray | None = None,
+    log_emissionprob: np.ndarray | None = None,
+    log_frame: np.ndarray | None = None,
+) -> EmissionArrays:
+    """The emission model of the kernels, validated.
+
+    Parameters
+    ----------
+    kind : int
+        EMIT_DIAG (``X``, ``means``, ``covars`` > 0, both (n_components, n_features)),
+        EMIT_FULL (``X``, ``means``, ``chol``: lower Cholesky factors (n_components,
+        n_features, n_features) with a positive diagonal), EMIT_CATEGORICAL (``sym``
+        integers (n_samples,) in ``[0, n_symbols)``, ``log_emissionprob``
+        (n_components, n_symbols)) or EMIT_LOG_FRAMES (``log_frame`` (n_samples,
+        n_components)).
+
+    Returns
+    -------
+    EmissionArrays
+        The bundle the other entry points take.
+    """
+    f8 = np.float64
+    if kind in (EMIT_DIAG, EMIT_FULL):
+        Xa = np.ascontiguousarray(X, dtype=f8)
+        ma = np.ascontiguousarray(means, dtype=f8)
+        if Xa.ndim != 2 or ma.ndim != 2 or ma.shape[1] != Xa.shape[1]:
+            raise ValueError("X (n_samples, n_features) and means (nc, n_features) disagree")
+        nc, nf = ma.shape
+        if kind == EMIT_DIAG:
+            cv = np.asarray(covars, dtype=f8)
+            if cv.shape != (nc, nf) or not (np.all(cv > 0) and np.isfinite(cv).all()):
+                raise ValueError(
+                    "covars must be positive and finite with shape (n_components, n_features)"
+                )
+            const = -0.5 * (nf * _LOG_2PI + np.log(cv).sum(axis=1))
+            return EmissionArrays(
+                kind, Xa.shape[0], nc, X=Xa, means=ma, inv=np.ascontiguousarray(1.0 / cv),
+                const=np.ascontiguousarray(const),
+            )  # fmt: skip
+        ch = np.ascontiguousarray(chol, dtype=f8)
+        diag = np.diagonal(ch, axis1=1, axis2=2) if ch.ndim == 3 else None
+        if ch.shape != (nc, nf, nf) or not (np.all(diag > 0) and np.isfinite(ch).all()):
+            raise ValueError("chol must have shape (nc, nf, nf) and a positive diagonal")
+        const = -0.5 * (nf * _LOG_2PI + 2.0 * np.log(diag).sum(axis=1))
+        return EmissionArrays(
+            kind, Xa.shape[0], nc, X=Xa, means=ma, lt=_emissions.inverse_cholesky_t(ch),
+            const=np.ascontiguousarray(const),
+        )  # fmt: skip
+    if kind == EMIT_CATEGORICAL:
+        syma = _integers(sym, "sym")
+        table = np.ascontiguousarray(np.asarray(log_emissionprob, dtype=f8).T)
+        if syma.ndim != 1 or table.ndim != 2:
+            raise ValueError("sym must be 1-D and log_emissionprob 2-D")
+        if syma.size and (syma.min() < 0 or syma.max() >= table.shape[0]):
+            raise ValueError(f"symbols must lie in [0, {table.shape[0]})")
+        return EmissionArrays(kind, syma.shape[0], table.shape[1], sym=syma, table=table)
+    if kind == EMIT_LOG_FRAMES:
+        lfa = np.ascontiguousarray(log_frame, dtype=f8)
+        if lfa.ndim != 2:
+            raise ValueError("log_frame must be 2-D (n_samples, n_components)")
+        return EmissionArrays(kind, lfa.shape[0], lfa.shape[1], log_frame=lfa)
+    raise ValueError(f"unknown emission kind {kind!r}")
+
+
+def _scaled_table(em: EmissionArrays, log_space: bool) -> ScaledArrays:
+    """Per-symbol scaled likelihoods of categorical emissions (empty for other kinds)."""
+    nc = em.n_components
+    if em.kind != EMIT_CATEGORICAL:
+        return ScaledArrays(np.zeros((0, nc)), np.zeros(0), np.zeros(0, np.bool_), nc)
+    table = em.arrays["table"]
+    if not log_space:
+        with np.errstate(under="ignore"):
+            rows = np.exp(table)
+        return ScaledArrays(rows, np.zeros(table.shape[0]), np.zeros(table.shape[0], np.bool_), nc)
+    m = table.max(axis=1) if table.shape[1] else np.full(table.shape[0], -np.inf)
+    finite = np.isfinite(m)
+    with np.errstate(under="ignore", invalid="ignore"):
+        d = table - np.where(finite, m, 0.0)[:, None]
+        rows = np.where(finite[:, None], np.exp(d), 0.0)
+    flag = ~finite | np.any(d < FLUSH, axis=1)
+    return ScaledArrays(np.ascontiguousarray(rows), np.ascontiguousarray(m), flag, nc)
+
+
+def _row_blocks(kernel, n: int, work: int) -> None:
+    """Run ``kernel(r0, r1)`` over ``n`` rows in fixed blocks, threaded when ``work``
+    is worth it."""
+    n_blocks = max(min(N_BLOCKS, n // 256), 1)
+
+    def task(first: int, step: int) -> None:
+        for b in range(first, n_blocks, step):
+            kernel(b * n // n_blocks, (b + 1) * n // n_blocks)
+
+    _threads.run_workers(task, _n_workers(n_blocks, work))
+
+
+def _n_workers(n_parts: int, work: int) -> int:
+    if work < SERIAL_WORK:
+        return 1
+    return max(min(_threads.get_num_threads(), n_parts), 1)
+
+
+def _gaussian_args(X, means, other, name: str):
+    """Validated float64 ``X``, ``means``, ``covars`` (positive, finite) or ``chol``
+    (a positive diagonal), and the output array."""
+    Xa = np.ascontiguousarray(X, dtype=np.float64)
+    ma = np.ascontiguousarray(means, dtype=np.float64)
+    oa = np.ascontiguousarray(other, dtype=np.float64)
+    if Xa.ndim != 2 or ma.ndim != 2 or ma.shape[1] != Xa.shape[1]:
+        raise ValueError("X (n_samples, n_features) and means (nc, n_features) disagree")
+    nc, nf = ma.shape
+    if name == "covars":
+        if oa.shape != (nc, nf) or not (np.all(oa > 0) and np.isfinite(oa).all()):
+            raise ValueError("covars must be positive and finite with shape (nc, n_features)")
+    elif oa.shape != (nc, nf, nf) or not (
+        np.all(np.diagonal(oa, axis1=1, axis2=2) > 0) and np.isfinite(oa).all()
+    ):
+        raise ValueError("chol must have shape (nc, nf, nf) and a positive diagonal")
+    return Xa, ma, oa, np.empty((Xa.shape[0], nc))
+
+
+def log_density_diag(X: np.ndarray, means: np.ndarray, covars: np.ndarray) -> np.ndarray:
+    """Per-frame Gaussian log-densities for diagonal covariances.
+
+    Parameters
+    ----------
+    X : float64 (n_samples, n_features)
+    means, covars : float64 (n_components, n_features); covars > 0
+
+    Returns
+    -------
+    float64 (n_samples, n_components)
+    """
+    Xa, ma, cv, out = _gaussian_args(X, means, covars, "covars")
+    _row_blocks(
+        lambda r0, r1: _emissions.density_diag_rows(Xa, ma, cv, out, r0, r1, False),
+        Xa.shape[0], out.size * max(Xa.shape[1], 1),
+    )  # fmt: skip
+    return out
+
+
+def log_density_diag_missing(X: np.ndarray, means: np.ndarray, covars: np.ndarray) -> np.ndarray:
+    """As :func:`log_density_diag`, NaN entries of ``X`` marginalised out (skipped); a
+    row that is all NaN has log-density 0 in every state."""
+    Xa, ma, cv, out = _gaussian_args(X, means, covars, "covars")
+    _row_blocks(
+        lambda r0, r1: _emissions.density_diag_rows(Xa, ma, cv, out, r0, r1, True),
+        Xa.shape[0], out.size * max(Xa.shape[1], 1),
+    )  # fmt: skip
+    return out
+
+
+def log_density_full(X: np.ndarray, means: np.ndarray, chol: np.ndarray) -> np.ndarray:
+    """Per-frame Gaussian log-densities from lower Cholesky factors ``chol`` (n_components,
+    n_features, n_features) with a positive diagonal (``covars[k] = chol[k] @ chol[k].T``).
+
+    Returns
+    -------
+    float64 (n_samples, n_components)
+    """
+    Xa, ma, ch, out = _gaussian_args(X, means, chol, "chol")
+    nf = Xa.shape[1]
+    _row_blocks(
+        lambda r0, r1: _emissions.density_full_rows(Xa, ma, ch, out, r0, r1),
+        Xa.shape[0], out.size * max(nf * nf // 2, 1),
+    )  # fmt: skip
+    return out
+
+
+def vexp(x: np.ndarray) -> None:
+    """``x[:] = exp(x)`` in place (float64, contiguous) with the kernels' vectorised
+    ``exp``, within one ulp of NumPy's; arguments outside ``[-708, 708]`` and NaN are
+    handed to libm."""
+    _emissions.vexp_inplace(x)
+
+
+def forward_log(startprob, transmat, log_frame, fwd) -> float:
+    """Log-space forward pass of one sequence into ``fwd`` (n, nc); returns its
+    log-likelihood (hmmlearn's recurrence)."""
+    return _sequence.forward_log_pass(startprob, transmat, log_frame, fwd)
+
+
+def backward_log(transmat, log_frame, bwd) -> None:
+    """Log-space backward pass of one sequence into ``bwd`` (n, nc)."""
+    _sequence.backward_log_pass(transmat, log_frame, bwd)
+
+
+# --------------------------------------------------------------------------- forward-backward
+
+
+def _work(em: EmissionArrays, n: int, nc: int) -> int:
+    """Rough operation count of one pass over ``n`` frames (see ``SERIAL_WORK``)."""
+    nf = em.n_features
+    cost = nf if em.kind == EMIT_DIAG else nf * (nf + 3) // 2 if em.kind == EMIT_FULL else 1
+    return n * nc * (nc + cost)
+
+
+def _integers(a, name: str) -> np.ndarray:
+    """``a`` as a new C-contiguous int64 array; floats must hold integers."""
+    a = np.asarray(a)
+    if a.dtype.kind == "f":
+        if not (np.isfinite(a).all() and np.array_equal(a, np.round(a))):
+            raise ValueError(f"{name} must hold integers")
+    elif a.dtype.kind not in "iub":
+        raise TypeError(f"{name} must be an integer array, not {a.dtype}")
+    return np.array(a, dtype=np.int64, copy=True, order="C")
+
+
+def _check_model(startidx, startprob, transmat, n: int, nc: int):
+    if nc < 1:
+        raise ValueError("the model needs at least one state")
+    startidx = _integers(startidx, "startidx")
+    startprob = np.ascontiguousarray(startprob, dtype=np.float64)
+    transmat = np.ascontiguousarray(transmat, dtype=np.float64)
+    if startprob.shape != (nc,) or transmat.shape != (nc, nc):
+        raise ValueError(f"startprob/transmat do not match n_components={nc}")
+    if (
+        startidx.ndim != 1
+        or startidx.size < 2
+        or startidx[0] != 0
+        or startidx[-1] != n
+        or np.any(np.diff(startidx) <= 0)
+    ):
+        raise ValueError("startidx must rise strictly from 0 to n_samples")
+    return startidx, startprob, transmat
+
+
+def _split_sequences(startidx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.diff(startidx)
+    n = int(startidx[-1])
+    long = (lengths >= LONG_MIN) & (4 * lengths >= n)
+    return np.flatnonzero(~long).astype(np.int64), np.flatnonzero(long).astype(np.int64)
+
+
+def _lane_split(
+    startidx: np.ndarray, seqs: np.ndarray, nc: int, cells: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``seqs`` into those short enough for the lane kernels (length x ``nc`` at
+    most ``cells``), sorted by length (stable), and the others, in their order."""
+    lengths = np.diff(startidx)[seqs]
+    in_lanes = lengths * nc <= cells
+    return (
+        np.ascontiguousarray(seqs[in_lanes][np.argsort(lengths[in_lanes], kind="stable")]),
+        np.ascontiguousarray(seqs[~in_lanes]),
+    )
+
+
+def forward_backward(
+    startidx: np.ndarray,
+    startprob: np.ndarray,
+    transmat: np.ndarray,
+    em: EmissionArrays,
+    log_space: bool,
+    *,
+    posteriors: bool = True,
+    gamma: bool = True,
+    xi: bool = True,
+    stats_kind: int = STATS_NONE,
+) -> EStep:
+    """Forward-backward and sufficient statistics of every sequence in one call.
+
+    Parameters
+    ----------
+    startidx : int64 (n_sequences + 1,)
+    startprob : float64 (n_components,)
+    transmat : float64 (n_components, n_components)
+    em : EmissionArrays
+        From :func:`emissions`.
+    log_space : bool
+        hmmlearn's ``"log"`` (True) or ``"scaling"`` implementation.
+    posteriors : bool
+        Run the backward pass (else only ``log_prob`` is computed).
+    gamma : bool
+        Return the posteriors (else ``gamma`` is empty; statistics are still computed).
+    xi : bool
+        Accumulate expected transition counts.
+    stats_kind : STATS_*
+        Emission statistics to accumulate (categorical needs EMIT_CATEGORICAL).
+
+    Returns
+    -------
+    EStep
+    """
+    if not isinstance(em, EmissionArrays):
+        raise TypeError("em must come from emissions()")
+    n, nc = em.n_samples, em.n_components
+    startidx, startprob, transmat = _check_model(startidx, startprob, transmat, n, nc)
+    if stats_kind == STATS_CATEGORICAL and em.kind != EMIT_CATEGORICAL:
+        raise ValueError("categorical statistics need categorical emissions")
+    gaussian_stats = stats_kind in (STATS_MEANS, STATS_DIAG, STATS_FULL)
+    if gaussian_stats and em.kind not in (EMIT_DIAG, EMIT_FULL):
+        raise ValueError("Gaussian statistics need Gaussian emissions")
+    if isinstance(stats_kind, bool) or stats_kind not in (
+        STATS_NONE, STATS_MEANS, STATS_DIAG, STATS_FULL, STATS_CATEGORICAL
+    ):
+        raise ValueError(f"unknown statistics kind {stats_kind!r}")
+    log_space, posteriors = bool(log_space), bool(posteriors)
+    want_gamma, want_xi = posteriors and bool(gamma), posteriors and bool(xi)
+    stats_kind = int(stats_kind) if posteriors else STATS_NONE
+    want = (posteriors, want_gamma, want_xi, stats_kind)
+    nf = em.n_features
+    chain = ChainArrays(startprob, transmat, log_space)
+    scaled = _scaled_table(em, log_space)
+    short, long = _split_sequences(startidx)
+    lane_seqs, short = _lane_split(startidx, short, nc, FB_LANE_CELLS)
+    n_lane = min(-(-len(lane_seqs) // LANES), MAX_CHUNKS)
+    n_short = min(len(short), MAX_CHUNKS)
+    acc = Accumulators(
+        n_lane + n_short + len(long) * N_BLOCKS, nc,
+        em.n_symbols if stats_kind == STATS_CATEGORICAL else nf,
+        nf if stats_kind == STATS_DIAG else 0, nf * nf if stats_kind == STATS_FULL else 0,
+    )  # fmt: skip
+    log_prob = np.empty(startidx.size - 1)
+    gam = np.empty((n if want_gamma else 0, nc))
+    gam_arg = gam if want_gamma else None
+    work = (3 if posteriors else 1) * _work(em, n, nc)
+    if len(lane_seqs):
+        _threads.run_workers(
+            lambda first, step: _lanes.estep_lane_chunks(
+                em, scaled, chain, want, lane_seqs, startidx, n_lane, first, step, acc, 0,
+                log_prob, gam_arg,
+            ),
+            _n_workers(n_lane, work),
+        )  # fmt: skip
+    if len(short):
+        _threads.run_workers(
+            lambda first, step: _sequence.estep_chunks(
+                em, scaled, chain, want, short, startidx, n_short, first, step, acc, n_lane,
+                log_prob, gam_arg,
+            ),
+            _n_workers(n_short, work),
+        )  # fmt: skip
+    for q, s in enumerate(long):
+        row0 = n_lane + n_short + q * N_BLOCKS
+        log_prob[s] = _long_sequence(
+            em, scaled, chain, want, int(startidx[s]), int(startidx[s + 1]), acc, row0,
+            gam_arg, _n_workers(N_BLOCKS, work),
+        )  # fmt: skip
+    if stats_kind == STATS_DIAG:
+        obs2 = acc.sq.sum(axis=0)
+    elif stats_kind == STATS_FULL:
+        obs2 = acc.outer.sum(axis=0).reshape(nc, nf, nf)
+    else:
+        obs2 = np.zeros((nc, 0))
+    return EStep(
+        log_prob, gam, acc.start.sum(axis=0), acc.trans.sum(axis=0), acc.post.sum(axis=0),
+        acc.obs.sum(axis=0), obs2,
+    )  # fmt: skip
+
+
+def _long_sequence(
+    em: EmissionArrays, scaled: ScaledArrays, chain: ChainArrays, want: tuple, lo: int,
+    hi: int, acc: Accumulators, row0: int, gam: np.ndarray | None, n_workers: int,
+) -> float:  # fmt: skip
+    """One long sequence: emissions and statistics over ``N_BLOCKS`` time blocks (on
+    ``n_workers`` threads), the forward and backward recurrences serial."""
+    n, nc = hi - lo, em.n_components
+    log_space = chain.log_space
+    fr = np.empty((n, nc))
+    cc = np.empty(n)
+    flag = np.empty(n, dtype=np.uint8)
+    _threads.run_workers(
+        lambda first, step: _sequence.fill_scaled_blocks(
+            em, scaled, log_space, lo, hi, N_BLOCKS, first, step, fr, cc, flag
+        ),
+        n_workers,
+    )
+    fwd = np.empty((n, nc))
+    scale = np.empty(n)
+    lp, ok = _sequence.forward_scaled(chain, fr, cc, flag, fwd, scale)
+    if ok and want[0] and lp == lp:
+        bwd = np.empty((n, nc))
+        ok = _sequence.backward_scaled(chain, fr, scale, bwd)
+        if not ok and not log_space:
+            lp, ok = np.nan, True
+        elif ok:
+            _threads.run_workers(
+                lambda first, step: _sequence.posterior_blocks(
+                    em, chain, want, fr, fwd, bwd, lo, N_BLOCKS, first, step, acc, row0, gam
+                ),
+                n_workers,
+            )
+    if not ok:
+        return _sequence.exact(em, chain, want, lo, hi, acc, row0, gam)
+    if gam is not None and lp != lp:
+        gam[lo:hi] = 0.0
+    return lp
+
+
+def estep(
+    startidx: np.ndarray,
+    startprob: np.ndarray,
+    transmat: np.ndarray,
+    frame: np.ndarray,
+    log_space: bool,
+    compute_posteriors: bool,
+    compute_xi: bool,
+):
+    """Forward-backward of precomputed frames (see :func:`forward_backward`).
+
+    ``frame`` holds emission log-likelihoods when ``log_space`` else likelihoods.
+
+    Returns
+    -------
+    log_prob : float64 (n_sequences,)
+    gamma : float64 (n_samples, n_components) or (0, n_components)
+    start : float64 (n_components,)
+    trans : float64 (n_components, n_components)
+    """
+    frame = np.asarray(frame, dtype=np.float64)
+    if not log_space:
+        with np.errstate(divide="ignore"):
+            frame = np.log(frame)
+    r = forward_backward(
+        startidx, startprob, transmat, emissions(EMIT_LOG_FRAMES, log_frame=frame), log_space,
+        posteriors=compute_posteriors, gamma=True, xi=compute_xi,
+    )  # fmt: skip
+    return r.log_prob, r.gamma, r.start, r.trans
+
+
+# --------------------------------------------------------------------------- Viterbi
+
+
+def viterbi_batch(
+    startidx: np.ndarray,
+    startprob: np.ndarray,
+    transmat: np.ndarray,
+    em: EmissionArrays | np.ndarray,
+):
+    """Viterbi paths of every sequence (ties as hmmlearn's).
+
+    Parameters
+    ----------
+    startidx, startprob, transmat : see :func:`forward_backward`
+    em : EmissionArrays or float64 (n_samples, n_components)
+        From :func:`emissions`, or the emission log-likelihoods themselves.
+
+    Returns
+    -------
+    log_prob : float64 (n_sequences,)
+    states : int64 (n_samples,)
+    """
+    if not isinstance(em, EmissionArrays):
+        em = emissions(EMIT_LOG_FRAMES, log_frame=em)
+    n, nc = em.n_samples, em.n_components
+    startidx, startprob, transmat = _check_model(startidx, startprob, transmat, n, nc)
+    chain = ChainArrays(startprob, transmat, True)
+    short, long = _split_sequences(startidx)
+    log_prob = np.empty(startidx.size - 1)
+    states = np.empty(n, dtype=np.int64)
+    work = _work(em, n, nc)
+    if len(short) and nc <= LANE_MAX_STATES:  # lane-wise: short enough sequences
+        lane_seqs, short = _lane_split(startidx, short, nc, LANE_CELLS)
+        if len(lane_seqs):
+            n_chunks = min(-(-len(lane_seqs) // LANES), MAX_CHUNKS)
+            _threads.run_workers(
+                lambda first, step: _viterbi.viterbi_lane_chunks(
+                    em, chain, lane_seqs, startidx, n_chunks, first, step, log_prob, states
+                ),
+                _n_workers(n_chunks, work),
+            )
+    if len(short):
+        n_chunks = min(len(short), MAX_CHUNKS)
+        _threads.run_workers(
+            lambda first, step: _viterbi.viterbi_chunks(
+                em, chain, short, startidx, n_chunks, first, step, log_prob, states
+            ),
+            _n_workers(n_chunks, work),
+        )
+    for s in long:
+        lo, hi = int(startidx[s]), int(startidx[s + 1])
+        lf = np.empty((hi - lo, nc))
+        n_workers = _n_workers(N_BLOCKS, work)
+        _threads.run_workers(partial(_log_frame_rows, em, lo, hi, lf), n_workers)
+        log_prob[s] = _viterbi.viterbi_frames(chain, lf, states[lo:hi])
+    return log_prob, states
+
+
+def _log_frame_rows(em, lo: int, hi: int, lf: np.ndarray, first: int, step: int) -> None:
+    """Emission log-likelihoods of frames ``lo:hi`` into ``lf``: part ``first`` of
+    ``step`` contiguous parts (frames are independent: any split gives the same values)."""
+    n = hi - lo
+    b0, b1 = lo + first * n // step, lo + (first + 1) * n // step
+    _emissions.log_frame_rows(em, b0, b1, lf[b0 - lo : b1 - lo])
