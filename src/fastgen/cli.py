@@ -1,4 +1,4 @@
-"""The ``fastgen`` command line: predict, train, generate, info, bench, demo, warmup.
+"""The ``fastgen`` command line: predict, train, generate, info, bench, demo.
 
 ``main(argv)`` returns the exit status: 0 on success, 1 on an error (printed as one
 line ``fastgen: error: <message>`` on stderr; the traceback only with ``--debug``),
@@ -491,37 +491,6 @@ def cmd_demo(argv: list[str]) -> int:
     return int(status or 0)
 
 
-def cmd_warmup(args: argparse.Namespace) -> int:
-    """Compile the Numba kernels into the kernel cache and report what it took."""
-    from fastgen import _jit
-    from fastgen._kernels import _hmm
-    from fastgen._warmup import warmup
-
-    where = _jit.kernel_cache_dir(_hmm)
-    if where is None:
-        raise CLIError(
-            "no writable folder for the kernel cache, so a warm-up would not last; "
-            "set FASTGEN_CACHE_DIR to a writable folder"
-        )
-    if not args.quiet:
-        print(f"compiling fastgen's kernels into {where}", flush=True)
-
-    def progress(description: str, seconds: float) -> None:
-        if not args.quiet:
-            print(f"{seconds:8.1f} s  {description}", flush=True)
-
-    report = warmup(progress)
-    if not args.quiet:
-        print(
-            f"done in {report.seconds:.1f} s: {report.compiled} kernel signatures compiled, "
-            f"{report.loaded} loaded from the cache",
-            flush=True,
-        )
-        if report.compiled and not os.access(where, os.W_OK):
-            _say(f"{where} is read-only: the kernels compiled now were not kept")
-    return 0
-
-
 # --------------------------------------------------------------------------- parser
 
 
@@ -655,15 +624,6 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("-k", metavar="EXPR", help="pytest -k expression selecting benchmarks")
     b.add_argument("--json", metavar="FILE", help="also keep pytest-benchmark's JSON here")
     b.set_defaults(func=cmd_bench)
-
-    # warmup
-    w = sub.add_parser(
-        "warmup", parents=[common], help="compile the HMM and NB kernels ahead of first use",
-        description="Compile every Numba kernel the estimators use into the kernel cache "
-        "(a minute or so, once; later processes load them in about a second). The cache is "
-        "in $FASTGEN_CACHE_DIR, else $XDG_CACHE_HOME/fastgen or ~/.cache/fastgen.",
-    )
-    w.set_defaults(func=cmd_warmup)
 
     # demo (arguments are forwarded to fastgen.demo.main)
     sub.add_parser("demo", help="run the demo (fastgen demo --help for its options)",
