@@ -13,10 +13,6 @@ hmmlearn's outside the timed call.  No timing assertions.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import textwrap
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,8 +25,6 @@ from benchmarks.conftest import (
     cached,
     import_fastgen,
     run_benchmark,
-    run_python_json,
-    subprocess_env,
 )
 
 hmmlearn_hmm = pytest.importorskip("hmmlearn.hmm")
@@ -183,83 +177,3 @@ def test_hmm(benchmark, variant, model, data, op, size, reference):
         check(op, result, expected)
     else:
         reference.setdefault(key, result)
-
-
-# --------------------------------------------------------------------------- Numba latency
-
-HMM_FIRST_CALL_GROUP = "numba HMM: GaussianHMM fit+predict in a fresh process"
-_FILLED_CACHE: dict[str, str] = {}  # "dir": a NUMBA_CACHE_DIR a cold run has filled
-
-_HMM_FIRST_CALL_CHILD = textwrap.dedent(
-    """
-    import json, time
-    t0 = time.perf_counter()
-    import fastgen.hmm
-    t1 = time.perf_counter()
-    import numpy as np
-
-    rng = np.random.RandomState(0)
-    lengths = np.full(20, 50)
-    states = np.repeat(rng.randint(4, size=100), 10)
-    X = rng.randn(4, 3)[states] * 3 + rng.randn(len(states), 3)
-
-    def fit_predict():
-        m = fastgen.hmm.GaussianHMM(4, covariance_type="diag", n_iter=5, random_state=0)
-        return m.fit(X, lengths).predict(X, lengths)
-
-    t = time.perf_counter()
-    first = fit_predict()
-    t2 = time.perf_counter()
-    second = fit_predict()
-    t3 = time.perf_counter()
-    assert np.array_equal(first, second)
-    print(json.dumps({
-        "import_s": t1 - t0, "fit_predict_first_call_s": t2 - t,
-        "fit_predict_second_call_s": t3 - t2, "in_process_s": t3 - t0,
-        "n_samples": int(lengths.sum()),
-    }))
-    """
-)
-
-
-@pytest.mark.parametrize("cache", ["cold", "warm"])
-def test_numba_hmm_first_call(benchmark, cache, size, tmp_path):
-    """Fresh interpreter: ``import fastgen.hmm``, then GaussianHMM fit (5 EM iterations)
-    + predict twice on 1,000 samples (20 x 50, 3 features).
-
-    ``cold``: empty ``NUMBA_CACHE_DIR`` (JIT compilation); ``warm``: the cache filled
-    by a previous process.  The timed value is the whole subprocess; the in-process
-    split (medians over the rounds) is in extra_info.
-    """
-    import_fastgen("hmm")
-    warm_dir = _FILLED_CACHE.get("dir")  # a cache a cold run of this session filled
-    if cache == "warm" and warm_dir is None:  # fill one, untimed
-        warm_dir = str(tmp_path / "numba-cache")
-        run_python_json(_HMM_FIRST_CALL_CHILD, env=subprocess_env(NUMBA_CACHE_DIR=warm_dir))
-    results = []
-
-    def setup():
-        if cache == "cold":
-            d = tempfile.mkdtemp(prefix="numba-cold-", dir=tmp_path)
-            shutil.rmtree(d)
-        else:
-            d = warm_dir
-        return (d,), {}
-
-    def first_call(cache_dir):
-        t = time.perf_counter()
-        out = run_python_json(_HMM_FIRST_CALL_CHILD, env=subprocess_env(NUMBA_CACHE_DIR=cache_dir))
-        out["process_s"] = time.perf_counter() - t
-        results.append(out)
-        if cache == "cold":
-            _FILLED_CACHE["dir"] = cache_dir
-        return out
-
-    benchmark.group = HMM_FIRST_CALL_GROUP
-    benchmark.extra_info.update(
-        impl="fastgen", variant=f"fastgen-{cache}", cache=cache, dataset_size=size.name
-    )
-    out = benchmark.pedantic(first_call, setup=setup, rounds=min(size.rounds, 3), warmup_rounds=0)
-    for k in [k for k in out if k.endswith("_s")]:
-        benchmark.extra_info[k] = round(float(np.median([r[k] for r in results])), 5)
-    benchmark.extra_info["n_samples"] = out["n_samples"]

