@@ -21,12 +21,13 @@ HUGE = 1 << 62
 #: Threshold settings that send every sequence down one path.  "lanes": the lane-wise
 #: kernels (forward-backward and, up to LANE_MAX_STATES states, Viterbi); "sequence":
 #: one sequence at a time; "long": a sequence holding a quarter of the frames is split
-#: into time blocks (a single sequence always is).
+#: into time blocks (a single sequence always is) - when a call is big enough for threads,
+#: hence SERIAL_WORK=0 there.
 PATHS = {
     "default": {},
     "lanes": {"FB_LANE_CELLS": HUGE, "LANE_CELLS": HUGE, "LONG_MIN": HUGE},
     "sequence": {"FB_LANE_CELLS": -1, "LANE_CELLS": -1, "LONG_MIN": HUGE},
-    "long": {"FB_LANE_CELLS": -1, "LANE_CELLS": -1, "LONG_MIN": 1},
+    "long": {"FB_LANE_CELLS": -1, "LANE_CELLS": -1, "LONG_MIN": 1, "SERIAL_WORK": 0},
 }
 
 

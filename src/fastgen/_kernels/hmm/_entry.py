@@ -22,7 +22,8 @@ Paths: many short sequences (length x states up to ``FB_LANE_CELLS``) go through
 lane-wise forward-backward, 64 at a time sorted by length; others one at a time in
 ``MAX_CHUNKS`` fixed chunks; a long sequence (at least ``LONG_MIN`` frames holding a
 quarter of the data) has its emissions and statistics split into ``N_BLOCKS`` fixed time
-blocks, its two recurrences staying serial.  Viterbi likewise (``LANE_CELLS``, up to
+blocks, its two recurrences staying serial (only when the call is big enough for
+threads: see ``SERIAL_WORK``).  Viterbi likewise (``LANE_CELLS``, up to
 ``LANE_MAX_STATES`` states for the lanes).  Calls with little work (below
 ``SERIAL_WORK``) run on the calling thread alone.
 """
@@ -324,13 +325,19 @@ def _check_model(startidx, startprob, transmat, n: int, nc: int):
         or startidx.size < 2
         or startidx[0] != 0
         or startidx[-1] != n
-        or np.any(np.diff(startidx) <= 0)
+        or (startidx.size > 2 and np.any(np.diff(startidx) <= 0))
+        or n < 1
     ):
         raise ValueError("startidx must rise strictly from 0 to n_samples")
     return startidx, startprob, transmat
 
 
-def _split_sequences(startidx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _split_sequences(startidx: np.ndarray, work: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sequences taken one at a time (or lane-wise) and the long ones, split over
+    time blocks; with little work (one thread) none is long: the one-call path is
+    quicker."""
+    if work < SERIAL_WORK:
+        return np.arange(startidx.size - 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
     lengths = np.diff(startidx)
     n = int(startidx[-1])
     long = (lengths >= LONG_MIN) & (4 * lengths >= n)
@@ -342,6 +349,9 @@ def _lane_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split ``seqs`` into those short enough for the lane kernels (length x ``nc`` at
     most ``cells``), sorted by length (stable), and the others, in their order."""
+    if seqs.size == 1:  # one sequence (a common call): no sorting to do
+        fits = (startidx[seqs[0] + 1] - startidx[seqs[0]]) * nc <= cells
+        return (seqs, seqs[:0]) if fits else (seqs[:0], seqs)
     lengths = np.diff(startidx)[seqs]
     in_lanes = lengths * nc <= cells
     return (
@@ -406,7 +416,8 @@ def forward_backward(
     nf = em.n_features
     chain = ChainArrays(startprob, transmat, log_space)
     scaled = _scaled_table(em, log_space)
-    short, long = _split_sequences(startidx)
+    work = (3 if posteriors else 1) * _work(em, n, nc)
+    short, long = _split_sequences(startidx, work)
     lane_seqs, short = _lane_split(startidx, short, nc, FB_LANE_CELLS)
     n_lane = min(-(-len(lane_seqs) // LANES), MAX_CHUNKS)
     n_short = min(len(short), MAX_CHUNKS)
@@ -418,7 +429,6 @@ def forward_backward(
     log_prob = np.empty(startidx.size - 1)
     gam = np.empty((n if want_gamma else 0, nc))
     gam_arg = gam if want_gamma else None
-    work = (3 if posteriors else 1) * _work(em, n, nc)
     if len(lane_seqs):
         _threads.run_workers(
             lambda first, step: _lanes.estep_lane_chunks(
@@ -550,10 +560,10 @@ def viterbi_batch(
     n, nc = em.n_samples, em.n_components
     startidx, startprob, transmat = _check_model(startidx, startprob, transmat, n, nc)
     chain = ChainArrays(startprob, transmat, True)
-    short, long = _split_sequences(startidx)
+    work = _work(em, n, nc)
+    short, long = _split_sequences(startidx, work)
     log_prob = np.empty(startidx.size - 1)
     states = np.empty(n, dtype=np.int64)
-    work = _work(em, n, nc)
     if len(short) and nc <= LANE_MAX_STATES:  # lane-wise: short enough sequences
         lane_seqs, short = _lane_split(startidx, short, nc, LANE_CELLS)
         if len(lane_seqs):

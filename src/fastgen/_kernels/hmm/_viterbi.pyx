@@ -46,7 +46,7 @@ not depend on the threads.
 import numpy as np
 
 from libc.math cimport INFINITY
-from libc.stdint cimport int8_t, int64_t
+from libc.stdint cimport int8_t, int32_t, int64_t
 from libc.stdlib cimport free
 
 from fastgen._kernels.hmm._bundles cimport (
@@ -110,47 +110,65 @@ cdef extern from *:
     /* ======== one frame of viterbi_fast:
        cur[i] = max_j (prev[j] + ltp[j, i]) + lf[i] for i < nc, the maximum over j = 0 .. nc-1
        in order as mx = v > mx ? v : mx from -inf (a NaN never wins; all NaN: -inf), as the
-       Numba reference.  ltp is (nc, ncp), ncp a multiple of 8, padded with -inf (columns
-       past nc stay -inf and are not stored); 8 states at a time, their maxima in registers.
-       _mm*_max_pd(v, mx) is exactly v > mx ? v : mx lane-wise (mx when either is NaN). */
+       Numba reference; bp[i] := the largest j with v >= mx at its turn (0 if none), the
+       state the backtrace takes (hmmlearn's: the largest maximising state; a tie of +0 and
+       -0 changes no comparison).  ltp is (nc, ncp), ncp a multiple of 8, padded with -inf
+       (columns past nc stay -inf and are not stored; bp has ncp entries); 8 states at a
+       time, their maxima and arguments in registers.  _mm*_max_pd(v, mx) is exactly
+       v > mx ? v : mx lane-wise (mx when either is NaN); _CMP_GE_OQ / cmpge are false for
+       NaN, as v >= mx.  The arguments ride as doubles (exact small integers). */
     static void fg_viterbi_row(const double *prev, const double *ltp, Py_ssize_t nc,
-                               Py_ssize_t ncp, const double *lf, double *cur) {
-        double mx[8];
+                               Py_ssize_t ncp, const double *lf, double *cur, int32_t *bp) {
+        double mx[8], ag[8];
         for (Py_ssize_t i0 = 0; i0 < ncp; i0 += 8) {
     #if FG_VARIANT == 2
             __m256d a0 = _mm256_set1_pd(-INFINITY), a1 = a0;
+            __m256d g0 = _mm256_setzero_pd(), g1 = g0;
             for (Py_ssize_t j = 0; j < nc; j++) {
-                const __m256d p = _mm256_set1_pd(prev[j]);
+                const __m256d p = _mm256_set1_pd(prev[j]), jj = _mm256_set1_pd((double)j);
                 const double *row = ltp + j * ncp + i0;
-                a0 = _mm256_max_pd(_mm256_add_pd(p, _mm256_loadu_pd(row)), a0);
-                a1 = _mm256_max_pd(_mm256_add_pd(p, _mm256_loadu_pd(row + 4)), a1);
+                const __m256d v0 = _mm256_add_pd(p, _mm256_loadu_pd(row));
+                const __m256d v1 = _mm256_add_pd(p, _mm256_loadu_pd(row + 4));
+                g0 = fg_blendv(g0, jj, _mm256_cmp_pd(v0, a0, _CMP_GE_OQ));
+                g1 = fg_blendv(g1, jj, _mm256_cmp_pd(v1, a1, _CMP_GE_OQ));
+                a0 = _mm256_max_pd(v0, a0);
+                a1 = _mm256_max_pd(v1, a1);
             }
             _mm256_storeu_pd(mx, a0);
             _mm256_storeu_pd(mx + 4, a1);
+            _mm_storeu_si128((__m128i *)(bp + i0), _mm256_cvtpd_epi32(g0));
+            _mm_storeu_si128((__m128i *)(bp + i0 + 4), _mm256_cvtpd_epi32(g1));
+            (void)ag;
     #elif FG_VARIANT == 1
-            __m128d a0 = _mm_set1_pd(-INFINITY), a1 = a0, a2 = a0, a3 = a0;
+            __m128d a[4], g[4];
+            for (int k = 0; k < 4; k++) { a[k] = _mm_set1_pd(-INFINITY); g[k] = _mm_setzero_pd(); }
             for (Py_ssize_t j = 0; j < nc; j++) {
-                const __m128d p = _mm_set1_pd(prev[j]);
+                const __m128d p = _mm_set1_pd(prev[j]), jj = _mm_set1_pd((double)j);
                 const double *row = ltp + j * ncp + i0;
-                a0 = _mm_max_pd(_mm_add_pd(p, _mm_loadu_pd(row)), a0);
-                a1 = _mm_max_pd(_mm_add_pd(p, _mm_loadu_pd(row + 2)), a1);
-                a2 = _mm_max_pd(_mm_add_pd(p, _mm_loadu_pd(row + 4)), a2);
-                a3 = _mm_max_pd(_mm_add_pd(p, _mm_loadu_pd(row + 6)), a3);
+                for (int k = 0; k < 4; k++) {
+                    const __m128d v = _mm_add_pd(p, _mm_loadu_pd(row + 2 * k));
+                    const __m128d m = _mm_cmpge_pd(v, a[k]);
+                    g[k] = _mm_or_pd(_mm_and_pd(m, jj), _mm_andnot_pd(m, g[k]));
+                    a[k] = _mm_max_pd(v, a[k]);
+                }
             }
-            _mm_storeu_pd(mx, a0);
-            _mm_storeu_pd(mx + 2, a1);
-            _mm_storeu_pd(mx + 4, a2);
-            _mm_storeu_pd(mx + 6, a3);
+            for (int k = 0; k < 4; k++) {
+                _mm_storeu_pd(mx + 2 * k, a[k]);
+                _mm_storeu_pd(ag + 2 * k, g[k]);
+            }
+            for (int k = 0; k < 8; k++) bp[i0 + k] = (int32_t)ag[k];
     #else
-            for (int k = 0; k < 8; k++) mx[k] = -INFINITY;
+            for (int k = 0; k < 8; k++) { mx[k] = -INFINITY; ag[k] = 0.0; }
             for (Py_ssize_t j = 0; j < nc; j++) {
                 const double p = prev[j];
                 const double *row = ltp + j * ncp + i0;
                 for (int k = 0; k < 8; k++) {
                     double v = p + row[k];
+                    ag[k] = v >= mx[k] ? (double)j : ag[k];
                     mx[k] = v > mx[k] ? v : mx[k];
                 }
             }
+            for (int k = 0; k < 8; k++) bp[i0 + k] = (int32_t)ag[k];
     #endif
             for (Py_ssize_t k = 0; k < 8 && i0 + k < nc; k++) cur[i0 + k] = mx[k] + lf[i0 + k];
         }
@@ -277,7 +295,7 @@ cdef extern from *:
     void prefetch "fg_prefetch"(const void *p) noexcept nogil
     void viterbi_row "fg_viterbi_row"(
         const double *prev, const double *ltp, Py_ssize_t nc, Py_ssize_t ncp,
-        const double *lf, double *cur) noexcept nogil
+        const double *lf, double *cur, int32_t *bp) noexcept nogil
     void lane_step "fg_lane_step"(
         const double *log_trans, Py_ssize_t nc, const double *prev, const double *em,
         double *cur, int8_t *bt, Py_ssize_t nwp) noexcept nogil
@@ -300,54 +318,42 @@ cdef void padded_log_trans(const LogChain *lc, Py_ssize_t ncp, double *out) noex
 
 cdef double viterbi_fast(
     const LogChain *lc, const double *ltp, Py_ssize_t ncp, const double *log_frame,
-    Py_ssize_t n, double *lattice, int64_t *states,
+    Py_ssize_t n, double *lattice, int32_t *bp, int64_t *states,
 ) noexcept nogil:
     """Viterbi over the rows ``0:n`` (``n >= 1``) of ``log_frame`` (n, nc); the path goes
-    to ``states[0:n]``, the lattice (n, nc) to ``lattice``; returns the path's
-    log-probability.
+    to ``states[0:n]``, the lattice (n, nc) to ``lattice``, the back pointers (n, ncp) to
+    ``bp``; returns the path's log-probability.
 
     ``ltp`` is the padded log transition matrix of :c:func:`padded_log_trans`.  Each
     frame is one :c:func:`viterbi_row`: the maximum of state ``i`` runs over ``j = 0 ..
-    nc-1`` in order with ``v > mx`` (a NaN never wins; all NaN gives ``-inf``).  The best
-    final state is the first maximum; the backtrace takes the largest maximising state
-    (``v >= mx`` over ascending states, the transposed matrix giving a contiguous row).
+    nc-1`` in order with ``v > mx`` (a NaN never wins; all NaN gives ``-inf``), and its
+    back pointer is the largest maximising ``j`` (``v >= mx``), which is the state
+    hmmlearn's backtrace takes.  The best final state is the first maximum; the
+    backtrace follows the back pointers.
     """
-    cdef Py_ssize_t nc = lc.nc, t, i, best, prev_state, arg
-    cdef bint ge
-    cdef const double *prev
-    cdef const double *row
-    cdef double *cur
-    cdef double v, mx
+    cdef Py_ssize_t nc = lc.nc, t, i, best
+    cdef const double *last
     for i in range(nc):
         lattice[i] = lc.log_start[i] + log_frame[i]
     for t in range(1, n):
-        viterbi_row(lattice + (t - 1) * nc, ltp, nc, ncp, log_frame + t * nc, lattice + t * nc)
-    prev = lattice + (n - 1) * nc
+        viterbi_row(lattice + (t - 1) * nc, ltp, nc, ncp, log_frame + t * nc,
+                    lattice + t * nc, bp + t * ncp)
+    last = lattice + (n - 1) * nc
     best = 0
     for i in range(1, nc):
-        if prev[i] > prev[best]:
+        if last[i] > last[best]:
             best = i
     states[n - 1] = best
-    prev_state = best
     for t in range(n - 2, -1, -1):
-        mx = -INFINITY
-        arg = 0
-        row = lc.log_trans_t + prev_state * nc
-        cur = lattice + t * nc
-        for i in range(nc):  # branch-free (selects): the winner is data, not predictable
-            v = cur[i] + row[i]
-            ge = v >= mx  # ties go to the larger index, as hmmlearn's pair comparison
-            mx = v if ge else mx
-            arg = i if ge else arg
-        states[t] = arg
-        prev_state = arg
-    return lattice[(n - 1) * nc + best]
+        states[t] = bp[(t + 1) * ncp + states[t + 1]]
+    return last[best]
 
 
 ctypedef struct ViterbiBuffers:
     # One call's buffers of viterbi_fast for sequences of up to max_len frames.
     double *lf        # (max_len, nc): emission log-likelihoods (Gaussian, categorical)
     double *lattice   # (max_len, nc)
+    int32_t *bp       # (max_len, ncp): back pointers
     double *ltp       # (nc, ncp): padded log transition matrix
     Py_ssize_t ncp    # nc rounded up to a multiple of VIT_BLOCK
     Workspace ws      # emission scratch
@@ -364,11 +370,13 @@ cdef int viterbi_buffers_init(
     b._mem = NULL
     b.ws._mem = NULL
     b.ncp = ncp
-    if arena_init(&a, arena_bytes(nlf) + arena_bytes(max_len * nc) + arena_bytes(nc * ncp)) < 0:
+    if arena_init(&a, arena_bytes(nlf) + arena_bytes(max_len * nc) + arena_bytes(nc * ncp)
+                  + arena_bytes((max_len * ncp + 1) // 2)) < 0:
         return -1
     b._mem = a.base
     b.lf = <double *>arena_take(&a, nlf)
     b.lattice = <double *>arena_take(&a, max_len * nc)
+    b.bp = <int32_t *>arena_take(&a, (max_len * ncp + 1) // 2)
     b.ltp = <double *>arena_take(&a, nc * ncp)
     if workspace_init(&b.ws, nf, nc) < 0:
         viterbi_buffers_free(b)
@@ -395,7 +403,7 @@ cdef double viterbi_sequence(
     else:
         log_frames(em, lo, hi, &b.ws, b.lf)
         lf = b.lf
-    return viterbi_fast(lc, b.ltp, b.ncp, lf, hi - lo, b.lattice, states + lo)
+    return viterbi_fast(lc, b.ltp, b.ncp, lf, hi - lo, b.lattice, b.bp, states + lo)
 
 
 # --------------------------------------------------------------------------- lanes
@@ -677,7 +685,7 @@ def viterbi_frames(ChainArrays chain not None, const double[:, ::1] log_frame, s
         status = viterbi_buffers_init(&b, n, nc, 0, False)
         if status == 0:
             padded_log_trans(lc, b.ncp, b.ltp)
-            lp = viterbi_fast(lc, b.ltp, b.ncp, &log_frame[0, 0], n, b.lattice, &st[0])
+            lp = viterbi_fast(lc, b.ltp, b.ncp, &log_frame[0, 0], n, b.lattice, b.bp, &st[0])
             viterbi_buffers_free(&b)
     if status < 0:
         raise MemoryError()
