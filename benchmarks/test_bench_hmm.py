@@ -177,3 +177,48 @@ def test_hmm(benchmark, variant, model, data, op, size, reference):
         check(op, result, expected)
     else:
         reference.setdefault(key, result)
+
+
+# --------------------------------------------------------------------------- demo size
+
+#: the demo's HMM size: one 5,000-step sequence of one feature, three states (diag)
+DEMO_STEPS, DEMO_STATES = 5_000, 3
+
+
+def make_demo(variant: Variant):
+    """A 3-state diag GaussianHMM with fixed parameters and its one-sequence data."""
+    mod = import_fastgen("hmm") if variant.is_fastgen else hmmlearn_hmm
+    rng = np.random.RandomState(SEED)
+    states = np.repeat(rng.randint(DEMO_STATES, size=DEMO_STEPS // 50 + 1), 50)[:DEMO_STEPS]
+    X = rng.randn(DEMO_STEPS, 1) * (0.5 + states[:, None])
+    m = mod.GaussianHMM(DEMO_STATES, covariance_type="diag", init_params="", n_iter=1,
+                        tol=-np.inf)
+    m.startprob_ = np.full(DEMO_STATES, 1 / DEMO_STATES)
+    m.transmat_ = np.full((DEMO_STATES, DEMO_STATES), 0.05) + 0.85 * np.eye(DEMO_STATES)
+    m.means_ = np.zeros((DEMO_STATES, 1))
+    m.covars_ = np.array([[0.25], [2.0], [6.0]])
+    return m, HMMData(X, np.array([DEMO_STEPS]))
+
+
+@pytest.mark.parametrize("op", OPERATIONS)
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.id for v in VARIANTS])
+def test_hmm_demo_size(benchmark, variant, op, size, reference):
+    """Per-call cost at the demo's size (one 5,000-step sequence, K=3, one feature), where
+    the fixed cost of a call weighs as much as the kernels; same sizes at every
+    FASTGEN_BENCH_SIZE."""
+    m, d = make_demo(variant)
+    if op == "em_step":
+        fn = lambda: run_operation(make_demo(variant)[0], op, d)  # noqa: E731
+    else:
+        fn = lambda: run_operation(m, op, d)  # noqa: E731
+    result = run_benchmark(
+        benchmark, fn, group=f"HMM.{op}[demo-size]", variant=variant, size=size,
+        n_docs=d.n_samples, corpus_mb=d.X.nbytes / 1e6, n_sequences=1, model="gauss-diag-K3",
+        rounds=None if op == "em_step" else max(size.rounds, 50),
+    )  # fmt: skip
+    key = ("hmm", op, "demo", size.name)
+    if variant.is_fastgen:
+        expected = cached(reference, key, lambda: run_operation(make_demo(HMMLEARN)[0], op, d))
+        check(op, result, expected)
+    else:
+        reference.setdefault(key, result)

@@ -49,6 +49,7 @@ __all__ = ["ConvergenceMonitor", "GaussianHMM", "CategoricalHMM"]
 _log = logging.getLogger(__name__)
 
 DECODER_ALGORITHMS = frozenset(("viterbi", "map"))
+_TINY = np.finfo(np.float64).tiny
 IMPLEMENTATIONS = frozenset(("log", "scaling"))
 COVARIANCE_TYPES = frozenset(("spherical", "diag", "full", "tied"))
 
@@ -759,7 +760,7 @@ class GaussianHMM(_BaseHMM):
         """Variances as (n_components, n_features), floored at the smallest float."""
         nc, nf = self.means_.shape
         cv = self._covars_[:, None] if self.covariance_type == "spherical" else self._covars_
-        return np.ascontiguousarray(np.maximum(np.broadcast_to(cv, (nc, nf)), np.finfo(float).tiny))
+        return np.maximum(cv, _TINY, out=np.empty((nc, nf)))  # broadcasts a spherical cv
 
     def _missing(self, X: np.ndarray) -> bool:
         return bool(self.allow_nan and np.isnan(X).any())
@@ -771,7 +772,7 @@ class GaussianHMM(_BaseHMM):
             return _k.log_density_diag(X, self.means_, self._diag_covars())
         return _k.log_density_full(X, self.means_, self._cholesky())
 
-    def _emission_model(self, X: np.ndarray) -> tuple[int, tuple]:
+    def _emission_model(self, X: np.ndarray) -> _k.EmissionArrays:
         if self.covariance_type not in ("diag", "spherical"):
             return _k.emissions(_k.EMIT_FULL, X=X, means=self.means_, chol=self._cholesky())
         if self._missing(X):

@@ -25,7 +25,7 @@ HUGE = 1 << 62
 #: hence SERIAL_WORK=0 there.
 PATHS = {
     "default": {},
-    "lanes": {"FB_LANE_CELLS": HUGE, "LANE_CELLS": HUGE, "LONG_MIN": HUGE},
+    "lanes": {"FB_LANE_CELLS": HUGE, "LANE_CELLS": HUGE, "LONG_MIN": HUGE, "LANE_MIN_SEQUENCES": 1},
     "sequence": {"FB_LANE_CELLS": -1, "LANE_CELLS": -1, "LONG_MIN": HUGE},
     "long": {"FB_LANE_CELLS": -1, "LANE_CELLS": -1, "LONG_MIN": 1, "SERIAL_WORK": 0},
 }

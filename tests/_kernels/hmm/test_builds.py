@@ -39,6 +39,26 @@ for kind in ("categorical", "frames", "diag", "full"):
                 lp, states = k.viterbi_batch(startidx, start, trans, em)
                 out[f"{kind}-{nc}-{path}-viterbi"] = lp
                 out[f"{kind}-{nc}-{path}-states"] = states
+rng = np.random.default_rng(5)  # Viterbi edge cases, 1 to 5 states (the register kernel)
+for nc in (1, 2, 3, 4, 5):
+    for case in ("ties", "zeros", "nan", "inf"):
+        n = 300
+        start = np.full(nc, 1.0 / nc)
+        trans = np.full((nc, nc), 1.0 / nc)
+        frames = np.round(rng.normal(size=(n, nc)), 1) if case != "ties" else np.zeros((n, nc))
+        if case == "zeros" and nc > 1:
+            trans = rng.dirichlet(np.ones(nc), nc)
+            trans[:, 0] = 0.0
+            trans /= trans.sum(axis=1, keepdims=True)
+        if case == "nan":
+            frames[rng.random(frames.shape) < 0.1] = np.nan
+        if case == "inf":
+            frames[rng.random(frames.shape) < 0.2] = -np.inf
+        for path in ("sequence", "lanes"):
+            with force(mp, path):
+                lp, states = k.viterbi_batch(np.array([0, 100, n]), start, trans, frames)
+            out[f"edge-{nc}-{case}-{path}-viterbi"] = lp
+            out[f"edge-{nc}-{case}-{path}-states"] = states
 x = np.linspace(-745.0, 710.0, 100_001)
 k.vexp(x)
 out["vexp"] = x

@@ -174,6 +174,65 @@ cdef extern from *:
         }
     }
 
+    /* ======== viterbi_fast's forward pass for nc <= 4 states, AVX2 only: the row stays in
+       one register from frame to frame (no store and reload on the recurrence), each
+       predecessor broadcast by a lane permutation.  The same operations on the same
+       operands as fg_viterbi_row (v = p + ltp[j, i] for j = 0 .. nc-1 in order, the
+       argument where v >= mx, then mx = max(v, mx), then + lf), so the same bits.  Writes
+       the back pointers bp (n, ncp) of frames 1 .. n-1 and the last row into last[0:4];
+       lanes past nc hold values nothing reads.  lf rows are read with a mask: nothing
+       past nc entries of a row is touched. */
+    #if FG_VARIANT == 2
+    #define FG_SMALL_STATES 4
+    static void fg_viterbi_small(const double *log_start, const double *ltp, Py_ssize_t nc,
+                                 Py_ssize_t ncp, const double *lf, Py_ssize_t n,
+                                 int32_t *bp, double *last) {
+        const __m256i mask = _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)nc),
+                                                _mm256_setr_epi64x(0, 1, 2, 3));
+        const __m256d lt0 = _mm256_loadu_pd(ltp);
+        const __m256d lt1 = nc > 1 ? _mm256_loadu_pd(ltp + ncp) : lt0;
+        const __m256d lt2 = nc > 2 ? _mm256_loadu_pd(ltp + 2 * ncp) : lt0;
+        const __m256d lt3 = nc > 3 ? _mm256_loadu_pd(ltp + 3 * ncp) : lt0;
+        const __m256d j1 = _mm256_set1_pd(1.0), j2 = _mm256_set1_pd(2.0);
+        const __m256d j3 = _mm256_set1_pd(3.0), ninf = _mm256_set1_pd(-INFINITY);
+        __m256d P = _mm256_add_pd(_mm256_maskload_pd(log_start, mask),
+                                  _mm256_maskload_pd(lf, mask));
+        for (Py_ssize_t t = 1; t < n; t++) {
+            const __m256d f = _mm256_maskload_pd(lf + t * nc, mask);
+            /* j = 0: v >= -inf unless v is NaN; max(v, -inf) */
+            __m256d v = _mm256_add_pd(_mm256_permute4x64_pd(P, 0x00), lt0);
+            __m256d g = _mm256_setzero_pd();
+            __m256d a = _mm256_max_pd(v, ninf);
+            if (nc > 1) {
+                v = _mm256_add_pd(_mm256_permute4x64_pd(P, 0x55), lt1);
+                g = fg_blendv(g, j1, _mm256_cmp_pd(v, a, _CMP_GE_OQ));
+                a = _mm256_max_pd(v, a);
+            }
+            if (nc > 2) {
+                v = _mm256_add_pd(_mm256_permute4x64_pd(P, 0xAA), lt2);
+                g = fg_blendv(g, j2, _mm256_cmp_pd(v, a, _CMP_GE_OQ));
+                a = _mm256_max_pd(v, a);
+            }
+            if (nc > 3) {
+                v = _mm256_add_pd(_mm256_permute4x64_pd(P, 0xFF), lt3);
+                g = fg_blendv(g, j3, _mm256_cmp_pd(v, a, _CMP_GE_OQ));
+                a = _mm256_max_pd(v, a);
+            }
+            _mm_storeu_si128((__m128i *)(bp + t * ncp), _mm256_cvtpd_epi32(g));
+            P = _mm256_add_pd(a, f);
+        }
+        _mm256_storeu_pd(last, P);
+    }
+    #else
+    #define FG_SMALL_STATES 0
+    static void fg_viterbi_small(const double *log_start, const double *ltp, Py_ssize_t nc,
+                                 Py_ssize_t ncp, const double *lf, Py_ssize_t n,
+                                 int32_t *bp, double *last) {
+        (void)log_start; (void)ltp; (void)nc; (void)ncp; (void)lf; (void)n; (void)bp;
+        (void)last;
+    }
+    #endif
+
     /* ======== one frame of the lane-wise recurrence, lanes 0 .. nwp-1 (nwp a multiple of
        FG_PAD); prev, em (the frame's emissions), cur and bt are (nc, FG_L):
        cur[i, w] = max_j (prev[j, w] + lt[j, i]) + em[i, w] and bt[i, w] the largest
@@ -296,6 +355,11 @@ cdef extern from *:
     void viterbi_row "fg_viterbi_row"(
         const double *prev, const double *ltp, Py_ssize_t nc, Py_ssize_t ncp,
         const double *lf, double *cur, int32_t *bp) noexcept nogil
+    enum:
+        SMALL_STATES "FG_SMALL_STATES"  # viterbi_small serves nc up to this (0: none)
+    void viterbi_small "fg_viterbi_small"(
+        const double *log_start, const double *ltp, Py_ssize_t nc, Py_ssize_t ncp,
+        const double *lf, Py_ssize_t n, int32_t *bp, double *last) noexcept nogil
     void lane_step "fg_lane_step"(
         const double *log_trans, Py_ssize_t nc, const double *prev, const double *em,
         double *cur, int8_t *bt, Py_ssize_t nwp) noexcept nogil
@@ -333,12 +397,17 @@ cdef double viterbi_fast(
     """
     cdef Py_ssize_t nc = lc.nc, t, i, best
     cdef const double *last
-    for i in range(nc):
-        lattice[i] = lc.log_start[i] + log_frame[i]
-    for t in range(1, n):
-        viterbi_row(lattice + (t - 1) * nc, ltp, nc, ncp, log_frame + t * nc,
-                    lattice + t * nc, bp + t * ncp)
-    last = lattice + (n - 1) * nc
+    cdef double small_last[4]
+    if nc <= SMALL_STATES:  # the row in a register (AVX2 build): same bits, less latency
+        viterbi_small(lc.log_start, ltp, nc, ncp, log_frame, n, bp, small_last)
+        last = small_last
+    else:
+        for i in range(nc):
+            lattice[i] = lc.log_start[i] + log_frame[i]
+        for t in range(1, n):
+            viterbi_row(lattice + (t - 1) * nc, ltp, nc, ncp, log_frame + t * nc,
+                        lattice + t * nc, bp + t * ncp)
+        last = lattice + (n - 1) * nc
     best = 0
     for i in range(1, nc):
         if last[i] > last[best]:
