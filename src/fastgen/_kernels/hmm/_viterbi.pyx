@@ -17,9 +17,10 @@ Two strategies:
   and :func:`viterbi_frames`): the maximum of each state is an independent chain over
   the previous states.  ``VIT_BLOCK`` states go at once with their running maxima in
   registers, reading rows of the log transition matrix padded with ``-inf``
-  (:c:func:`padded_log_trans`), so the loop is vectorised over the states.  The
-  backtrace recomputes each frame's maximiser from the transposed matrix (a contiguous
-  row per state) instead of storing back pointers.
+  (:c:func:`padded_log_trans`), so the loop is vectorised over the states; with at most
+  4 states (AVX2 build) the whole row stays in one register from frame to frame.  The
+  forward pass keeps each state's back pointer (the largest maximising predecessor, the
+  state hmmlearn's backtrace takes), so the backtrace only follows pointers.
 
 * **Many short sequences at once** (:c:func:`viterbi_group`; driver
   :func:`viterbi_lane_chunks`): ``SEQ_LANES`` sequences, sorted by length, one per lane;
@@ -109,8 +110,8 @@ cdef extern from *:
 
     /* ======== one frame of viterbi_fast:
        cur[i] = max_j (prev[j] + ltp[j, i]) + lf[i] for i < nc, the maximum over j = 0 .. nc-1
-       in order as mx = v > mx ? v : mx from -inf (a NaN never wins; all NaN: -inf), as the
-       Numba reference; bp[i] := the largest j with v >= mx at its turn (0 if none), the
+       in order as mx = v > mx ? v : mx from -inf (a NaN never wins; all NaN: -inf);
+       bp[i] := the largest j with v >= mx at its turn (0 if none), the
        state the backtrace takes (hmmlearn's: the largest maximising state; a tie of +0 and
        -0 changes no comparison).  ltp is (nc, ncp), ncp a multiple of 8, padded with -inf
        (columns past nc stay -inf and are not stored; bp has ncp entries); 8 states at a
