@@ -11,6 +11,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy.special import logsumexp
 
 import fastgen._kernels.hmm._entry as entry
@@ -216,3 +218,20 @@ STATS_OF = {
     "diag": k.STATS_DIAG,
     "full": k.STATS_FULL,
 }
+
+
+@st.composite
+def random_hmms(draw):
+    """Hypothesis strategy: (startprob, transmat, likelihood frames, startidx) of a small
+    random model (1-4 states) and 1-4 sequences of 1-6 frames; every row normalised, a
+    possible start and a possible transition from every state."""
+    nc = draw(st.integers(1, 4))
+    lengths = draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))
+    n = sum(lengths)
+    unit = st.floats(0.0, 1.0)
+    start = draw(arrays(np.float64, nc, elements=unit))
+    trans = draw(arrays(np.float64, (nc, nc), elements=unit))
+    start[draw(st.integers(0, nc - 1))] += 0.5  # at least one possible start
+    trans[np.arange(nc), draw(arrays(np.int64, nc, elements=st.integers(0, nc - 1)))] += 0.5
+    fr = draw(arrays(np.float64, (n, nc), elements=st.floats(1e-3, 1.0)))
+    return (start / start.sum(), trans / trans.sum(axis=1, keepdims=True), fr, bounds(lengths))

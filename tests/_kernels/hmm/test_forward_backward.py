@@ -15,11 +15,10 @@ from hmm_problems import (
     gaussian,
     lane_problem,
     model,
+    random_hmms,
     reference,
 )
 from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp
 
@@ -127,22 +126,8 @@ def test_single_state():
 # --------------------------------------------------------------------------- property-based
 
 
-@st.composite
-def hmm_problems(draw):
-    nc = draw(st.integers(1, 4))
-    lengths = draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))
-    n = sum(lengths)
-    unit = st.floats(0.0, 1.0)
-    start = draw(arrays(np.float64, nc, elements=unit))
-    trans = draw(arrays(np.float64, (nc, nc), elements=unit))
-    start[draw(st.integers(0, nc - 1))] += 0.5  # at least one possible start
-    trans[np.arange(nc), draw(arrays(np.int64, nc, elements=st.integers(0, nc - 1)))] += 0.5
-    fr = draw(arrays(np.float64, (n, nc), elements=st.floats(1e-3, 1.0)))
-    return (start / start.sum(), trans / trans.sum(axis=1, keepdims=True), fr, bounds(lengths))
-
-
 @settings(max_examples=60, deadline=None)
-@given(hmm_problems())
+@given(random_hmms())
 def test_batch_forward_backward_matches_hmmlearn_on_random_models(problem):
     start, trans, fr, startidx = problem
     logf = np.log(fr)

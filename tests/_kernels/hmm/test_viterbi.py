@@ -4,10 +4,17 @@ time, a long sequence's time blocks)."""
 
 import numpy as np
 import pytest
-from hmm_problems import LANE_CASES, bounds, force, frames, lane_problem, model, path_log_prob
+from hmm_problems import (
+    LANE_CASES,
+    bounds,
+    force,
+    frames,
+    lane_problem,
+    model,
+    path_log_prob,
+    random_hmms,
+)
 from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastgen._kernels import hmm as k
@@ -118,22 +125,8 @@ def test_viterbi_of_emission_bundles_equals_viterbi_of_their_frames():
 # --------------------------------------------------------------------------- property-based
 
 
-@st.composite
-def viterbi_problems(draw):
-    nc = draw(st.integers(1, 4))
-    lengths = draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))
-    n = sum(lengths)
-    unit = st.floats(0.0, 1.0)
-    start = draw(arrays(np.float64, nc, elements=unit))
-    trans = draw(arrays(np.float64, (nc, nc), elements=unit))
-    start[draw(st.integers(0, nc - 1))] += 0.5  # at least one possible start
-    trans[np.arange(nc), draw(arrays(np.int64, nc, elements=st.integers(0, nc - 1)))] += 0.5
-    fr = draw(arrays(np.float64, (n, nc), elements=st.floats(1e-3, 1.0)))
-    return (start / start.sum(), trans / trans.sum(axis=1, keepdims=True), fr, bounds(lengths))
-
-
 @settings(max_examples=60, deadline=None)
-@given(viterbi_problems())
+@given(random_hmms())
 def test_viterbi_matches_hmmlearn_on_random_models(problem):
     start, trans, fr, startidx = problem
     logf = np.log(fr)

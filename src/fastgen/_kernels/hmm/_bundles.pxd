@@ -137,6 +137,11 @@ cdef int check_sequences(
 ) except -1
 cdef Want make_want(object want) except *
 cdef int check_scaled(EmissionArrays em, ScaledArrays scaled) except -1
+cdef Py_ssize_t check_estep_call(
+    const Want *w, EmissionArrays em, ScaledArrays scaled, ChainArrays chain,
+    Accumulators acc, object seqs, object startidx, Py_ssize_t n_chunks, Py_ssize_t first,
+    Py_ssize_t step, Py_ssize_t row0, object log_prob,
+) except -1
 cdef int check_work(
     const Want *w, EmissionArrays em, ScaledArrays scaled, ChainArrays chain, Accumulators acc
 ) except -1

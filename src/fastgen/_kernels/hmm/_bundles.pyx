@@ -281,3 +281,22 @@ cdef int check_scaled(EmissionArrays em, ScaledArrays scaled) except -1:
     ):
         raise ValueError("the scaled table does not match the emissions")
     return 0
+
+
+cdef Py_ssize_t check_estep_call(
+    const Want *w, EmissionArrays em, ScaledArrays scaled, ChainArrays chain,
+    Accumulators acc, object seqs, object startidx, Py_ssize_t n_chunks, Py_ssize_t first,
+    Py_ssize_t step, Py_ssize_t row0, object log_prob,
+) except -1:
+    """Everything an E-step driver (``_sequence.estep_chunks``, ``_lanes.estep_lane_chunks``)
+    checks before it releases the GIL; returns the length of the longest of ``seqs``."""
+    check_sequences(startidx, seqs, em.c.n_samples, log_prob)
+    check_work(w, em, scaled, chain, acc)
+    if not (0 <= row0 and row0 + n_chunks <= acc.n_rows and 0 <= first and step >= 1) or (
+        n_chunks < 1 and seqs.shape[0]
+    ):
+        raise ValueError("chunks do not fit the accumulator rows")
+    if not seqs.shape[0]:
+        return 0
+    lengths = startidx[seqs + 1] - startidx[seqs]
+    return int(lengths.max())

@@ -38,7 +38,7 @@ from libc.stdlib cimport free
 from fastgen._kernels.hmm._bundles cimport (
     EMIT_CATEGORICAL, EMIT_DIAG, EMIT_FULL, STATS_CATEGORICAL, STATS_DIAG, STATS_FULL,
     STATS_MEANS, STATS_NONE, Accum, Accumulators, Chain, ChainArrays, EmissionArrays,
-    Emissions, ScaledArrays, ScaledTable, Want, check_sequences, check_work, gamma_ptr, make_want,
+    Emissions, ScaledArrays, ScaledTable, Want, check_estep_call, gamma_ptr, make_want,
 )
 from fastgen._kernels.hmm._emissions cimport (
     Workspace, log_frames, workspace_free, workspace_init,
@@ -564,19 +564,14 @@ def estep_lane_chunks(
     The work runs without the GIL."""
     cdef Emissions *e = &em.c
     cdef Want w = make_want(want)
-    check_sequences(startidx, seqs, e.n_samples, log_prob)
-    check_work(&w, em, scaled, chain, acc)
-    if not (0 <= row0 and row0 + n_chunks <= acc.n_rows and 0 <= first and step >= 1) or (
-        n_chunks < 1 and seqs.shape[0]
-    ):
-        raise ValueError("chunks do not fit the accumulator rows")
+    cdef Py_ssize_t longest = check_estep_call(
+        &w, em, scaled, chain, acc, seqs, startidx, n_chunks, first, step, row0, log_prob
+    )
     cdef double *gam = gamma_ptr(gamma, e.n_samples, e.n_components) if w.gamma else NULL
     cdef const int64_t[::1] sq = seqs
     cdef const int64_t[::1] si = startidx
     cdef double[::1] lp = log_prob
-    cdef Py_ssize_t L = STAT_LANES, n_seq = sq.shape[0], T = 0, q, c, g, nw
-    for q in range(n_seq):
-        T = max(T, si[sq[q] + 1] - si[sq[q]])
+    cdef Py_ssize_t L = STAT_LANES, n_seq = sq.shape[0], T = longest, q, c, g, nw
     cdef Py_ssize_t n_groups = (n_seq + L - 1) // L
     cdef GroupTask task
     task.ch = &chain.c

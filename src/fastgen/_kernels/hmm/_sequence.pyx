@@ -33,7 +33,8 @@ from libc.stdlib cimport free
 from fastgen._kernels.hmm._bundles cimport (
     STATS_CATEGORICAL, STATS_DIAG, STATS_FULL, STATS_MEANS, STATS_NONE, Accum,
     Accumulators, Chain, ChainArrays, EmissionArrays, Emissions, ScaledArrays,
-    ScaledTable, Want, check_scaled, check_sequences, check_work, gamma_ptr, make_want,
+    ScaledTable, Want, check_estep_call, check_scaled, check_work, gamma_ptr,
+    make_want,
 )
 from fastgen._kernels.hmm._emissions cimport (
     Scaled, Workspace, fill_scaled, log_frames, workspace_free, workspace_init,
@@ -544,19 +545,14 @@ def estep_chunks(
     stats)``; ``gamma``: float64 (n_samples, nc) or None."""
     cdef Emissions *e = &em.c
     cdef Want w = make_want(want)
-    check_sequences(startidx, seqs, e.n_samples, log_prob)
-    check_work(&w, em, scaled, chain, acc)
-    if not (0 <= row0 and row0 + n_chunks <= acc.n_rows and 0 <= first and step >= 1) or (
-        n_chunks < 1 and seqs.shape[0]
-    ):
-        raise ValueError("chunks do not fit the accumulator rows")
+    cdef Py_ssize_t longest = check_estep_call(
+        &w, em, scaled, chain, acc, seqs, startidx, n_chunks, first, step, row0, log_prob
+    )
     cdef double *gam = gamma_ptr(gamma, e.n_samples, e.n_components) if w.gamma else NULL
     cdef const int64_t[::1] sq = seqs
     cdef const int64_t[::1] si = startidx
     cdef double[::1] lp = log_prob
-    cdef Py_ssize_t n_seq = sq.shape[0], max_len = 0, q, s, c, lo, hi
-    for q in range(n_seq):
-        max_len = max(max_len, si[sq[q] + 1] - si[sq[q]])
+    cdef Py_ssize_t n_seq = sq.shape[0], max_len = longest, q, s, c, lo, hi
     cdef ChunkBuffers b
     cdef Accum a
     cdef int status = 0
