@@ -108,6 +108,22 @@ ctypedef struct Outputs:
     double *gamma      # (n_samples, nc) when Want.gamma, else NULL
 
 
+cdef inline Py_ssize_t group_bounds(
+    const int64_t *startidx, const int64_t *seqs, Py_ssize_t nw, int64_t *base, int64_t *lens
+) noexcept nogil:
+    """``base[w]``, ``lens[w]`` := first frame and length of sequence ``seqs[w]`` for the
+    ``nw`` lanes of a group; returns the longest length (the group's ``T``)."""
+    cdef Py_ssize_t T = 0, w
+    cdef int64_t q
+    for w in range(nw):
+        q = seqs[w]
+        base[w] = startidx[q]
+        lens[w] = startidx[q + 1] - startidx[q]
+        if lens[w] > T:
+            T = lens[w]
+    return T
+
+
 cdef class EmissionArrays:
     cdef Emissions c
     cdef readonly int kind

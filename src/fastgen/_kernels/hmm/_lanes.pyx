@@ -38,7 +38,8 @@ from libc.stdlib cimport free
 from fastgen._kernels.hmm._bundles cimport (
     EMIT_CATEGORICAL, EMIT_DIAG, EMIT_FULL, STATS_CATEGORICAL, STATS_DIAG, STATS_FULL,
     STATS_MEANS, STATS_NONE, Accum, Accumulators, Chain, ChainArrays, EmissionArrays,
-    Emissions, ScaledArrays, ScaledTable, Want, check_estep_call, gamma_ptr, make_want,
+    Emissions, ScaledArrays, ScaledTable, Want, check_estep_call, gamma_ptr, group_bounds,
+    make_want,
 )
 from fastgen._kernels.hmm._emissions cimport (
     Workspace, log_frames, workspace_free, workspace_init,
@@ -168,22 +169,6 @@ cdef void lane_buffers_free(LaneBuffers *b) noexcept nogil:
     b._mem = NULL
     workspace_free(&b.ws)
     stat_lanes_free(&b.lanes)
-
-
-cdef Py_ssize_t group_bounds(
-    const int64_t *startidx, const int64_t *seqs, Py_ssize_t nw, LaneBuffers *b
-) noexcept nogil:
-    """``base[w]``, ``lens[w]`` := first frame and length of sequence ``seqs[w]``, for a
-    group of ``nw`` lanes; returns the longest length (the group's ``T``)."""
-    cdef Py_ssize_t T = 0, w
-    cdef int64_t q
-    for w in range(nw):
-        q = seqs[w]
-        b.base[w] = startidx[q]
-        b.lens[w] = startidx[q + 1] - startidx[q]
-        if b.lens[w] > T:
-            T = b.lens[w]
-    return T
 
 
 # --------------------------------------------------------------------------- emissions
@@ -521,7 +506,7 @@ cdef void fb_group(
     posteriors into ``task.gamma``, statistics into ``acc`` and the lane sums of
     ``b.lanes``.  Lanes marked ``LANE_EXACT`` are then redone by ``exact_sequence``;
     a NaN log-likelihood (scaling implementation) gets zero posteriors."""
-    cdef Py_ssize_t T = group_bounds(task.startidx, seqs, nw, b), w, r
+    cdef Py_ssize_t T = group_bounds(task.startidx, seqs, nw, b.base, b.lens), w, r
     cdef Py_ssize_t nc = task.ch.nc, lo, hi
     cdef double v
     if task.em.kind == EMIT_CATEGORICAL:

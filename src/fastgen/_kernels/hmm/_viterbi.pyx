@@ -52,7 +52,7 @@ from libc.stdlib cimport free
 
 from fastgen._kernels.hmm._bundles cimport (
     EMIT_CATEGORICAL, EMIT_DIAG, EMIT_FULL, EMIT_LOG_FRAMES, ChainArrays, EmissionArrays,
-    Emissions, LogChain, check_sequences,
+    Emissions, LogChain, check_sequences, group_bounds,
 )
 from fastgen._kernels.hmm._emissions cimport (
     Workspace, log_frames, workspace_free, workspace_init,
@@ -551,12 +551,7 @@ cdef void viterbi_group(
     cdef double *cur
     cdef const double *last
     cdef const double *row
-    for w in range(nw):
-        q = seqs[w]
-        b.base[w] = startidx[q]
-        b.lens[w] = startidx[q + 1] - startidx[q]
-        if b.lens[w] > T:
-            T = b.lens[w]
+    T = group_bounds(startidx, seqs, nw, b.base, b.lens)
     if kind != EMIT_CATEGORICAL and kind != EMIT_LOG_FRAMES:
         for w in range(nw):
             lo = b.base[w]
