@@ -74,9 +74,11 @@ MAX_CHUNKS = 64  # chunks of sequences (fixed: results do not depend on threads)
 LANES = 64  # sequences per lane-wise group (_numeric.pxd's STAT_LANES)
 FB_LANE_CELLS = 8192  # lane-wise forward-backward: length x n_components up to this
 LANE_CELLS = 8192  # lane-wise Viterbi: length x n_components up to this
-# The lane kernels' buffers hold 64 lanes whatever the number of sequences: with fewer
-# sequences than this, one at a time is quicker (a single 500-frame sequence: 40 us
-# instead of 550 us of buffers).
+# With fewer short sequences than this, one at a time is quicker than the lanes, whose
+# buffers hold 64 lanes whatever the number of sequences (one 500-frame sequence: 40 us
+# instead of 350 us).  Either way a sequence gets the same bits: Viterbi's paths are the
+# same on every path, and forward-backward takes the lanes' frame-by-frame pass for such
+# sequences (``lagged=False``), so streamed batches equal one big call.
 LANE_MIN_SEQUENCES = 16
 LANE_MAX_STATES = 127  # lane-wise Viterbi: int8 back pointers
 LONG_MIN = 4096  # a sequence this long, holding >= 1/4 of the frames, is split over time
@@ -349,16 +351,19 @@ def _split_sequences(startidx: np.ndarray, work: int) -> tuple[np.ndarray, np.nd
 
 
 def _lane_split(
-    startidx: np.ndarray, seqs: np.ndarray, nc: int, cells: int
+    startidx: np.ndarray, seqs: np.ndarray, nc: int, cells: int, min_sequences: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split ``seqs`` into those short enough for the lane kernels (length x ``nc`` at
     most ``cells``), sorted by length (stable), and the others, in their order; none
-    go to the lanes when fewer than ``LANE_MIN_SEQUENCES`` would."""
-    if seqs.size < LANE_MIN_SEQUENCES:  # too few to fill the lanes
+    go to the lanes when fewer than ``min_sequences`` would."""
+    if seqs.size < min_sequences:  # too few to fill the lanes
         return seqs[:0], seqs
+    if seqs.size == 1:  # one sequence: no sorting to do
+        fits = (startidx[seqs[0] + 1] - startidx[seqs[0]]) * nc <= cells
+        return (seqs, seqs[:0]) if fits else (seqs[:0], seqs)
     lengths = np.diff(startidx)[seqs]
     in_lanes = lengths * nc <= cells
-    if np.count_nonzero(in_lanes) < LANE_MIN_SEQUENCES:
+    if np.count_nonzero(in_lanes) < min_sequences:
         return seqs[:0], seqs
     return (
         np.ascontiguousarray(seqs[in_lanes][np.argsort(lengths[in_lanes], kind="stable")]),
@@ -425,10 +430,14 @@ def forward_backward(
     work = (3 if posteriors else 1) * _work(em, n, nc)
     short, long = _split_sequences(startidx, work)
     lane_seqs, short = _lane_split(startidx, short, nc, FB_LANE_CELLS)
+    few = lane_seqs[:0]
+    if len(lane_seqs) < LANE_MIN_SEQUENCES:  # one at a time, the lanes' arithmetic
+        few, lane_seqs = lane_seqs, lane_seqs[:0]
     n_lane = min(-(-len(lane_seqs) // LANES), MAX_CHUNKS)
+    n_few = min(len(few), MAX_CHUNKS)
     n_short = min(len(short), MAX_CHUNKS)
     acc = Accumulators(
-        n_lane + n_short + len(long) * N_BLOCKS, nc,
+        n_lane + n_few + n_short + len(long) * N_BLOCKS, nc,
         em.n_symbols if stats_kind == STATS_CATEGORICAL else nf,
         nf if stats_kind == STATS_DIAG else 0, nf * nf if stats_kind == STATS_FULL else 0,
     )  # fmt: skip
@@ -443,16 +452,19 @@ def forward_backward(
             ),
             _n_workers(n_lane, work),
         )  # fmt: skip
-    if len(short):
-        _threads.run_workers(
-            lambda first, step: _sequence.estep_chunks(
-                em, scaled, chain, want, short, startidx, n_short, first, step, acc, n_lane,
-                log_prob, gam_arg,
-            ),
-            _n_workers(n_short, work),
-        )  # fmt: skip
+    for seqs, n_chunks, row0, lagged in (
+        (few, n_few, n_lane, False), (short, n_short, n_lane + n_few, True)
+    ):  # fmt: skip
+        if len(seqs):
+            _threads.run_workers(
+                partial(
+                    _sequence.estep_chunks, em, scaled, chain, want, seqs, startidx, n_chunks,
+                    acc=acc, row0=row0, log_prob=log_prob, gamma=gam_arg, lagged=lagged,
+                ),
+                _n_workers(n_chunks, work),
+            )  # fmt: skip
     for q, s in enumerate(long):
-        row0 = n_lane + n_short + q * N_BLOCKS
+        row0 = n_lane + n_few + n_short + q * N_BLOCKS
         log_prob[s] = _long_sequence(
             em, scaled, chain, want, int(startidx[s]), int(startidx[s + 1]), acc, row0,
             gam_arg, _n_workers(N_BLOCKS, work),
@@ -571,7 +583,7 @@ def viterbi_batch(
     log_prob = np.empty(startidx.size - 1)
     states = np.empty(n, dtype=np.int64)
     if len(short) and nc <= LANE_MAX_STATES:  # lane-wise: short enough sequences
-        lane_seqs, short = _lane_split(startidx, short, nc, LANE_CELLS)
+        lane_seqs, short = _lane_split(startidx, short, nc, LANE_CELLS, LANE_MIN_SEQUENCES)
         if len(lane_seqs):
             n_chunks = min(-(-len(lane_seqs) // LANES), MAX_CHUNKS)
             _threads.run_workers(

@@ -129,7 +129,7 @@ cdef int lane_buffers_init(
         arena_bytes(L * tn) + 3 * arena_bytes(tn) + arena_bytes(nxx) + 2 * arena_bytes(tnl)
         + arena_bytes(nb) + 2 * arena_bytes(tl) + arena_bytes(_items(tl))
         + 8 * arena_bytes(L) + arena_bytes(nc * L)
-    )) < 0:
+    ), zero=False) < 0:  # every buffer is written before it is read
         return -1
     b._mem = a.base
     b.src = <double *>arena_take(&a, L * tn)

@@ -11,7 +11,7 @@
 
 from libc.stdint cimport int64_t
 from libc.math cimport exp, log, INFINITY, NAN
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport calloc, free, malloc
 
 cdef enum:
     LANES = 8          # states per register block of matvec_lanes (padding of Chain.ncp)
@@ -202,11 +202,13 @@ cdef inline size_t arena_bytes(size_t n_doubles) noexcept nogil:
     return ((n_doubles * 8 + 63) // 64) * 64
 
 
-cdef inline int arena_init(Arena *a, size_t size) noexcept nogil:
-    """Allocate ``size`` bytes (sum of :c:func:`arena_bytes`); -1 when out of memory."""
+cdef inline int arena_init(Arena *a, size_t size, bint zero=True) noexcept nogil:
+    """Allocate ``size`` bytes (sum of :c:func:`arena_bytes`), zeroed unless ``zero`` is
+    False (scratch that is always written before it is read: the lane lattices, megabytes
+    whose zeroing would cost more than a small call's work); -1 when out of memory."""
     a.used = 0
     a.size = size
-    a.base = <char *>calloc(size + 64, 1)
+    a.base = <char *>(calloc(size + 64, 1) if zero else malloc(size + 64))
     return -1 if a.base == NULL else 0
 
 

@@ -319,7 +319,7 @@ cdef double forward_normalised(
 
 cdef double forward_fast(
     const Chain *ch, const Scaled *sc, Py_ssize_t n, double *fwd, double *scale,
-    double *pred, bint *ok,
+    double *pred, bint *ok, bint lagged,
 ) noexcept nogil:
     """Scaled forward pass over rows ``0:n`` of ``sc``; returns the log-likelihood.
 
@@ -327,12 +327,13 @@ cdef double forward_fast(
     has ``ch.ncp`` entries.  In log space ``ok`` is False when the scaled arithmetic
     might lose mass that hmmlearn's log-space recurrences keep (the caller then redoes
     the sequence exactly); with the scaling implementation an underflow returns NaN with
-    ``ok`` True, as hmmlearn.  In log space the recurrence runs without a division on its
-    critical path (:c:func:`forward_lagged`); a sequence with a frame it does not take is
-    redone frame by frame (:c:func:`forward_normalised`).
+    ``ok`` True, as hmmlearn.  In log space, with ``lagged``, the recurrence runs without
+    a division on its critical path (:c:func:`forward_lagged`, rounding differently from
+    the frame-by-frame pass); a sequence with a frame it does not take is redone frame by
+    frame (:c:func:`forward_normalised`), the pass the lane kernels do.
     """
     cdef double lp
-    if ch.log_space:
+    if ch.log_space and lagged:
         lp = forward_lagged(ch, sc, n, fwd, scale, pred, ok)
         if ok[0]:
             return lp
@@ -466,7 +467,8 @@ cdef int chunk_buffers_init(
     b.ws._mem = NULL
     b.lanes._mem = NULL
     if arena_init(&a, 5 * arena_bytes(max_len * nc) + 3 * arena_bytes(max_len)
-                  + 2 * arena_bytes(nc) + 2 * arena_bytes(ncp) + arena_bytes(nxx)) < 0:
+                  + 2 * arena_bytes(nc) + 2 * arena_bytes(ncp) + arena_bytes(nxx),
+                  zero=False) < 0:
         return -1
     b._mem = a.base
     b.fr = <double *>arena_take(&a, max_len * nc)
@@ -496,10 +498,11 @@ cdef void chunk_buffers_free(ChunkBuffers *b) noexcept nogil:
 
 cdef double one_sequence(
     const Chain *ch, const Emissions *em, const ScaledTable *st, const Want *want,
-    Py_ssize_t lo, Py_ssize_t hi, ChunkBuffers *b, double *gamma, Accum *acc,
+    Py_ssize_t lo, Py_ssize_t hi, ChunkBuffers *b, double *gamma, Accum *acc, bint lagged,
 ) noexcept nogil:
     """Scaled forward-backward of frames ``lo:hi`` with the exact fallback; returns the
-    log-likelihood (posteriors into ``gamma``, statistics into ``acc`` and the lanes)."""
+    log-likelihood (posteriors into ``gamma``, statistics into ``acc`` and the lanes).
+    ``lagged``: see :c:func:`forward_fast`."""
     cdef Py_ssize_t n = hi - lo, r
     cdef Scaled sc
     cdef ExactBuffers ex
@@ -509,7 +512,7 @@ cdef double one_sequence(
     sc.cc = b.cc
     sc.flag = b.flag
     fill_scaled(em, st, ch.log_space, lo, hi, lo, &b.ws, &sc)
-    lp = forward_fast(ch, &sc, n, b.fwd, b.scale, b.pred, &ok)
+    lp = forward_fast(ch, &sc, n, b.fwd, b.scale, b.pred, &ok, lagged)
     if ok and want.post and lp == lp:
         ok = backward_fast(ch, b.fr, b.scale, n, b.bwd, b.w, b.acc)
         if not ok and not ch.log_space:  # overflow of the scaled backward pass
@@ -535,14 +538,14 @@ cdef double one_sequence(
 def estep_chunks(
     EmissionArrays em not None, ScaledArrays scaled not None, ChainArrays chain not None,
     tuple want, seqs, startidx, Py_ssize_t n_chunks, Py_ssize_t first, Py_ssize_t step,
-    Accumulators acc not None,
-    Py_ssize_t row0, log_prob, gamma,
+    Accumulators acc not None, Py_ssize_t row0, log_prob, gamma, bint lagged=True,
 ):
     """Forward-backward of the sequences ``seqs``, split into ``n_chunks`` contiguous
     chunks; this call runs chunks ``first, first + step, ...`` (the entry points give
     each thread its own ``first``).  Chunk ``c`` adds into accumulator row ``row0 + c``,
     so results do not depend on which thread runs it.  ``want``: ``(post, gamma, xi,
-    stats)``; ``gamma``: float64 (n_samples, nc) or None."""
+    stats)``; ``gamma``: float64 (n_samples, nc) or None.  ``lagged`` False: the
+    frame-by-frame forward pass of the lane kernels (the same bits as they give)."""
     cdef Emissions *e = &em.c
     cdef Want w = make_want(want)
     cdef Py_ssize_t longest = check_estep_call(
@@ -567,7 +570,8 @@ def estep_chunks(
                     s = sq[q]
                     lo = si[s]
                     hi = si[s + 1]
-                    lp[s] = one_sequence(&chain.c, e, &scaled.c, &w, lo, hi, &b, gam, &a)
+                    lp[s] = one_sequence(&chain.c, e, &scaled.c, &w, lo, hi, &b, gam, &a,
+                                         lagged)
                 reduce_lanes(&b.lanes, chain.c.transmat, &a)
                 c += step
             chunk_buffers_free(&b)
@@ -631,7 +635,7 @@ def forward_scaled(
     cdef bint ok
     cdef double lp
     with nogil:
-        lp = forward_fast(&chain.c, &sc, n, &fwd[0, 0], &scale[0], &p[0], &ok)
+        lp = forward_fast(&chain.c, &sc, n, &fwd[0, 0], &scale[0], &p[0], &ok, True)
     return lp, bool(ok)
 
 

@@ -441,7 +441,7 @@ cdef int viterbi_buffers_init(
     b.ws._mem = NULL
     b.ncp = ncp
     if arena_init(&a, arena_bytes(nlf) + arena_bytes(max_len * nc) + arena_bytes(nc * ncp)
-                  + arena_bytes((max_len * ncp + 1) // 2)) < 0:
+                  + arena_bytes((max_len * ncp + 1) // 2), zero=False) < 0:
         return -1
     b._mem = a.base
     b.lf = <double *>arena_take(&a, nlf)
@@ -507,7 +507,7 @@ cdef int viterbi_lanes_init(
     b.ws._mem = NULL
     b.T = T
     if arena_init(&a, arena_bytes(cells) + arena_bytes((cells + 7) // 8) + arena_bytes(nsrc)
-                  + arena_bytes(nc * L) + 4 * arena_bytes(L)) < 0:
+                  + arena_bytes(nc * L) + 4 * arena_bytes(L), zero=False) < 0:
         return -1
     b._mem = a.base
     b.lattice = <double *>arena_take(&a, cells)
