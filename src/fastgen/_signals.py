@@ -12,6 +12,7 @@ from __future__ import annotations
 import _thread
 import contextlib
 import signal
+import sys
 import threading
 import time
 import weakref
@@ -71,8 +72,10 @@ class _SignalGuard:
     by :func:`main`) further signals are ignored, so they cannot cut the removal of
     temporary outputs short.  Should the exception be swallowed instead (raised in a
     ``__del__`` or another place whose errors Python only reports), a watchdog thread
-    notices that it is gone and delivers the signal again.  The watchdog is started
-    with the guard: the handler itself takes no lock a thread start would need.
+    notices that it is gone and delivers the signal again; Python's report of the
+    swallowed exception ("Exception ignored in ...", through ``sys.unraisablehook``) is
+    left out, since the signal is not lost.  The watchdog is started with the guard: the
+    handler itself takes no lock a thread start would need.
     """
 
     def __init__(self) -> None:
@@ -82,6 +85,7 @@ class _SignalGuard:
         self.closing = False
         self.lock = threading.Lock()
         self.wake = threading.Event()
+        self.previous_hook: Any = None
 
     def handler(self, signum: int, frame: Any) -> None:
         if self.closing or (self.raised is not None and self.raised[0]() is not None):
@@ -107,7 +111,17 @@ class _SignalGuard:
                     self.wake.clear()
                     _thread.interrupt_main(signum)
 
+    def _unraisable(self, unraisable: Any) -> None:
+        """``sys.unraisablehook`` while installed: a signal's exception that Python could
+        only report (raised in a ``__del__`` or a weakref callback) is not printed, the
+        watchdog delivering the signal again; anything else goes to the previous hook."""
+        if isinstance(unraisable.exc_value, (Interrupted, Terminated)) and not self.closing:
+            return
+        self.previous_hook(unraisable)
+
     def install(self) -> None:
+        self.previous_hook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
         for sig in _EXIT_SIGNALS:
             old = signal.getsignal(sig)
             if old in (signal.SIG_DFL, signal.default_int_handler):
@@ -125,6 +139,8 @@ class _SignalGuard:
         finally:
             for sig, old in self.previous.items():
                 signal.signal(sig, old)
+            if sys.unraisablehook == self._unraisable:  # not replaced meanwhile
+                sys.unraisablehook = self.previous_hook
             self.wake.set()  # the watchdog sees closing and ends
 
 

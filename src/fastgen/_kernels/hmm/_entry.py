@@ -160,12 +160,10 @@ def emissions(
             const=np.ascontiguousarray(const),
         )  # fmt: skip
     if kind == EMIT_CATEGORICAL:
-        syma = _integers(sym, "sym")
+        syma = _integers(sym, "sym", copy=False)  # EmissionArrays keeps a checked copy
         table = np.ascontiguousarray(np.asarray(log_emissionprob, dtype=f8).T)
         if syma.ndim != 1 or table.ndim != 2:
             raise ValueError("sym must be 1-D and log_emissionprob 2-D")
-        if syma.size and (syma.min() < 0 or syma.max() >= table.shape[0]):
-            raise ValueError(f"symbols must lie in [0, {table.shape[0]})")
         return EmissionArrays(kind, syma.shape[0], table.shape[1], sym=syma, table=table)
     if kind == EMIT_LOG_FRAMES:
         lfa = np.ascontiguousarray(log_frame, dtype=f8)
@@ -307,15 +305,18 @@ def _work(em: EmissionArrays, n: int, nc: int) -> int:
     return n * nc * (nc + cost)
 
 
-def _integers(a, name: str) -> np.ndarray:
-    """``a`` as a new C-contiguous int64 array; floats must hold integers."""
+def _integers(a, name: str, copy: bool = True) -> np.ndarray:
+    """``a`` as an int64 array (a new C-contiguous one with ``copy``); floats must hold
+    integers."""
     a = np.asarray(a)
     if a.dtype.kind == "f":
         if not (np.isfinite(a).all() and np.array_equal(a, np.round(a))):
             raise ValueError(f"{name} must hold integers")
     elif a.dtype.kind not in "iub":
         raise TypeError(f"{name} must be an integer array, not {a.dtype}")
-    return np.array(a, dtype=np.int64, copy=True, order="C")
+    if copy:
+        return np.array(a, dtype=np.int64, copy=True, order="C")
+    return a.astype(np.int64, copy=False)
 
 
 def _check_model(startidx, startprob, transmat, n: int, nc: int):
