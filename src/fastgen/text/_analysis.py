@@ -358,12 +358,18 @@ class TextAnalysisMixin:
             or len(rng) != 2
             or not all(isinstance(v, (int, np.integer)) for v in rng)
         )
-        if malformed or rng[0] < 1 or rng[0] > rng[1]:
-            # a malformed value is a TypeError in scikit-learn, so both then
-            raise (InvalidParameterError if malformed else ValueError)(
-                f"Invalid value for ngram_range={rng} lower boundary larger than the upper "
-                "boundary, or not a tuple of two positive integers."
+        if malformed:  # scikit-learn's parameter validation rejects it (a TypeError too)
+            raise InvalidParameterError(
+                f"Invalid value for ngram_range={rng!r}: it must be a tuple of two positive "
+                "integers."
             )
+        if rng[0] > rng[1]:  # scikit-learn's own message
+            raise ValueError(
+                f"Invalid value for ngram_range={rng} lower boundary larger than the upper "
+                "boundary."
+            )
+        if rng[0] < 1:
+            raise ValueError(f"Invalid value for ngram_range={rng}: n-grams start at length 1.")
 
     def _validate_encoding(self) -> None:
         encoding = self.encoding

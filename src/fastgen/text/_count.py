@@ -309,12 +309,17 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         self._table = None
         return self
 
-    def transform(self, raw_documents: Any) -> sp.csr_matrix:
-        """Document-term matrix of ``raw_documents`` over the fitted vocabulary."""
-        docs = as_document_list(raw_documents)
+    def _check_vocabulary(self) -> None:
+        """Raise ``NotFittedError`` unless there is a vocabulary: the fitted one, or the
+        ``vocabulary`` parameter, which (as in scikit-learn) needs no ``fit``."""
         if not hasattr(self, "vocabulary_"):
             self._validate_vocabulary()
         check_is_fitted(self, "vocabulary_")
+
+    def transform(self, raw_documents: Any) -> sp.csr_matrix:
+        """Document-term matrix of ``raw_documents`` over the fitted vocabulary."""
+        docs = as_document_list(raw_documents)
+        self._check_vocabulary()
         self._validate_params()
         X = self._transform_fixed(docs)
         if self.binary:
@@ -323,7 +328,7 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
 
     def inverse_transform(self, X: Any) -> list[np.ndarray]:
         """Terms with non-zero entries in each row of ``X`` (n_samples, n_features)."""
-        check_is_fitted(self, "vocabulary_")
+        self._check_vocabulary()
         if sp.issparse(X):
             X = sp.csr_matrix(X)
         else:
@@ -344,9 +349,7 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Vocabulary terms in column order, as an object array."""
-        if not hasattr(self, "vocabulary_"):
-            self._validate_vocabulary()
-        check_is_fitted(self, "vocabulary_")
+        self._check_vocabulary()
         return np.asarray(
             [t for t, _ in sorted(self.vocabulary_.items(), key=lambda item: item[1])],
             dtype=object,
