@@ -376,17 +376,30 @@ cdef bint backward_fast(
     return True
 
 
+ctypedef struct Passes:
+    # The scaled passes of one sequence of n frames that starts at frame off.
+    const double *fr    # (n, nc): scaled emission likelihoods
+    const double *fwd   # (n, nc): forward rows, each normalised to sum 1
+    const double *bwd   # (n, nc): backward rows (hmmlearn's scaling)
+    Py_ssize_t n
+    Py_ssize_t off
+
+
 cdef void posterior_rows(
-    const Emissions *em, const Want *want, const double *fr, const double *fwd,
-    const double *bwd, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n, Py_ssize_t off,
+    const Emissions *em, const Want *want, const Passes *p, Py_ssize_t r0, Py_ssize_t r1,
     double *g, double *xx, StatLanes *lanes, double *gamma, Accum *acc,
 ) noexcept nogil:
-    """Posteriors of rows ``r0:r1`` of a sequence of ``n`` rows starting at frame
-    ``off``, ``STAT_LANES`` frames at a time: first-frame posteriors into ``acc.start``,
+    """Posteriors of rows ``r0:r1`` of the sequence of ``p``, ``STAT_LANES`` frames at a
+    time (``g``: scratch of ``nc``, ``xx`` of ``max(nf * nf, 1)``): first-frame
+    posteriors into ``acc.start``,
     posteriors into ``gamma`` (when given), categorical counts into ``acc.obs``; the
     Gaussian statistics and the expected transitions ``r -> r + 1`` (without the factor
     ``transmat``) into the lane sums, which the caller adds up with ``reduce_lanes``."""
     cdef Py_ssize_t L = STAT_LANES, nc = em.n_components, b, e, nb, r, i, j, m, ib
+    cdef Py_ssize_t n = p.n, off = p.off
+    cdef const double *fr = p.fr
+    cdef const double *fwd = p.fwd
+    cdef const double *bwd = p.bwd
     cdef double *GT = lanes.GT
     cdef double *FT = lanes.FT
     cdef double *WT = lanes.WT
@@ -454,6 +467,7 @@ ctypedef struct ChunkBuffers:
     double *xx
     Workspace ws
     StatLanes lanes
+    ExactBuffers ex       # views of the buffers above for exact_sequence
     void *_mem
 
 
@@ -486,6 +500,12 @@ cdef int chunk_buffers_init(
     if workspace_init(&b.ws, nf, nc) < 0 or stat_lanes_init(&b.lanes, stats, nc, nf) < 0:
         chunk_buffers_free(b)
         return -1
+    b.ex.lf = b.fr
+    b.ex.fwd = b.fwd
+    b.ex.bwd = b.bwd
+    b.ex.gam = b.gam
+    b.ex.xx = b.xx
+    b.ex.ws = &b.ws
     return 0
 
 
@@ -505,7 +525,7 @@ cdef double one_sequence(
     ``lagged``: see :c:func:`forward_fast`."""
     cdef Py_ssize_t n = hi - lo, r
     cdef Scaled sc
-    cdef ExactBuffers ex
+    cdef Passes passes
     cdef bint ok
     cdef double lp
     sc.fr = b.fr
@@ -519,16 +539,14 @@ cdef double one_sequence(
             lp = NAN
             ok = True
         elif ok:
-            posterior_rows(em, want, b.fr, b.fwd, b.bwd, 0, n, n, lo, b.g, b.xx, &b.lanes,
-                           gamma, acc)
+            passes.fr = b.fr
+            passes.fwd = b.fwd
+            passes.bwd = b.bwd
+            passes.n = n
+            passes.off = lo
+            posterior_rows(em, want, &passes, 0, n, b.g, b.xx, &b.lanes, gamma, acc)
     if not ok:
-        ex.lf = b.fr
-        ex.fwd = b.fwd
-        ex.bwd = b.bwd
-        ex.gam = b.gam
-        ex.xx = b.xx
-        ex.ws = &b.ws
-        lp = exact_sequence(ch, em, lo, hi, want, &ex, gamma, acc)
+        lp = exact_sequence(ch, em, lo, hi, want, &b.ex, gamma, acc)
     elif want.gamma and gamma != NULL and lp != lp:
         for r in range(lo * ch.nc, hi * ch.nc):
             gamma[r] = 0.0
@@ -684,6 +702,12 @@ def posterior_blocks(
     cdef StatLanes lanes
     cdef Accum a
     cdef int status
+    cdef Passes passes
+    passes.fr = &fr[0, 0]
+    passes.fwd = &fwd[0, 0]
+    passes.bwd = &bwd[0, 0]
+    passes.n = n
+    passes.off = off
     with nogil:
         status = stat_lanes_init(&lanes, w.stats, nc, e.n_features)
         if status == 0:
@@ -691,9 +715,8 @@ def posterior_blocks(
             while b < n_blocks:
                 with gil:
                     a = acc.row(row0 + b)
-                posterior_rows(e, &w, &fr[0, 0], &fwd[0, 0], &bwd[0, 0], b * n // n_blocks,
-                               (b + 1) * n // n_blocks, n, off, &gv[0], &xv[0], &lanes, gam,
-                               &a)
+                posterior_rows(e, &w, &passes, b * n // n_blocks, (b + 1) * n // n_blocks,
+                               &gv[0], &xv[0], &lanes, gam, &a)
                 reduce_lanes(&lanes, chain.c.transmat, &a)
                 b += step
             stat_lanes_free(&lanes)
