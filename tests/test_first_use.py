@@ -1,0 +1,61 @@
+"""The first use of a fresh installation compiles nothing and writes nothing.
+
+A new interpreter with an empty ``HOME`` (and cache folders) fits and uses every HMM
+and a text Naive Bayes model: it must not import Numba, print anything, or leave a file
+in the home folder, the cache folders or the installed package (``__pycache__`` aside).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import fastgen
+
+_CHILD = r"""
+import json, sys
+import numpy as np
+import fastgen.hmm, fastgen.naive_bayes, fastgen.text
+
+rng = np.random.RandomState(0)
+X = rng.randn(300, 2)
+for ct in ("spherical", "diag", "full", "tied"):
+    m = fastgen.hmm.GaussianHMM(3, covariance_type=ct, n_iter=3, random_state=0).fit(X)
+    m.predict(X), m.predict_proba(X), m.score(X)
+sym = rng.randint(4, size=(300, 1))
+m = fastgen.hmm.CategoricalHMM(3, n_iter=3, random_state=0).fit(sym)
+m.predict(sym), m.predict_proba(sym), m.score(sym)
+docs = ["red green blue", "green blue cyan", "blue cyan pink", "red pink"] * 10
+Xc = fastgen.text.CountVectorizer().fit_transform(docs)
+fastgen.naive_bayes.MultinomialNB().fit(Xc, [0, 1, 0, 1] * 10).predict(Xc)
+print(json.dumps({"numba": "numba" in sys.modules}))
+"""
+
+
+def _files(root: Path) -> set[str]:
+    return {
+        str(p.relative_to(root)) for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }  # fmt: skip
+
+
+def test_first_use_compiles_and_writes_nothing(tmp_path: Path) -> None:
+    home, cache = tmp_path / "home", tmp_path / "cache"
+    home.mkdir()
+    cache.mkdir()
+    package = Path(fastgen.__file__).resolve().parent
+    before = _files(package)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "FASTGEN_"))}
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(cache))
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD], cwd=home, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # no compile notice, no warning
+    assert json.loads(proc.stdout) == {"numba": False}
+    assert list(home.iterdir()) == [] and list(cache.iterdir()) == []
+    assert _files(package) == before
