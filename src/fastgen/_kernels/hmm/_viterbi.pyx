@@ -541,8 +541,9 @@ cdef void viterbi_group(
     rows computed here into ``b.src``; each frame's are gathered state-major into
     ``b.em`` (the rows of a frame fetched side by side, the next frame's prefetched).
     The recurrence (:c:func:`lane_step`) runs over ``nwp`` lanes, ``nw`` rounded up to a
-    multiple of ``LANE_PAD``: the padding lanes compute on whatever the buffers hold
-    (allocated zeroed) and are never read back.
+    multiple of ``LANE_PAD``: the padding lanes compute on emissions of 0 (finite values,
+    no denormal or NaN slow paths; the buffers are not zeroed when allocated) and are
+    never read back.
     """
     cdef Py_ssize_t L = SEQ_LANES, nc = lc.nc, T = 0, w, t, tt, i, n, best, q, lo
     cdef Py_ssize_t nwp = (nw + LANE_PAD - 1) // LANE_PAD * LANE_PAD
@@ -552,6 +553,9 @@ cdef void viterbi_group(
     cdef const double *last
     cdef const double *row
     T = group_bounds(startidx, seqs, nw, b.base, b.lens)
+    for i in range(nc):  # the padding lanes' emissions (the gather below writes lanes < nw)
+        for w in range(nw, nwp):
+            b.em[i * L + w] = 0.0
     if kind != EMIT_CATEGORICAL and kind != EMIT_LOG_FRAMES:
         for w in range(nw):
             lo = b.base[w]
