@@ -241,20 +241,19 @@ def log_density_diag(X: np.ndarray, means: np.ndarray, covars: np.ndarray) -> np
     -------
     float64 (n_samples, n_components)
     """
-    Xa, ma, cv, out = _gaussian_args(X, means, covars, "covars")
-    _row_blocks(
-        lambda r0, r1: _emissions.density_diag_rows(Xa, ma, cv, out, r0, r1, False),
-        Xa.shape[0], out.size * max(Xa.shape[1], 1),
-    )  # fmt: skip
-    return out
+    return _density_diag(X, means, covars, missing=False)
 
 
 def log_density_diag_missing(X: np.ndarray, means: np.ndarray, covars: np.ndarray) -> np.ndarray:
     """As :func:`log_density_diag`, NaN entries of ``X`` marginalised out (skipped); a
     row that is all NaN has log-density 0 in every state."""
+    return _density_diag(X, means, covars, missing=True)
+
+
+def _density_diag(X, means, covars, *, missing: bool) -> np.ndarray:
     Xa, ma, cv, out = _gaussian_args(X, means, covars, "covars")
     _row_blocks(
-        lambda r0, r1: _emissions.density_diag_rows(Xa, ma, cv, out, r0, r1, True),
+        lambda r0, r1: _emissions.density_diag_rows(Xa, ma, cv, out, r0, r1, missing),
         Xa.shape[0], out.size * max(Xa.shape[1], 1),
     )  # fmt: skip
     return out
