@@ -51,6 +51,17 @@ extensions = [
     ),
 ]
 
+# --- Row weighting of document-term matrices (tf-idf, norms); its .pxd is cimported by _text.
+extensions.append(
+    Extension(
+        "fastgen._kernels._weighting",
+        ["src/fastgen/_kernels/_weighting.pyx"],
+        language="c",
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+    )
+)
+
 # --- Naive Bayes counting kernels (plain C). No multiply-add contraction (FMA): the sums
 # must stay bit-identical to numpy's bincount and scipy's sparse product on every target.
 extensions.append(

@@ -387,29 +387,9 @@ def test_sorted_ids_follow_python_string_order(terms):
     assert [terms[i] for i in order] == sorted(terms)
 
 
-def test_normalize_rows_matches_sklearn_and_rejects_bad_arrays():
-    from sklearn.preprocessing import normalize
-
-    indptr = np.array([0, 2, 2, 5], dtype=np.int64)
-    values = np.array([3.0, -4.0, 1.0, 0.0, -2.0])
-    for name, code in _text.NORMS.items():
-        if name is None:
-            continue
-        got = values.copy()
-        _text.normalize_rows(indptr, got, False, code)
-        X = sp.csr_matrix((values.copy(), [0, 1, 0, 1, 2], indptr), shape=(3, 3))
-        np.testing.assert_array_equal(got, normalize(X, norm=name).data)
-    binary = values.copy()
-    _text.normalize_rows(indptr, binary, True, 0)
-    np.testing.assert_array_equal(binary, np.ones(5))
-    with pytest.raises(ValueError, match="unknown norm"):
-        _text.normalize_rows(indptr, values.copy(), False, 7)
+def test_hash_counts_rejects_unknown_norm():
     with pytest.raises(ValueError, match="unknown norm"):
         _text.hash_counts(["ab"], 16, True, WORD, 1, 1, 2, norm=-1)
-    with pytest.raises(ValueError, match="inconsistent"):
-        _text.normalize_rows(np.array([0, 9], dtype=np.int64), values.copy(), False, 2)
-    with pytest.raises(ValueError, match="non-decreasing"):
-        _text.normalize_rows(np.array([0, 4, 3, 5], dtype=np.int64), values.copy(), False, 2)
 
 
 @pytest.mark.parametrize("n_words", [50, 70_000])  # ids below and above 2**16

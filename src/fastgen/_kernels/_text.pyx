@@ -21,12 +21,15 @@ buffer; the term scratch buffer is grown before it is written).
 
 cimport cython
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.math cimport sqrt
 from libc.stdlib cimport free, realloc
 from posix.stdlib cimport posix_memalign
 from libc.string cimport memcpy, memset
 from libcpp.algorithm cimport sort
 from libcpp.vector cimport vector
+
+from fastgen._kernels._weighting cimport (
+    NORM_L1, NORM_L2, NORM_MAX, NORM_NONE, RowWeighting, weigh_row,
+)
 
 import numpy as np
 
@@ -1027,54 +1030,6 @@ def count(list docs, TermTable table not None, bint grow, int analyzer, int min_
             _owned_array(counts64) if wide else _owned_array(counts))
 
 
-#: Row norms understood by ``hash_counts`` and ``normalize_rows``.
-NORMS = {None: 0, "l1": 1, "l2": 2, "max": 3}
-
-
-cdef void _finish_row(double *v, Py_ssize_t n, bint binary, int norm) noexcept nogil:
-    """``binary`` (values := 1), then scale to unit ``norm`` as scikit-learn's ``normalize``.
-
-    Sums run in index order in double precision like scikit-learn's loops; an
-    all-zero row is left alone.
-    """
-    cdef Py_ssize_t j
-    cdef double total = 0.0, a
-    if binary:
-        for j in range(n):
-            v[j] = 1.0
-    if norm == 0:
-        return
-    for j in range(n):
-        a = v[j] if v[j] >= 0 else -v[j]
-        if norm == 1:
-            total += a
-        elif norm == 2:
-            total += v[j] * v[j]
-        elif a > total:
-            total = a
-    if total == 0.0:
-        return
-    if norm == 2:
-        total = sqrt(total)
-    for j in range(n):
-        v[j] /= total
-
-
-def normalize_rows(const int64_t[::1] indptr, double[::1] values, bint binary, int norm):
-    """``_finish_row`` on every CSR row of ``values``, in place."""
-    cdef Py_ssize_t r, n_rows = indptr.shape[0] - 1
-    if norm not in (0, 1, 2, 3):
-        raise ValueError(f"unknown norm code {norm}")
-    if n_rows < 0 or indptr[0] != 0 or indptr[n_rows] != values.shape[0]:
-        raise ValueError("inconsistent CSR arrays")
-    for r in range(n_rows):
-        if indptr[r + 1] < indptr[r]:
-            raise ValueError("indptr must be non-decreasing")
-    with nogil:
-        for r in range(n_rows):
-            _finish_row(&values[0] + indptr[r], indptr[r + 1] - indptr[r], binary, norm)
-
-
 cdef double SIGNS[2]
 SIGNS[0] = 1.0
 SIGNS[1] = -1.0
@@ -1085,8 +1040,8 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
                 bint binary=False, int norm=0):
     """Hash the terms of each document (scikit-learn's HashingVectorizer semantics).
 
-    Rows are finished as ``_finish_row`` says (``binary``, then ``norm`` from
-    ``NORMS``) while they are hot in cache.
+    Rows are weighed by ``_weighting.weigh_row`` (``binary``, then ``norm``, a
+    ``_weighting.NORMS`` code) while they are hot in cache.
 
     Returns
     -------
@@ -1094,8 +1049,13 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
     indices : int32 (nnz,), increasing within each document
     values : float64 (nnz,), summed signs (explicit zeros kept, as scikit-learn does)
     """
-    if norm not in (0, 1, 2, 3):
+    if norm not in (NORM_NONE, NORM_L1, NORM_L2, NORM_MAX):
         raise ValueError(f"unknown norm code {norm}")
+    cdef RowWeighting weighting
+    weighting.binary = binary
+    weighting.sublinear = False
+    weighting.idf = NULL
+    weighting.norm = norm
     cdef Params p = make_params(analyzer, min_n, max_n, min_token_len, SINK_HASH,
                                 n_features, alternate_sign)
     cdef _Docs ds = _Docs(docs)
@@ -1134,8 +1094,9 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
                 failed = True
                 break
             if binary or norm:
-                _finish_row(values.ptr + indptr.ptr[indptr.len - 1],
-                            values.len - indptr.ptr[indptr.len - 1], binary, norm)
+                weigh_row(indices.ptr + indptr.ptr[indptr.len - 1],
+                          values.ptr + indptr.ptr[indptr.len - 1],
+                          values.len - indptr.ptr[indptr.len - 1], &weighting)
             indptr.push(<int64_t>indices.len)
     if failed:
         raise MemoryError("out of memory while hashing terms")

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._base import BaseEstimator, TransformerMixin
-from .._kernels import _text
+from .._kernels import _text, _weighting
 from .._validation import check_bool_params, invalid_param
 from ._analysis import (
     TextAnalysisMixin,
@@ -107,12 +107,12 @@ class HashingVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         plan = self._kernel_plan()
         n_features = int(self.n_features)
         binary = bool(self.binary)
-        norm = _text.NORMS[self.norm]
+        norm = _weighting.NORMS[self.norm]
         if plan is None:
             indptr, indices, values = _hash_python(
                 self.build_analyzer(), docs, n_features, self.alternate_sign
             )
-            _text.normalize_rows(indptr, values, binary, norm)
+            _weighting.weigh_rows(indptr, indices, values, values, binary=binary, norm=norm)
         else:
             def hash_chunk(chunk: list) -> tuple:
                 texts = self._kernel_texts(chunk, plan)
