@@ -11,7 +11,6 @@ import textwrap
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.utils import murmurhash3_32 as sk_murmurhash3_32

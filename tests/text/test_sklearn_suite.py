@@ -1,10 +1,9 @@
 """scikit-learn's own text tests with fastgen's vectorizers swapped in.
 
 scikit-learn's wheel ships ``sklearn/feature_extraction/tests/test_text.py``.  The test
-copies it, makes ``CountVectorizer`` and ``HashingVectorizer`` fastgen's (fastgen has no
-``TfidfVectorizer`` yet: scikit-learn's stays, and its tests keep testing
-scikit-learn), and runs it with pytest in a child process, against whichever fastgen
-this suite tests (the installed wheel in CI).
+copies it, makes ``CountVectorizer``, ``HashingVectorizer``, ``TfidfTransformer`` and
+``TfidfVectorizer`` fastgen's, and runs it with pytest in a child process, against
+whichever fastgen this suite tests (the installed wheel in CI).
 """
 
 from __future__ import annotations
@@ -27,12 +26,17 @@ NOT_APPLICABLE = {
 
 _MARKER = "\nJUNK_FOOD_DOCS = ("
 _SWAP = '''
-from fastgen.text import CountVectorizer, HashingVectorizer  # noqa: E402  (swapped in)
+from fastgen.text import (  # noqa: E402  (swapped in)
+    CountVectorizer,
+    HashingVectorizer,
+    TfidfTransformer,
+    TfidfVectorizer,
+)
 
 
 def test_fastgen_vectorizers_are_swapped_in():
-    assert CountVectorizer.__module__.startswith("fastgen.")
-    assert HashingVectorizer.__module__.startswith("fastgen.")
+    for cls in (CountVectorizer, HashingVectorizer, TfidfTransformer, TfidfVectorizer):
+        assert cls.__module__.startswith("fastgen."), cls
 
 '''
 
@@ -54,3 +58,20 @@ def test_scikit_learn_text_tests_pass_with_fastgen(tmp_path: Path) -> None:
     summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert " passed" in summary and "failed" not in summary, summary
+
+
+def test_check_estimator_on_the_vectorizers() -> None:
+    """scikit-learn's estimator checks, where they apply: for string input, scikit-learn
+    runs only the checks that take raw documents (its own vectorizers get the same)."""
+    import warnings
+
+    from sklearn.utils.estimator_checks import check_estimator
+
+    from fastgen.text import CountVectorizer, HashingVectorizer, TfidfVectorizer
+
+    for estimator in (CountVectorizer(), HashingVectorizer(), TfidfVectorizer()):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not inherit from `sklearn")
+            results = check_estimator(estimator, on_fail=None)
+        failed = [r["check_name"] for r in results if r["status"] == "failed"]
+        assert results and not failed, (type(estimator).__name__, failed)

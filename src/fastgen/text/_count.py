@@ -23,6 +23,7 @@ from ._analysis import (
     n_threads,
     parallel_map,
 )
+from ._weigh import weigh_csr
 
 _INT32_MAX = np.iinfo(np.int32).max
 #: Value dtypes the kernels write directly (others are converted afterwards).
@@ -326,6 +327,16 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
             X.data.fill(1)
         return X
 
+    def _transform_weighted(
+        self, raw_documents: Any, weighting: dict, dtype: np.dtype
+    ) -> sp.csr_matrix:
+        """``transform``, each chunk weighed by ``weigh_csr(**weighting)`` right after
+        counting, on the thread that counted it; values in ``dtype`` (float)."""
+        docs = as_document_list(raw_documents)
+        self._check_vocabulary()
+        self._validate_params()
+        return self._transform_fixed(docs, weighting, dtype)
+
     def inverse_transform(self, X: Any) -> list[np.ndarray]:
         """Terms with non-zero entries in each row of ``X`` (n_samples, n_features)."""
         self._check_vocabulary()
@@ -426,23 +437,39 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
             X.has_sorted_indices = False  # rows stay in id order
         return terms, order, X
 
-    def _transform_fixed(self, docs: list) -> sp.csr_matrix:
-        """Count over the fixed ``vocabulary_`` (unknown terms are dropped)."""
+    def _transform_fixed(
+        self, docs: list, weighting: dict | None = None, dtype: Any = None
+    ) -> sp.csr_matrix:
+        """Count over the fixed ``vocabulary_`` (unknown terms are dropped).
+
+        With ``weighting`` (``weigh_csr`` keywords), the counts of each chunk are
+        weighed into ``dtype`` values as soon as the chunk is counted.
+        """
         vocabulary = self.vocabulary_
         plan = self._kernel_plan()
         table = self._lookup_table() if plan is not None else None
+        dtype = self.dtype if dtype is None else dtype
+
+        def weigh(part: tuple, n_jobs: int | None) -> tuple:
+            indptr, indices, counts = part
+            values = weigh_csr(indptr, indices, counts, np.empty(len(counts), dtype=dtype),
+                               **weighting, n_jobs=n_jobs)
+            return indptr, indices, values
+
         if table is None:
-            indptr, indices, counts = _count_python(self.build_analyzer(), docs, vocabulary, False)
+            part = _count_python(self.build_analyzer(), docs, vocabulary, False)
+            indptr, indices, counts = part if weighting is None else weigh(part, self.n_jobs)
         else:
-            wide = np.dtype(self.dtype) == np.int64
+            wide = weighting is None and np.dtype(dtype) == np.int64
 
             def count_chunk(chunk: list) -> tuple:
                 texts = self._kernel_texts(chunk, plan)
-                return _text.count(texts, table, False, **plan.kwargs(), wide=wide)
+                part = _text.count(texts, table, False, **plan.kwargs(), wide=wide)
+                return part if weighting is None else weigh(part, 1)
 
             parts = map_chunks(count_chunk, docs, self.n_jobs)
-            indptr, indices, counts = concat_rows(parts, dtype=self.dtype, n_jobs=self.n_jobs)
-        return self._to_csr(indptr, indices, counts, len(vocabulary))
+            indptr, indices, counts = concat_rows(parts, dtype=dtype, n_jobs=self.n_jobs)
+        return self._to_csr(indptr, indices, counts, len(vocabulary), dtype)
 
     def _lookup_table(self) -> _text.TermTable | None:
         """Compiled table of ``vocabulary_``; None if it cannot be one (non-str terms).
@@ -468,18 +495,21 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         return table
 
     def _to_csr(
-        self, indptr: np.ndarray, indices: np.ndarray, counts: np.ndarray, n_features: int
+        self, indptr: np.ndarray, indices: np.ndarray, counts: np.ndarray, n_features: int,
+        dtype: Any = None,
     ) -> sp.csr_matrix:
-        """CSR with scikit-learn's dtypes: int32 indices unless nnz needs int64."""
+        """CSR with scikit-learn's dtypes: int32 indices unless nnz needs int64; values in
+        ``dtype`` (default: the ``dtype`` parameter)."""
+        dtype = self.dtype if dtype is None else dtype
         index_dtype = np.int64 if indptr[-1] > _INT32_MAX else np.int32
         X = sp.csr_matrix(
             (
-                counts.astype(self.dtype, copy=False),
+                counts.astype(dtype, copy=False),
                 indices.astype(index_dtype, copy=False),
                 indptr.astype(index_dtype, copy=False),
             ),
             shape=(len(indptr) - 1, n_features),
-            dtype=self.dtype,
+            dtype=dtype,
         )
         X.has_sorted_indices = True
         return X

@@ -1,0 +1,476 @@
+"""TF-IDF: scikit-learn's TfidfTransformer and TfidfVectorizer, weighted by a compiled kernel.
+
+The weighting (``sublinear_tf``, ``idf_``, the row norm) runs row by row in
+``fastgen._kernels._weighting``, reading the counts in their own dtype and
+writing the weighted values in the output dtype: no float64 copy of the count
+matrix is made and then rescaled in several passes. ``TfidfVectorizer.transform``
+weighs each chunk of documents on the thread that counted it, right after
+counting.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._base import BaseEstimator, NotFittedError, TransformerMixin, check_is_fitted
+from .._validation import check_bool_params, invalid_param, validate_data
+from ._count import CountVectorizer
+from ._weigh import output_dtype, weigh_csr
+
+__all__ = ["TfidfTransformer", "TfidfVectorizer"]
+
+#: dtypes TfidfVectorizer is meant to produce (others warn and give float64, as in scikit-learn)
+_FLOAT_DTYPES = (np.float64, np.float32, np.float16)
+
+
+def _document_frequency(X: Any) -> np.ndarray:
+    """Number of stored values in each column of a CSR or CSC matrix (int64)."""
+    if X.format == "csr":
+        return np.bincount(X.indices, minlength=X.shape[1]).astype(np.int64, copy=False)
+    return np.diff(X.indptr).astype(np.int64, copy=False)
+
+
+def _idf(df: np.ndarray, n_samples: int, smooth: bool, dtype: np.dtype) -> np.ndarray:
+    """``log((n + smooth) / (df + smooth)) + 1`` computed in ``dtype``, as scikit-learn does.
+
+    A term in no document without smoothing gives ``inf`` (and NumPy's divide-by-zero
+    warning), as in scikit-learn.
+    """
+    df = df.astype(dtype)
+    df += float(smooth)
+    idf = np.full_like(df, fill_value=n_samples + int(smooth), dtype=dtype)
+    idf /= df
+    np.log(idf, out=idf)
+    idf += 1.0
+    return idf
+
+
+def _check_norm(estimator: Any) -> None:
+    if estimator.norm not in ("l1", "l2", None):
+        raise invalid_param(estimator, "norm", "a str among {'l1', 'l2'} or None",
+                            estimator.norm)
+
+
+class TfidfTransformer(TransformerMixin, BaseEstimator):
+    """Transform a count matrix to a normalized tf or tf-idf representation.
+
+    Same parameters, attributes and results as
+    ``sklearn.feature_extraction.text.TfidfTransformer``, plus ``n_jobs``.
+    The weight of term ``t`` in document ``d`` is ``tf(t, d) * idf(t)``, with
+    ``tf`` the count (``1 + log(count)`` with ``sublinear_tf``) and
+    ``idf(t) = log((1 + n) / (1 + df(t))) + 1`` (without the ones when
+    ``smooth_idf=False``), ``n`` documents of which ``df(t)`` contain ``t``;
+    each row is then scaled to unit ``norm``.
+
+    Parameters
+    ----------
+    norm : {"l1", "l2"} or None, default="l2"
+        Row normalisation: unit Euclidean length ("l2"), unit sum of absolute
+        values ("l1"), or none.
+    use_idf : bool, default=True
+        Multiply by the inverse document frequency learned by ``fit``.
+    smooth_idf : bool, default=True
+        Add one to every document frequency and to the number of documents, as if
+        one extra document held every term once (no division by zero).
+    sublinear_tf : bool, default=False
+        Replace each count ``c`` by ``1 + log(c)``. Counts must then be positive.
+    n_jobs : int or None, default=1
+        Threads weighing row ranges of large matrices (``-1``: all cores). The
+        result does not depend on it.
+
+    Attributes
+    ----------
+    idf_ : ndarray of shape (n_features,)
+        The inverse document frequencies (only with ``use_idf``), float32 for
+        float32 input and float64 otherwise.
+    n_features_in_ : int
+        Number of columns seen by ``fit``.
+
+    Examples
+    --------
+    >>> from fastgen.text import TfidfTransformer
+    >>> counts = [[3, 0, 1], [2, 0, 0], [3, 1, 0]]
+    >>> tfidf = TfidfTransformer().fit(counts)
+    >>> tfidf.idf_.round(3)
+    array([1.   , 1.693, 1.693])
+    >>> tfidf.transform(counts).toarray().round(3)
+    array([[0.871, 0.   , 0.491],
+           [1.   , 0.   , 0.   ],
+           [0.871, 0.491, 0.   ]])
+    """
+
+    def __init__(
+        self,
+        *,
+        norm: str | None = "l2",
+        use_idf: bool = True,
+        smooth_idf: bool = True,
+        sublinear_tf: bool = False,
+        n_jobs: int | None = 1,
+    ) -> None:
+        self.norm = norm
+        self.use_idf = use_idf
+        self.smooth_idf = smooth_idf
+        self.sublinear_tf = sublinear_tf
+        self.n_jobs = n_jobs
+
+    def _validate_params(self) -> None:
+        _check_norm(self)
+        check_bool_params(self, "use_idf", "smooth_idf", "sublinear_tf")
+
+    def fit(self, X: Any, y: Any = None) -> TfidfTransformer:
+        """Learn the idf vector from a count matrix ``X`` (n_samples, n_features).
+
+        Parameters
+        ----------
+        X : sparse matrix or array-like of shape (n_samples, n_features)
+            Term counts (CSR or CSC; other formats and dense input are converted).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : TfidfTransformer
+        """
+        self._validate_params()
+        X = validate_data(self, X, reset=True, accept_sparse=("csr", "csc"))
+        if not sp.issparse(X):
+            X = sp.csr_matrix(X)
+        self._fit_counts(X)
+        return self
+
+    def _fit_counts(self, X: Any) -> None:
+        """Learn ``idf_`` from a validated CSR/CSC count matrix."""
+        if self.use_idf:
+            self.idf_ = _idf(_document_frequency(X), X.shape[0], self.smooth_idf,
+                             output_dtype(X.dtype))
+        elif "idf_" in self.__dict__:
+            del self.idf_  # from an earlier fit with use_idf=True
+
+    def transform(self, X: Any, copy: bool = True) -> sp.csr_matrix:
+        """Weigh a count matrix by the learned idf and normalise its rows.
+
+        Parameters
+        ----------
+        X : sparse matrix or array-like of shape (n_samples, n_features)
+            Term counts.
+        copy : bool, default=True
+            Work on a copy. With ``copy=False`` a float CSR input is weighed in place.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix of shape (n_samples, n_features)
+            float32 for float32 input, float64 otherwise; the input's sparsity
+            structure.
+        """
+        if not ("n_features_in_" in self.__dict__ or "idf_" in self.__dict__):
+            check_is_fitted(self, "n_features_in_")
+        self._validate_params()
+        X = validate_data(self, X, reset=False, accept_sparse="csr")
+        if not sp.issparse(X):
+            X = sp.csr_matrix(X)
+        dtype = output_dtype(X.dtype)
+        idf = self._checked_idf(X.shape[1]) if self.use_idf or "idf_" in self.__dict__ else None
+        if self.sublinear_tf and X.nnz and X.data.min() <= 0:
+            raise ValueError(
+                "sublinear_tf takes the logarithm of every stored count: X has a stored "
+                "value <= 0 (drop explicit zeros with X.eliminate_zeros())"
+            )
+        if X.dtype != dtype and not X.has_canonical_format:
+            # scikit-learn converts the dtype with scipy's astype, which sorts each row
+            # and sums duplicates: the same structure here, without the float copy
+            X = X.copy()
+            X.sum_duplicates()
+            copy = False
+        if X.dtype == dtype and not copy:
+            data = X.data
+        else:
+            data = np.empty(X.nnz, dtype=dtype)
+        weigh_csr(X.indptr, X.indices, X.data, data, sublinear=self.sublinear_tf, idf=idf,
+                  norm=self.norm, n_jobs=self.n_jobs)
+        if data is X.data and isinstance(X, sp.csr_matrix):
+            return X
+        indices, indptr = (X.indices, X.indptr) if not copy else (X.indices.copy(),
+                                                                  X.indptr.copy())
+        return sp.csr_matrix((data, indices, indptr), shape=X.shape)
+
+    def _checked_idf(self, n_features: int) -> np.ndarray:
+        if "idf_" not in self.__dict__:
+            raise NotFittedError(
+                f"{type(self).__name__} has no idf_: call 'fit' before 'transform'"
+            )
+        idf = np.asarray(self.idf_)
+        if idf.ndim != 1 or len(idf) != n_features:
+            raise ValueError(
+                f"idf_ has shape {idf.shape}, but X has {n_features} features"
+            )
+        return idf
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Output feature names: the input's (one output column per input column).
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+            Names of the input columns; default ``feature_names_in_`` if ``fit``
+            saw them, else ``x0, x1, ...``.
+
+        Returns
+        -------
+        ndarray of str objects, shape (n_features,)
+        """
+        check_is_fitted(self, "n_features_in_")
+        n = self.n_features_in_
+        names_in = getattr(self, "feature_names_in_", None)
+        if input_features is None:
+            if names_in is not None:
+                return np.asarray(names_in, dtype=object)
+            return np.asarray([f"x{i}" for i in range(n)], dtype=object)
+        input_features = np.asarray(input_features, dtype=object)
+        if names_in is not None and not np.array_equal(names_in, input_features):
+            raise ValueError("input_features is not equal to feature_names_in_")
+        if len(input_features) != n:
+            raise ValueError(
+                f"input_features should have length equal to number of features ({n}), "
+                f"got {len(input_features)}"
+            )
+        return input_features
+
+    def __sklearn_tags__(self):  # pragma: no cover - called by scikit-learn only
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+class TfidfVectorizer(CountVectorizer):
+    """Convert a collection of raw documents to a matrix of TF-IDF features.
+
+    ``CountVectorizer`` followed by ``TfidfTransformer``, with the parameters,
+    attributes and results of ``sklearn.feature_extraction.text.TfidfVectorizer``
+    (identical vocabulary and sparse structure; values equal to rounding), plus
+    ``n_jobs``. The counts of each chunk of documents are weighed on the thread
+    that counted them.
+
+    Parameters
+    ----------
+    input, encoding, decode_error, strip_accents, lowercase, preprocessor, tokenizer, \
+analyzer, stop_words, token_pattern, ngram_range, max_df, min_df, max_features, \
+vocabulary, binary
+        How documents become terms and which terms are kept: see
+        :class:`CountVectorizer`. ``binary=True`` makes every count 1 before weighting
+        (tf-idf of term presence).
+    dtype : float32 or float64, default=float64
+        Output dtype; ``idf_`` has the same. Any other dtype warns and gives float64.
+    norm : {"l1", "l2"} or None, default="l2"
+        Row normalisation, as in :class:`TfidfTransformer`.
+    use_idf : bool, default=True
+        Weigh terms by inverse document frequency.
+    smooth_idf : bool, default=True
+        Smooth the document frequencies (as if one extra document held every term).
+    sublinear_tf : bool, default=False
+        Use ``1 + log(count)`` instead of the count.
+    n_jobs : int or None, default=1
+        Threads counting and weighing chunks of documents (``-1``: all cores); the
+        result does not depend on it.
+
+    Attributes
+    ----------
+    vocabulary_ : dict
+        Term to column index.
+    fixed_vocabulary_ : bool
+        Whether ``vocabulary`` was given.
+    idf_ : ndarray of shape (n_features,)
+        Inverse document frequencies (only with ``use_idf``); may be assigned, with a
+        vocabulary, to use known weights without fitting.
+
+    See Also
+    --------
+    CountVectorizer : the term counts alone.
+    TfidfTransformer : tf-idf of an existing count matrix.
+
+    Examples
+    --------
+    >>> from fastgen.text import TfidfVectorizer
+    >>> docs = ["the cat sat", "the dog sat", "the cat ran"]
+    >>> vec = TfidfVectorizer()
+    >>> X = vec.fit_transform(docs)
+    >>> vec.get_feature_names_out()
+    array(['cat', 'dog', 'ran', 'sat', 'the'], dtype=object)
+    >>> X.toarray().round(2)
+    array([[0.62, 0.  , 0.  , 0.62, 0.48],
+           [0.  , 0.8 , 0.  , 0.47, 0.37],
+           [0.55, 0.  , 0.72, 0.  , 0.42]])
+    """
+
+    def __init__(
+        self,
+        *,
+        input: str = "content",
+        encoding: str = "utf-8",
+        decode_error: str = "strict",
+        strip_accents: Any = None,
+        lowercase: bool = True,
+        preprocessor: Any = None,
+        tokenizer: Any = None,
+        analyzer: Any = "word",
+        stop_words: Any = None,
+        token_pattern: str | None = r"(?u)\b\w\w+\b",
+        ngram_range: tuple[int, int] = (1, 1),
+        max_df: float | int = 1.0,
+        min_df: float | int = 1,
+        max_features: int | None = None,
+        vocabulary: Any = None,
+        binary: bool = False,
+        dtype: Any = np.float64,
+        norm: str | None = "l2",
+        use_idf: bool = True,
+        smooth_idf: bool = True,
+        sublinear_tf: bool = False,
+        n_jobs: int | None = 1,
+    ) -> None:
+        super().__init__(
+            input=input, encoding=encoding, decode_error=decode_error,
+            strip_accents=strip_accents, lowercase=lowercase, preprocessor=preprocessor,
+            tokenizer=tokenizer, analyzer=analyzer, stop_words=stop_words,
+            token_pattern=token_pattern, ngram_range=ngram_range, max_df=max_df,
+            min_df=min_df, max_features=max_features, vocabulary=vocabulary, binary=binary,
+            dtype=dtype, n_jobs=n_jobs,
+        )
+        self.norm = norm
+        self.use_idf = use_idf
+        self.smooth_idf = smooth_idf
+        self.sublinear_tf = sublinear_tf
+
+    # ----------------------------------------------------------- idf_
+    @property
+    def idf_(self) -> np.ndarray:
+        """Inverse document frequencies, one per column (only with ``use_idf``)."""
+        if "_tfidf" not in self.__dict__:
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted yet. Call 'fit' with appropriate "
+                "arguments before using this attribute."
+            )
+        return self._tfidf.idf_
+
+    @idf_.setter
+    def idf_(self, value: Any) -> None:
+        if not self.use_idf:
+            raise ValueError("`idf_` cannot be set when `user_idf=False`.")
+        if "_tfidf" not in self.__dict__:
+            self._tfidf = self._new_tfidf()
+        self._validate_vocabulary()
+        value = np.asarray(value)
+        if hasattr(self, "vocabulary_") and len(self.vocabulary_) != len(value):
+            raise ValueError(
+                f"idf length = {len(value)} must be equal to vocabulary size = "
+                f"{len(self.vocabulary_)}"
+            )
+        self._tfidf.idf_ = value
+
+    # ----------------------------------------------------------- parameters
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        _check_norm(self)
+        check_bool_params(self, "use_idf", "smooth_idf", "sublinear_tf")
+
+    def _check_dtype(self) -> None:
+        if np.dtype(self.dtype).type not in _FLOAT_DTYPES:
+            warnings.warn(
+                f"Only {_FLOAT_DTYPES} 'dtype' should be used. {self.dtype} 'dtype' will be "
+                "converted to np.float64.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _new_tfidf(self) -> TfidfTransformer:
+        return TfidfTransformer(norm=self.norm, use_idf=self.use_idf,
+                                smooth_idf=self.smooth_idf, sublinear_tf=self.sublinear_tf,
+                                n_jobs=self.n_jobs)
+
+    def _weighting(self) -> dict:
+        """The fitted weighting as ``weigh_csr`` keywords (``idf`` None without idf)."""
+        tfidf = self._tfidf
+        idf = None
+        if tfidf.use_idf or "idf_" in tfidf.__dict__:
+            idf = tfidf._checked_idf(len(self.vocabulary_))
+        return {"binary": bool(self.binary), "sublinear": bool(tfidf.sublinear_tf),
+                "idf": idf, "norm": tfidf.norm}
+
+    # ----------------------------------------------------------- public API
+    def fit(self, raw_documents: Any, y: Any = None) -> TfidfVectorizer:
+        """Learn the vocabulary and the idf of ``raw_documents``.
+
+        Parameters
+        ----------
+        raw_documents : iterable of str, bytes or files (see ``input``)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : TfidfVectorizer
+        """
+        self._fit_counts(raw_documents)
+        return self
+
+    def _fit_counts(self, raw_documents: Any) -> sp.csr_matrix:
+        """Fit the vocabulary and ``idf_``; return the count matrix (``binary`` applied)."""
+        self._check_dtype()
+        self._validate_params()
+        tfidf = self._new_tfidf()
+        X = CountVectorizer.fit_transform(self, raw_documents)
+        tfidf.n_features_in_ = X.shape[1]
+        tfidf._fit_counts(X)
+        self._tfidf = tfidf
+        return X
+
+    def fit_transform(self, raw_documents: Any, y: Any = None) -> sp.csr_matrix:
+        """Learn the vocabulary and idf, and return the tf-idf matrix of ``raw_documents``.
+
+        Parameters
+        ----------
+        raw_documents : iterable of str, bytes or files (see ``input``)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix of shape (n_documents, n_features)
+        """
+        X = self._fit_counts(raw_documents)
+        dtype = output_dtype(self.dtype)
+        if X.dtype != dtype:
+            X.sum_duplicates()  # scipy's astype, which scikit-learn converts with, sorts rows
+        data = X.data if X.dtype == dtype else np.empty(X.nnz, dtype=dtype)
+        weigh_csr(X.indptr, X.indices, X.data, data, **self._weighting(), n_jobs=self.n_jobs)
+        if data is X.data:
+            return X
+        out = sp.csr_matrix((data, X.indices, X.indptr), shape=X.shape)
+        out.has_sorted_indices = X.has_sorted_indices
+        return out
+
+    def transform(self, raw_documents: Any) -> sp.csr_matrix:
+        """Tf-idf matrix of ``raw_documents`` over the fitted vocabulary and idf.
+
+        Parameters
+        ----------
+        raw_documents : iterable of str, bytes or files (see ``input``)
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix of shape (n_documents, n_features)
+        """
+        if "_tfidf" not in self.__dict__:
+            raise NotFittedError("The TF-IDF vectorizer is not fitted")
+        return self._transform_weighted(raw_documents, self._weighting(),
+                                        output_dtype(self.dtype))
+
+    def __sklearn_tags__(self):  # pragma: no cover - called by scikit-learn only
+        tags = super().__sklearn_tags__()
+        tags._skip_test = True  # as scikit-learn's: a text vectorizer, checked by its own tests
+        return tags

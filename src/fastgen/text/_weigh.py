@@ -1,0 +1,65 @@
+"""Weighing CSR rows on threads: the Python side of ``fastgen._kernels._weighting``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._kernels import _weighting
+from ._analysis import n_threads, parallel_map
+
+_INT32_MAX = np.iinfo(np.int32).max
+#: stored values per thread below which one thread weighs all the rows
+_VALUES_PER_THREAD = 200_000
+
+
+def output_dtype(dtype: Any) -> np.dtype:
+    """float32 stays float32; every other dtype gives float64 (scikit-learn's tf-idf rule)."""
+    dtype = np.dtype(dtype)
+    return dtype if dtype in (np.dtype(np.float32), np.dtype(np.float64)) else np.dtype(np.float64)
+
+
+def weigh_csr(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    out: np.ndarray,
+    *,
+    binary: bool = False,
+    sublinear: bool = False,
+    idf: np.ndarray | None = None,
+    norm: str | None = None,
+    n_jobs: int | None = 1,
+) -> np.ndarray:
+    """Weigh the rows of a CSR matrix into ``out`` (may be ``values``) on ``n_jobs`` threads.
+
+    Order of operations as in scikit-learn: ``binary``, ``sublinear`` (1 + log(tf)),
+    ``idf`` (one weight per column), then the row ``norm`` ("l1", "l2", "max" or None).
+    Each thread gets a range of rows holding about the same number of stored values;
+    the result does not depend on ``n_jobs``.
+    """
+    indptr64 = np.asarray(indptr, dtype=np.int64)
+    if indices.dtype != np.int32:
+        if indices.size and int(indices.max()) > _INT32_MAX:
+            raise ValueError("column indices above 2**31 - 1 are not supported")
+        indices = indices.astype(np.int32)
+    if values.dtype not in (np.int32, np.int64, np.float32, np.float64):
+        values = values.astype(np.float64)
+    idf64 = None if idf is None else np.ascontiguousarray(idf, dtype=np.float64)
+    kwargs = {"binary": bool(binary), "sublinear": bool(sublinear), "idf": idf64,
+              "norm": _weighting.NORMS[norm]}
+    n_rows = len(indptr64) - 1
+    parts = min(n_threads(n_jobs), max(len(values) // _VALUES_PER_THREAD, 1), max(n_rows, 1))
+    if parts <= 1:
+        _weighting.weigh_rows(indptr64, indices, values, out, **kwargs)
+        return out
+    targets = np.linspace(0, len(values), parts + 1)[1:-1]
+    bounds = [0, *np.searchsorted(indptr64, targets).tolist(), n_rows]
+    ranges = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    parallel_map(
+        lambda r: _weighting.weigh_rows(indptr64, indices, values, out, **kwargs,
+                                        lo=r[0], hi=r[1]),
+        ranges, n_jobs,
+    )
+    return out
