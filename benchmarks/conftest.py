@@ -263,6 +263,7 @@ _PEAK_RSS_CHILD = textwrap.dedent(
 
     path, impl, n_jobs, params = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     params = json.loads(params)
+    cls_name = sys.argv[5]
 
     def status(field):
         with open("/proc/self/status") as f:
@@ -274,11 +275,11 @@ _PEAK_RSS_CHILD = textwrap.dedent(
     with open(path, encoding="utf-8") as f:
         docs = f.read().split("\\0")
     if impl == "sklearn":
-        from sklearn.feature_extraction.text import CountVectorizer
-        est = CountVectorizer(**params)
+        import sklearn.feature_extraction.text as module
+        est = getattr(module, cls_name)(**params)
     else:
-        from fastgen.text import CountVectorizer
-        est = CountVectorizer(n_jobs=n_jobs, **params)
+        import fastgen.text as module
+        est = getattr(module, cls_name)(n_jobs=n_jobs, **params)
     gc.collect()
     rss_before = status("VmRSS")
     try:  # reset the kernel's peak-RSS counter (VmHWM) to the current RSS
@@ -321,12 +322,14 @@ def docs_file(tmp_path_factory) -> Callable[[TextData], Path]:
     return get
 
 
-def measure_peak_rss(path: Path, variant: Variant, params: dict | None = None) -> dict:
-    """Peak RSS of ``CountVectorizer(**params).fit_transform`` in a fresh interpreter."""
+def measure_peak_rss(path: Path, variant: Variant, params: dict | None = None,
+                     vectorizer: str = "CountVectorizer") -> dict:
+    """Peak RSS of ``<vectorizer>(**params).fit_transform`` in a fresh interpreter."""
     n_jobs = variant.n_jobs if variant.n_jobs is not None else 1
     t0 = time.perf_counter()
     out = run_python_json(
-        _PEAK_RSS_CHILD, str(path), variant.impl, str(n_jobs), json.dumps(params or {})
+        _PEAK_RSS_CHILD, str(path), variant.impl, str(n_jobs), json.dumps(params or {}),
+        vectorizer,
     )
     out["wall_s"] = round(time.perf_counter() - t0, 3)
     return out

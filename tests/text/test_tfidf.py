@@ -287,3 +287,12 @@ def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not inherit from `sklearn")
         check(estimator)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import fastgen.text._tfidf as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 8 and result.failed == 0, result

@@ -98,9 +98,9 @@ class TfidfTransformer(TransformerMixin, BaseEstimator):
     >>> tfidf.idf_.round(3)
     array([1.   , 1.693, 1.693])
     >>> tfidf.transform(counts).toarray().round(3)
-    array([[0.871, 0.   , 0.491],
+    array([[0.871, 0.   , 0.492],
            [1.   , 0.   , 0.   ],
-           [0.871, 0.491, 0.   ]])
+           [0.871, 0.492, 0.   ]])
     """
 
     def __init__(
@@ -303,8 +303,8 @@ vocabulary, binary
     array(['cat', 'dog', 'ran', 'sat', 'the'], dtype=object)
     >>> X.toarray().round(2)
     array([[0.62, 0.  , 0.  , 0.62, 0.48],
-           [0.  , 0.8 , 0.  , 0.47, 0.37],
-           [0.55, 0.  , 0.72, 0.  , 0.42]])
+           [0.  , 0.72, 0.  , 0.55, 0.43],
+           [0.55, 0.  , 0.72, 0.  , 0.43]])
     """
 
     def __init__(
