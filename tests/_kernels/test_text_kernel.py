@@ -11,6 +11,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.utils import murmurhash3_32 as sk_murmurhash3_32
@@ -340,9 +341,6 @@ NONE_TABLE_CALLS = {
     "count-grow": "_text.count(['ab cd'], None, True, 0, 1, 1)",
     "count-lookup": "_text.count(['ab cd'], None, False, 0, 1, 1)",
     "merge": "_text.TermTable().merge(None)",
-    "linear_scores": (
-        "_text.linear_scores(['ab'], None, np.zeros((1, 1)), np.zeros(0, np.int32), False, 0, 1, 1)"
-    ),
 }
 
 
@@ -551,3 +549,145 @@ def test_all_str_accepts_exact_str_only():
     assert not _text.all_str([None])
     with pytest.raises(TypeError):
         _text.all_str(("a",))
+
+
+def test_linear_scores_without_table_hashes():
+    """``table=None`` is the hashing sink: it needs ``n_features`` and no column map."""
+    w = np.zeros((16, 2))
+    with pytest.raises(ValueError, match="column map applies to a term table only"):
+        _text.linear_scores(["ab"], None, w, np.zeros(0, np.int32), False, WORD, 1, 1,
+                            n_features=16)
+    with pytest.raises(ValueError, match="n_features"):
+        _text.linear_scores(["ab"], None, w, None, False, WORD, 1, 1)
+    with pytest.raises(ValueError, match="n_features=8 but the weight matrix has 16 rows"):
+        _text.linear_scores(["ab"], None, w, None, False, WORD, 1, 1, n_features=8)
+    with pytest.raises(ValueError, match="needs a column map"):
+        _text.linear_scores(["ab"], _text.TermTable(), w, None, False, WORD, 1, 1)
+
+
+# --------------------------------------------------------------------------- weighted rows
+
+
+NORM_CODES = {None: 0, "l1": 1, "l2": 2, "max": 3}
+
+
+def csr_from(parts, n_cols):
+    indptr, indices, values = parts
+    return sp.csr_matrix((values, indices, indptr), shape=(len(indptr) - 1, n_cols))
+
+
+def binarized(X, threshold):
+    X = X.copy()
+    keep = X.data > threshold
+    X.data[keep] = 1
+    X.data[~keep] = 0
+    X.eliminate_zeros()
+    return X
+
+
+@pytest.mark.parametrize("norm", list(NORM_CODES))
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("alternate_sign", [False, True])
+@pytest.mark.parametrize("threshold", [None, 0.0, 0.4])
+def test_linear_scores_hashing_equals_hash_counts_times_weights(norm, binary, alternate_sign,
+                                                                threshold):
+    rng = np.random.default_rng(1)
+    words = ["ab", "cd", "ef", "gh", "ij", "kl", "mn", "op"]
+    docs = [" ".join(rng.choice(words, rng.integers(0, 15))) for _ in range(60)] + ["", "x"]
+    n_features = 5  # collisions: sums of signs, explicit zeros
+    weights = rng.normal(size=(n_features, 3))
+    parts = _text.hash_counts(docs, n_features, alternate_sign, WORD, 1, 2, 2,
+                              binary=binary, norm=NORM_CODES[norm])
+    X = csr_from(parts, n_features)
+    if alternate_sign and not binary:
+        assert (X.data == 0).any()  # the stored zeros take part in the sum
+    expected = (X if threshold is None else binarized(X, threshold)) @ weights
+    out = _text.linear_scores(docs, None, weights, None, binary, WORD, 1, 2, 2,
+                              n_features=n_features, alternate_sign=alternate_sign,
+                              norm=NORM_CODES[norm], threshold=threshold)
+    np.testing.assert_array_equal(out, expected)
+    # float32 output: values rounded before the product
+    out32 = _text.linear_scores(docs, None, weights, None, binary, WORD, 1, 2, 2,
+                                n_features=n_features, alternate_sign=alternate_sign,
+                                norm=NORM_CODES[norm], float32=True)
+    np.testing.assert_array_equal(out32, X.astype(np.float32) @ weights)
+
+
+@pytest.mark.parametrize("sublinear", [False, True])
+@pytest.mark.parametrize("norm", list(NORM_CODES))
+def test_linear_scores_table_with_idf_equals_weigh_rows(sublinear, norm):
+    from fastgen._kernels import _weighting
+
+    t = _text.TermTable.from_terms(["aa", "bb", "cc", "dd"])
+    column = np.array([1, 0, -1, 2], dtype=np.int32)
+    docs = ["aa bb aa aa cc", "", "dd dd zz", "bb", "cc cc"]
+    rng = np.random.default_rng(2)
+    weights = rng.normal(size=(3, 2))
+    idf = rng.uniform(1.0, 3.0, 3)
+    indptr, ids, counts = _text.count(docs, t, False, WORD, 1, 1, 2)
+    cols = column[ids]
+    keep = cols >= 0
+    X = sp.csr_matrix((counts[keep].astype(np.float64), cols[keep],
+                       np.r_[0, np.cumsum([keep[a:b].sum() for a, b in
+                                           zip(indptr[:-1], indptr[1:], strict=True)])]),
+                      shape=(len(docs), 3))
+    X.sort_indices()
+    _weighting.weigh_rows(X.indptr.astype(np.int64), X.indices, X.data, X.data,
+                          sublinear=sublinear, idf=idf, norm=NORM_CODES[norm])
+    out = _text.linear_scores(docs, t, weights, column, False, WORD, 1, 1, 2,
+                              sublinear=sublinear, idf=idf, norm=NORM_CODES[norm])
+    np.testing.assert_array_equal(out, X @ weights)
+
+
+def test_linear_scores_hostile_weighting_arguments():
+    t = _text.TermTable.from_terms(["aa", "bb"])
+    w = np.ones((2, 3))
+    col = np.array([0, 1], np.int32)
+    for bad in (np.ones(1), np.ones(3), np.ones(0)):
+        with pytest.raises(ValueError, match="idf has"):
+            _text.linear_scores(["aa"], t, w, col, False, WORD, 1, 1, idf=bad)
+        with pytest.raises(ValueError, match="idf has"):
+            _text.linear_scores(["aa"], None, w, None, False, WORD, 1, 1, n_features=2, idf=bad)
+    with pytest.raises(ValueError):
+        _text.linear_scores(["aa"], t, w, col, False, WORD, 1, 1, idf=np.ones(2, np.float32))
+    for code in (-1, 4, 2**20):
+        with pytest.raises(ValueError, match="unknown norm code"):
+            _text.linear_scores(["aa"], t, w, col, False, WORD, 1, 1, norm=code)
+    with pytest.raises(TypeError):
+        _text.linear_scores(["aa"], t, w, col, False, WORD, 1, 1, threshold="high")
+    with pytest.raises(OverflowError):
+        _text.linear_scores(["aa"], None, w, None, False, WORD, 1, 1, n_features=2**70)
+    for n in (0, -1, 2**31):
+        with pytest.raises(ValueError, match="n_features"):
+            _text.linear_scores(["aa"], None, w, None, False, WORD, 1, 1, n_features=n)
+    # a NaN threshold drops every value (NumPy: x > nan is False)
+    out = _text.linear_scores(["aa bb"], t, w, col, False, WORD, 1, 1, threshold=float("nan"))
+    np.testing.assert_array_equal(out, np.zeros((1, 3)))
+    with pytest.raises(UnicodeEncodeError):
+        _text.linear_scores(["ok", "a\ud800b"], None, w, None, False, CHAR, 1, 1, 1,
+                            n_features=2)
+    with pytest.raises(TypeError):
+        _text.linear_scores(["ok", 3], None, w, None, False, WORD, 1, 1, n_features=2)
+
+
+HOSTILE_HASH_CALLS = {
+    "weights-1d": "_text.linear_scores(['ab'], None, np.ones(4), None, False, 0, 1, 1, "
+                  "n_features=4)",
+    "weights-f-order": "_text.linear_scores(['ab'], None, np.ones((3, 4)).T, None, False, 0, 1, 1,"
+                       " n_features=4)",
+    "weights-none": "_text.linear_scores(['ab'], None, None, None, False, 0, 1, 1, n_features=4)",
+    "idf-2d": "_text.linear_scores(['ab'], None, np.ones((4, 1)), None, False, 0, 1, 1, "
+              "n_features=4, idf=np.ones((4, 1)))",
+    "huge-ngram": "_text.linear_scores(['ab cd'], None, np.ones((4, 1)), None, False, 0, 1, "
+                  "2**31 - 1, n_features=4)",
+}
+
+
+@pytest.mark.parametrize("call", list(HOSTILE_HASH_CALLS), ids=list(HOSTILE_HASH_CALLS))
+def test_linear_scores_hashing_hostile_arguments_never_crash(call):
+    rc, err = run_isolated(HOSTILE_HASH_CALLS[call])
+    if call == "huge-ngram":
+        assert rc == 0, err  # n-grams longer than the document change nothing
+    else:
+        assert rc == 1 and err.strip().splitlines()[-1].split(":")[0] in (
+            "ValueError", "TypeError"), err

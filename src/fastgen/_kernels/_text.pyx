@@ -28,7 +28,7 @@ from libcpp.algorithm cimport sort
 from libcpp.vector cimport vector
 
 from fastgen._kernels._weighting cimport (
-    NORM_L1, NORM_L2, NORM_MAX, NORM_NONE, RowWeighting, weigh_row,
+    NORM_L1, NORM_L2, NORM_MAX, NORM_NONE, RowWeighting, weigh_row, weighting_is_identity,
 )
 
 import numpy as np
@@ -1106,53 +1106,136 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
     return _owned_array(indptr), _owned_array(indices), _owned_array(values)
 
 
-cdef inline void _add_rows(double *out, const int64_t *cols, Py_ssize_t n, const double *weights,
-                           Py_ssize_t n_cls, bint binary) noexcept nogil:
-    """``out += x @ weights`` for the sorted columns ``cols`` of one document
-    (``x``: each column's multiplicity, or 1 with ``binary``), in column order."""
-    cdef Py_ssize_t k = 0, c
+cdef cppclass RowScratch:
+    # one document's gathered row: its columns (increasing) and their values
+    PodVec[int32_t] cols
+    PodVec[double] vals
+
+
+cdef inline void _gather_counts(const int64_t *keys, Py_ssize_t n, RowScratch *row) noexcept nogil:
+    """Sorted column keys -> (column, multiplicity) pairs."""
+    cdef Py_ssize_t k = 0
     cdef int64_t key
     cdef double a
-    cdef const double *row
     while k < n:
-        key = cols[k]
+        key = keys[k]
         a = 0.0
-        while k < n and cols[k] == key:
+        while k < n and keys[k] == key:
             a += 1.0
             k += 1
-        if binary:
-            a = 1.0
-        row = weights + key * n_cls
+        row.cols.push(<int32_t>key)
+        row.vals.push(a)
+
+
+cdef inline void _gather_signs(const int64_t *keys, Py_ssize_t n, RowScratch *row) noexcept nogil:
+    """Sorted hash keys (index * 2 + negative sign) -> (index, summed signs) pairs, zeros kept."""
+    cdef Py_ssize_t k = 0
+    cdef int64_t key
+    cdef double v
+    while k < n:
+        key = keys[k] >> 1
+        v = 0.0
+        while k < n and (keys[k] >> 1) == key:
+            v += SIGNS[keys[k] & 1]
+            k += 1
+        row.cols.push(<int32_t>key)
+        row.vals.push(v)
+
+
+cdef inline void _add_row(double *out, const RowScratch *row, const double *weights,
+                          Py_ssize_t n_cls, bint round32, bint use_threshold,
+                          double threshold) noexcept nogil:
+    """``out += x @ weights`` for one gathered, weighed row ``x``, in column order.
+
+    ``round32``: each value is first rounded to float32 (the vectorizer's dtype);
+    ``use_threshold``: then a value becomes 1 if ``> threshold``, else is dropped
+    (BernoulliNB's binarization, which eliminates the zeros it makes).
+    """
+    cdef Py_ssize_t j, c, n = <Py_ssize_t>row.cols.len
+    cdef double a
+    cdef const double *wrow
+    for j in range(n):
+        a = row.vals.ptr[j]
+        if round32:
+            a = <double>(<float>a)
+        if use_threshold:
+            if a > threshold:
+                a = 1.0
+            else:
+                continue
+        wrow = weights + <Py_ssize_t>row.cols.ptr[j] * n_cls
         for c in range(n_cls):   # classes are independent: SIMD keeps each sum's order
-            out[c] += a * row[c]
+            out[c] += a * wrow[c]
 
 
-def linear_scores(list docs, TermTable table not None, const double[:, ::1] weights,
+def linear_scores(list docs, TermTable table, const double[:, ::1] weights,
                   const int32_t[::1] column, bint binary, int analyzer, int min_n,
-                  int max_n, int min_token_len=2, TermTable stop=None, bint lower=False):
+                  int max_n, int min_token_len=2, TermTable stop=None, bint lower=False,
+                  *, int64_t n_features=0, bint alternate_sign=False, bint sublinear=False,
+                  const double[::1] idf=None, int norm=NORM_NONE, bint float32=False,
+                  threshold=None):
     """Per-document ``x @ weights`` without building the document-term matrix.
 
-    ``x`` is the document's count vector (its 0/1 indicator with ``binary``)
-    over the output columns ``column[tid]`` of the table's terms
-    (``column[tid] < 0``: the term is dropped). Products are summed in
-    increasing column order, exactly as a CSR-times-dense product does.
+    Each document's row ``x`` is what a vectorizer would store for it, then
+    multiplied into ``weights`` (float64, C-contiguous (n_columns, n_classes)):
+
+    1. the terms give columns and values: with a ``table``, term ``tid`` counts
+       once in column ``column[tid]`` (``column[tid] < 0``: the term is dropped);
+       with ``table=None``, hashing: column ``|murmurhash3(term)| % n_features``
+       (scikit-learn's HashingVectorizer; ``column`` must be None and
+       ``n_features`` equal ``n_columns``), value the summed signs (+1, or -1 for
+       a negative hash with ``alternate_sign``), zeros kept;
+    2. the row is weighed by ``_weighting.weigh_row``: ``binary``, ``sublinear``,
+       ``idf`` (one float64 weight per column, or None), ``norm`` (a
+       ``_weighting.NORMS`` code);
+    3. ``float32``: values are rounded to float32 (the vectorizer's output dtype);
+    4. ``threshold`` (not None): values ``> threshold`` become 1, the others are
+       dropped (BernoulliNB's ``binarize``);
+    5. products are summed in increasing column order, stored zeros included,
+       exactly as a CSR-times-dense product does.
 
     Returns float64 (n_docs, n_classes).
     """
-    cdef Params p = make_params(analyzer, min_n, max_n, min_token_len, SINK_LOOKUP, 0, False)
-    if column.shape[0] != table.size():
-        raise ValueError("column map must have one entry per table term")
+    cdef bint hashing = table is None
+    cdef Params p = make_params(analyzer, min_n, max_n, min_token_len,
+                                SINK_HASH if hashing else SINK_LOOKUP, n_features,
+                                alternate_sign)
     cdef Py_ssize_t n_out = weights.shape[0], n_cls = weights.shape[1]
     cdef Py_ssize_t tid
-    for tid in range(column.shape[0]):
-        if column[tid] >= n_out:
-            raise ValueError("column map points past the weight matrix")
+    if hashing:
+        if column is not None:
+            raise ValueError("a column map applies to a term table only, not to hashing")
+        if n_features != n_out:
+            raise ValueError(f"n_features={n_features} but the weight matrix has {n_out} rows")
+    else:
+        if column is None:
+            raise ValueError("a term table needs a column map")
+        if column.shape[0] != table.size():
+            raise ValueError("column map must have one entry per table term")
+        for tid in range(column.shape[0]):
+            if column[tid] >= n_out:
+                raise ValueError("column map points past the weight matrix")
+    if norm not in (NORM_NONE, NORM_L1, NORM_L2, NORM_MAX):
+        raise ValueError(f"unknown norm code {norm}")
+    if idf is not None and idf.shape[0] != n_out:
+        raise ValueError(f"idf has {idf.shape[0]} weights for {n_out} columns")
+    cdef RowWeighting weighting
+    weighting.binary = binary
+    weighting.sublinear = sublinear
+    weighting.idf = &idf[0] if idf is not None and idf.shape[0] > 0 else NULL
+    weighting.norm = norm
+    cdef bint weigh = not weighting_is_identity(&weighting)
+    cdef bint use_threshold = threshold is not None
+    cdef double thr = <double>threshold if use_threshold else 0.0
     cdef _Docs ds = _Docs(docs)
-    cdef Py_ssize_t n_docs = len(docs), d, k, nk, c
+    cdef Py_ssize_t n_docs = len(docs), d = 0, k, nk, c
     cdef cnp.ndarray[double, ndim=2] out = np.zeros((n_docs, n_cls), dtype=np.float64)
     cdef double[:, ::1] ov = out
     cdef Scratch w
+    cdef RowScratch row
     cdef int64_t key
+    cdef bint failed = False
+    w.bad_surrogate = False
     if n_docs == 0 or n_cls == 0:
         return out
     with nogil:
@@ -1160,25 +1243,44 @@ def linear_scores(list docs, TermTable table not None, const double[:, ::1] weig
             load_doc(ds, d, lower, &w)
             w.keys.clear()
             analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
-            if w.keys.failed:
+            if w.bad_surrogate:
                 break
-            # translate term ids to output columns, dropping pruned terms
-            nk = 0
-            for k in range(<Py_ssize_t>w.keys.len):
-                key = column[w.keys.ptr[k]]
-                if key >= 0:
-                    w.keys.ptr[nk] = key
-                    nk += 1
-            w.keys.len = nk
+            if w.keys.failed:
+                failed = True
+                break
+            nk = <Py_ssize_t>w.keys.len
+            if not hashing:
+                # translate term ids to output columns, dropping pruned terms
+                nk = 0
+                for k in range(<Py_ssize_t>w.keys.len):
+                    key = column[w.keys.ptr[k]]
+                    if key >= 0:
+                        w.keys.ptr[nk] = key
+                        nk += 1
+                w.keys.len = nk
             sort_keys(&w)
+            row.cols.clear()
+            row.vals.clear()
+            if hashing:
+                _gather_signs(w.keys.ptr, nk, &row)
+            else:
+                _gather_counts(w.keys.ptr, nk, &row)
+            if row.cols.failed or row.vals.failed:
+                failed = True
+                break
             # the weight rows are scattered over a large matrix: ask for all of
             # this document's rows before using the first
-            for k in range(nk):
+            for k in range(<Py_ssize_t>row.cols.len):
                 for c in range(0, n_cls, 8):
-                    __builtin_prefetch(&weights[w.keys.ptr[k], c])
-            _add_rows(&ov[d, 0], w.keys.ptr, nk, &weights[0, 0], n_cls, binary)
-    if w.keys.failed:
+                    __builtin_prefetch(&weights[row.cols.ptr[k], c])
+            if weigh:
+                weigh_row(row.cols.ptr, row.vals.ptr, <Py_ssize_t>row.cols.len, &weighting)
+            _add_row(&ov[d, 0], &row, &weights[0, 0], n_cls, float32, use_threshold, thr)
+    if failed:
         raise MemoryError("out of memory while scoring documents")
+    if w.bad_surrogate:
+        raise UnicodeEncodeError("utf-8", docs[d], 0, len(docs[d]),
+                                 "surrogates not allowed")
     return out
 
 
