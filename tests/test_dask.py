@@ -324,7 +324,7 @@ def test_predict_refuses_bad_input(sync):
     with pytest.raises(ValueError, match="no method"):
         fd.predict(model, bag, "nonexistent")
     with pytest.raises(ValueError, match="public method"):
-        fd.predict(model, bag, "_fused_scorer")
+        fd.predict(model, bag, "_fused")
     with pytest.raises(TypeError, match="dask"):
         fd.predict(model, docs)
     with pytest.raises(TypeError, match="whole sequences"):

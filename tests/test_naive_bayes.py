@@ -353,10 +353,15 @@ def test_hypothesis_gaussian_equals_sklearn(data, var_smoothing, shift):
 # --------------------------------------------------------------------------- fused contract
 
 
-def _indicator(X):
+def _binarized(X, threshold):
+    """What BernoulliNB feeds its product: values > threshold become 1, the rest dropped."""
+    if threshold is None:
+        return X
     X = X.copy()
+    keep = X.data > threshold
+    X.data[keep] = 1
+    X.data[~keep] = 0
     X.eliminate_zeros()
-    X.data[:] = 1
     return X
 
 
@@ -367,58 +372,55 @@ LINEAR_CASES = [
     ("ComplementNB", {"norm": True}),
     ("BernoulliNB", {}),
     ("BernoulliNB", {"binarize": 0.5, "alpha": 0.3}),
+    ("BernoulliNB", {"binarize": 1.0}),
+    ("BernoulliNB", {"binarize": 2.0}),
+    ("BernoulliNB", {"binarize": None}),
 ]
 
 
 @pytest.mark.parametrize("case", LINEAR_CASES, ids=[_id(c) for c in LINEAR_CASES])
 @pytest.mark.parametrize("n_classes", [1, 2, 4])
-def test_linear_weights_contract_bitwise(case, n_classes):
+def test_linear_form_contract_bitwise(case, n_classes):
     name, params = case
     X, y, _ = _counts(n=80, f=30, n_classes=n_classes, seed=7)
     X = sp.csr_matrix(X, dtype=np.int64)
     est = getattr(fg_nb, name)(**params).fit(X, y)
-    W, indicator = est._linear_weights()
+    form = fg_nb.linear_form(est)
+    W = form.weights
     assert W.dtype == np.float64 and W.flags.c_contiguous
-    assert W.shape == (X.shape[1], len(est.classes_))
-    assert indicator is (name == "BernoulliNB")
-    X_used = _indicator(X) if indicator else X
-    jll = est._jll_from_dot(X_used @ W)
-    assert np.array_equal(jll, est.predict_joint_log_proba(X))
-    assert np.array_equal(est._predict_from_jll(jll), est.predict(X))
-    assert np.array_equal(est._predict_proba_from_jll(jll), est.predict_proba(X))
-    assert np.array_equal(est._predict_log_proba_from_jll(jll), est.predict_log_proba(X))
-    # and it is scikit-learn's joint log likelihood
-    ref = getattr(skl_nb, name)(**params).fit(X, y)
-    assert_allclose(jll, ref.predict_joint_log_proba(X), rtol=RTOL, atol=ATOL)
+    assert W.shape == (X.shape[1], len(est.classes_)) and form.n_features == X.shape[1]
+    assert form.binarize == (params.get("binarize", 0.0) if name == "BernoulliNB" else None)
+    with np.errstate(divide="ignore", invalid="ignore"):  # BernoulliNB(binarize=None) on counts
+        jll = form.joint_log_likelihood(_binarized(X, form.binarize) @ W)
+        assert_array_equal(jll, est.predict_joint_log_proba(X))
+        assert_array_equal(form.predict(jll), est.predict(X))
+        assert_array_equal(form.predict_proba(jll), est.predict_proba(X))
+        assert_array_equal(form.predict_log_proba(jll), est.predict_log_proba(X))
+    if params.get("binarize", 0.0) is not None:  # and it is scikit-learn's joint log likelihood
+        ref = getattr(skl_nb, name)(**params).fit(X, y)
+        assert_allclose(jll, ref.predict_joint_log_proba(X), rtol=RTOL, atol=ATOL)
 
 
-def test_linear_weights_contract_dense():
+def test_linear_form_contract_dense():
     X, y, _ = _counts(n=50, f=20, seed=8)
     for est in (MultinomialNB(), ComplementNB(norm=True), BernoulliNB(binarize=0.0)):
         est.fit(X, y)
-        W, indicator = est._linear_weights()
-        X_used = (X > 0).astype(np.int64) if indicator else X
-        assert np.array_equal(est._jll_from_dot(X_used @ W), est.predict_joint_log_proba(X))
+        form = fg_nb.linear_form(est)
+        X_used = X if form.binarize is None else (X > form.binarize).astype(np.int64)
+        assert np.array_equal(form.joint_log_likelihood(X_used @ form.weights),
+                              est.predict_joint_log_proba(X))
 
 
-@pytest.mark.parametrize(
-    "est",
-    [
-        BernoulliNB(binarize=None),
-        BernoulliNB(binarize=1.0),
-        BernoulliNB(binarize=2.0),
-        CategoricalNB(),
-        GaussianNB(),
-    ],
-)
+@pytest.mark.parametrize("est", [CategoricalNB(), GaussianNB()])
 def test_no_linear_form(est):
     X, y, _ = _counts(n=20)
-    assert est.fit(X, y)._linear_weights() is None
+    assert fg_nb.linear_form(est.fit(X, y)) is None
+    assert fg_nb.linear_form(skl_nb.MultinomialNB().fit(X, y)) is None
 
 
-def test_linear_weights_requires_fit():
+def test_linear_form_requires_fit():
     with pytest.raises(NotFittedError):
-        MultinomialNB()._linear_weights()
+        fg_nb.linear_form(MultinomialNB())
 
 
 # --------------------------------------------------------------------------- errors

@@ -240,7 +240,7 @@ def test_text_classifier_roundtrip(model, tmp_path):
     model.fit(DOCS, LABELS)
     loaded, _ = roundtrip(model, tmp_path)
     assert loaded.classes_ is loaded.classifier_.classes_
-    assert (model._fused_scorer() is None) == (loaded._fused_scorer() is None)
+    assert (model._fused() is None) == (loaded._fused() is None)
     for method in ("predict", "predict_proba", "predict_log_proba", "predict_joint_log_proba"):
         assert_arrays_identical(getattr(model, method)(NEW_DOCS), getattr(loaded, method)(NEW_DOCS))
 

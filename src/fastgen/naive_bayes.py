@@ -6,21 +6,19 @@ reproduce its arithmetic (same floating-point operation order), so predictions
 agree to rounding. Class-conditional counting runs in compiled Cython kernels
 (:mod:`fastgen._kernels._nb`), built with the package.
 
-Fused-path contract (used by :class:`fastgen.pipeline.TextClassifier`):
-
-* ``_linear_weights()`` returns ``(W, indicator)`` -- ``W`` float64, C-contiguous,
-  shape (n_features, n_classes) -- when the joint log likelihood is
-  ``_jll_from_dot(X_used @ W)`` with ``X_used`` the count matrix
-  (``indicator=False``) or its 0/1 indicator (``indicator=True``); ``None`` when the
-  model has no such linear form.
-* ``_predict_from_jll``, ``_predict_log_proba_from_jll`` and
-  ``_predict_proba_from_jll`` turn a joint log likelihood into predictions.
+Fused-path interface (used by :class:`fastgen.pipeline.TextClassifier`):
+:func:`linear_form` returns a :class:`LinearForm` -- weights ``W``, an optional
+``binarize`` threshold and a class bias -- for the classifiers whose joint log
+likelihood is affine in their input (``MultinomialNB``, ``ComplementNB``,
+``BernoulliNB``), so that a caller can compute ``X @ W`` its own way and finish
+with :meth:`LinearForm.joint_log_likelihood` and the ``predict*`` methods.
 """
 
 from __future__ import annotations
 
 import numbers
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,7 +38,15 @@ from fastgen._validation import (
     validate_data,
 )
 
-__all__ = ["BernoulliNB", "CategoricalNB", "ComplementNB", "GaussianNB", "MultinomialNB"]
+__all__ = [
+    "BernoulliNB",
+    "CategoricalNB",
+    "ComplementNB",
+    "GaussianNB",
+    "LinearForm",
+    "MultinomialNB",
+    "linear_form",
+]
 
 _ALPHA_LOWER_BOUND = 1e-10
 
@@ -122,6 +128,121 @@ def _class_feature_counts(
     return _kernels.class_feature_counts_dense(Xf, class_index, sample_weight, n_classes)
 
 
+# --------------------------------------------------------------------------- linear form
+
+
+@dataclass(frozen=True)
+class LinearForm:
+    """A fitted classifier's joint log likelihood as ``X_used @ weights + bias``.
+
+    ``X_used`` is the classifier's input ``X`` itself (``binarize`` None) or, as
+    BernoulliNB does, ``X`` with every value ``> binarize`` set to 1 and the others
+    dropped. The product must be summed as a CSR-times-dense product sums (stored
+    values in increasing column order) for the results to be bit-identical to the
+    classifier's own ``predict*``.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (n_features, n_classes)
+        float64, C-contiguous.
+    binarize : float or None
+        Threshold applied to the input first, or None.
+    bias : ndarray of shape (n_classes,)
+        Added to ``X_used @ weights``.
+    classes : ndarray of shape (n_classes,)
+        The classifier's ``classes_``.
+    """
+
+    weights: np.ndarray
+    binarize: float | None
+    bias: np.ndarray
+    classes: np.ndarray
+
+    @property
+    def n_features(self) -> int:
+        return int(self.weights.shape[0])
+
+    def joint_log_likelihood(self, dot: np.ndarray) -> np.ndarray:
+        """The joint log likelihood from ``dot = X_used @ weights`` (updated in place)."""
+        dot += self.bias
+        return dot
+
+    def predict(self, jll: np.ndarray) -> np.ndarray:
+        """Class labels (n_samples,) from a joint log likelihood (n_samples, n_classes)."""
+        return self.classes[np.argmax(jll, axis=1)]
+
+    def predict_log_proba(self, jll: np.ndarray) -> np.ndarray:
+        """Normalised class log-probabilities (n_samples, n_classes)."""
+        return jll - np.atleast_2d(_logsumexp_rows(jll)).T
+
+    def predict_proba(self, jll: np.ndarray) -> np.ndarray:
+        """Class probabilities (n_samples, n_classes)."""
+        out = self.predict_log_proba(jll)
+        return np.exp(out, out=out)
+
+
+def linear_form(classifier: Any) -> LinearForm | None:
+    """The :class:`LinearForm` of a fitted fastgen Naive Bayes classifier, or None.
+
+    ``MultinomialNB``, ``ComplementNB`` and ``BernoulliNB`` have one; other
+    classifiers (``GaussianNB``, ``CategoricalNB``, scikit-learn's, ...) give None.
+    The form is computed once per fitted state: it is cached on the classifier
+    until ``fit``/``partial_fit`` (or ``set_params``) replace the arrays it is
+    computed from (changing those arrays in place is not noticed).
+
+    Parameters
+    ----------
+    classifier : estimator
+
+    Returns
+    -------
+    LinearForm or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.naive_bayes import MultinomialNB, linear_form
+    >>> X = np.array([[2, 0, 1], [0, 3, 1]])
+    >>> clf = MultinomialNB().fit(X, [0, 1])
+    >>> form = linear_form(clf)
+    >>> jll = form.joint_log_likelihood(X @ form.weights)
+    >>> bool(np.allclose(jll, clf.predict_joint_log_proba(X)))
+    True
+    >>> form.predict(jll).tolist()
+    [0, 1]
+    """
+    if not isinstance(classifier, _BaseNB):
+        return None
+    getter = getattr(classifier, "_linear_weights", None)
+    if getter is None:
+        return None
+    check_is_fitted(classifier, classifier._fitted_attr)
+    # the cache keeps the very objects it was computed from (so their ids stay theirs)
+    key = tuple(getattr(classifier, a, None) for a in _FORM_KEY)
+    cached = getattr(classifier, "_linear_form_cache", None)
+    if cached is not None and all(a is b for a, b in zip(cached[0], key, strict=True)):
+        return cached[1]
+    linear = getter()
+    if linear is None:
+        return None
+    weights, binarize = linear
+    n_classes = weights.shape[1]
+    # _jll_from_dot adds a per-class bias: its value at zero is that bias
+    bias = classifier._jll_from_dot(np.zeros((1, n_classes)))[0]
+    form = LinearForm(
+        weights=np.ascontiguousarray(weights, dtype=np.float64),
+        binarize=binarize,
+        bias=bias,
+        classes=classifier.classes_,
+    )
+    classifier._linear_form_cache = (key, form)
+    return form
+
+
+#: fitted attributes a LinearForm is computed from (fit/partial_fit replace them all)
+_FORM_KEY = ("classes_", "feature_log_prob_", "class_log_prior_", "binarize", "norm")
+
+
 # --------------------------------------------------------------------------- base
 
 
@@ -137,9 +258,10 @@ class _BaseNB(ClassifierMixin, BaseEstimator):
     def _joint_log_likelihood(self, X: Any) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    # ---- fused-path contract
-    def _linear_weights(self) -> tuple[np.ndarray, bool] | None:
-        """``(W, indicator)`` such that ``_jll_from_dot(X_used @ W)`` is the jll, or ``None``."""
+    # ---- fused-path contract (see ``linear_form``)
+    def _linear_weights(self) -> tuple[np.ndarray, float | None] | None:
+        """``(W, binarize)``: the jll is ``_jll_from_dot(X_used @ W)``, ``X_used`` being
+        ``X`` (``binarize`` None) or ``X > binarize`` with the zeros dropped; or ``None``."""
         return None
 
     def _jll_from_dot(self, dot: np.ndarray) -> np.ndarray:
@@ -421,9 +543,9 @@ class _LinearDiscreteNB(_BaseDiscreteNB):
         """W, float64 C-contiguous of shape (n_features, n_classes)."""
         return np.ascontiguousarray(self.feature_log_prob_.T, dtype=np.float64)
 
-    def _linear_weights(self) -> tuple[np.ndarray, bool] | None:
+    def _linear_weights(self) -> tuple[np.ndarray, float | None] | None:
         self._check_fitted()
-        return self._weight_matrix(), False
+        return self._weight_matrix(), None
 
     def _joint_log_likelihood(self, X: Any) -> np.ndarray:
         return self._jll_from_dot(_safe_dot(X, self._weight_matrix()))
@@ -680,12 +802,9 @@ class BernoulliNB(_LinearDiscreteNB):
         W = (self.feature_log_prob_ - self._neg_prob()).T
         return np.ascontiguousarray(W, dtype=np.float64)
 
-    def _linear_weights(self) -> tuple[np.ndarray, bool] | None:
+    def _linear_weights(self) -> tuple[np.ndarray, float | None] | None:
         self._check_fitted()
-        b = self.binarize
-        if b is None or not (0 <= b < 1):
-            return None
-        return self._weight_matrix(), True
+        return self._weight_matrix(), self.binarize
 
     def _jll_from_dot(self, dot: np.ndarray) -> np.ndarray:
         jll = dot
