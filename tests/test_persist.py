@@ -20,7 +20,7 @@ from fastgen._persist_specs import SPECS, spec_for
 from fastgen.hmm import CategoricalHMM, GaussianHMM
 from fastgen.naive_bayes import BernoulliNB, CategoricalNB, ComplementNB, GaussianNB, MultinomialNB
 from fastgen.pipeline import TextClassifier
-from fastgen.text import CountVectorizer, HashingVectorizer
+from fastgen.text import CountVectorizer, HashingVectorizer, TfidfTransformer, TfidfVectorizer
 
 WORDS = "cat dog Café naïve ΟΔΟΣ İstanbul 東京 😀 x_y 42 fish bird tree".split()
 DOCS_RNG = np.random.default_rng(0)
@@ -114,6 +114,11 @@ VECTORIZERS = [
     CountVectorizer(token_pattern=r"(?u)\b\w+\b", n_jobs=2),
     HashingVectorizer(n_features=64),
     HashingVectorizer(n_features=2**10, norm="l1", alternate_sign=False, ngram_range=(1, 3)),
+    TfidfVectorizer(),
+    TfidfVectorizer(ngram_range=(1, 2), dtype=np.float32, norm="l1", sublinear_tf=True),
+    TfidfVectorizer(use_idf=False, binary=True, max_features=8, norm=None),
+    TfidfVectorizer(vocabulary={"cat": 1, "dog": 0, "東京": 2}, smooth_idf=False),
+    TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), min_df=2, dtype=float),
 ]
 
 
@@ -130,6 +135,90 @@ def test_vectorizer_roundtrip(vec, tmp_path):
         X = vec.transform(NEW_DOCS)
         for a, b in zip(vec.inverse_transform(X), loaded.inverse_transform(X), strict=True):
             assert_same_value(a, b)
+    if isinstance(vec, TfidfVectorizer) and vec.use_idf:
+        assert_same_value(vec.idf_, loaded.idf_)
+        assert_arrays_identical(vec.fit_transform(DOCS), loaded.fit_transform(DOCS))
+
+
+@pytest.mark.parametrize("make_counts", [
+    lambda X: X,
+    lambda X: X.astype(np.float32),
+    lambda X: __import__("scipy.sparse").sparse.csc_matrix(X),
+], ids=["int", "float32", "csc"])
+@pytest.mark.parametrize("params", [{}, {"norm": "l1", "sublinear_tf": True},
+                                    {"use_idf": False, "norm": None},
+                                    {"smooth_idf": False, "n_jobs": 2}], ids=repr)
+def test_tfidf_transformer_roundtrip(make_counts, params, tmp_path):
+    counts = CountVectorizer().fit_transform(DOCS)
+    est = TfidfTransformer(**params).fit(make_counts(counts))
+    loaded, path = roundtrip(est, tmp_path)
+    new = make_counts(CountVectorizer(vocabulary=est_vocabulary()).transform(NEW_DOCS))
+    assert_arrays_identical(est.transform(new), loaded.transform(new))
+    assert_same_value(est.get_feature_names_out(), loaded.get_feature_names_out())
+    summary = fastgen.info(path)["summary"]
+    assert summary["fitted"] and summary["n_features"] == counts.shape[1]
+    assert summary["use_idf"] is est.use_idf and ("idf_range" in summary) is est.use_idf
+
+
+def est_vocabulary():
+    return CountVectorizer().fit(DOCS).vocabulary_
+
+
+def test_tfidf_transformer_feature_names_roundtrip(tmp_path):
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame(np.random.default_rng(3).integers(0, 4, (40, 3)), columns=["a", "bé", "c"])
+    est = TfidfTransformer().fit(X)
+    loaded, _ = roundtrip(est, tmp_path)
+    assert_same_value(est.get_feature_names_out(), loaded.get_feature_names_out())
+    assert_arrays_identical(est.transform(X), loaded.transform(X))
+
+
+def test_tfidf_weighting_of_the_fit_is_kept(tmp_path):
+    """transform weighs as fitted (as scikit-learn's): params set later are stored too."""
+    vec = TfidfVectorizer(norm="l1").fit(DOCS)
+    vec.set_params(norm="l2", sublinear_tf=True, dtype=np.float32)
+    loaded, _ = roundtrip(vec, tmp_path)
+    assert loaded.norm == "l2" and loaded.idf_.dtype == np.float64
+    assert_arrays_identical(vec.transform(NEW_DOCS), loaded.transform(NEW_DOCS))
+    # idf_ given by hand, without fitting (a vocabulary given): float64 as the kernel reads it
+    vec = TfidfVectorizer(vocabulary=["cat", "dog", "fish"])
+    vec.idf_ = [1, 2, 3]
+    loaded, path = roundtrip_loosely(vec, tmp_path)
+    assert loaded.idf_.dtype == np.float64 and loaded.idf_.tolist() == [1.0, 2.0, 3.0]
+    assert_arrays_identical(vec.transform(NEW_DOCS), loaded.transform(NEW_DOCS))
+    assert fastgen.info(path)["summary"]["weighting"]["idf_range"] == [1.0, 3.0]
+
+
+def roundtrip_loosely(model, tmp_path):
+    """Save and load without comparing the state (a value stored converted)."""
+    model.save(tmp_path / "loose.fgm")
+    return fastgen.load(tmp_path / "loose.fgm"), tmp_path / "loose.fgm"
+
+
+def test_idf_a_fit_cannot_give_is_not_saved(tmp_path):
+    path = tmp_path / "x.fgm"
+    # smooth_idf=False and a term of the vocabulary in no document: idf inf, tf-idf NaN
+    vec = TfidfVectorizer(vocabulary=["cat", "unseen"], smooth_idf=False)
+    with pytest.warns(RuntimeWarning, match="divide by zero"):
+        vec.fit(DOCS)
+    assert np.isnan(vec.transform(["unseen"]).toarray()).any()
+    with pytest.raises(ValueError, match="cannot save idf_: idf_ must be finite"):
+        vec.save(path)
+    with pytest.warns(RuntimeWarning, match="divide by zero"):
+        model = TextClassifier(vec).fit(DOCS, LABELS)
+    with pytest.raises(ValueError, match="cannot save idf_"):
+        model.save(path)
+    for idf in ([0.5, 2.0], [1.0, 1e300], ["a", "b"]):
+        vec = TfidfVectorizer(vocabulary=["cat", "dog"])
+        vec.idf_ = idf
+        with pytest.raises(ValueError, match="cannot save idf_"):
+            vec.save(path)
+    est = TfidfTransformer().fit([[1, 2]])
+    for idf in (np.array([np.nan, 1.0]), np.ones((1, 2))):
+        est.idf_ = idf
+        with pytest.raises(ValueError, match="cannot save idf_"):
+            est.save(path)
+    assert not path.exists()
 
 
 def test_large_vocabulary_params_go_to_members(tmp_path):
@@ -232,6 +321,10 @@ TEXT_CLASSIFIERS = [
     TextClassifier(CountVectorizer(ngram_range=(1, 2), min_df=2), BernoulliNB(binarize=0.5)),
     TextClassifier(CountVectorizer(analyzer="char", ngram_range=(1, 2)), ComplementNB(norm=True)),
     TextClassifier(HashingVectorizer(n_features=256, alternate_sign=False), MultinomialNB()),
+    TextClassifier(TfidfVectorizer(), MultinomialNB()),
+    TextClassifier(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32),
+                   ComplementNB()),
+    TextClassifier(TfidfVectorizer(use_idf=False, binary=True), BernoulliNB(binarize=0.1)),
 ]
 
 
@@ -258,6 +351,19 @@ def test_sklearn_pipeline_roundtrip(tmp_path):
     summary = fastgen.info(path)["summary"]
     assert summary == {"fitted": True, "steps": [["countvectorizer", "fastgen.CountVectorizer"],
                                                   ["multinomialnb", "fastgen.MultinomialNB"]]}
+    # a tf-idf front, and counts weighed by a TfidfTransformer step
+    for pipe3, kinds in (
+        (make_pipeline(TfidfVectorizer(sublinear_tf=True), ComplementNB()),
+         ["fastgen.TfidfVectorizer", "fastgen.ComplementNB"]),
+        (make_pipeline(CountVectorizer(), TfidfTransformer(norm="l1"), MultinomialNB()),
+         ["fastgen.CountVectorizer", "fastgen.TfidfTransformer", "fastgen.MultinomialNB"]),
+    ):
+        pipe3.fit(DOCS, LABELS)
+        loaded3, path3 = roundtrip(pipe3, tmp_path, "pipe3.fgm")
+        for method in ("predict", "predict_proba", "predict_log_proba"):
+            assert_arrays_identical(getattr(pipe3, method)(NEW_DOCS),
+                                    getattr(loaded3, method)(NEW_DOCS))
+        assert [kind for _, kind in fastgen.info(path3)["summary"]["steps"]] == kinds
     # 'passthrough' steps are data too
     pipe2 = Pipeline([("vec", CountVectorizer()), ("id", "passthrough"), ("nb", BernoulliNB())])
     pipe2.fit(DOCS, LABELS)
@@ -377,6 +483,8 @@ ALL_UNFITTED = [
     CategoricalNB(min_categories=np.array([2, 3])),
     GaussianNB(var_smoothing=0.0),
     TextClassifier(CountVectorizer(vocabulary={"b": 0, "a": 1}), GaussianNB(priors=(0.5, 0.5))),
+    TfidfVectorizer(vocabulary=["b", "a"], norm=None, dtype=np.float32, smooth_idf=False),
+    TfidfTransformer(norm="l1", use_idf=False, sublinear_tf=True),
     GaussianHMM(4, covariance_type="full", means_prior=np.zeros((4, 2)), random_state=3),
     CategoricalHMM(2, random_state=np.random.RandomState(5), n_features=4),
 ]
@@ -414,6 +522,8 @@ def test_fitted_state_is_fully_covered_by_specs():
     fitted = [
         CountVectorizer().fit(DOCS),
         HashingVectorizer().fit(DOCS),
+        TfidfVectorizer().fit(DOCS),
+        TfidfTransformer().fit(X),
         *(cls().fit(X, y) for cls in (MultinomialNB, ComplementNB, BernoulliNB, CategoricalNB,
                                       GaussianNB)),
         TextClassifier().fit(DOCS, LABELS),
@@ -421,6 +531,7 @@ def test_fitted_state_is_fully_covered_by_specs():
         CategoricalHMM(2, n_iter=2, random_state=0).fit(X[:, :1], [10, 20]),
     ]
     fitted[0].transform(DOCS)  # builds the lookup-table cache
+    fitted[2].transform(DOCS)
     for est in fitted:
         _, spec = spec_for(est)
         params = set(est.get_params(deep=False))
@@ -575,6 +686,18 @@ def test_info_summaries(tmp_path):
     out = fastgen.info(tmp_path / "t.fgm")
     assert out["summary"]["vectorizer"] == "fastgen.CountVectorizer"
     assert out["summary"]["classes"] == ["eggs", "ham", "spam"]
+    vec = TfidfVectorizer(norm="l1", smooth_idf=False).fit(DOCS)
+    TextClassifier(vec).fit(DOCS, LABELS).save(tmp_path / "tt.fgm")
+    out = fastgen.info(tmp_path / "tt.fgm")["summary"]
+    assert out["vectorizer"] == "fastgen.TfidfVectorizer"
+    assert out["n_features"] == len(vec.vocabulary_)
+    vec.save(tmp_path / "tv.fgm")
+    s = fastgen.info(tmp_path / "tv.fgm")["summary"]
+    assert s["fitted"] and s["vocabulary_size"] == len(vec.vocabulary_)
+    assert s["weighting"] == {"norm": "l1", "use_idf": True, "smooth_idf": False,
+                              "sublinear_tf": False,
+                              "idf_range": [float(vec.idf_.min()), float(vec.idf_.max())]}
+    json.dumps(s, allow_nan=False)
 
 
 def test_info_refuses_what_load_refuses(nb_file, tmp_path):

@@ -270,6 +270,103 @@ def _check_count_vectorizer(est: Any) -> None:
         raise ValueError("stop_words_ must be a set of str")
 
 
+#: the largest idf a fit can give: ``1 + log((n + 1) / 1)`` for fewer than 2**63
+#: documents (float32 rounding included).  Bounding idf keeps every tf-idf weight
+#: finite (no ``inf / inf = NaN`` in the row norm).
+MAX_IDF = 1.0 + 64 * math.log(2.0)
+#: columns a tf-idf matrix can have: the weighing kernel's column indices are int32
+_MAX_COLUMNS = 2**31 - 1
+
+
+def _idf_problem(idf: np.ndarray) -> str | None:
+    """Why ``idf`` cannot be a fitted tf-idf weighting in a model file (None: it can).
+
+    A fit gives ``idf = log((n + s) / (df + s)) + 1`` (``s = 1`` with ``smooth_idf``),
+    with ``0 <= df <= n``: values in ``[1, MAX_IDF]``, float32 or float64, 1-D.  The
+    only other values a real fit gives are ``inf`` (``smooth_idf=False`` and a term of
+    a given ``vocabulary`` in no training document) and NaN (``smooth_idf=False`` and
+    no documents at all); both make ``transform`` answer NaN for a document holding
+    such a term, so model files hold neither: :func:`fastgen.save` refuses them (refit
+    with ``smooth_idf=True``) and :func:`fastgen.load` refuses a file carrying them.
+    """
+    if type(idf) is not np.ndarray or idf.dtype not in (np.float32, np.float64):
+        return (f"idf_ must be a float32 or float64 array, got "
+                f"{getattr(idf, 'dtype', type(idf).__name__)}")
+    if idf.ndim != 1:
+        return f"idf_ must be 1-D, got shape {idf.shape}"
+    if not np.isfinite(idf).all():
+        return ("idf_ must be finite (inf/NaN come from smooth_idf=False with a term of the "
+                "vocabulary in no training document, or no documents; tf-idf would be NaN)")
+    if idf.size and (idf.min() < 1.0 or idf.max() > MAX_IDF):
+        return f"idf_ must lie in [1, {MAX_IDF:.4g}] (log((n + s) / (df + s)) + 1)"
+    return None
+
+
+def _idf_for_file(idf: Any) -> np.ndarray:
+    """``idf_`` as saved: float32/float64 arrays as they are, any other numbers (set by
+    hand) as the float64 array the weighing kernel reads; ``ValueError`` for values a
+    fit cannot give (see :func:`_idf_problem`), so that ``save`` never writes a file
+    ``load`` refuses."""
+    if type(idf) is not np.ndarray or idf.dtype not in (np.float32, np.float64):
+        try:
+            idf = np.asarray(idf, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"cannot save idf_: not numbers ({exc})") from exc
+    problem = _idf_problem(idf)
+    if problem is not None:
+        raise ValueError(f"cannot save idf_: {problem}")
+    return idf
+
+
+def _check_tfidf_transformer(est: Any) -> None:
+    """``n_features_in_`` (a column count), ``feature_names_in_`` and ``idf_`` as a fit
+    leaves them.  ``use_idf=True`` without ``idf_`` is accepted (``set_params`` after a
+    fit without idf: ``transform`` then asks for a fit, as it would before saving)."""
+    state = vars(est)
+    n = None
+    if "n_features_in_" in state:
+        n = _count(est, "n_features_in_")
+        if n > _MAX_COLUMNS:
+            raise ValueError(f"n_features_in_ must be at most {_MAX_COLUMNS}, got {n}")
+        _check_feature_names(est, n)
+    elif "feature_names_in_" in state:
+        raise ValueError("feature_names_in_ without n_features_in_")
+    if "idf_" in state:
+        problem = _idf_problem(state["idf_"])
+        if problem is not None:
+            raise ValueError(problem)
+        _array(est, "idf_", "f", (n,))  # one weight per input column
+
+
+def _check_tfidf_vectorizer(est: Any) -> None:
+    """CountVectorizer's checks, plus the fitted weighting ``_tfidf``: a TfidfTransformer
+    (its own parameters and state checked when it was read) with one idf per term of
+    ``vocabulary_``.
+
+    Its parameters may differ from the vectorizer's: ``transform`` uses the weighting
+    of the fit (as scikit-learn does), and ``set_params`` after a fit changes only the
+    vectorizer's; both are restored as saved.  Likewise ``idf_`` may be float32 or
+    float64 whatever ``dtype`` is now (the weighing kernel reads it in float64 either
+    way, so outputs are unchanged).
+    """
+    _check_count_vectorizer(est)
+    state = vars(est)
+    if "_tfidf" not in state:
+        return
+    tfidf = state["_tfidf"]
+    if spec_for(tfidf)[0] != "fastgen.TfidfTransformer":
+        raise ValueError(f"_tfidf must be a TfidfTransformer, got {type(tfidf).__name__}")
+    if "vocabulary_" in state:
+        n = len(state["vocabulary_"])
+        inner = vars(tfidf)
+        if "n_features_in_" in inner and inner["n_features_in_"] != n:
+            raise ValueError(f"the weighting was fitted on {inner['n_features_in_']} "
+                             f"columns, the vocabulary has {n} terms")
+        if "idf_" in inner and inner["idf_"].shape != (n,):
+            raise ValueError(f"idf_ has shape {inner['idf_'].shape}, the vocabulary has "
+                             f"{n} terms")
+
+
 def _n_features_out(vectorizer: Any) -> int | None:
     if "vocabulary_" in vars(vectorizer):
         return len(vectorizer.vocabulary_)
@@ -280,7 +377,7 @@ def _n_features_out(vectorizer: Any) -> int | None:
 
 def _check_text_classifier(est: Any) -> None:
     vec, clf = est.vectorizer_, est.classifier_
-    if spec_for(vec)[1] is None or not hasattr(vec, "transform"):
+    if spec_for(vec)[1] is None or not hasattr(vec, "build_analyzer"):
         raise ValueError("vectorizer_ must be a fastgen vectorizer")
     if not hasattr(clf, "predict_joint_log_proba") or "classes_" not in vars(clf):
         raise ValueError("classifier_ must be a fitted fastgen classifier")
@@ -376,6 +473,33 @@ def _summary_count_vectorizer(est: Any) -> dict:
     return out
 
 
+def _weighting_summary(tfidf: Any) -> dict:
+    """The fitted tf-idf weighting: its parameters and the range of ``idf_``."""
+    out = {name: getattr(tfidf, name) for name in ("norm", "use_idf", "smooth_idf",
+                                                    "sublinear_tf")}
+    idf = np.asarray(vars(tfidf).get("idf_", ()), dtype=np.float64)
+    if idf.size:
+        out["idf_range"] = [float(idf.min()), float(idf.max())]
+    return out
+
+
+def _summary_tfidf_transformer(est: Any) -> dict:
+    out: dict = {"fitted": "n_features_in_" in vars(est) or "idf_" in vars(est)}
+    if "n_features_in_" in vars(est):
+        out["n_features"] = int(est.n_features_in_)
+    if out["fitted"]:
+        out.update(_weighting_summary(est))
+    return out
+
+
+def _summary_tfidf_vectorizer(est: Any) -> dict:
+    out = _summary_count_vectorizer(est)
+    out["fitted"] = "_tfidf" in vars(est)
+    if out["fitted"]:
+        out["weighting"] = _weighting_summary(vars(est)["_tfidf"])
+    return out
+
+
 def _summary_hashing(est: Any) -> dict:
     return {"fitted": True, "n_features": jsonable(est.n_features)}
 
@@ -454,6 +578,21 @@ SPECS: dict[str, Spec] = {
         "fastgen.text._hashing", "HashingVectorizer", transient=("_stop_words_id",),
         summary=_summary_hashing, fitted=lambda est: True,
         host_access=_vectorizer_host_access,
+    ),
+    "fastgen.TfidfTransformer": Spec(
+        "fastgen.text._tfidf", "TfidfTransformer",
+        optional=("idf_", "n_features_in_", "feature_names_in_"),
+        check=_check_tfidf_transformer, summary=_summary_tfidf_transformer,
+        fitted=lambda est: _has(est, "n_features_in_") or _has(est, "idf_"),
+        coerce={"idf_": _idf_for_file},
+    ),
+    "fastgen.TfidfVectorizer": Spec(
+        "fastgen.text._tfidf", "TfidfVectorizer",
+        # _tfidf: the fitted weighting, stored as a nested TfidfTransformer
+        optional=("vocabulary_", "fixed_vocabulary_", "stop_words_", "_tfidf"),
+        transient=("_table", "_stop_words_id"),
+        check=_check_tfidf_vectorizer, summary=_summary_tfidf_vectorizer,
+        fitted=_fitted_by("_tfidf"), host_access=_vectorizer_host_access,
     ),
     "fastgen.MultinomialNB": _nb_spec("MultinomialNB", _NB_LINEAR),
     "fastgen.ComplementNB": _nb_spec("ComplementNB", (*_NB_LINEAR, "feature_all_")),
