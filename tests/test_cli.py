@@ -391,6 +391,158 @@ def test_train_nb_from_csv_and_txt(tmp_path, capsys):
     assert code == 1 and "8 documents but 2 labels" in err
 
 
+def _corpus(n, seed=0):
+    rng = np.random.default_rng(seed)
+    words = np.array("good fun movie bad awful plot great boring café 東京 x_y 42".split())
+    docs = [" ".join(rng.choice(words, rng.integers(0, 9))) for _ in range(n)]
+    return docs, rng.integers(0, 3, n)
+
+
+def _hashing_reference(docs, y, nb="multinomial", n_features=512, alpha=1.0):
+    from fastgen.naive_bayes import BernoulliNB, ComplementNB
+    from fastgen.text import HashingVectorizer
+
+    cls = {"multinomial": MultinomialNB, "complement": ComplementNB, "bernoulli": BernoulliNB}[nb]
+    vec = HashingVectorizer(n_features=n_features, alternate_sign=False, norm=None,
+                            binary=nb == "bernoulli", ngram_range=(1, 2))
+    return TextClassifier(vec, cls(alpha=alpha)).fit(docs, y)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "txt", "parquet-int", "parquet-str"])
+@pytest.mark.parametrize("nb", ["multinomial", "bernoulli"])
+def test_train_nb_streamed_equals_in_memory_fit(tmp_path, capsys, fmt, nb):
+    docs, y = _corpus(230)
+    labels = [f"c{v}" for v in y] if fmt in ("csv", "parquet-str") else y.tolist()
+    if fmt == "csv":
+        data = write_csv(tmp_path / "train.csv", ["text", "label"],
+                         [[d, lab] for d, lab in zip(docs, labels, strict=True)])
+        where = ["--text-column", "text", "--label-column", "label"]
+    elif fmt == "txt":
+        data = tmp_path / "train.txt"
+        data.write_text("\n".join(docs) + "\n", encoding="utf-8")
+        (tmp_path / "y.txt").write_text("\n".join(map(str, labels)) + "\n")
+        where = ["--labels", tmp_path / "y.txt"]
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        data = tmp_path / "train.parquet"
+        pq.write_table(pa.table({"text": docs, "label": labels}), data, row_group_size=50)
+        where = ["--text-column", "text", "--label-column", "label"]
+    # the in-memory route's labels (str, or int64 when they all are integers)
+    y_ref = cli._read_labels(str(data), "label" if fmt != "txt" else None,
+                             str(tmp_path / "y.txt") if fmt == "txt" else None)
+    ref = _hashing_reference(docs, y_ref, nb=nb, alpha=0.5)
+    for chunk in ("7", "100000"):
+        code, _, err = run(["train", "nb", data, "-o", tmp_path / "m.fgm", *where,
+                            "--hashing", "512", "--chunk-size", chunk, "--nb", nb,
+                            "--alpha", "0.5", "--ngram-max", "2"], capsys)
+        assert code == 0, err
+        assert "on 230 documents, 3 classes, 512 hashed features (streamed in chunks of" in err
+        model = fastgen.load(tmp_path / "m.fgm")
+        assert type(model.vectorizer_).__name__ == "HashingVectorizer"
+        np.testing.assert_array_equal(model.classes_, ref.classes_)
+        assert model.classes_.dtype == ref.classes_.dtype
+        s, r = model.classifier_, ref.classifier_
+        np.testing.assert_array_equal(s.class_count_, r.class_count_)
+        np.testing.assert_array_equal(s.feature_count_, r.feature_count_)  # integer counts
+        np.testing.assert_array_equal(s.feature_log_prob_, r.feature_log_prob_)
+        new_docs, _ = _corpus(120, seed=1)
+        np.testing.assert_array_equal(model.predict_proba(new_docs), ref.predict_proba(new_docs))
+    # the model file serves fastgen predict like any NB model
+    (tmp_path / "new.txt").write_text("\n".join(new_docs) + "\n", encoding="utf-8")
+    code, _, err = run(["predict", tmp_path / "m.fgm", tmp_path / "new.txt", "-o",
+                        tmp_path / "p.npy", "--proba", "-q"], capsys)
+    assert code == 0, err
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), ref.predict_proba(new_docs))
+
+
+def test_train_nb_streamed_errors(tmp_path, capsys):
+    docs, y = _corpus(20)
+    (tmp_path / "t.txt").write_text("\n".join(docs) + "\n", encoding="utf-8")
+    (tmp_path / "y.txt").write_text("\n".join(map(str, y[:15])) + "\n")
+    base = ["train", "nb", tmp_path / "t.txt", "-o", tmp_path / "m.fgm"]
+    code, _, err = run([*base, "--labels", tmp_path / "y.txt", "--hashing", "64",
+                        "--chunk-size", "4"], capsys)
+    assert code == 1 and "20 documents but 15 labels" in err
+    (tmp_path / "y.txt").write_text("\n".join(map(str, y.tolist() * 2)) + "\n")
+    code, _, err = run([*base, "--labels", tmp_path / "y.txt", "--hashing", "64"], capsys)
+    assert code == 1 and "20 documents but 40 labels" in err
+    code, _, err = run([*base, "--hashing", "64"], capsys)
+    assert code == 1 and "needs --labels FILE" in err
+    code, _, err = run([*base, "--labels", tmp_path / "y.txt", "--chunk-size", "4"], capsys)
+    assert code == 1 and "--chunk-size streams the training file, which needs --hashing" in err
+    (tmp_path / "empty.txt").write_text("")
+    code, _, err = run([*base, "--labels", tmp_path / "empty.txt", "--hashing", "64"], capsys)
+    assert code == 1 and "no labels" in err
+    write_csv(tmp_path / "t.csv", ["text", "label"], [[d, 1] for d in docs])
+    code, _, err = run(["train", "nb", tmp_path / "t.csv", "-o", tmp_path / "m.fgm",
+                        "--text-column", "text", "--hashing", "64"], capsys)
+    assert code == 1 and "--label-column NAME" in err
+    for bad in ("0", "-3", "x"):
+        code, _, err = run([*base, "--hashing", bad], capsys)
+        assert code == 2 and "expected a positive integer" in err
+    assert not (tmp_path / "m.fgm").exists()
+
+
+# VmHWM: the process's own peak RSS (getrusage's ru_maxrss also counts the parent's
+# pages the child held between fork and exec: pytest's whole heap)
+_PEAK_RSS = """
+import sys
+from fastgen import cli
+if sys.argv[1] == "load":  # what the in-memory route reads: every document at once
+    docs, _ = cli._load_table(sys.argv[2], "text")
+    rc = 0
+else:
+    rc = cli.main(sys.argv[1:])
+with open("/proc/self/status") as f:
+    print("PEAK_KIB", next(line.split()[1] for line in f if line.startswith("VmHWM:")))
+sys.exit(rc)
+"""
+
+
+def _peak_rss_mib(*argv) -> float:
+    proc = subprocess.run([sys.executable, "-c", _PEAK_RSS, *map(str, argv)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stdout.split("PEAK_KIB")[-1]) / 1024
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_train_nb_streamed_memory_is_bounded_by_the_chunk(tmp_path):
+    """A 32 MiB training file streams in a few MiB more than a 2,000-line one; reading it
+    whole (the in-memory route) costs more than the file's size."""
+    rng = np.random.default_rng(0)
+    words = np.array([f"w{i}" for i in range(5000)])
+    block = "\n".join(" ".join(rng.choice(words, 15)) for _ in range(10_000)) + "\n"
+    size = 32 << 20
+    reps = size // len(block) + 1
+    n_lines = reps * 10_000
+    with open(tmp_path / "big.txt", "w", encoding="utf-8") as f:
+        for _ in range(reps):
+            f.write(block)
+    (tmp_path / "big_y.txt").write_text("0\n1\n" * (n_lines // 2))
+    (tmp_path / "small.txt").write_text("".join(block.splitlines(True)[:2000]))
+    (tmp_path / "small_y.txt").write_text("0\n1\n" * 1000)
+    mib = (tmp_path / "big.txt").stat().st_size / 2**20
+    assert mib >= 32
+    train = ["train", "nb", "-o", tmp_path / "m.fgm", "--hashing", 2**16, "--chunk-size", 2000,
+             "-q"]
+    small = _peak_rss_mib(*train[:2], tmp_path / "small.txt", "--labels",
+                          tmp_path / "small_y.txt", *train[2:])
+    big = _peak_rss_mib(*train[:2], tmp_path / "big.txt", "--labels",
+                        tmp_path / "big_y.txt", *train[2:])
+    assert fastgen.load(tmp_path / "m.fgm").classifier_.class_count_.sum() == n_lines
+    bound = mib / 4
+    assert big - small < bound, (small, big, mib)
+    # the bound means something: holding the documents at once exceeds it many times
+    whole = _peak_rss_mib("load", tmp_path / "big.txt") - _peak_rss_mib(
+        "load", tmp_path / "small.txt")
+    assert whole > 4 * bound, (whole, mib)  # more than the file itself
+    print(f"peak RSS: streamed +{big - small:.1f} MiB for a {mib:.0f} MiB file "
+          f"(bound {bound:.0f} MiB); whole file in memory +{whole:.1f} MiB")
+
+
 def test_train_hmm_matches_the_api(tmp_path, capsys):
     rng = np.random.default_rng(5)
     lengths = rng.integers(5, 30, 12)

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -238,15 +238,22 @@ def _train_nb(args: argparse.Namespace) -> Any:
 
     if args.ngram_min > args.ngram_max:
         raise CLIError(f"--ngram-min {args.ngram_min} > --ngram-max {args.ngram_max}")
-    docs, _ = _load_table(args.data, "text", column=args.text_column)
-    y = _read_labels(args.data, args.label_column, args.labels)
-    if len(y) != len(docs):
-        raise CLIError(f"{len(docs)} documents but {len(y)} labels")
     nb_class = {
         "multinomial": naive_bayes.MultinomialNB,
         "complement": naive_bayes.ComplementNB,
         "bernoulli": naive_bayes.BernoulliNB,
     }[args.nb]
+    if args.hashing is not None:
+        return _train_nb_streamed(args, nb_class)
+    if args.chunk_size is not None:
+        raise CLIError(
+            "--chunk-size streams the training file, which needs --hashing N_FEATURES "
+            "(a vocabulary is learned from all the documents at once)"
+        )
+    docs, _ = _load_table(args.data, "text", column=args.text_column)
+    y = _read_labels(args.data, args.label_column, args.labels)
+    if len(y) != len(docs):
+        raise CLIError(f"{len(docs)} documents but {len(y)} labels")
     vectorizer = CountVectorizer(
         analyzer=args.analyzer,
         ngram_range=(args.ngram_min, args.ngram_max),
@@ -256,6 +263,130 @@ def _train_nb(args: argparse.Namespace) -> Any:
     model = TextClassifier(vectorizer, nb_class(alpha=args.alpha)).fit(docs, y)
     vocab = len(model.vectorizer_.vocabulary_)
     return model, f"{len(docs):,} documents, {len(model.classes_)} classes, {vocab:,} terms"
+
+
+def _label_chunks(args: argparse.Namespace, batch_size: int) -> Iterator[Any]:
+    """The training labels in chunks of ``batch_size`` rows, in file order.
+
+    Text sources (a ``.txt`` data file's ``--labels`` file, a CSV column) give lists of
+    str; a Parquet column gives arrays of its own type.  Memory: one chunk.
+    """
+    from fastgen.batch import BatchError, read_chunks
+    from fastgen.batch._common import FORMATS, import_pyarrow
+
+    path, column = args.data, args.label_column
+    fmt = FORMATS.get(os.path.splitext(path)[1].lower())
+    if fmt == "text":
+        if args.labels is None:
+            raise CLIError("a .txt training file needs --labels FILE (one label per line)")
+        path, column = args.labels, None
+    elif column is None:
+        raise CLIError("name the label column with --label-column NAME")
+    if fmt == "parquet":
+        pa, pq = import_pyarrow()
+        try:
+            source = pq.ParquetFile(path)
+            if column not in source.schema_arrow.names:
+                raise BatchError(f"{path}: no column {column!r}")
+            for batch in source.iter_batches(batch_size=batch_size, columns=[column]):
+                col = batch.column(0)
+                if col.null_count:
+                    raise BatchError(f"{path}: column {column!r} has missing label(s)")
+                yield np.asarray(col.to_numpy(zero_copy_only=False))
+        except (pa.ArrowException, OSError) as exc:
+            raise BatchError(f"{path}: cannot read the labels ({exc})") from exc
+        return
+    with read_chunks(path, "text", column=column, batch_size=batch_size) as reader:
+        for chunk in reader:
+            yield chunk.data
+
+
+def _streamed_classes(args: argparse.Namespace, batch_size: int) -> tuple[np.ndarray, int, bool]:
+    """First pass over the labels: the classes, the number of labels, and whether text
+    labels are all integers (then read as int64, as the in-memory route does)."""
+    from fastgen._validation import unique_labels
+
+    seen: set = set()
+    parts: list[np.ndarray] = []
+    n = 0
+    text = True
+    for labels in _label_chunks(args, batch_size):
+        n += len(labels)
+        if isinstance(labels, np.ndarray):
+            text = False
+            parts.append(np.unique(labels))
+        else:
+            seen.update(labels)
+    if n == 0:
+        raise CLIError(f"{args.labels or args.data}: no labels")
+    if not text:
+        return unique_labels(np.concatenate(parts)), n, False
+    values = _maybe_int_labels(sorted(seen))
+    return unique_labels(values), n, values.dtype.kind == "i"
+
+
+def _as_labels(raw: Any, int_labels: bool) -> np.ndarray:
+    """One chunk of labels as :func:`_read_labels` reads the whole column."""
+    if isinstance(raw, np.ndarray):
+        return raw
+    if int_labels:
+        return np.asarray([int(v) for v in raw], dtype=np.int64)
+    return np.asarray(raw)
+
+
+def _train_nb_streamed(args: argparse.Namespace, nb_class: type) -> Any:
+    """``--hashing``: train chunk by chunk through ``TextClassifier.partial_fit``.
+
+    Memory is bounded by the chunk size (documents, labels and their hashed counts),
+    plus the model (n_features x n_classes).  The labels are read twice: once for the
+    classes, then along with the documents.  The model equals one ``fit`` over the
+    whole file (the same integer counts).
+    """
+    from fastgen.batch import read_chunks
+    from fastgen.batch._readers import DEFAULT_TEXT_BATCH
+    from fastgen.pipeline import TextClassifier
+    from fastgen.text import HashingVectorizer
+
+    chunk_size = args.chunk_size or DEFAULT_TEXT_BATCH
+    classes, n_labels, int_labels = _streamed_classes(args, chunk_size)
+    vectorizer = HashingVectorizer(
+        n_features=args.hashing,
+        analyzer=args.analyzer,
+        ngram_range=(args.ngram_min, args.ngram_max),
+        alternate_sign=False,  # counts: Naive Bayes takes no negative values
+        norm=None,
+        binary=args.nb == "bernoulli",
+        n_jobs=-1,
+    )
+    model = TextClassifier(vectorizer, nb_class(alpha=args.alpha))
+    labels = _label_chunks(args, chunk_size)
+    pending: list = []  # labels read but not used yet
+    n_pending = 0
+    n_docs = 0
+    with read_chunks(args.data, "text", column=args.text_column, batch_size=chunk_size) as reader:
+        for chunk in reader:
+            docs = chunk.data
+            n_docs += len(docs)
+            if n_docs > n_labels:
+                continue  # counted for the message below
+            while n_pending < len(docs):
+                part = _as_labels(next(labels), int_labels)
+                pending.append(part)
+                n_pending += len(part)
+            y = pending[0] if len(pending) == 1 else np.concatenate(pending)
+            y, rest = y[: len(docs)], y[len(docs) :]
+            pending, n_pending = [rest], len(rest)
+            first = not hasattr(model, "classifier_")
+            model.partial_fit(docs, y, classes=classes if first else None)
+    labels.close()
+    if n_docs != n_labels:
+        raise CLIError(f"{n_docs} documents but {n_labels} labels")
+    if n_docs == 0:
+        raise CLIError(f"{args.data}: no rows")
+    return model, (
+        f"{n_docs:,} documents, {len(model.classes_)} classes, {args.hashing:,} hashed "
+        f"features (streamed in chunks of {chunk_size:,} rows)"
+    )
 
 
 def _train_hmm(args: argparse.Namespace) -> Any:
@@ -566,6 +697,13 @@ def build_parser() -> argparse.ArgumentParser:
     nb.add_argument("--alpha", type=float, default=1.0, help="additive smoothing")
     nb.add_argument("--nb", choices=("multinomial", "complement", "bernoulli"),
                     default="multinomial")
+    nb.add_argument("--hashing", type=_positive_int, metavar="N_FEATURES",
+                    help="hash terms into N_FEATURES columns (HashingVectorizer) instead of "
+                         "learning a vocabulary, and stream the file in chunks: training "
+                         "data larger than memory")
+    nb.add_argument("--chunk-size", type=_positive_int, metavar="ROWS",
+                    help="with --hashing: rows per chunk (default 10000); memory grows "
+                         "with it")
 
     hmm = tsub.add_parser("hmm", parents=[common], help="Gaussian or categorical HMM")
     hmm.add_argument("data", help=".npy/.csv/.parquet of observations")
