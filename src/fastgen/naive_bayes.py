@@ -639,7 +639,10 @@ class MultinomialNB(_LinearDiscreteNB):
     def _update_feature_log_prob(self, alpha: Any) -> None:
         smoothed_fc = self.feature_count_ + alpha
         smoothed_cc = smoothed_fc.sum(axis=1)
-        self.feature_log_prob_ = np.log(smoothed_fc) - np.log(smoothed_cc.reshape(-1, 1))
+        # in place: the same operations without two more (n_classes, n_features) arrays
+        np.log(smoothed_fc, out=smoothed_fc)
+        smoothed_fc -= np.log(smoothed_cc.reshape(-1, 1))
+        self.feature_log_prob_ = smoothed_fc
 
     def _jll_from_dot(self, dot: np.ndarray) -> np.ndarray:
         return dot + self.class_log_prior_
@@ -793,7 +796,9 @@ class BernoulliNB(_LinearDiscreteNB):
     def _update_feature_log_prob(self, alpha: Any) -> None:
         smoothed_fc = self.feature_count_ + alpha
         smoothed_cc = self.class_count_ + alpha * 2
-        self.feature_log_prob_ = np.log(smoothed_fc) - np.log(smoothed_cc.reshape(-1, 1))
+        np.log(smoothed_fc, out=smoothed_fc)  # in place, as in MultinomialNB
+        smoothed_fc -= np.log(smoothed_cc.reshape(-1, 1))
+        self.feature_log_prob_ = smoothed_fc
 
     def _neg_prob(self) -> np.ndarray:
         return np.log(1 - np.exp(self.feature_log_prob_))
