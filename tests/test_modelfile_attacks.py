@@ -34,7 +34,7 @@ from fastgen.naive_bayes import (
     MultinomialNB,
 )
 from fastgen.pipeline import TextClassifier
-from fastgen.text import CountVectorizer, HashingVectorizer
+from fastgen.text import CountVectorizer, HashingVectorizer, TfidfTransformer, TfidfVectorizer
 
 DOCS = ["the cat sat", "a dog ran far", "cats and dogs", "the bird flew", "dogs bark loud",
         "a cat purrs", "birds sing", "the dog sat"]
@@ -51,6 +51,10 @@ def _models() -> dict[str, object]:
     return {
         "count": CountVectorizer(ngram_range=(1, 2)).fit(DOCS),
         "hashing": HashingVectorizer(n_features=64),
+        "tfidf": TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(DOCS),
+        "tfidf_transformer": TfidfTransformer().fit(X),
+        "tfidf_text": TextClassifier(TfidfVectorizer(dtype=np.float32), ComplementNB()).fit(
+            DOCS, LABELS),
         "multinomial": MultinomialNB().fit(X, y),
         "complement": ComplementNB().fit(X, y),
         "bernoulli": BernoulliNB().fit(X, y),
@@ -261,6 +265,9 @@ POISON = {
     "bernoulli": ("state.feature_log_prob_.npy", lambda a: np.zeros_like(a)),
     "gaussian_nb": ("state.var_.npy", lambda a: -a),
     "count": ("state.vocabulary_.values.npy", lambda a: np.zeros_like(a)),
+    "tfidf": ("state._tfidf.state.idf_.npy", lambda a: np.full_like(a, np.nan)),
+    "tfidf_transformer": ("state.idf_.npy", lambda a: -a),
+    "tfidf_text": ("state.vectorizer_.state._tfidf.state.idf_.npy", lambda a: a[:-1]),
     "gaussian_hmm": ("state.transmat_.npy", lambda a: np.full_like(a, np.nan)),
     "categorical_hmm": ("state.emissionprob_.npy", lambda a: a * 2),
 }
@@ -291,6 +298,10 @@ def test_nan_in_nb_probabilities_never_predicts(model_files, tmp_path):
     ("gaussian_hmm", "n_components", 0),
     ("gaussian_hmm", "implementation", "eval"),
     ("count", "analyzer", "shell"),
+    ("tfidf", "norm", "l3"),
+    ("tfidf", "use_idf", "yes"),
+    ("tfidf_transformer", "norm", "max"),
+    ("tfidf_transformer", "sublinear_tf", 1),
 ])
 def test_edited_parameters_with_recomputed_checksums(model_files, tmp_path, kind, param, value):
     out = tamper(model_files[kind], tmp_path / "e.fgm",
@@ -307,12 +318,13 @@ HOST_PARAMS = {
 
 
 @pytest.mark.parametrize("param", sorted(HOST_PARAMS))
-@pytest.mark.parametrize("kind", ["count", "hashing", "text"])
+@pytest.mark.parametrize("kind", ["count", "hashing", "text", "tfidf", "tfidf_text"])
 def test_parameters_acting_on_the_host_need_trust(model_files, tmp_path, kind, param):
     def edit(man):
-        params = man["params"] if kind != "text" else man["params"]["vectorizer"]["params"]
+        text = kind in ("text", "tfidf_text")
+        params = man["params"] if not text else man["params"]["vectorizer"]["params"]
         params[param] = HOST_PARAMS[param]
-        if kind == "text":  # the fitted copy too
+        if text:  # the fitted copy too
             man["state"]["vectorizer_"]["params"][param] = HOST_PARAMS[param]
 
     out = tamper(model_files[kind], tmp_path / "t.fgm", manifest=edit)
@@ -321,7 +333,7 @@ def test_parameters_acting_on_the_host_need_trust(model_files, tmp_path, kind, p
     with pytest.raises(ModelFileError, match="trusted=True"):
         fastgen.info(out)
     model = fastgen.load(out, trusted=True)
-    vectorizer = model.vectorizer_ if kind == "text" else model
+    vectorizer = model.vectorizer_ if kind in ("text", "tfidf_text") else model
     assert getattr(vectorizer, param) == (
         (1, 100) if param == "ngram_range" else HOST_PARAMS[param])
     fastgen.info(out, trusted=True)
@@ -345,6 +357,112 @@ def test_catastrophic_token_pattern_refused_quickly(model_files, tmp_path):
     with pytest.raises(ModelFileError, match="token_pattern"):
         fastgen.load(out).transform(["a" * 40 + "!"])
     assert time.perf_counter() - t0 < 5
+
+
+#: where each tf-idf file keeps its idf_ member
+IDF_MEMBERS = {
+    "tfidf": "state._tfidf.state.idf_.npy",
+    "tfidf_transformer": "state.idf_.npy",
+    "tfidf_text": "state.vectorizer_.state._tfidf.state.idf_.npy",
+}
+#: tampered idf_ (from the honest one) and what the refusal says
+BAD_IDF = {
+    "nan": (lambda a: np.where(np.arange(a.size) == 1, np.nan, a).astype(a.dtype), "finite"),
+    "inf": (lambda a: np.full_like(a, np.inf), "finite"),
+    "negative": (lambda a: -a, r"\[1, "),
+    "zero": (lambda a: np.zeros_like(a), r"\[1, "),
+    "below_one": (lambda a: np.full_like(a, 0.999), r"\[1, "),
+    "huge": (lambda a: np.full_like(a, 1e30), r"\[1, "),
+    "short": (lambda a: a[:-1], "shape"),
+    "long": (lambda a: np.append(a, a[:1]), "shape"),
+    "int64": (lambda a: a.astype(np.int64), "float32 or float64"),
+    "float16": (lambda a: a.astype(np.float16), "float32 or float64"),
+    "complex": (lambda a: a.astype(np.complex128), "float32 or float64"),
+    "two_d": (lambda a: a.reshape(1, -1), "1-D"),
+    "scalar": (lambda a: a[0], "1-D|shape"),
+}
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_IDF))
+@pytest.mark.parametrize("kind", sorted(IDF_MEMBERS))
+def test_tampered_idf_refused(model_files, tmp_path, kind, bad):
+    """No tf-idf file loads with an idf_ a fit cannot give (so none answers NaN)."""
+    member = IDF_MEMBERS[kind]
+    poison, message = BAD_IDF[bad]
+    original = read_modelfile(model_files[kind]).members[member]
+    out = tamper(model_files[kind], tmp_path / "i.fgm", members={member: npy(poison(original))})
+    with pytest.raises(ModelFileError, match=f"{out}: inconsistent fastgen.*({message})"):
+        fastgen.load(out)
+    with pytest.raises(ModelFileError, match=str(out)):
+        fastgen.info(out)
+
+
+def _tfidf_state(man: dict, kind: str) -> dict:
+    """The manifest entry of the vectorizer's nested TfidfTransformer."""
+    state = man["state"] if kind == "tfidf" else man["state"]["vectorizer_"]["state"]
+    return state["_tfidf"]
+
+
+@pytest.mark.parametrize("kind", ["tfidf", "tfidf_text"])
+def test_tampered_tfidf_weighting_refused(model_files, tmp_path, kind):
+    members = read_modelfile(model_files[kind]).members
+    idf_member = IDF_MEMBERS[kind]
+
+    def move_idf_out(man):
+        outer = man["state"] if kind == "tfidf" else man["state"]["vectorizer_"]["state"]
+        outer["idf_"] = _tfidf_state(man, kind)["state"].pop("idf_")
+
+    edits = {
+        # the weighting is absent from the whitelist
+        "unknown kind": (lambda m: _tfidf_state(m, kind).update(kind="fastgen.Evil"),
+                         "unknown model kind"),
+        # the inner parameters are checked as the transformer's own
+        "inner norm": (lambda m: _tfidf_state(m, kind)["params"].update(norm="l3"),
+                       "invalid fastgen.TfidfTransformer parameters"),
+        "inner bool": (lambda m: _tfidf_state(m, kind)["params"].update(use_idf="no"),
+                       "invalid fastgen.TfidfTransformer parameters"),
+        # a column count that does not match the vocabulary, or absurdly large
+        "n_features_in_": (lambda m: _tfidf_state(m, kind)["state"].update(n_features_in_=3),
+                           "idf_ has shape|fitted on 3 columns"),
+        "huge n_features_in_": (
+            lambda m: _tfidf_state(m, kind)["state"].update(n_features_in_=10**12),
+            "at most"),
+        # idf_ moved onto the vectorizer (a property there): not part of the format
+        "outer idf_": (move_idf_out, "no fitted attribute"),
+    }
+    for edit, message in edits.values():
+        out = tamper(model_files[kind], tmp_path / "w.fgm", manifest=edit)
+        with pytest.raises(ModelFileError, match=f"{out}: .*({message})"):
+            fastgen.load(out)
+    # an .npy header declaring 10**12 idf values is refused before any allocation
+    import io
+
+    header = np.lib.format.header_data_from_array_1_0(members[idf_member])
+    header["shape"] = (10**12,)
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    out = tamper(model_files[kind], tmp_path / "h.fgm",
+                 members={idf_member: buf.getvalue() + members[idf_member].tobytes()})
+    with pytest.raises(ModelFileError, match=f"{out}: .*declares .* bytes of data"):
+        fastgen.load(out)
+
+
+def test_whitelisted_estimators_in_the_wrong_place(tmp_path):
+    """Forged through the API (save checks nothing): a whitelisted estimator where
+    another kind belongs is refused, e.g. a TfidfTransformer (it has a transform) as a
+    TextClassifier's text front, or a classifier as a vectorizer's weighting."""
+    vec = TfidfVectorizer().fit(DOCS)
+    vec._tfidf = MultinomialNB()
+    fastgen.save(vec, tmp_path / "w.fgm")
+    with pytest.raises(ModelFileError, match=f"{tmp_path / 'w.fgm'}: .*_tfidf must be a "
+                                             "TfidfTransformer"):
+        fastgen.load(tmp_path / "w.fgm")
+    model = TextClassifier(TfidfVectorizer()).fit(DOCS, LABELS)
+    model.vectorizer_ = TfidfTransformer().fit(model.vectorizer_.transform(DOCS))
+    fastgen.save(model, tmp_path / "v.fgm")
+    with pytest.raises(ModelFileError, match=f"{tmp_path / 'v.fgm'}: .*vectorizer_ must be a "
+                                             "fastgen vectorizer"):
+        fastgen.load(tmp_path / "v.fgm")
 
 
 def test_pipeline_memory_needs_trust(model_files, tmp_path):
@@ -381,7 +499,7 @@ def test_fuzz_byte_flips_and_truncations(model_files, tmp_path, kind):
     assert time.perf_counter() - t0 < 60
 
 
-@pytest.mark.parametrize("kind", ["multinomial", "text", "gaussian_hmm", "count"])
+@pytest.mark.parametrize("kind", ["multinomial", "text", "gaussian_hmm", "count", "tfidf_text"])
 def test_fuzz_swapped_members_and_edited_manifests(model_files, tmp_path, kind):
     rng = np.random.default_rng(7)
     entries = read_zip(model_files[kind])

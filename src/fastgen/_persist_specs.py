@@ -475,7 +475,7 @@ def _summary_count_vectorizer(est: Any) -> dict:
 
 def _weighting_summary(tfidf: Any) -> dict:
     """The fitted tf-idf weighting: its parameters and the range of ``idf_``."""
-    out = {name: getattr(tfidf, name) for name in ("norm", "use_idf", "smooth_idf",
+    out = {name: getattr(tfidf, name, None) for name in ("norm", "use_idf", "smooth_idf",
                                                     "sublinear_tf")}
     idf = np.asarray(vars(tfidf).get("idf_", ()), dtype=np.float64)
     if idf.size:
