@@ -464,3 +464,14 @@ def test_tfidf_partial_fit_needs_a_vocabulary_and_no_idf():
                                whole.classifier_.feature_count_, rtol=1e-12)
     np.testing.assert_allclose(streamed.predict_proba(docs), whole.predict_proba(docs),
                                rtol=1e-9)
+
+
+@pytest.mark.parametrize("module", ["fastgen.pipeline", "fastgen.naive_bayes",
+                                    "fastgen.text._fused"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module),
+                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
