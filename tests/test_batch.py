@@ -34,9 +34,9 @@ from fastgen.batch import (
     read_lengths,
 )
 from fastgen.hmm import CategoricalHMM, GaussianHMM
-from fastgen.naive_bayes import GaussianNB, MultinomialNB
+from fastgen.naive_bayes import ComplementNB, GaussianNB, MultinomialNB
 from fastgen.pipeline import TextClassifier
-from fastgen.text import CountVectorizer
+from fastgen.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -268,10 +268,51 @@ def test_text_column_selection_errors(tmp_path, text_model, docs):
         predict_file(text_model, tmp_path / "n.parquet", tmp_path / "o.npy")
 
 
-def test_vectorizer_alone_is_refused(tmp_path, docs):
+@pytest.mark.parametrize("vectorizer", [CountVectorizer(), TfidfVectorizer()], ids=repr)
+def test_vectorizer_alone_is_refused(tmp_path, docs, vectorizer):
+    import fastgen
+
     src = write_txt(tmp_path / "in.txt", docs[:5])
     with pytest.raises(BatchError, match="is a vectorizer"):
-        predict_file(CountVectorizer().fit(docs), src, tmp_path / "o.npy")
+        predict_file(vectorizer.fit(docs), src, tmp_path / "o.npy")
+    fastgen.save(vectorizer, tmp_path / "v.fgm")  # a model file of one: the same
+    with pytest.raises(BatchError, match="is a vectorizer"):
+        predict_file(tmp_path / "v.fgm", src, tmp_path / "o.npy", method="transform")
+
+
+def tfidf_models() -> dict:
+    """Text models with a tf-idf front: TextClassifier and scikit-learn Pipelines."""
+    from sklearn.pipeline import make_pipeline
+
+    return {
+        "text": TextClassifier(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                               ComplementNB()),
+        "float32": TextClassifier(TfidfVectorizer(dtype=np.float32, norm="l1", min_df=2)),
+        "pipeline": make_pipeline(TfidfVectorizer(use_idf=False), MultinomialNB(alpha=0.5)),
+        "steps": make_pipeline(CountVectorizer(), TfidfTransformer(), MultinomialNB()),
+    }
+
+
+@pytest.mark.parametrize("name", ["text", "float32", "pipeline", "steps"])
+def test_tfidf_front_model_file_matches_in_memory(tmp_path, docs, name):
+    """A model file with a tf-idf front predicts from text/CSV files exactly as the
+    model it was saved from does in memory."""
+    import fastgen
+
+    y = np.array(["pos" if ("good" in d or "great" in d or "fun" in d) else "neg" for d in docs])
+    model = tfidf_models()[name].fit(docs, y)
+    fastgen.save(model, tmp_path / "m.fgm")
+    txt = write_txt(tmp_path / "in.txt", docs)
+    src = write_csv(tmp_path / "in.csv", ["id", "text"], enumerate(docs))
+    predict_file(tmp_path / "m.fgm", txt, tmp_path / "p.npy", batch_size=37)
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), model.predict(docs))
+    for method in ("predict_proba", "predict_log_proba"):
+        predict_file(tmp_path / "m.fgm", src, tmp_path / "o.npy", column="text",
+                     method=method, batch_size=64)
+        np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), getattr(model, method)(docs))
+    predict_file(tmp_path / "m.fgm", src, tmp_path / "o.csv", column="text", proba=True)
+    header = (tmp_path / "o.csv").read_text().splitlines()[0]
+    assert header == "proba_neg,proba_pos"
 
 
 # --------------------------------------------------------------------------- HMM

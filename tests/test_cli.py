@@ -16,7 +16,7 @@ from fastgen import cli
 from fastgen.hmm import GaussianHMM
 from fastgen.naive_bayes import MultinomialNB
 from fastgen.pipeline import TextClassifier
-from fastgen.text import CountVectorizer
+from fastgen.text import CountVectorizer, TfidfVectorizer
 
 pytest.importorskip("pyarrow")
 
@@ -80,6 +80,32 @@ def test_predict_text_to_each_format(tmp_path, nb_file, docs_txt, capsys):
                         "--quiet"], capsys)
     assert code == 0 and err == ""
     np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), model.predict_proba(docs))
+
+
+def test_predict_tfidf_front_from_text_and_csv(tmp_path, docs_txt, capsys):
+    """A TextClassifier with a tf-idf front: the same answers as the Python API."""
+    docs = docs_txt.read_text(encoding="utf-8").splitlines()
+    model = TextClassifier(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2)),
+                           MultinomialNB()).fit(DOCS * 5, LABELS * 5)
+    path = tmp_path / "tfidf.fgm"
+    model.save(path)
+    code, _, err = run(["predict", path, docs_txt, "-o", tmp_path / "o.npy", "-q"], capsys)
+    assert code == 0 and err == ""
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), model.predict(docs))
+    src = write_csv(tmp_path / "in.csv", ["id", "text"], enumerate(docs))
+    code, _, _ = run(["predict", path, src, "--column", "text", "--proba", "-o",
+                      tmp_path / "p.npy", "--batch-size", "33", "-q"], capsys)
+    assert code == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), model.predict_proba(docs))
+    model.vectorizer_.save(tmp_path / "vec.fgm")  # a vectorizer alone has no batch method
+    code, _, err = run(["predict", tmp_path / "vec.fgm", docs_txt, "-o", tmp_path / "t.npy",
+                        "--method", "transform"], capsys)
+    assert code == 1 and "is a vectorizer" in err
+    code, out, _ = run(["info", path], capsys)
+    assert code == 0 and "vectorizer: fastgen.TfidfVectorizer" in out
+    code, out, _ = run(["info", tmp_path / "vec.fgm"], capsys)
+    assert code == 0 and "kind: fastgen.TfidfVectorizer" in out
+    assert "weighting:" in out and "sublinear_tf: True" in out and "idf_range: [" in out
 
 
 def test_predict_progress_forced(tmp_path, nb_file, docs_txt, capsys):
