@@ -417,6 +417,41 @@ def test_train_nb_from_csv_and_txt(tmp_path, capsys):
     assert code == 1 and "8 documents but 2 labels" in err
 
 
+@pytest.mark.parametrize("sublinear", [False, True])
+def test_train_nb_tfidf(tmp_path, capsys, sublinear):
+    from fastgen.text import TfidfVectorizer
+
+    rows = [[d, "pos" if y else "neg"] for d, y in zip(DOCS * 4, LABELS * 4, strict=True)]
+    write_csv(tmp_path / "train.csv", ["review", "label"], rows)
+    extra = ["--sublinear-tf"] if sublinear else []
+    code, _, err = run(["train", "nb", tmp_path / "train.csv", "-o", tmp_path / "m.fgm",
+                        "--text-column", "review", "--label-column", "label", "--tfidf",
+                        "--nb", "complement", *extra], capsys)
+    assert code == 0, err
+    model = fastgen.load(tmp_path / "m.fgm")
+    assert type(model.vectorizer_) is TfidfVectorizer
+    assert model.vectorizer_.sublinear_tf is sublinear
+    ref = TextClassifier(TfidfVectorizer(sublinear_tf=sublinear),
+                         type(model.classifier_)()).fit(DOCS * 4, [r[1] for r in rows])
+    np.testing.assert_array_equal(model.predict_proba(DOCS), ref.predict_proba(DOCS))
+    (tmp_path / "docs.txt").write_text("\n".join(DOCS) + "\n")
+    code, _, err = run(["predict", tmp_path / "m.fgm", tmp_path / "docs.txt",
+                        "-o", tmp_path / "p.csv", "--proba"], capsys)
+    assert code == 0, err
+
+
+def test_train_nb_tfidf_refusals(tmp_path, capsys):
+    rows = [[d, "pos" if y else "neg"] for d, y in zip(DOCS, LABELS, strict=True)]
+    write_csv(tmp_path / "train.csv", ["review", "label"], rows)
+    base = ["train", "nb", tmp_path / "train.csv", "-o", tmp_path / "m.fgm",
+            "--text-column", "review", "--label-column", "label"]
+    code, _, err = run([*base, "--sublinear-tf"], capsys)
+    assert code == 1 and "add --tfidf" in err
+    code, _, err = run([*base, "--tfidf", "--hashing", "64"], capsys)
+    assert code == 1 and "--tfidf needs the document frequencies" in err
+    assert not (tmp_path / "m.fgm").exists()
+
+
 def _corpus(n, seed=0):
     rng = np.random.default_rng(seed)
     words = np.array("good fun movie bad awful plot great boring café 東京 x_y 42".split())

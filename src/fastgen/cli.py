@@ -234,7 +234,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def _train_nb(args: argparse.Namespace) -> Any:
     from fastgen import naive_bayes
     from fastgen.pipeline import TextClassifier
-    from fastgen.text import CountVectorizer
+    from fastgen.text import CountVectorizer, TfidfVectorizer
 
     if args.ngram_min > args.ngram_max:
         raise CLIError(f"--ngram-min {args.ngram_min} > --ngram-max {args.ngram_max}")
@@ -243,7 +243,14 @@ def _train_nb(args: argparse.Namespace) -> Any:
         "complement": naive_bayes.ComplementNB,
         "bernoulli": naive_bayes.BernoulliNB,
     }[args.nb]
+    if args.sublinear_tf and not args.tfidf:
+        raise CLIError("--sublinear-tf weighs tf-idf: add --tfidf")
     if args.hashing is not None:
+        if args.tfidf:
+            raise CLIError(
+                "--tfidf needs the document frequencies of the whole file, which a streamed "
+                "(--hashing) fit cannot know before its last chunk; drop one of the two"
+            )
         return _train_nb_streamed(args, nb_class)
     if args.chunk_size is not None:
         raise CLIError(
@@ -254,12 +261,12 @@ def _train_nb(args: argparse.Namespace) -> Any:
     y = _read_labels(args.data, args.label_column, args.labels)
     if len(y) != len(docs):
         raise CLIError(f"{len(docs)} documents but {len(y)} labels")
-    vectorizer = CountVectorizer(
-        analyzer=args.analyzer,
-        ngram_range=(args.ngram_min, args.ngram_max),
-        binary=args.nb == "bernoulli",
-        n_jobs=-1,
-    )
+    front = dict(analyzer=args.analyzer, ngram_range=(args.ngram_min, args.ngram_max),
+                 binary=args.nb == "bernoulli", n_jobs=-1)
+    if args.tfidf:
+        vectorizer = TfidfVectorizer(**front, sublinear_tf=args.sublinear_tf)
+    else:
+        vectorizer = CountVectorizer(**front)
     model = TextClassifier(vectorizer, nb_class(alpha=args.alpha)).fit(docs, y)
     vocab = len(model.vectorizer_.vocabulary_)
     return model, f"{len(docs):,} documents, {len(model.classes_)} classes, {vocab:,} terms"
@@ -697,6 +704,10 @@ def build_parser() -> argparse.ArgumentParser:
     nb.add_argument("--alpha", type=float, default=1.0, help="additive smoothing")
     nb.add_argument("--nb", choices=("multinomial", "complement", "bernoulli"),
                     default="multinomial")
+    nb.add_argument("--tfidf", action="store_true",
+                    help="weigh the counts by tf-idf with l2-normalised rows (TfidfVectorizer)")
+    nb.add_argument("--sublinear-tf", action="store_true",
+                    help="with --tfidf: use 1 + log(count) instead of the count")
     nb.add_argument("--hashing", type=_positive_int, metavar="N_FEATURES",
                     help="hash terms into N_FEATURES columns (HashingVectorizer) instead of "
                          "learning a vocabulary, and stream the file in chunks: training "
