@@ -145,9 +145,13 @@ class TfidfTransformer(TransformerMixin, BaseEstimator):
 
     def _fit_counts(self, X: Any) -> None:
         """Learn ``idf_`` from a validated CSR/CSC count matrix."""
+        self._fit_frequencies(_document_frequency(X), X.shape[0], output_dtype(X.dtype))
+
+    def _fit_frequencies(self, df: np.ndarray, n_samples: int, dtype: np.dtype) -> None:
+        """Learn ``idf_`` (in ``dtype``) from the document frequency ``df`` (int64, one
+        per column) of each term in ``n_samples`` documents."""
         if self.use_idf:
-            self.idf_ = _idf(_document_frequency(X), X.shape[0], self.smooth_idf,
-                             output_dtype(X.dtype))
+            self.idf_ = _idf(df, n_samples, self.smooth_idf, dtype)
         elif "idf_" in self.__dict__:
             del self.idf_  # from an earlier fit with use_idf=True
 
@@ -422,12 +426,44 @@ vocabulary, binary
         """Fit the vocabulary and ``idf_``; return the count matrix (``binary`` applied)."""
         self._check_dtype()
         self._validate_params()
-        tfidf = self._new_tfidf()
         X = CountVectorizer.fit_transform(self, raw_documents)
-        tfidf.n_features_in_ = X.shape[1]
-        tfidf._fit_counts(X)
-        self._tfidf = tfidf
+        self._fit_weighting(_document_frequency(X), X.shape[0], output_dtype(X.dtype))
         return X
+
+    def _fit_weighting(self, df: np.ndarray, n_documents: int, dtype: np.dtype) -> None:
+        """Fit the weighting (``_tfidf``) from each vocabulary column's document
+        frequency ``df`` (int64) in ``n_documents`` documents."""
+        tfidf = self._new_tfidf()
+        tfidf.n_features_in_ = len(df)
+        tfidf._fit_frequencies(df, n_documents, dtype)
+        self._tfidf = tfidf
+
+    # ----------------------------------------------------------- batched fitting
+    def _fit_from_frequencies(
+        self, terms: list, dfs: np.ndarray, tfs: np.ndarray, n_doc: int
+    ) -> TfidfVectorizer:
+        """Learn ``vocabulary_`` and ``idf_`` from ``_term_frequencies`` summed over all
+        batches (used by fastgen.dask), exactly as ``fit`` on the whole corpus.
+
+        ``terms`` in first-appearance order over the corpus, with document frequencies
+        ``dfs`` and term frequencies ``tfs``; ``n_doc`` documents in all.  The
+        vocabulary is selected by :meth:`CountVectorizer._fit_from_frequencies`; with
+        a given ``vocabulary`` only ``idf_`` is learned (its terms in no batch have
+        document frequency 0).
+        """
+        self._check_dtype()
+        self._validate_params()
+        self._validate_vocabulary()
+        if not self.fixed_vocabulary_:
+            super()._fit_from_frequencies(terms, dfs, tfs, n_doc)
+        position = {term: i for i, term in enumerate(terms)}
+        df = np.zeros(len(self.vocabulary_), dtype=np.int64)
+        for term, column in self.vocabulary_.items():
+            i = position.get(term)
+            if i is not None:
+                df[column] = dfs[i]
+        self._fit_weighting(df, n_doc, output_dtype(self.dtype))
+        return self
 
     def fit_transform(self, raw_documents: Any, y: Any = None) -> sp.csr_matrix:
         """Learn the vocabulary and idf, and return the tf-idf matrix of ``raw_documents``.
