@@ -29,7 +29,7 @@ from fastgen.naive_bayes import (  # noqa: E402
     MultinomialNB,
 )
 from fastgen.pipeline import TextClassifier  # noqa: E402
-from fastgen.text import CountVectorizer, HashingVectorizer  # noqa: E402
+from fastgen.text import CountVectorizer, HashingVectorizer, TfidfVectorizer  # noqa: E402
 
 NB_ARRAYS = ("classes_", "class_count_", "feature_count_", "feature_log_prob_", "class_log_prior_")
 
@@ -213,6 +213,116 @@ def test_fit_text_classifier_uneven_partitions_equal_local_fit(sync):
     empty = db.from_sequence(docs, npartitions=4).filter(lambda d: False)
     with pytest.raises(ValueError, match="no rows"):
         fd.fit_text_classifier(TextClassifier(), empty, empty)
+
+
+def assert_same_tfidf(a, b, docs) -> None:
+    """Same vocabulary (and order), idf_ bits and dtype, and transform output."""
+    assert list(a.vocabulary_.items()) == list(b.vocabulary_.items())
+    if a.use_idf:
+        assert a.idf_.dtype == b.idf_.dtype and np.array_equal(a.idf_, b.idf_)
+    else:
+        assert not hasattr(a._tfidf, "idf_") and not hasattr(b._tfidf, "idf_")
+    Xa, Xb = a.transform(docs), b.transform(docs)
+    assert Xa.dtype == Xb.dtype
+    for name in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(Xa, name), getattr(Xb, name)), name
+
+
+#: tf-idf fronts whose features are counts (or 0/1): the classifier is then exact too
+TFIDF_COUNT_FEATURES = ("no-idf-raw",)
+
+
+@pytest.mark.parametrize(
+    "vectorizer",
+    [
+        TfidfVectorizer(),
+        TfidfVectorizer(min_df=2, max_df=0.8, max_features=25, sublinear_tf=True,
+                        dtype=np.float32),
+        TfidfVectorizer(binary=True, ngram_range=(1, 2), norm="l1", smooth_idf=False),
+        TfidfVectorizer(analyzer=lambda d: d.split()[:3]),  # Python path
+        TfidfVectorizer(vocabulary=["w01", "w02", "w03", "the", "unseen"]),
+        TfidfVectorizer(use_idf=False, norm=None),
+        TfidfVectorizer(use_idf=False, vocabulary=["w01", "w02", "the"]),  # one pass
+    ],
+    ids=["default", "pruned-float32", "binary-ngram-l1", "callable", "fixed", "no-idf-raw",
+         "no-idf-fixed"],
+)
+@pytest.mark.parametrize("classifier", [MultinomialNB(), ComplementNB(), BernoulliNB()])
+def test_fit_text_classifier_tfidf_equals_local_fit(sync, vectorizer, classifier, request):
+    docs, y = make_docs()
+    local = TextClassifier(vectorizer, classifier).fit(docs, y)
+    model = TextClassifier(vectorizer, classifier)
+    out = fd.fit_text_classifier(
+        model, db.from_sequence(docs, npartitions=7), db.from_sequence(y.tolist(), npartitions=7)
+    )
+    assert out is model
+    assert_same_tfidf(local.vectorizer_, model.vectorizer_, docs)
+    vec_id = request.node.callspec.id.split("-", 1)[1]
+    if vec_id in TFIDF_COUNT_FEATURES or isinstance(classifier, BernoulliNB):
+        assert_same_nb(local.classifier_, model.classifier_)
+    else:  # weighted features: partition sums added in another order
+        for name in NB_ARRAYS:
+            a, b = getattr(local.classifier_, name), getattr(model.classifier_, name)
+            assert a.dtype == b.dtype, name
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12, err_msg=name)
+    assert np.array_equal(model.predict(docs), local.predict(docs))
+    np.testing.assert_allclose(model.predict_proba(docs), local.predict_proba(docs),
+                               rtol=0, atol=1e-12)
+
+
+def test_fit_text_classifier_tfidf_uneven_partitions_and_dataframe(sync):
+    """Stop-word-only documents, one-class and empty partitions, a 2-level tree,
+    weights, and a DataFrame: vocabulary_ and idf_ (summed document frequencies, summed
+    document count) equal a local fit, and match scikit-learn's."""
+    from sklearn.feature_extraction.text import TfidfVectorizer as SkTfidfVectorizer
+
+    docs, y = make_docs(n=200, seed=5)
+    order = np.argsort(y, kind="stable")
+    docs = [docs[i] for i in order] + ["the the", "and"]
+    y = np.append(y[order], [1, 2])
+    w = np.arange(len(docs)) % 4 + 1
+    params = {"stop_words": "english", "max_df": 0.5, "min_df": 2, "sublinear_tf": True}
+    vec = TfidfVectorizer(**params)
+
+    def partitioned(values: list):  # 23 partitions (a 2-level tree), one of them empty
+        chunks = [values[i : i + 9] for i in range(0, len(values), 9)]
+        chunks.insert(5, [])
+        return db.from_delayed([dask.delayed(list)(c) for c in chunks])
+
+    bag = partitioned(docs)
+    assert bag.npartitions > 8
+    model = fd.fit_text_classifier(TextClassifier(vec), bag, partitioned(y.tolist()),
+                                   sample_weight=partitioned(w.tolist()))
+    local = TextClassifier(vec).fit(docs, y, sample_weight=w)
+    assert_same_tfidf(local.vectorizer_, model.vectorizer_, docs)
+    sk = SkTfidfVectorizer(**params).fit(docs)
+    assert model.vectorizer_.vocabulary_ == sk.vocabulary_
+    assert np.array_equal(model.vectorizer_.idf_, sk.idf_)
+    pdf = pd.DataFrame({"text": docs, "label": np.array(["x", "y", "z"])[y]})
+    frame_model = fd.fit_text_classifier(
+        TextClassifier(TfidfVectorizer(dtype=np.float32), BernoulliNB()),
+        dd.from_pandas(pdf, npartitions=5), column="text", target="label",
+    )
+    frame_local = TextClassifier(TfidfVectorizer(dtype=np.float32), BernoulliNB()).fit(
+        docs, pdf["label"])
+    assert_same_tfidf(frame_local.vectorizer_, frame_model.vectorizer_, docs)
+    assert_same_nb(frame_local.classifier_, frame_model.classifier_)
+    # fitted on the cluster, predicted on the cluster: the local model's answers
+    got = fd.predict(frame_model, db.from_sequence(docs, npartitions=3), "predict_proba",
+                     output="array").compute()
+    assert np.array_equal(got, frame_local.predict_proba(docs))
+
+
+def test_fit_text_classifier_tfidf_refuses_bad_input(sync):
+    with pytest.raises(ValueError, match="empty vocabulary"):
+        fd.fit_text_classifier(
+            TextClassifier(TfidfVectorizer(stop_words="english")),
+            db.from_sequence(["the", "and of"], npartitions=2),
+            db.from_sequence([0, 1], npartitions=2),
+        )
+    empty = db.from_sequence(["a b"] * 4, npartitions=2).filter(lambda d: False)
+    with pytest.raises(ValueError, match="no rows"):
+        fd.fit_text_classifier(TextClassifier(TfidfVectorizer()), empty, empty)
 
 
 # --------------------------------------------------------------------------- inference

@@ -17,6 +17,8 @@ Import it explicitly (``import fastgen.dask``); ``import fastgen`` never imports
   ``ComplementNB`` and ``BernoulliNB`` in one pass from class and feature counts
   summed over the partitions; a ``CountVectorizer`` tokenises each partition once,
   over its own terms, and learns its vocabulary from the merged document frequencies.
+  A ``TfidfVectorizer`` learns its vocabulary and ``idf_`` the same way in a first
+  pass (identical to a local fit), then a second pass counts the weighted features.
   The result equals the local fit exactly when the feature values and sample weights
   are integers (counts), to rounding otherwise.
 * :func:`fit_hmm` runs Baum-Welch with the E-step on every partition of whole

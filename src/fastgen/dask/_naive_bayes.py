@@ -42,7 +42,8 @@ class _Counts:
     over those classes.  When the vocabulary is being learned the feature columns are
     ``terms`` (first-appearance order) with document frequencies ``dfs``, term
     frequencies ``tfs`` and ``n_docs`` documents; otherwise ``terms`` is None and the
-    columns are the (fixed) features.
+    columns are the (fixed) features.  Term statistics alone (the first pass of a
+    tf-idf fit, :func:`_partition_terms`) count no classes: zero classes.
     """
 
     classes: np.ndarray
@@ -165,6 +166,27 @@ def _partition_counts(
     return _Counts(est.classes_, est.class_count_, est.feature_count_[:, :width], **stats)
 
 
+def _partition_terms(vectorizer: Any, X: Any) -> _Counts | None:
+    """Term statistics of one partition (terms, document and term frequencies), no
+    class counts: the first pass of a tf-idf fit."""
+    docs = _as_list(X)
+    if not docs:
+        return None
+    terms, dfs, tfs, _ = vectorizer._term_frequencies(docs)
+    return _Counts(np.empty(0), np.zeros(0), np.zeros((0, len(terms))), terms, dfs, tfs,
+                   len(docs))
+
+
+def _term_statistics(vectorizer: Any, X_parts: list) -> _Counts:
+    """Term statistics of every partition, summed on the cluster (one pass, no labels)."""
+    vec = ship(vectorizer, keep=False)  # unfitted; a given vocabulary can be large
+    stats = [dask.delayed(_partition_terms, pure=True)(vec, x) for x in X_parts]
+    total = tree_reduce(stats, _merge_counts, many=True).compute()
+    if total is None:
+        raise ValueError("the data has no rows")
+    return total
+
+
 def _fit_counts(
     classifier: Any, vectorizer: Any, learn: bool, X_parts: list, y_parts: list, sw_parts: list
 ) -> _Counts:
@@ -248,11 +270,20 @@ def fit_text_classifier(
     ``HashingVectorizer`` or a fixed ``vocabulary`` transforms each partition instead
     (see :func:`fit_naive_bayes`).
 
+    A ``TfidfVectorizer`` takes two passes when it learns a vocabulary or idf
+    weights (a document's features then depend on all the documents): the first sums
+    the partitions' term statistics as above, from which the client learns
+    ``vocabulary_`` and ``idf_`` (document frequencies and the number of documents
+    summed: the same terms and the same idf bits as a local fit); the second
+    transforms each partition with the fitted vectorizer and counts the classes.
+    With ``use_idf=False`` and a fixed ``vocabulary`` one pass suffices.  Each pass
+    computes the partitions of ``documents`` (persist them first if that is costly).
+
     Parameters
     ----------
     model : TextClassifier
-        Its ``vectorizer`` (CountVectorizer or HashingVectorizer, default
-        CountVectorizer()) and ``classifier`` (MultinomialNB, ComplementNB or
+        Its ``vectorizer`` (CountVectorizer, TfidfVectorizer or HashingVectorizer,
+        default CountVectorizer()) and ``classifier`` (MultinomialNB, ComplementNB or
         BernoulliNB, default MultinomialNB()); fitted in place and returned.
     documents : dask Bag or Series of str, or a dask DataFrame
         With a DataFrame, the text is ``column`` and the labels ``target``.
@@ -264,24 +295,26 @@ def fit_text_classifier(
     Returns
     -------
     model
-        ``vectorizer_.vocabulary_`` and the classifier's arrays equal a local fit
-        exactly for count features (``CountVectorizer``; ``HashingVectorizer`` with
-        ``norm=None``); to rounding for normalised features.
+        ``vectorizer_.vocabulary_`` (and a ``TfidfVectorizer``'s ``idf_``) equal a local
+        fit exactly; the classifier's arrays too for count features
+        (``CountVectorizer``; ``HashingVectorizer`` or ``TfidfVectorizer`` with
+        ``norm=None`` and no idf), to rounding for weighted or normalised features
+        (sums of partition sums are added in another order).
     """
     from fastgen._base import clone
     from fastgen.naive_bayes import MultinomialNB
     from fastgen.pipeline import TextClassifier
-    from fastgen.text import CountVectorizer, HashingVectorizer
+    from fastgen.text import CountVectorizer, HashingVectorizer, TfidfVectorizer
 
     if not isinstance(model, TextClassifier):
         raise TypeError(f"model must be a fastgen TextClassifier, got {type(model).__name__}")
     docs, y = _text_inputs(documents, y, column, target)
     vec = clone(model.vectorizer) if model.vectorizer is not None else CountVectorizer()
     clf = clone(model.classifier) if model.classifier is not None else MultinomialNB()
-    if type(vec) not in (CountVectorizer, HashingVectorizer):
+    if type(vec) not in (CountVectorizer, TfidfVectorizer, HashingVectorizer):
         raise TypeError(
-            "distributed fitting supports fastgen's CountVectorizer and HashingVectorizer, "
-            f"got {type(vec).__name__}"
+            "distributed fitting supports fastgen's CountVectorizer, TfidfVectorizer and "
+            f"HashingVectorizer, got {type(vec).__name__}"
         )
     _check_classifier(clf)
     clf._validate_params()
@@ -291,7 +324,12 @@ def fit_text_classifier(
     sw_parts = aligned_partitions(doc_parts, sample_weight, "sample_weight")
 
     learn = isinstance(vec, CountVectorizer) and vec.vocabulary is None
-    if not learn:
+    if isinstance(vec, TfidfVectorizer) and (learn or vec.use_idf):
+        # tf-idf features depend on every document: learn vocabulary_ and idf_ first
+        stats = _term_statistics(vec, doc_parts)
+        vec._fit_from_frequencies(stats.terms, stats.dfs, stats.tfs, stats.n_docs)
+        learn = False
+    elif not learn:
         vec.fit([])  # hashing or a fixed vocabulary: nothing to learn
     counts = _fit_counts(clf, vec, learn, doc_parts, y_parts, sw_parts)
     feature_count = counts.feature_count
