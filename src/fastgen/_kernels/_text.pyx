@@ -28,7 +28,7 @@ from libcpp.algorithm cimport sort
 from libcpp.vector cimport vector
 
 from fastgen._kernels._weighting cimport (
-    NORM_L1, NORM_L2, NORM_MAX, NORM_NONE, RowWeighting, weigh_row, weighting_is_identity,
+    NORM_NONE, RowWeighting, row_weighting, weigh_row, weighting_is_identity,
 )
 
 import numpy as np
@@ -1049,13 +1049,7 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
     indices : int32 (nnz,), increasing within each document
     values : float64 (nnz,), summed signs (explicit zeros kept, as scikit-learn does)
     """
-    if norm not in (NORM_NONE, NORM_L1, NORM_L2, NORM_MAX):
-        raise ValueError(f"unknown norm code {norm}")
-    cdef RowWeighting weighting
-    weighting.binary = binary
-    weighting.sublinear = False
-    weighting.idf = NULL
-    weighting.norm = norm
+    cdef RowWeighting weighting = row_weighting(binary, False, None, norm)
     cdef Params p = make_params(analyzer, min_n, max_n, min_token_len, SINK_HASH,
                                 n_features, alternate_sign)
     cdef _Docs ds = _Docs(docs)
@@ -1215,15 +1209,9 @@ def linear_scores(list docs, TermTable table, const double[:, ::1] weights,
         for tid in range(column.shape[0]):
             if column[tid] >= n_out:
                 raise ValueError("column map points past the weight matrix")
-    if norm not in (NORM_NONE, NORM_L1, NORM_L2, NORM_MAX):
-        raise ValueError(f"unknown norm code {norm}")
     if idf is not None and idf.shape[0] != n_out:
         raise ValueError(f"idf has {idf.shape[0]} weights for {n_out} columns")
-    cdef RowWeighting weighting
-    weighting.binary = binary
-    weighting.sublinear = sublinear
-    weighting.idf = &idf[0] if idf is not None and idf.shape[0] > 0 else NULL
-    weighting.norm = norm
+    cdef RowWeighting weighting = row_weighting(binary, sublinear, idf, norm)
     cdef bint weigh = not weighting_is_identity(&weighting)
     cdef bint use_threshold = threshold is not None
     cdef double thr = <double>threshold if use_threshold else 0.0

@@ -35,6 +35,20 @@ cdef struct RowWeighting:
     int norm                # NORM_*
 
 
+cdef inline RowWeighting row_weighting(bint binary, bint sublinear, const double[::1] idf,
+                                       int norm) except *:
+    """A checked ``RowWeighting`` over ``idf`` (None: no idf); the caller keeps ``idf``
+    alive while the weighting is used. An unknown ``norm`` raises ``ValueError``."""
+    if norm not in (NORM_NONE, NORM_L1, NORM_L2, NORM_MAX):
+        raise ValueError(f"unknown norm code {norm}")
+    cdef RowWeighting w
+    w.binary = binary
+    w.sublinear = sublinear
+    w.idf = &idf[0] if idf is not None and idf.shape[0] > 0 else NULL
+    w.norm = norm
+    return w
+
+
 cdef inline bint weighting_is_identity(const RowWeighting *w) noexcept nogil:
     return not w.binary and not w.sublinear and w.idf == NULL and w.norm == NORM_NONE
 

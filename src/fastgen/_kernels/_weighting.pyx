@@ -26,19 +26,6 @@ ctypedef fused out_t:
     double
 
 
-cdef RowWeighting make_weighting(bint binary, bint sublinear, const double[::1] idf,
-                                 int norm) except *:
-    """A ``RowWeighting`` over ``idf`` (None: no idf); the caller keeps ``idf`` alive."""
-    if norm not in (NORM_NONE, NORM_L1, NORM_L2, NORM_MAX):
-        raise ValueError(f"unknown norm code {norm}")
-    cdef RowWeighting w
-    w.binary = binary
-    w.sublinear = sublinear
-    w.idf = &idf[0] if idf is not None and idf.shape[0] > 0 else NULL
-    w.norm = norm
-    return w
-
-
 def check_csr(const int64_t[::1] indptr, Py_ssize_t nnz):
     """Raise ``ValueError`` unless ``indptr`` delimits ``nnz`` stored values."""
     cdef Py_ssize_t r, n_rows = indptr.shape[0] - 1
@@ -63,7 +50,7 @@ def weigh_rows(const int64_t[::1] indptr, const int32_t[::1] indices, const in_t
     """
     cdef Py_ssize_t n_rows = indptr.shape[0] - 1, nnz = values.shape[0]
     cdef Py_ssize_t r, j, a, b, width = 0
-    cdef RowWeighting w = make_weighting(binary, sublinear, idf, norm)
+    cdef RowWeighting w = row_weighting(binary, sublinear, idf, norm)
     check_csr(indptr, nnz)
     if indices.shape[0] != nnz or out.shape[0] != nnz:
         raise ValueError("indices, values and out must have one entry per stored value")
