@@ -215,18 +215,6 @@ def test_fit_text_classifier_uneven_partitions_equal_local_fit(sync):
         fd.fit_text_classifier(TextClassifier(), empty, empty)
 
 
-def test_fit_text_classifier_on_filtered_bags(sync):
-    """Bag.filter partitions are one-shot iterators: they are read once, not measured."""
-    docs, y = make_docs()
-    keep = [i for i in range(len(docs)) if i % 3]
-    local = TextClassifier().fit([docs[i] for i in keep], y[keep])
-    index = db.from_sequence(range(len(docs)), npartitions=5).filter(lambda i: i % 3)
-    model = fd.fit_text_classifier(TextClassifier(), index.map(docs.__getitem__),
-                                   index.map(lambda i: int(y[i])))
-    assert_same_nb(local.classifier_, model.classifier_)
-    assert np.array_equal(model.predict_proba(docs), local.predict_proba(docs))
-
-
 def assert_same_tfidf(a, b, docs) -> None:
     """Same vocabulary (and order), idf_ bits and dtype, and transform output."""
     assert list(a.vocabulary_.items()) == list(b.vocabulary_.items())

@@ -140,10 +140,6 @@ def _partition_counts(
 
     if vectorizer is not None:
         X = _as_list(X)
-    # a Bag partition may be a one-shot iterator (Bag.filter gives a ``filter``)
-    y = _as_list(y)
-    if sw is not None:
-        sw = _as_list(sw)
     n = X.shape[0] if hasattr(X, "shape") else len(X)
     check_same_length(n, y, "y", index)
     check_same_length(n, sw, "sample_weight", index)
@@ -158,9 +154,9 @@ def _partition_counts(
         X = vectorizer.transform(X)
     elif hasattr(X, "to_numpy"):
         X = X.to_numpy()
-    y = np.asarray(y)
+    y = np.asarray(_as_list(y))
     if sw is not None:
-        sw = np.asarray(sw)
+        sw = np.asarray(_as_list(sw))
     width = X.shape[1]
     if width == 0:  # no terms here (stop words only): count the classes on a blank column
         X = X.copy()
