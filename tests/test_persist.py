@@ -405,6 +405,13 @@ def test_every_whitelisted_kind_is_tested():
     assert names == set(SPECS)
 
 
+def test_hmm_specs_store_each_family_state():
+    for cls in (GaussianHMM, CategoricalHMM):
+        spec = SPECS[f"fastgen.{cls.__name__}"]
+        family = cls.emission_family.state_attributes
+        assert spec.state == ("startprob_", "transmat_", *family, "monitor_"), cls
+
+
 def test_fitted_state_is_fully_covered_by_specs():
     """A new fitted attribute must be added to the model-file spec (or be a cache)."""
     rng = np.random.default_rng(5)
