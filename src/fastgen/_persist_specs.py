@@ -448,6 +448,8 @@ SPECS: dict[str, Spec] = {
         "GaussianHMM", ("means_", "_covars_", "n_features"), arrays=("means_",)),
     "fastgen.CategoricalHMM": _hmm_spec(
         "CategoricalHMM", ("emissionprob_",), arrays=("emissionprob_",)),
+    "fastgen.PoissonHMM": _hmm_spec(
+        "PoissonHMM", ("lambdas_", "n_features"), arrays=("lambdas_",)),
     "sklearn.Pipeline": Spec(
         "sklearn.pipeline", "Pipeline", check=_check_pipeline, summary=_summary_pipeline,
         host_access=_pipeline_host_access,

@@ -5,7 +5,7 @@ the engine (:mod:`fastgen.hmm._engine`), plus one emission family: a subclass of
 :class:`EmissionFamily` named by the estimator's ``emission_family`` class attribute.
 The family is a view bound to the estimator: it reads the estimator's hyperparameters
 (``params``, ``init_params``, priors, ...) and reads and writes its fitted emission
-attributes (``means_``, ``emissionprob_``, ...), which stay ordinary
+attributes (``means_``, ``emissionprob_``, ``lambdas_``, ...), which stay ordinary
 estimator attributes as scikit-learn and hmmlearn expect.  Nothing else in the package
 knows the emission attributes: the engine drives EM, scoring, decoding and sampling,
 and the model file checks a restored estimator, only through these methods.
