@@ -622,6 +622,26 @@ def test_train_hmm_matches_the_api(tmp_path, capsys):
     np.testing.assert_array_equal(got.transmat_, ref.transmat_)
 
 
+def test_train_poisson_hmm_matches_the_api(tmp_path, capsys):
+    from fastgen.hmm import PoissonHMM
+
+    rng = np.random.default_rng(6)
+    X = rng.poisson([[2.0, 7.0]], (200, 2))
+    np.save(tmp_path / "counts.npy", X)
+    np.save(tmp_path / "lengths.npy", np.array([120, 80]))
+    code, _, err = run(["train", "hmm", tmp_path / "counts.npy", "-o", tmp_path / "p.fgm",
+                        "--lengths", tmp_path / "lengths.npy", "--emission", "poisson",
+                        "--n-components", "2", "--n-iter", "4", "--seed", "3"], capsys)
+    assert code == 0, err
+    got = fastgen.load(tmp_path / "p.fgm")
+    ref = PoissonHMM(2, n_iter=4, random_state=3).fit(X, [120, 80])
+    np.testing.assert_array_equal(got.lambdas_, ref.lambdas_)
+    np.save(tmp_path / "bad.npy", X - 3)
+    code, _, err = run(["train", "hmm", tmp_path / "bad.npy", "-o", tmp_path / "b.fgm",
+                        "--emission", "poisson", "--n-components", "2"], capsys)
+    assert code == 1 and "non-negative integers" in err
+
+
 def test_train_neural_needs_the_train_extra(tmp_path, capsys, monkeypatch):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).random((20, 4)))
     real = cli.importlib.util.find_spec

@@ -17,7 +17,7 @@ import fastgen
 from fastgen._modelfile import ModelFileError
 from fastgen._persist_codec import Decoder, Encoder
 from fastgen._persist_specs import SPECS, spec_for
-from fastgen.hmm import CategoricalHMM, GaussianHMM
+from fastgen.hmm import CategoricalHMM, GaussianHMM, PoissonHMM
 from fastgen.naive_bayes import BernoulliNB, CategoricalNB, ComplementNB, GaussianNB, MultinomialNB
 from fastgen.pipeline import TextClassifier
 from fastgen.text import CountVectorizer, HashingVectorizer, TfidfTransformer, TfidfVectorizer
@@ -432,6 +432,36 @@ def test_categorical_hmm_roundtrip(tmp_path):
     assert_arrays_identical(hmm.sample(20)[0], loaded.sample(20)[0])
 
 
+@pytest.mark.parametrize("implementation", ["log", "scaling"])
+def test_poisson_hmm_roundtrip(implementation, tmp_path):
+    rng = np.random.default_rng(6)
+    X = rng.poisson([[1.0, 6.0, 0.5]], (120, 3))
+    X[:40] = rng.poisson([[7.0, 0.5, 3.0]], (40, 3))
+    hmm = PoissonHMM(3, random_state=0, n_iter=4, implementation=implementation,
+                     lambdas_prior=0.3, lambdas_weight=0.1).fit(X, [50, 30, 40])
+    loaded, path = roundtrip(hmm, tmp_path)
+    check_hmm_outputs(hmm, loaded, X, [50, 30, 40])
+    assert_arrays_identical(hmm.lambdas_, loaded.lambdas_)
+    summary = fastgen.info(path)["summary"]
+    assert summary["fitted"] is True and summary["n_features"] == 3
+
+
+def test_tampered_poisson_hmm_is_refused(tmp_path):
+    X = np.random.default_rng(1).poisson(2.0, (60, 2))
+    PoissonHMM(2, n_iter=2, random_state=0).fit(X).save(tmp_path / "p.fgm")
+    bad = {
+        "state.lambdas_.npy": [np.full((2, 2), np.nan), np.full((2, 2), np.inf),
+                               -np.ones((2, 2)), np.ones((3, 2)), np.ones((2, 3)),
+                               np.ones(2), np.ones((2, 2), dtype=np.int64)],
+        "state.transmat_.npy": [np.full((2, 2), 0.7)],
+    }
+    for name, arrays in bad.items():
+        for array in arrays:
+            out = tamper(tmp_path / "p.fgm", tmp_path / "bad.fgm", members={name: npy(array)})
+            with pytest.raises(ModelFileError):
+                fastgen.load(out)
+
+
 def check_hmm_outputs(hmm, loaded, X, lengths):
     assert hmm.score(X, lengths) == loaded.score(X, lengths)
     a, b = hmm.score_samples(X, lengths), loaded.score_samples(X, lengths)
@@ -487,6 +517,7 @@ ALL_UNFITTED = [
     TfidfTransformer(norm="l1", use_idf=False, sublinear_tf=True),
     GaussianHMM(4, covariance_type="full", means_prior=np.zeros((4, 2)), random_state=3),
     CategoricalHMM(2, random_state=np.random.RandomState(5), n_features=4),
+    PoissonHMM(3, lambdas_prior=0.5, lambdas_weight=1.0, params="l", random_state=2),
 ]
 
 
@@ -513,6 +544,13 @@ def test_every_whitelisted_kind_is_tested():
     assert names == set(SPECS)
 
 
+def test_hmm_specs_store_each_family_state():
+    for cls in (GaussianHMM, CategoricalHMM, PoissonHMM):
+        spec = SPECS[f"fastgen.{cls.__name__}"]
+        family = cls.emission_family.state_attributes
+        assert spec.state == ("startprob_", "transmat_", *family, "monitor_"), cls
+
+
 def test_fitted_state_is_fully_covered_by_specs():
     """A new fitted attribute must be added to the model-file spec (or be a cache)."""
     rng = np.random.default_rng(5)
@@ -529,6 +567,7 @@ def test_fitted_state_is_fully_covered_by_specs():
         TextClassifier().fit(DOCS, LABELS),
         GaussianHMM(2, n_iter=2, random_state=0).fit(Xg, lengths),
         CategoricalHMM(2, n_iter=2, random_state=0).fit(X[:, :1], [10, 20]),
+        PoissonHMM(2, n_iter=2, random_state=0).fit(X, [10, 20]),
     ]
     fitted[0].transform(DOCS)  # builds the lookup-table cache
     fitted[2].transform(DOCS)

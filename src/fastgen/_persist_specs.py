@@ -61,10 +61,6 @@ class Spec:
         return getattr(import_module(self.module), self.name)
 
 
-def _has(est: Any, *names: str) -> bool:
-    return all(n in vars(est) for n in names)
-
-
 # ---- parameters
 
 
@@ -399,41 +395,17 @@ def _check_pipeline(est: Any) -> None:
     est._validate_steps()
 
 
-def _check_hmm(est: Any) -> None:
-    state = vars(est)
-    est._validate_params()
-    nc = int(est.n_components)
-    if "startprob_" in state:
-        _array(est, "startprob_", "f", (nc,))
-        est._check_sum_1("startprob_")
-    if "transmat_" in state:
-        _array(est, "transmat_", "f", (nc, nc))
-        est._check_sum_1("transmat_")
-    if "means_" in state:
-        means = _array(est, "means_", "f", (nc, None), finite=True)
-        if "n_features" in state and _count(est, "n_features") != means.shape[1]:
-            raise ValueError("n_features does not match means_")
-    if "_covars_" in state:
-        cv = state["_covars_"]
-        if type(cv) is not np.ndarray or cv.dtype != np.float64:
-            raise ValueError("covars_ must be a float64 array")
-        est._validate_covars(cv)
-    if "emissionprob_" in state:
-        nf = est.n_features
-        _array(est, "emissionprob_", "f", (nc, nf))
-        est._check_sum_1("emissionprob_")
-    if "monitor_" in state:
-        mon = state["monitor_"]
-        if type(mon).__name__ != "ConvergenceMonitor" or mon.iter < 0:
-            raise ValueError("monitor_ is malformed")
-    if _hmm_fitted(est):
-        est._check()  # the estimator's own full consistency check
+def _hmm(name: str) -> Callable[[Any], Any]:
+    """A model-file hook of the HMM package (``fastgen.hmm._modelfile``), imported on
+    first call: only an HMM being saved or loaded needs it."""
+
+    def hook(est: Any) -> Any:
+        return getattr(import_module("fastgen.hmm._modelfile"), name)(est)
+
+    return hook
 
 
-def _hmm_fitted(est: Any) -> bool:
-    gaussian = type(est).__name__ == "GaussianHMM"
-    emissions = ("means_", "_covars_") if gaussian else ("emissionprob_",)
-    return _has(est, "startprob_", "transmat_", *emissions)
+_check_hmm, _hmm_fitted = _hmm("check_restored"), _hmm("is_fitted")
 
 
 def _float64(value: Any) -> Any:
@@ -534,19 +506,7 @@ def _summary_pipeline(est: Any) -> dict:
 
 
 def _summary_hmm(est: Any) -> dict:
-    out: dict = {"fitted": _hmm_fitted(est), "n_components": jsonable(est.n_components)}
-    if "covariance_type" in vars(est):
-        out["covariance_type"] = est.covariance_type
-    nf = vars(est).get("n_features")
-    if nf is not None:
-        out["n_features"] = int(nf)
-    mon = vars(est).get("monitor_")
-    if mon is not None:
-        out["n_iter_run"] = int(mon.iter)
-        out["converged"] = bool(mon.converged)
-        if mon.history:
-            out["log_likelihood"] = jsonable(float(mon.history[-1]))
-    return out
+    return jsonable(_hmm("summary")(est))
 
 
 def _fitted_by(attr: str) -> Callable[[Any], bool]:
@@ -556,7 +516,15 @@ def _fitted_by(attr: str) -> Callable[[Any], bool]:
 _NB = "fastgen.naive_bayes"
 _NB_LINEAR = ("classes_", "class_count_", "class_log_prior_", "feature_count_",
               "feature_log_prob_", "n_features_in_")
+_HMM = "fastgen.hmm"
 _HMM_COMMON = ("startprob_", "transmat_")
+
+
+def _hmm_spec(name: str, family_state: tuple[str, ...], arrays: tuple[str, ...]) -> Spec:
+    """An HMM's spec: the chain, its family's ``state_attributes``, the monitor."""
+    return Spec(_HMM, name, optional=(*_HMM_COMMON, *family_state, "monitor_"), check=_check_hmm,
+                summary=_summary_hmm, fitted=_hmm_fitted,
+                coerce=dict.fromkeys(("startprob_", "transmat_", *arrays), _float64))
 
 
 def _nb_spec(name: str, required: tuple[str, ...], check=_check_discrete_nb,
@@ -614,18 +582,13 @@ SPECS: dict[str, Spec] = {
         check=_check_text_classifier, summary=_summary_text_classifier,
         fitted=_fitted_by("classifier_"),
     ),
-    "fastgen.GaussianHMM": Spec(
-        "fastgen.hmm", "GaussianHMM",
-        optional=(*_HMM_COMMON, "means_", "_covars_", "n_features", "monitor_"),
-        check=_check_hmm, summary=_summary_hmm, fitted=_hmm_fitted,
-        coerce={"startprob_": _float64, "transmat_": _float64, "means_": _float64},
-    ),
-    "fastgen.CategoricalHMM": Spec(
-        "fastgen.hmm", "CategoricalHMM",
-        optional=(*_HMM_COMMON, "emissionprob_", "monitor_"),
-        check=_check_hmm, summary=_summary_hmm, fitted=_hmm_fitted,
-        coerce={"startprob_": _float64, "transmat_": _float64, "emissionprob_": _float64},
-    ),
+    # each family's state_attributes (fastgen.hmm._gaussian.GaussianEmissions, ...)
+    "fastgen.GaussianHMM": _hmm_spec(
+        "GaussianHMM", ("means_", "_covars_", "n_features"), arrays=("means_",)),
+    "fastgen.CategoricalHMM": _hmm_spec(
+        "CategoricalHMM", ("emissionprob_",), arrays=("emissionprob_",)),
+    "fastgen.PoissonHMM": _hmm_spec(
+        "PoissonHMM", ("lambdas_", "n_features"), arrays=("lambdas_",)),
     "sklearn.Pipeline": Spec(
         "sklearn.pipeline", "Pipeline", check=_check_pipeline, summary=_summary_pipeline,
         host_access=_pipeline_host_access,

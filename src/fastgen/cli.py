@@ -397,7 +397,7 @@ def _train_nb_streamed(args: argparse.Namespace, nb_class: type) -> Any:
 
 
 def _train_hmm(args: argparse.Namespace) -> Any:
-    from fastgen.hmm import CategoricalHMM, GaussianHMM
+    from fastgen.hmm import CategoricalHMM, GaussianHMM, PoissonHMM
 
     X, lengths = _load_table(
         args.data,
@@ -414,6 +414,13 @@ def _train_hmm(args: argparse.Namespace) -> Any:
             raise CLIError("categorical symbols must be non-negative integers")
         X = X.astype(np.int64)
         model = CategoricalHMM(
+            n_components=args.n_components, n_iter=args.n_iter, tol=args.tol,
+            random_state=args.seed,
+        )
+    elif args.emission == "poisson":
+        if not np.all((X >= 0) & (X == np.floor(X))):
+            raise CLIError("Poisson counts must be non-negative integers")
+        model = PoissonHMM(
             n_components=args.n_components, n_iter=args.n_iter, tol=args.tol,
             random_state=args.seed,
         )
@@ -716,14 +723,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --hashing: rows per chunk (default 10000); memory grows "
                          "with it")
 
-    hmm = tsub.add_parser("hmm", parents=[common], help="Gaussian or categorical HMM")
+    hmm = tsub.add_parser("hmm", parents=[common], help="Gaussian, categorical or Poisson HMM")
     hmm.add_argument("data", help=".npy/.csv/.parquet of observations")
     hmm.add_argument("-o", "--output", required=True, help="model file to write")
     hmm.add_argument("--column", action="append", metavar="NAME", help="feature column(s)")
     hmm.add_argument("--lengths", metavar="FILE", help="side file of sequence lengths")
     hmm.add_argument("--lengths-column", metavar="NAME")
     hmm.add_argument("--sequence-column", metavar="NAME")
-    hmm.add_argument("--emission", choices=("gaussian", "categorical"), default="gaussian")
+    hmm.add_argument("--emission", choices=("gaussian", "categorical", "poisson"),
+                     default="gaussian")
     hmm.add_argument("--n-components", type=_positive_int, required=True)
     hmm.add_argument("--covariance-type", choices=("diag", "full", "spherical", "tied"),
                      default="diag")

@@ -22,16 +22,18 @@ def fit_hmm(
 ) -> Any:
     """Fit an HMM by EM over a Dask collection of sequences, as ``model.fit`` would.
 
-    Each iteration ships the current parameters once (one graph key), runs the E-step
-    (``_do_estep``: forward-backward and sufficient statistics) on every partition,
-    sums the statistics on the cluster and runs the M-step and the convergence
-    monitor on the client.  The fit equals ``model.fit`` on the concatenated sequences
-    (same starting point, same number of iterations) to ~1e-10 relative: only the
-    order in which per-partition sums are added differs.
+    Drives the same engine as ``model.fit`` (``fastgen.hmm._engine.BaumWelch``): each
+    iteration ships the current parameters once (one graph key), runs the E-step
+    (``BaumWelch.estep``: forward-backward and sufficient statistics) on every
+    partition, sums the statistics on the cluster (``SufficientStats`` add up) and runs
+    the M-step and the convergence monitor on the client.  The fit equals
+    ``model.fit`` on the concatenated sequences (same starting point, same number of
+    iterations) to ~1e-10 relative: only the order in which per-partition sums are
+    added differs.
 
     Parameters
     ----------
-    model : GaussianHMM or CategoricalHMM
+    model : GaussianHMM, CategoricalHMM or PoissonHMM
         Fitted in place and returned.
     sequences : dask Bag of 2-D arrays (one per sequence), or dask DataFrame
         A DataFrame holds one frame per row and the ids in ``sequence_column``; the
@@ -42,7 +44,8 @@ def fit_hmm(
         DataFrame input: feature columns (default: every other column).
     init_sequences : int, optional
         The data-dependent initialisation (k-means means and covariances of a
-        ``GaussianHMM`` in ``init_params``) runs on the client, like ``fit``, over all
+        ``GaussianHMM``, the moment-matched rates of a ``PoissonHMM``, in
+        ``init_params``) runs on the client, like ``fit``, over all
         sequences by default (exact); an int uses only the first ``init_sequences``.
         With ``init_params=""`` and explicit parameters no data is gathered.
     persist : bool, default=True
@@ -53,18 +56,21 @@ def fit_hmm(
     -------
     model
     """
-    from fastgen.hmm import CategoricalHMM, ConvergenceMonitor, GaussianHMM
+    from fastgen.hmm import BaseHMM
+    from fastgen.hmm._engine import BaumWelch
 
-    if not isinstance(model, (GaussianHMM, CategoricalHMM)):
-        raise TypeError(f"model must be a fastgen GaussianHMM or CategoricalHMM, got {model!r}")
+    if not isinstance(model, BaseHMM):
+        raise TypeError(
+            f"model must be a fastgen HMM (GaussianHMM, CategoricalHMM, PoissonHMM), got {model!r}"
+        )
     if init_sequences is not None and (
         isinstance(init_sequences, bool)
         or not isinstance(init_sequences, (int, np.integer))
         or init_sequences < 1
     ):
         raise ValueError(f"init_sequences must be a positive integer, got {init_sequences!r}")
-    model._validate_params()
-    parts = _sequence_partitions(model, sequences, sequence_column, columns)
+    em = BaumWelch(model)
+    parts = _sequence_partitions(em, sequences, sequence_column, columns)
     if persist:
         parts = list(dask.persist(*parts))
     summaries = dask.compute(*[dask.delayed(_summary)(p) for p in parts])
@@ -75,43 +81,27 @@ def fit_hmm(
     if len(n_features) != 1:
         raise ValueError(f"the sequences have different numbers of features: {n_features}")
 
-    if _init_needs_data(model):
-        X, lengths = _gather(parts, summaries, init_sequences)
-        model._init(X, lengths)
-    else:
-        # the initialisation only reads the shape: a zero-copy stand-in of the right size
-        dtype = np.int64 if isinstance(model, CategoricalHMM) else np.float64
-        X = np.broadcast_to(np.zeros(1, dtype=dtype), (n_frames, n_features.pop()))
-        model._init(X, np.array([n_frames]))
-    model._check()
-    model.monitor_ = ConvergenceMonitor(model.tol, model.n_iter, model.verbose)
+    if em.needs_data():
+        em.initialize(*_gather(parts, summaries, init_sequences))
+    else:  # the initialisation only reads the shape
+        em.initialize_from_shape(n_frames, n_features.pop())
     for _ in range(model.n_iter):
-        node = embed(model)
+        node = embed(em)
         stats = [dask.delayed(_estep, pure=True)(node, p) for p in parts]
         total = tree_reduce(stats, _add_stats).compute()
-        stats_sum, log_prob = total
-        model._do_mstep(stats_sum)
-        model.monitor_.report(log_prob)
-        if model.monitor_.converged:
+        em.mstep(total)
+        if em.report(total.log_prob):
             break
     return model
-
-
-def _init_needs_data(model: Any) -> bool:
-    from fastgen.hmm import GaussianHMM
-
-    if isinstance(model, GaussianHMM):
-        return model._needs_init("m", "means_") or model._needs_init("c", "covars_")
-    return model.n_features is None
 
 
 # --------------------------------------------------------------------------- partitions
 
 
-def _sequence_partitions(model: Any, data: Any, sequence_column: Any, columns: Any) -> list:
-    """Delayed ``(X, lengths)`` per partition, validated by the model's own checks."""
+def _sequence_partitions(em: Any, data: Any, sequence_column: Any, columns: Any) -> list:
+    """Delayed ``(X, lengths)`` per partition, validated by the engine's ``input``."""
     kind = collection_kind(data, "sequences")
-    node = embed(model)
+    node = embed(em)
     if kind == "bag":
         if sequence_column is not None or columns is not None:
             raise ValueError("sequence_column= and columns= apply to dask DataFrames only")
@@ -135,7 +125,7 @@ def _sequence_partitions(model: Any, data: Any, sequence_column: Any, columns: A
     ]
 
 
-def _bag_input(model: Any, part: Any, index: int) -> tuple | None:
+def _bag_input(em: Any, part: Any, index: int) -> tuple | None:
     seqs = list(part)
     if not seqs:
         return None
@@ -145,19 +135,14 @@ def _bag_input(model: Any, part: Any, index: int) -> tuple | None:
                 f"partition {index}, element {k}: a sequence must be a 2-D array "
                 f"(n_frames, n_features), got shape {np.shape(s)}"
             )
-    return _validated(model, seqs, None)
+    return em.input(seqs, None)
 
 
-def _frame_input(model: Any, check: bool, part: Any, sequence_column: str, cols: list):
+def _frame_input(em: Any, check: bool, part: Any, sequence_column: str, cols: list):
     if len(part) == 0:
         return None
     lengths = sequence_lengths(part[sequence_column].to_numpy())
-    return _validated(model, part[cols].to_numpy(), lengths)
-
-
-def _validated(model: Any, X: Any, lengths: Any) -> tuple:
-    """``(X, lengths)`` checked and converted by the model's own ``_input``."""
-    return model._input(X, lengths)
+    return em.input(part[cols].to_numpy(), lengths)
 
 
 def _summary(part: tuple | None) -> tuple:
@@ -188,35 +173,13 @@ def _gather(parts: list, summaries: tuple, limit: int | None) -> tuple:
 # --------------------------------------------------------------------------- E-step
 
 
-def _estep(model: Any, part: tuple | None) -> tuple | None:
-    if part is None:
-        return None
-    X, lengths = part
-    model._check_n_features(X)
-    n_symbols = getattr(model, "emissionprob_", None)
-    if n_symbols is not None and X.max() >= n_symbols.shape[1]:
-        raise ValueError(
-            f"Largest symbol is {X.max()} but the model only emits symbols up to "
-            f"{n_symbols.shape[1] - 1} (initialised from a sample? set n_features)"
-        )
-    return model._do_estep(X, lengths)
+def _estep(em: Any, part: tuple | None) -> Any:
+    """The E-step of one partition (``SufficientStats``), None for an empty one."""
+    return None if part is None else em.estep(*part)
 
 
-def _add_stats(a: tuple | None, b: tuple | None) -> tuple | None:
-    """Sum two ``(stats, log_prob)`` pairs of ``_do_estep``."""
+def _add_stats(a: Any, b: Any) -> Any:
+    """Sum two partitions' ``SufficientStats`` (None: an empty partition)."""
     if a is None or b is None:
         return a if b is None else b
-    (sa, la), (sb, lb) = a, b
-    if ("post_f" in sa) != ("post_f" in sb):  # missing values in one partition only
-        sa, sb = _with_post_f(sa), _with_post_f(sb)
-    if sa.keys() != sb.keys():
-        raise RuntimeError(f"E-step statistics differ in keys: {sorted(sa)} vs {sorted(sb)}")
-    return {k: sa[k] + sb[k] for k in sa}, la + lb
-
-
-def _with_post_f(stats: dict) -> dict:
-    """Per-feature posterior sums; without missing values every feature has ``post``."""
-    if "post_f" in stats:
-        return stats
-    n_features = stats["obs"].shape[1]
-    return {**stats, "post_f": np.repeat(stats["post"][:, None], n_features, axis=1)}
+    return a + b

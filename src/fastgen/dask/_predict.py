@@ -142,9 +142,9 @@ _HMM_INPUT = (
 
 
 def _is_hmm(model: Any) -> bool:
-    from fastgen.hmm import _BaseHMM
+    from fastgen.hmm import BaseHMM
 
-    return isinstance(model, _BaseHMM)
+    return isinstance(model, BaseHMM)
 
 
 # --------------------------------------------------------------------------- output spec

@@ -1,0 +1,51 @@
+"""Hidden Markov models with hmmlearn's API, computed by compiled kernels.
+
+:class:`GaussianHMM`, :class:`CategoricalHMM` and :class:`PoissonHMM` take hmmlearn's
+constructor parameters, expose its fitted attributes (``startprob_``, ``transmat_``,
+``means_``, ``covars_``, ``emissionprob_``, ``lambdas_``, ``monitor_``) and give the
+same numbers: scores, posteriors and Viterbi paths agree with hmmlearn to rounding, and
+so do the parameters after the same number of EM iterations from the same starting
+point.
+
+Threads: the E-step, scoring and Viterbi kernels (Cython, compiled when the package is
+built: nothing compiles on a user's machine) run on :func:`fastgen.get_num_threads`
+threads (set with :func:`fastgen.set_num_threads` or the ``FASTGEN_NUM_THREADS``
+environment variable); work is split into a fixed number of chunks, so results do not
+depend on the number of threads.
+
+Layout: every model is :class:`BaseHMM` (``_base``: the estimator API) plus one
+emission family (``_family``: the interface; ``_gaussian``, ``_categorical``,
+``_poisson``).  The EM loop, the start/transition M-step, the convergence monitor and
+the sufficient statistics live once, in ``_engine`` (``BaumWelch``, which
+:func:`fastgen.dask.fit_hmm` drives too); ``_modelfile`` checks and describes a
+restored model for :func:`fastgen.load`.
+
+Differences from hmmlearn
+-------------------------
+* The k-means initialisation of ``GaussianHMM.means_`` is a small seeded k-means++
+  / Lloyd implementation in NumPy, not scikit-learn's ``KMeans``; with
+  ``"m"`` in ``init_params`` the starting means (hence the fit) differ from
+  hmmlearn's.  Pass ``init_params=""`` with explicit parameters for identical fits.
+* A state that receives no posterior mass keeps its previous mean / covariance /
+  emission row / rates / transition row instead of becoming NaN (or a zero row).
+* Spherical covariances are stored as ``(n_components,)`` after fitting (hmmlearn
+  switches to a tiled ``(n_components, n_features)`` array); ``covars_`` is the same.
+* ``monitor_`` is created afresh by every ``fit``.
+* ``X`` may also be a list of 2-D arrays (one per sequence) instead of ``lengths``.
+* ``GaussianHMM(allow_nan=True)`` (diag / spherical only) treats NaN entries of ``X``
+  as missing values, marginalised out; hmmlearn has no such option.
+* A sequence of probability zero under the model gets all-zero posteriors (hmmlearn:
+  NaN) and adds nothing to the EM statistics.
+"""
+
+from __future__ import annotations
+
+from fastgen.hmm._base import BaseHMM
+from fastgen.hmm._categorical import CategoricalHMM
+from fastgen.hmm._engine import ConvergenceMonitor
+from fastgen.hmm._gaussian import GaussianHMM
+from fastgen.hmm._poisson import PoissonHMM
+
+__all__ = ["BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GaussianHMM", "PoissonHMM"]
+
+_BaseHMM = BaseHMM  # the former private name

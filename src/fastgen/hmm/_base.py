@@ -1,0 +1,178 @@
+"""The estimator API shared by every HMM: fit, score, decode, sample, criteria.
+
+An estimator is :class:`BaseHMM` plus an emission family (its ``emission_family``
+class attribute, see :mod:`fastgen.hmm._family`); the numbers come from the engine
+(:mod:`fastgen.hmm._engine`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from fastgen._base import BaseEstimator, check_is_fitted
+from fastgen.hmm._engine import (
+    DECODER_ALGORITHMS,
+    BaumWelch,
+    check_model,
+    family_of,
+    forward_backward,
+    input_sequences,
+    validate_params,
+    viterbi,
+)
+from fastgen.hmm._family import EmissionFamily
+from fastgen.hmm._util import check_random_state
+
+__all__ = ["BaseHMM"]
+
+
+class BaseHMM(BaseEstimator):
+    """Hidden Markov model estimator: the chain and the API, for any emission family.
+
+    Subclasses set ``emission_family`` (an :class:`EmissionFamily` subclass) and a
+    constructor storing hmmlearn's parameters (``n_components``, ``startprob_prior``,
+    ``transmat_prior``, ``algorithm``, ``random_state``, ``n_iter``, ``tol``,
+    ``verbose``, ``params``, ``init_params``, ``implementation`` and the family's own).
+    """
+
+    emission_family: ClassVar[type[EmissionFamily]]
+
+    # ------------------------------------------------------------ hmmlearn's hooks
+
+    def _validate_params(self) -> None:
+        """Validate the hyperparameters (what ``fit`` checks first)."""
+        validate_params(self)
+
+    def _check(self) -> None:
+        """Validate the model parameters (raises ``ValueError``), as hmmlearn's."""
+        check_model(self)
+
+    def _init(self, X: Any, lengths: Any = None) -> None:
+        """Initialise the parameters from ``X`` as ``fit`` does, as hmmlearn's."""
+        em = BaumWelch(self)
+        em.initialize(*em.input(X, lengths))
+
+    # ------------------------------------------------------------ inference
+
+    def _prepare(self, X: Any, lengths: Any) -> tuple[EmissionFamily, Any, np.ndarray]:
+        check_is_fitted(self, "startprob_")
+        family = family_of(self)
+        check_model(self, family)
+        X, lengths = input_sequences(X, lengths, family)
+        family.check_data(X)
+        return family, family.prepare(X), lengths
+
+    def score_samples(self, X: Any, lengths: Any = None) -> tuple[float, np.ndarray]:
+        """Log-likelihood of ``X`` and state posteriors.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features), or a list of such arrays
+        lengths : int array (n_sequences,), optional; sums to ``n_samples``
+
+        Returns
+        -------
+        log_prob : float
+        posteriors : float64 (n_samples, n_components)
+        """
+        family, X, lengths = self._prepare(X, lengths)
+        r = forward_backward(self, family, X, lengths, posteriors=True)
+        return float(r.log_prob.sum()), r.gamma
+
+    def score(self, X: Any, lengths: Any = None) -> float:
+        """Log-likelihood of ``X`` (summed over sequences)."""
+        family, X, lengths = self._prepare(X, lengths)
+        return float(forward_backward(self, family, X, lengths, posteriors=False).log_prob.sum())
+
+    def predict_proba(self, X: Any, lengths: Any = None) -> np.ndarray:
+        """State posteriors, float64 (n_samples, n_components)."""
+        return self.score_samples(X, lengths)[1]
+
+    def decode(
+        self, X: Any, lengths: Any = None, algorithm: str | None = None
+    ) -> tuple[float, np.ndarray]:
+        """Most likely states: ``(log_prob, state_sequence int64 (n_samples,))``.
+
+        ``algorithm`` is ``"viterbi"`` (joint path) or ``"map"`` (per-frame argmax of
+        the posteriors, whose ``log_prob`` is the sum of the maxima, as hmmlearn).
+        """
+        family, X, lengths = self._prepare(X, lengths)
+        algorithm = algorithm or self.algorithm
+        if algorithm not in DECODER_ALGORITHMS:
+            raise ValueError(f"Unknown decoder {algorithm!r}")
+        if algorithm == "viterbi":
+            log_prob, states = viterbi(self, family, X, lengths)
+            return float(log_prob.sum()), states
+        gamma = forward_backward(self, family, X, lengths, posteriors=True).gamma
+        return float(np.max(gamma, axis=1).sum()), np.argmax(gamma, axis=1)
+
+    def predict(self, X: Any, lengths: Any = None) -> np.ndarray:
+        """Most likely state of every sample, int64 (n_samples,)."""
+        return self.decode(X, lengths)[1]
+
+    # ------------------------------------------------------------ learning
+
+    def fit(self, X: Any, lengths: Any = None) -> BaseHMM:
+        """Estimate the parameters by EM (Baum-Welch).
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features), or a list of such arrays
+        lengths : int array (n_sequences,), optional; sums to ``n_samples``
+
+        Returns
+        -------
+        self
+        """
+        return BaumWelch(self).fit(X, lengths)
+
+    # ------------------------------------------------------------ misc
+
+    def sample(
+        self, n_samples: int = 1, random_state: Any = None, currstate: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n_samples`` observations and their states (hmmlearn's random stream).
+
+        Returns
+        -------
+        X : array (n_samples, n_features)
+        state_sequence : int array (n_samples,)
+        """
+        check_is_fitted(self, "startprob_")
+        family = family_of(self)
+        check_model(self, family)
+        rs = check_random_state(self.random_state if random_state is None else random_state)
+        transmat_cdf = np.cumsum(self.transmat_, axis=1)
+        if currstate is None:
+            currstate = (np.cumsum(self.startprob_) > rs.rand()).argmax()
+        states = [currstate]
+        X = [family.sample(currstate, rs)]
+        for _ in range(n_samples - 1):
+            currstate = (transmat_cdf[currstate] > rs.rand()).argmax()
+            states.append(currstate)
+            X.append(family.sample(currstate, rs))
+        return np.atleast_2d(X), np.array(states, dtype=int)
+
+    def get_stationary_distribution(self) -> np.ndarray:
+        """Stationary distribution of ``transmat_``, float64 (n_components,)."""
+        from scipy import linalg  # imported where used: scipy.linalg takes ~0.3 s to import
+
+        check_is_fitted(self, "transmat_")
+        eigvals, eigvecs = linalg.eig(self.transmat_.T)
+        eigvec = np.real_if_close(eigvecs[:, np.argmax(eigvals)])
+        return eigvec / eigvec.sum()
+
+    def _n_parameters(self) -> int:
+        nc = self.n_components
+        return nc - 1 + nc * (nc - 1) + sum(family_of(self).n_fit_scalars().values())
+
+    def aic(self, X: Any, lengths: Any = None) -> float:
+        """Akaike information criterion: ``-2 log L + 2 n_params``."""
+        return -2 * self.score(X, lengths) + 2 * self._n_parameters()
+
+    def bic(self, X: Any, lengths: Any = None) -> float:
+        """Bayesian information criterion: ``-2 log L + n_params log(n_samples)``."""
+        n = input_sequences(X, lengths, family_of(self))[0].shape[0]
+        return -2 * self.score(X, lengths) + self._n_parameters() * np.log(n)

@@ -1,0 +1,180 @@
+"""Categorical emissions: the family of :class:`CategoricalHMM`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fastgen._kernels import hmm as _k
+from fastgen._validation import check_array
+from fastgen.hmm._base import BaseHMM
+from fastgen.hmm._family import EmissionFamily
+from fastgen.hmm._util import check_distribution, normalize, stored_array
+
+__all__ = ["CategoricalEmissions", "CategoricalHMM"]
+
+
+class CategoricalEmissions(EmissionFamily):
+    """One symbol per frame drawn from ``emissionprob_[state]`` (the kernels' table
+    lookup; the E-step kernel counts the symbols)."""
+
+    letters = "e"
+    state_attributes = ("emissionprob_",)
+    dtype = np.int64
+
+    # ------------------------------------------------------------ data
+
+    def validate_X(self, X: Any) -> np.ndarray:
+        name = type(self.model).__name__
+        X = check_array(X, dtype=None, estimator_name=name)
+        if X.dtype.kind not in "iu":
+            raise ValueError(f"Symbols should be integers, got dtype {X.dtype}")
+        if X.shape[1] != 1:
+            raise ValueError(f"{name} expects X of shape (n_samples, 1), got {X.shape}")
+        if X.min() < 0:
+            raise ValueError("Symbols should be nonnegative")
+        nf = self.model.n_features
+        if nf is not None and X.max() > nf - 1:
+            raise ValueError(
+                f"Largest symbol is {X.max()} but the model only emits symbols up to {nf - 1}"
+            )
+        return np.ascontiguousarray(X, dtype=np.int64)
+
+    def check_data(self, X: np.ndarray) -> None:
+        n_symbols = self.model.emissionprob_.shape[1]
+        if X.max() >= n_symbols:
+            raise ValueError(
+                f"Largest symbol is {X.max()} but the model only emits symbols up to "
+                f"{n_symbols - 1} (initialised from a sample? set n_features)"
+            )
+
+    # ------------------------------------------------------------ parameters
+
+    def needs_data(self) -> bool:
+        return self.model.n_features is None
+
+    def initialize(self, X: np.ndarray, lengths: np.ndarray, random_state: Any) -> None:
+        m = self.model
+        if m.n_features is None:
+            m.n_features = int(X.max()) + 1
+        if self.needs_init("e", "emissionprob_"):
+            m.emissionprob_ = random_state.rand(m.n_components, m.n_features)
+            normalize(m.emissionprob_, axis=1)
+
+    def check(self) -> None:
+        m = self.model
+        m.emissionprob_ = np.atleast_2d(np.asarray(m.emissionprob_, dtype=np.float64))
+        if m.n_features is None:
+            m.n_features = m.emissionprob_.shape[1]
+        if m.emissionprob_.shape != (m.n_components, m.n_features):
+            raise ValueError(f"emissionprob_ must have shape ({m.n_components}, {m.n_features})")
+        check_distribution(m.emissionprob_, "emissionprob_")
+
+    def check_state(self, state: dict) -> None:
+        if "emissionprob_" in state:
+            shape = (self.model.n_components, self.model.n_features)
+            check_distribution(stored_array(state, "emissionprob_", shape), "emissionprob_")
+
+    def is_fitted(self) -> bool:
+        return "emissionprob_" in vars(self.model)
+
+    def n_fit_scalars(self) -> dict[str, int]:
+        return {"e": self.model.n_components * (self.model.n_features - 1)}
+
+    # ------------------------------------------------------------ likelihood
+
+    def log_likelihood(self, X: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.ascontiguousarray(np.log(self.model.emissionprob_.T)[X[:, 0]])
+
+    def emission_model(self, X: np.ndarray) -> _k.EmissionArrays:
+        with np.errstate(divide="ignore"):
+            log_em = np.log(self.model.emissionprob_)
+        return _k.emissions(_k.EMIT_CATEGORICAL, sym=X[:, 0], log_emissionprob=log_em)
+
+    # ------------------------------------------------------------ statistics, M-step
+
+    def kernel_stats_kind(self, X: np.ndarray) -> int:
+        return _k.STATS_CATEGORICAL if self.fits("e") else _k.STATS_NONE
+
+    def kernel_stats(self, r: _k.EStep) -> dict:
+        return {"obs": r.obs} if self.fits("e") else {}
+
+    def mstep(self, stats: dict) -> None:
+        m = self.model
+        if not self.fits("e"):
+            return
+        em = np.maximum(m.emissionprob_prior - 1 + stats["obs"], 0)
+        empty = em.sum(axis=1) == 0
+        em[empty] = m.emissionprob_[empty]
+        normalize(em, axis=1)
+        m.emissionprob_ = em
+
+    # ------------------------------------------------------------ sampling
+
+    def sample(self, state: int, random_state: np.random.RandomState) -> list:
+        cdf = np.cumsum(self.model.emissionprob_[state, :])
+        return [(cdf > random_state.rand()).argmax()]
+
+
+class CategoricalHMM(BaseHMM):
+    """Hidden Markov model with categorical emissions (hmmlearn's ``CategoricalHMM``).
+
+    ``X`` holds non-negative integer symbols with shape ``(n_samples, 1)``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+    startprob_prior, transmat_prior : float or array, default=1.0
+    emissionprob_prior : float or array, default=1.0
+        Dirichlet prior of the rows of ``emissionprob_``.
+    n_features : int, optional
+        Number of symbols; inferred as ``X.max() + 1`` by ``fit`` when None (and then
+        set, as hmmlearn does).
+    algorithm, random_state, n_iter, tol, verbose, implementation
+        As :class:`GaussianHMM`.
+    params, init_params : str, default="ste"
+
+    Attributes
+    ----------
+    startprob_, transmat_, monitor_
+        As :class:`GaussianHMM`.
+    emissionprob_ : float64 (n_components, n_features)
+    """
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        startprob_prior: Any = 1.0,
+        transmat_prior: Any = 1.0,
+        *,
+        emissionprob_prior: Any = 1.0,
+        n_features: int | None = None,
+        algorithm: str = "viterbi",
+        random_state: Any = None,
+        n_iter: int = 10,
+        tol: float = 1e-2,
+        verbose: bool = False,
+        params: str = "ste",
+        init_params: str = "ste",
+        implementation: str = "log",
+    ) -> None:
+        self.n_components = n_components
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.emissionprob_prior = emissionprob_prior
+        self.n_features = n_features
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+
+    emission_family = CategoricalEmissions
+
+
+CategoricalHMM.__module__ = "fastgen.hmm"

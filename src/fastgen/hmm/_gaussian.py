@@ -1,0 +1,477 @@
+"""Gaussian emissions: the family of :class:`GaussianHMM`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fastgen._kernels import hmm as _k
+from fastgen._validation import check_array
+from fastgen.hmm._base import BaseHMM
+from fastgen.hmm._family import EmissionFamily
+from fastgen.hmm._util import check_random_state, stored_array, stored_count
+
+__all__ = ["GaussianEmissions", "GaussianHMM"]
+
+_TINY = np.finfo(np.float64).tiny
+COVARIANCE_TYPES = frozenset(("spherical", "diag", "full", "tied"))
+
+
+def kmeans(
+    X: np.ndarray,
+    k: int,
+    random_state: np.random.RandomState,
+    n_init: int = 10,
+    max_iter: int = 300,
+) -> np.ndarray:
+    """Cluster centres of ``X`` (float64 (n, d)) by k-means++ seeding and Lloyd steps."""
+    n = X.shape[0]
+    if n < k:
+        raise ValueError(f"n_samples={n} should be >= n_components={k} for k-means init")
+    sq = np.einsum("ij,ij->i", X, X)
+    best, best_inertia = None, np.inf
+    for _ in range(n_init):
+        centers = np.empty((k, X.shape[1]))
+        centers[0] = X[random_state.randint(n)]
+        d2 = np.maximum(sq - 2 * X @ centers[0] + centers[0] @ centers[0], 0)
+        for c in range(1, k):
+            total = d2.sum()
+            idx = (
+                random_state.randint(n)
+                if total <= 0
+                else int(np.searchsorted(np.cumsum(d2), random_state.rand() * total))
+            )
+            centers[c] = X[min(idx, n - 1)]
+            d2 = np.minimum(d2, np.maximum(sq - 2 * X @ centers[c] + centers[c] @ centers[c], 0))
+        for _ in range(max_iter):
+            dist = sq[:, None] - 2 * X @ centers.T + np.einsum("ij,ij->i", centers, centers)
+            labels = dist.argmin(axis=1)
+            counts = np.bincount(labels, minlength=k)
+            # per-cluster sums in sample order, as np.add.at gave (the same bits), faster
+            new = np.stack(
+                [np.bincount(labels, weights=X[:, f], minlength=k) for f in range(X.shape[1])],
+                axis=1,
+            )
+            empty = counts == 0
+            new[~empty] /= counts[~empty, None]
+            new[empty] = centers[empty]
+            shift = np.abs(new - centers).max()
+            centers = new
+            if shift <= 1e-10:
+                break
+        dist = sq[:, None] - 2 * X @ centers.T + np.einsum("ij,ij->i", centers, centers)
+        inertia = dist.min(axis=1).sum()
+        if inertia < best_inertia:
+            best, best_inertia = centers, inertia
+    return best
+
+
+class GaussianEmissions(EmissionFamily):
+    """Multivariate normal emissions: ``means_`` and ``covars_`` of one of four
+    ``covariance_type`` (the kernels' diagonal and Cholesky densities); with
+    ``allow_nan``, NaN entries of ``X`` are marginalised out."""
+
+    letters = "mc"
+    state_attributes = ("means_", "_covars_", "n_features")
+
+    # ------------------------------------------------------------ data
+
+    def validate_X(self, X: Any) -> np.ndarray:
+        name = type(self.model).__name__
+        if not self.model.allow_nan:
+            return np.ascontiguousarray(check_array(X, dtype=np.float64, estimator_name=name))
+        X = check_array(X, dtype=np.float64, ensure_all_finite=False, estimator_name=name)
+        if np.isinf(X).any():
+            raise ValueError("Input X contains infinity.")
+        return np.ascontiguousarray(X)
+
+    def check_data(self, X: np.ndarray) -> None:
+        nf = self.model.means_.shape[1]
+        if X.shape[1] != nf:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self.model).__name__} is expecting "
+                f"{nf} features"
+            )
+
+    def _missing(self, X: np.ndarray) -> bool:
+        return bool(self.model.allow_nan and np.isnan(X).any())
+
+    # ------------------------------------------------------------ parameters
+
+    def validate_params(self) -> None:
+        ct = self.model.covariance_type
+        if ct not in COVARIANCE_TYPES:
+            raise ValueError(
+                f"covariance_type must be one of {sorted(COVARIANCE_TYPES)}, got {ct!r}"
+            )
+        if self.model.allow_nan and ct not in ("diag", "spherical"):
+            raise ValueError("allow_nan=True needs covariance_type 'diag' or 'spherical'")
+
+    def needs_data(self) -> bool:
+        return self.needs_init("m", "means_") or self.needs_init("c", "covars_")
+
+    def initialize(self, X: np.ndarray, lengths: np.ndarray, random_state: Any) -> None:
+        m = self.model
+        nf = X.shape[1]
+        if not self.needs_init("m", "means_") and m.means_.shape[-1] != nf:
+            raise ValueError(f"X has {nf} features, but means_ has {m.means_.shape[-1]}")
+        m.n_features = nf
+        if self.needs_data() and self._missing(X):  # initialise from column-mean imputed X
+            with np.errstate(invalid="ignore"):
+                col = np.nanmean(X, axis=0)
+            X = np.where(np.isnan(X), np.nan_to_num(col)[None, :], X)
+        if self.needs_init("m", "means_"):
+            m.means_ = kmeans(X, m.n_components, check_random_state(m.random_state))
+        if self.needs_init("c", "covars_"):
+            cv = np.cov(X.T) + m.min_covar * np.eye(nf)
+            if not cv.shape:
+                cv.shape = (1, 1)
+            nc, ct = m.n_components, m.covariance_type
+            if ct == "spherical":
+                m.covars_ = np.full(nc, cv.mean())
+            elif ct == "tied":
+                m.covars_ = cv
+            elif ct == "diag":
+                m.covars_ = np.tile(np.diag(cv), (nc, 1))
+            else:
+                m.covars_ = np.tile(cv, (nc, 1, 1))
+
+    def check(self) -> None:
+        m = self.model
+        m.means_ = np.asarray(m.means_, dtype=np.float64)
+        if m.means_.ndim != 2 or m.means_.shape[0] != m.n_components:
+            raise ValueError("means_ must have shape (n_components, n_features)")
+        if not np.all(np.isfinite(m.means_)):
+            raise ValueError("means_ must be finite")
+        m.n_features = m.means_.shape[1]
+        if not hasattr(m, "_covars_"):
+            raise ValueError("covars_ must be set before fitting with init_params without 'c'")
+        self.validate_covars(m._covars_)
+        nf = m.n_features
+        if m.covariance_type in ("diag", "full", "tied") and m._covars_.shape[-1] != nf:
+            raise ValueError(f"covars_ do not match n_features={nf}")
+
+    def check_state(self, state: dict) -> None:
+        if "means_" in state:
+            means = stored_array(state, "means_", (self.model.n_components, None), finite=True)
+            if "n_features" in state and stored_count(state, "n_features") != means.shape[1]:
+                raise ValueError("n_features does not match means_")
+        if "_covars_" in state:
+            cv = state["_covars_"]
+            if type(cv) is not np.ndarray or cv.dtype != np.float64:
+                raise ValueError("covars_ must be a float64 array")
+            self.validate_covars(cv)
+
+    def is_fitted(self) -> bool:
+        return "means_" in vars(self.model) and "_covars_" in vars(self.model)
+
+    def n_fit_scalars(self) -> dict[str, int]:
+        m = self.model
+        nc, nf = m.n_components, m.n_features
+        return {
+            "m": nc * nf,
+            "c": {
+                "spherical": nc,
+                "diag": nc * nf,
+                "full": nc * nf * (nf + 1) // 2,
+                "tied": nf * (nf + 1) // 2,
+            }[m.covariance_type],
+        }
+
+    def validate_covars(self, cv: np.ndarray) -> None:
+        """Raise ``ValueError`` unless ``cv`` holds valid covariances of the
+        ``covariance_type`` (hmmlearn's shapes)."""
+        self.validate_params()
+        nc, ct = self.model.n_components, self.model.covariance_type
+        if not np.all(np.isfinite(cv)):
+            raise ValueError("covars must be finite")
+        if ct == "spherical":
+            if cv.shape != (nc,):
+                raise ValueError("'spherical' covars must have shape (n_components,)")
+            if np.any(cv <= 0):
+                raise ValueError("'spherical' covars must be positive")
+        elif ct == "diag":
+            if cv.ndim != 2 or cv.shape[0] != nc:
+                raise ValueError("'diag' covars must have shape (n_components, n_features)")
+            if np.any(cv <= 0):
+                raise ValueError("'diag' covars must be positive")
+        else:
+            mats = cv[None] if ct == "tied" else cv
+            if ct == "tied" and (cv.ndim != 2 or cv.shape[0] != cv.shape[1]):
+                raise ValueError("'tied' covars must have shape (n_features, n_features)")
+            if ct == "full" and (cv.ndim != 3 or cv.shape[0] != nc or cv.shape[1] != cv.shape[2]):
+                raise ValueError(
+                    "'full' covars must have shape (n_components, n_features, n_features)"
+                )
+            symmetric = np.isclose(mats, mats.transpose(0, 2, 1)).all(axis=(1, 2))
+            try:
+                np.linalg.cholesky(mats)
+                bad = np.flatnonzero(~symmetric)
+            except np.linalg.LinAlgError:
+                from scipy import linalg
+
+                bad = [
+                    n
+                    for n, m in enumerate(mats)
+                    if not symmetric[n] or np.any(linalg.eigvalsh(m) <= 0)
+                ]
+            if len(bad):
+                raise ValueError(
+                    f"component {bad[0]} of '{ct}' covars must be symmetric, positive-definite"
+                )
+
+    def cholesky(self) -> np.ndarray:
+        """Lower Cholesky factors (n_components, n_features, n_features), as hmmlearn."""
+        nc, nf = self.model.means_.shape
+        mats = np.broadcast_to(self.model._covars_, (nc, nf, nf))
+        try:
+            return np.ascontiguousarray(np.linalg.cholesky(mats))
+        except np.linalg.LinAlgError:
+            pass
+        from scipy import linalg  # the rare fallback: not on the import path
+
+        out = np.empty((nc, nf, nf))
+        for c, cv in enumerate(mats):
+            try:
+                out[c] = linalg.cholesky(cv, lower=True)
+            except linalg.LinAlgError:
+                try:
+                    out[c] = linalg.cholesky(cv + 1e-7 * np.eye(nf), lower=True)
+                except linalg.LinAlgError:
+                    raise ValueError("'covars' must be symmetric, positive-definite") from None
+        return out
+
+    def diag_covars(self) -> np.ndarray:
+        """Variances as (n_components, n_features), floored at the smallest float."""
+        m = self.model
+        nc, nf = m.means_.shape
+        cv = m._covars_[:, None] if m.covariance_type == "spherical" else m._covars_
+        return np.maximum(cv, _TINY, out=np.empty((nc, nf)))  # broadcasts a spherical cv
+
+    # ------------------------------------------------------------ likelihood
+
+    def log_likelihood(self, X: np.ndarray) -> np.ndarray:
+        m = self.model
+        if m.covariance_type in ("diag", "spherical"):
+            if self._missing(X):
+                return _k.log_density_diag_missing(X, m.means_, self.diag_covars())
+            return _k.log_density_diag(X, m.means_, self.diag_covars())
+        return _k.log_density_full(X, m.means_, self.cholesky())
+
+    def emission_model(self, X: np.ndarray) -> _k.EmissionArrays:
+        m = self.model
+        if m.covariance_type not in ("diag", "spherical"):
+            return _k.emissions(_k.EMIT_FULL, X=X, means=m.means_, chol=self.cholesky())
+        if self._missing(X):
+            return super().emission_model(X)
+        return _k.emissions(_k.EMIT_DIAG, X=X, means=m.means_, covars=self.diag_covars())
+
+    # ------------------------------------------------------------ statistics, M-step
+
+    def kernel_stats_kind(self, X: np.ndarray) -> int | None:
+        if not (self.fits("m") or self.fits("c")):
+            return _k.STATS_NONE
+        if self._missing(X):
+            return None
+        if not self.fits("c"):
+            return _k.STATS_MEANS
+        diag = self.model.covariance_type in ("diag", "spherical")
+        return _k.STATS_DIAG if diag else _k.STATS_FULL
+
+    def _with_post_f(self, stats: dict) -> dict:
+        """With ``allow_nan``, every partition carries per-feature posterior sums
+        (``post`` per feature where nothing is missing), so partitions add up."""
+        if self.model.allow_nan and "post" in stats and "post_f" not in stats:
+            nf = stats["obs"].shape[1]
+            stats["post_f"] = np.repeat(stats["post"][:, None], nf, axis=1)
+        return stats
+
+    def kernel_stats(self, r: _k.EStep) -> dict:
+        if not (self.fits("m") or self.fits("c")):
+            return {}
+        stats = {"post": r.post, "obs": r.obs}
+        if self.fits("c"):
+            diag = self.model.covariance_type in ("diag", "spherical")
+            stats["obs**2" if diag else "obs*obs.T"] = r.obs2
+        return self._with_post_f(stats)
+
+    def posterior_stats(self, X: np.ndarray, gamma: np.ndarray) -> dict:
+        stats: dict = {}
+        if not (self.fits("m") or self.fits("c")):
+            return stats
+        stats["post"] = gamma.sum(axis=0)
+        missing = np.isnan(X) if self.model.allow_nan else None
+        if missing is not None and missing.any():  # per-feature statistics of observed X
+            X = np.where(missing, 0.0, X)
+            stats["post_f"] = gamma.T @ (~missing).astype(np.float64)
+        stats["obs"] = gamma.T @ X
+        if self.fits("c"):
+            if self.model.covariance_type in ("diag", "spherical"):
+                stats["obs**2"] = gamma.T @ (X * X)
+            else:
+                nc, nf = self.model.n_components, X.shape[1]
+                out = np.empty((nc, nf, nf))
+                for c in range(nc):
+                    out[c] = (X * gamma[:, c : c + 1]).T @ X
+                stats["obs*obs.T"] = out
+        return self._with_post_f(stats)
+
+    def mstep(self, stats: dict) -> None:
+        m = self.model
+        means_prior, means_weight = m.means_prior, m.means_weight
+        if "post" not in stats:
+            return
+        denom = stats.get("post_f", stats["post"][:, None])
+        if self.fits("m"):
+            d = means_weight + denom
+            with np.errstate(divide="ignore", invalid="ignore"):
+                means = (means_weight * means_prior + stats["obs"]) / d
+            m.means_ = np.where(np.broadcast_to(d, means.shape) == 0, m.means_, means)
+        if not self.fits("c"):
+            return
+        covars_prior, covars_weight = m.covars_prior, m.covars_weight
+        meandiff = m.means_ - means_prior
+        ct = m.covariance_type
+        if ct in ("spherical", "diag"):
+            c_n = (
+                means_weight * meandiff**2
+                + stats["obs**2"]
+                - 2 * m.means_ * stats["obs"]
+                + m.means_**2 * denom
+            )
+            c_d = max(covars_weight - 1, 0) + denom
+            cv = (covars_prior + c_n) / np.maximum(c_d, 1e-5)
+            m._covars_ = cv.mean(axis=1) if ct == "spherical" else cv
+            return
+        nf = m.n_features
+        mw = np.asarray(means_weight, dtype=np.float64)
+        mw = mw.reshape(-1, 1, 1) if mw.ndim else mw
+        obsmean = np.einsum("ki,kj->kij", stats["obs"], m.means_)
+        c_n = (
+            mw * np.einsum("ki,kj->kij", meandiff, meandiff)
+            + stats["obs*obs.T"]
+            - obsmean
+            - obsmean.transpose(0, 2, 1)
+            + np.einsum("ki,kj->kij", m.means_, m.means_) * stats["post"][:, None, None]
+        )
+        cvweight = max(covars_weight - nf, 0)
+        if ct == "tied":
+            m._covars_ = (covars_prior + c_n.sum(axis=0)) / (cvweight + stats["post"].sum())
+        else:
+            d = cvweight + stats["post"][:, None, None]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cv = (covars_prior + c_n) / d
+            m._covars_ = np.where(np.broadcast_to(d, cv.shape) == 0, m._covars_, cv)
+
+    # ------------------------------------------------------------ sampling
+
+    def sample(self, state: int, random_state: np.random.RandomState) -> np.ndarray:
+        m = self.model
+        return random_state.multivariate_normal(m.means_[state], m.covars_[state])
+
+
+class GaussianHMM(BaseHMM):
+    """Hidden Markov model with Gaussian emissions (hmmlearn's ``GaussianHMM``).
+
+    Parameters
+    ----------
+    n_components : int, default=1
+    covariance_type : {"diag", "spherical", "full", "tied"}, default="diag"
+    min_covar : float, default=1e-3
+        Added to the diagonal of the initial covariance.
+    startprob_prior, transmat_prior : float or array, default=1.0
+        Dirichlet priors of ``startprob_`` and the rows of ``transmat_``.
+    means_prior, means_weight : float or array, default=0
+        Normal prior on ``means_``.
+    covars_prior, covars_weight : float or array, default=1e-2, 1
+        (Inverse-)Wishart / gamma prior on ``covars_``.
+    algorithm : {"viterbi", "map"}, default="viterbi"
+    random_state : int, RandomState or None
+    n_iter : int, default=10
+    tol : float, default=1e-2
+    verbose : bool, default=False
+    params, init_params : str, default="stmc"
+        Letters of the parameters updated by EM / initialised by ``fit``.
+    implementation : {"log", "scaling"}, default="log"
+    allow_nan : bool, default=False
+        fastgen only.  With ``covariance_type`` "diag" or "spherical", NaN entries of
+        ``X`` are missing values: they are marginalised out of the emission densities
+        and the M-step uses, per feature, only the frames where it was observed.
+
+    Attributes
+    ----------
+    n_features : int
+    startprob_ : float64 (n_components,)
+    transmat_ : float64 (n_components, n_components)
+    means_ : float64 (n_components, n_features)
+    covars_ : float64 (n_components, n_features, n_features)
+        Full matrices whatever ``covariance_type``; set it with hmmlearn's shapes
+        ``(n_components,)`` spherical, ``(n_components, n_features)`` diag,
+        ``(n_components, n_features, n_features)`` full, ``(n_features, n_features)`` tied.
+    monitor_ : ConvergenceMonitor
+    """
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        covariance_type: str = "diag",
+        min_covar: float = 1e-3,
+        startprob_prior: Any = 1.0,
+        transmat_prior: Any = 1.0,
+        means_prior: Any = 0,
+        means_weight: Any = 0,
+        covars_prior: Any = 1e-2,
+        covars_weight: Any = 1,
+        algorithm: str = "viterbi",
+        random_state: Any = None,
+        n_iter: int = 10,
+        tol: float = 1e-2,
+        verbose: bool = False,
+        params: str = "stmc",
+        init_params: str = "stmc",
+        implementation: str = "log",
+        allow_nan: bool = False,
+    ) -> None:
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.min_covar = min_covar
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+        self.allow_nan = allow_nan
+
+    emission_family = GaussianEmissions
+
+    @property
+    def covars_(self) -> np.ndarray:
+        """Covariance matrices, float64 (n_components, n_features, n_features)."""
+        cv = self._covars_
+        nc, ct = self.n_components, self.covariance_type
+        if ct == "full":
+            return cv
+        if ct == "diag":
+            return np.array([np.diag(c) for c in cv])
+        if ct == "tied":
+            return np.tile(cv, (nc, 1, 1))
+        return np.eye(self.means_.shape[1])[None] * np.ravel(cv)[:, None, None]
+
+    @covars_.setter
+    def covars_(self, covars: Any) -> None:
+        covars = np.array(covars, dtype=np.float64, copy=True)
+        GaussianEmissions(self).validate_covars(covars)
+        self._covars_ = covars
+
+
+GaussianHMM.__module__ = "fastgen.hmm"

@@ -1,0 +1,261 @@
+"""Poisson emissions: the family of :class:`PoissonHMM`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from fastgen._validation import check_array
+from fastgen.hmm._base import BaseHMM
+from fastgen.hmm._family import EmissionFamily
+from fastgen.hmm._util import check_random_state, stored_array, stored_count
+
+__all__ = ["PoissonEmissions", "PoissonHMM"]
+
+#: ``log(k!)`` for k below this comes from a table of ``math.lgamma``; above, from
+#: Stirling's series (error below 1e-20 there)
+_TABLE_SIZE = 1024
+_LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(_TABLE_SIZE)])
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def log_factorial(X: np.ndarray) -> np.ndarray:
+    """``log(X!)`` elementwise for non-negative integer-valued float64 ``X``."""
+    small = X < _TABLE_SIZE
+    if small.all():
+        return _LOG_FACTORIAL[X.astype(np.intp)]
+    z = X + 1.0
+    r = 1.0 / z
+    r2 = r * r
+    out = (z - 0.5) * np.log(z) - z + _HALF_LOG_2PI + r * (1 / 12 - r2 * (1 / 360 - r2 / 1260))
+    out[small] = _LOG_FACTORIAL[X[small].astype(np.intp)]
+    return out
+
+
+class Counts(NamedTuple):
+    """Validated counts with their parameter-free term, computed once per fit."""
+
+    X: np.ndarray  # float64 (n_samples, n_features), non-negative integers
+    log_factorial: np.ndarray  # float64 (n_samples,): sum over features of log(x!)
+
+
+class PoissonEmissions(EmissionFamily):
+    """Independent Poisson counts per feature with rates ``lambdas_[state]``.
+
+    The frame log-likelihoods ``X @ log(lambdas_).T - lambdas_.sum(1) - log(X!)`` go to
+    the kernels as precomputed frames; the statistics (``post``, ``obs = gamma.T @ X``)
+    come from the posteriors.
+    """
+
+    letters = "l"
+    state_attributes = ("lambdas_", "n_features")
+
+    # ------------------------------------------------------------ data
+
+    def validate_X(self, X: Any) -> np.ndarray:
+        name = type(self.model).__name__
+        X = check_array(X, dtype=None, estimator_name=name)
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"{name} needs numeric counts, got dtype {X.dtype}")
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        if (X < 0).any():
+            raise ValueError(f"{name} needs non-negative counts; X holds negative values")
+        if not np.array_equal(X, np.floor(X)):
+            raise ValueError(f"{name} needs integer counts; X holds non-integer values")
+        return X
+
+    def check_data(self, X: np.ndarray) -> None:
+        nf = self.model.lambdas_.shape[1]
+        if X.shape[1] != nf:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self.model).__name__} is expecting "
+                f"{nf} features"
+            )
+
+    def prepare(self, X: Any) -> Counts:
+        if isinstance(X, Counts):
+            return X
+        return Counts(X, log_factorial(X).sum(axis=1))
+
+    # ------------------------------------------------------------ parameters
+
+    def needs_data(self) -> bool:
+        return self.needs_init("l", "lambdas_")
+
+    def initialize(self, X: np.ndarray, lengths: np.ndarray, random_state: Any) -> None:
+        m = self.model
+        nf = X.shape[1]
+        if not self.needs_init("l", "lambdas_") and np.shape(m.lambdas_)[-1] != nf:
+            raise ValueError(f"X has {nf} features, but lambdas_ has {np.shape(m.lambdas_)[-1]}")
+        m.n_features = nf
+        if self.needs_init("l", "lambdas_"):
+            # method of moments, hmmlearn's draw (a fresh generator from an int seed)
+            mean, var = X.mean(), X.var()
+            shape = (m.n_components, nf)
+            if mean > 0 and var > 0:
+                rs = check_random_state(m.random_state)
+                m.lambdas_ = rs.gamma(shape=mean**2 / var, scale=var / mean, size=shape)
+            else:  # constant counts: the gamma draw is undefined
+                m.lambdas_ = np.full(shape, float(mean))
+
+    def check(self) -> None:
+        m = self.model
+        lambdas = np.atleast_2d(np.asarray(m.lambdas_, dtype=np.float64))
+        nf = getattr(m, "n_features", None)
+        nf = lambdas.shape[1] if nf is None else nf
+        if lambdas.shape != (m.n_components, nf):
+            raise ValueError("lambdas_ must have shape (n_components, n_features)")
+        if not (np.isfinite(lambdas).all() and (lambdas >= 0).all()):
+            raise ValueError("lambdas_ must be finite and non-negative")
+        m.lambdas_ = lambdas
+        m.n_features = nf
+
+    def check_state(self, state: dict) -> None:
+        if "lambdas_" in state:
+            shape = (self.model.n_components, None)
+            lambdas = stored_array(state, "lambdas_", shape, finite=True)
+            if (lambdas < 0).any():
+                raise ValueError("lambdas_ must be non-negative")
+            if "n_features" in state and stored_count(state, "n_features") != lambdas.shape[1]:
+                raise ValueError("n_features does not match lambdas_")
+
+    def is_fitted(self) -> bool:
+        return "lambdas_" in vars(self.model)
+
+    def n_fit_scalars(self) -> dict[str, int]:
+        return {"l": self.model.n_components * self.model.n_features}
+
+    # ------------------------------------------------------------ likelihood
+
+    def log_likelihood(self, X: Any) -> np.ndarray:
+        counts = self.prepare(X)
+        lambdas = self.model.lambdas_
+        zero = lambdas == 0
+        with np.errstate(divide="ignore"):
+            log_lambdas = np.log(np.where(zero, 1.0, lambdas))  # 0 log 0 = 0
+        out = counts.X @ log_lambdas.T
+        out -= lambdas.sum(axis=1)
+        out -= counts.log_factorial[:, None]
+        if zero.any():  # a positive count where the rate is 0: impossible
+            out[((counts.X > 0).astype(np.float64) @ zero.T) > 0] = -np.inf
+        return out
+
+    # ------------------------------------------------------------ statistics, M-step
+
+    def posterior_stats(self, X: Any, gamma: np.ndarray) -> dict:
+        if not self.fits("l"):
+            return {}
+        return {"post": gamma.sum(axis=0), "obs": gamma.T @ self.prepare(X).X}
+
+    def mstep(self, stats: dict) -> None:
+        """hmmlearn's update: ``(lambdas_prior + n * y_bar) / (lambdas_weight + n)`` with
+        ``y_bar = obs / post`` per state and ``n`` the total posterior mass."""
+        if not self.fits("l"):
+            return
+        m = self.model
+        post = stats["post"]
+        n = post.sum()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y_bar = stats["obs"] / post[:, None]
+            lambdas = (m.lambdas_prior + n * y_bar) / (m.lambdas_weight + n)
+        m.lambdas_ = np.where((post == 0)[:, None], m.lambdas_, lambdas)
+
+    # ------------------------------------------------------------ sampling
+
+    def sample(self, state: int, random_state: np.random.RandomState) -> np.ndarray:
+        return random_state.poisson(self.model.lambdas_[state])
+
+
+class PoissonHMM(BaseHMM):
+    """Hidden Markov model with Poisson emissions (hmmlearn's ``PoissonHMM``).
+
+    Every feature of a frame is an independent Poisson count whose rate depends on
+    the hidden state.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+    startprob_prior, transmat_prior : float or array, default=1.0
+        Dirichlet priors of ``startprob_`` and the rows of ``transmat_``.
+    lambdas_prior, lambdas_weight : float or array, default=0.0
+        Gamma prior (shape, rate) on ``lambdas_``, as hmmlearn applies it: the update
+        is ``(lambdas_prior + n * y_bar) / (lambdas_weight + n)`` with ``y_bar`` the
+        state's posterior mean count and ``n`` the total posterior mass.
+    algorithm : {"viterbi", "map"}, default="viterbi"
+    random_state : int, RandomState or None
+    n_iter : int, default=10
+    tol : float, default=1e-2
+    verbose : bool, default=False
+    params, init_params : str, default="stl"
+        Letters of the parameters updated by EM / initialised by ``fit``: ``s``
+        startprob, ``t`` transmat, ``l`` lambdas.  ``lambdas_`` starts from a gamma
+        draw matching the mean and variance of ``X`` (hmmlearn's method of moments).
+    implementation : {"log", "scaling"}, default="log"
+
+    Attributes
+    ----------
+    n_features : int
+    startprob_ : float64 (n_components,)
+    transmat_ : float64 (n_components, n_components)
+    lambdas_ : float64 (n_components, n_features)
+        Poisson rate of every feature in every state.
+    monitor_ : ConvergenceMonitor
+
+    Notes
+    -----
+    ``X`` holds non-negative integer counts (integer dtype, or floats holding
+    integers); anything else raises ``ValueError``.  A state that receives no
+    posterior mass keeps its ``lambdas_`` (hmmlearn: NaN).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.hmm import PoissonHMM
+    >>> truth = PoissonHMM(2, init_params="", random_state=0)
+    >>> truth.startprob_ = np.array([0.5, 0.5])
+    >>> truth.transmat_ = np.array([[0.9, 0.1], [0.2, 0.8]])
+    >>> truth.lambdas_ = np.array([[1.0, 8.0], [6.0, 0.5]])
+    >>> X, states = truth.sample(500)
+    >>> model = PoissonHMM(2, n_iter=50, random_state=0).fit(X)
+    >>> model.lambdas_.shape
+    (2, 2)
+    >>> bool((model.predict(X) == states).mean() > 0.9 or (model.predict(X) != states).mean() > 0.9)
+    True
+    """
+
+    emission_family = PoissonEmissions
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        startprob_prior: Any = 1.0,
+        transmat_prior: Any = 1.0,
+        lambdas_prior: Any = 0.0,
+        lambdas_weight: Any = 0.0,
+        algorithm: str = "viterbi",
+        random_state: Any = None,
+        n_iter: int = 10,
+        tol: float = 1e-2,
+        verbose: bool = False,
+        params: str = "stl",
+        init_params: str = "stl",
+        implementation: str = "log",
+    ) -> None:
+        self.n_components = n_components
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.lambdas_prior = lambdas_prior
+        self.lambdas_weight = lambdas_weight
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+
+
+PoissonHMM.__module__ = "fastgen.hmm"

@@ -1,0 +1,288 @@
+"""fastgen's PoissonHMM against hmmlearn's: scores, posteriors, paths, EM steps.
+
+Every comparison sets the parameters explicitly (``init_params=""``).  Also: input
+checks, hmmlearn's own ``test_poisson_hmm.py`` with fastgen swapped in, the Dask fit.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from fastgen._base import clone
+from fastgen.hmm import PoissonHMM
+from fastgen.hmm._poisson import log_factorial
+
+H = pytest.importorskip("hmmlearn.hmm")
+
+IMPLS = ["log", "scaling"]
+LENGTHS = {"one": None, "ragged": [17, 1, 30, 2, 10, 40]}
+K, NF = 3, 4
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.RandomState(0)
+    params = {
+        "startprob_": rng.dirichlet(np.ones(K)),
+        "transmat_": rng.dirichlet(np.ones(K), size=K),
+        "lambdas_": rng.gamma(2.0, 2.0, size=(K, NF)),
+    }
+    X = rng.poisson(params["lambdas_"][rng.randint(0, K, 100)])
+    return params, X
+
+
+def pair(problem, impl, **kw):
+    """hmmlearn's and fastgen's PoissonHMM with the same explicit parameters."""
+    params, _ = problem
+    out = []
+    for cls in (H.PoissonHMM, PoissonHMM):
+        m = cls(K, init_params="", implementation=impl, **kw)
+        for name, value in params.items():
+            setattr(m, name, value.copy())
+        out.append(m)
+    return out
+
+
+@pytest.mark.parametrize("lengths", LENGTHS.values(), ids=LENGTHS.keys())
+@pytest.mark.parametrize("impl", IMPLS)
+def test_inference_matches_hmmlearn(problem, impl, lengths):
+    ref, ours = pair(problem, impl)
+    X = problem[1]
+    assert_allclose(ours.score(X, lengths), ref.score(X, lengths), rtol=1e-8)
+    lp, post = ours.score_samples(X, lengths)
+    ref_lp, ref_post = ref.score_samples(X, lengths)
+    assert_allclose(lp, ref_lp, rtol=1e-8)
+    assert_allclose(post, ref_post, rtol=1e-8, atol=1e-12)
+    for algorithm in ("viterbi", "map"):
+        a = ours.decode(X, lengths, algorithm=algorithm)
+        b = ref.decode(X, lengths, algorithm=algorithm)
+        assert_allclose(a[0], b[0], rtol=1e-8)
+        assert_array_equal(a[1], b[1])
+    assert_array_equal(ours.predict(X, lengths), ref.predict(X, lengths))
+    assert_allclose(ours.aic(X, lengths), ref.aic(X, lengths), rtol=1e-8)
+    assert_allclose(ours.bic(X, lengths), ref.bic(X, lengths), rtol=1e-8)
+
+
+@pytest.mark.parametrize("lengths", LENGTHS.values(), ids=LENGTHS.keys())
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize(
+    "kw",
+    [{}, {"lambdas_prior": 0.7, "lambdas_weight": 2.0, "startprob_prior": 1.5,
+          "transmat_prior": 1.2}, {"params": "l"}, {"params": "st"}],
+    ids=["default", "priors", "lambdas-only", "chain-only"],
+)  # fmt: skip
+def test_em_steps_match_hmmlearn(problem, impl, lengths, kw):
+    ref, ours = pair(problem, impl, n_iter=5, tol=-np.inf, **kw)
+    X = problem[1]
+    ref.fit(X, lengths)
+    ours.fit(X, lengths)
+    for name in ("startprob_", "transmat_", "lambdas_"):
+        assert_allclose(getattr(ours, name), getattr(ref, name), rtol=1e-6, err_msg=name)
+    assert_allclose(list(ours.monitor_.history), list(ref.monitor_.history), rtol=1e-8)
+    assert ours.monitor_.iter == ref.monitor_.iter == 5
+
+
+def test_zero_rates_and_zero_counts(problem):
+    """A rate of 0 gives probability 1 to a zero count and 0 to any other (scipy's)."""
+    ref, ours = pair(problem, "log")
+    lam = problem[0]["lambdas_"].copy()
+    lam[1, 2] = 0.0
+    ref.lambdas_, ours.lambdas_ = lam, lam.copy()
+    X = problem[1].copy()
+    X[:, 2] = np.where(np.arange(len(X)) % 3 == 0, X[:, 2], 0)
+    assert_allclose(ours.score(X), ref.score(X), rtol=1e-8)
+    assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=1e-8, atol=1e-12)
+    assert_array_equal(ours.predict(X), ref.predict(X))
+    frames = ours.emission_family(ours).log_likelihood(X.astype(float))
+    assert np.isneginf(frames[X[:, 2] > 0, 1]).all()
+    assert np.isfinite(frames[X[:, 2] == 0]).all()
+
+
+def test_log_factorial_matches_lgamma():
+    import math
+
+    x = np.array([0, 1, 2, 10, 1023, 1024, 1025, 5000, 10**6, 10**12], dtype=np.float64)
+    want = np.array([math.lgamma(v + 1) for v in x])
+    assert_allclose(log_factorial(x), want, rtol=2e-15)
+    assert_allclose(log_factorial(x[:4]), want[:4], rtol=0)
+
+
+def test_empty_state_keeps_its_rates(problem):
+    params, X = problem
+    m = PoissonHMM(K, init_params="", n_iter=3, tol=-np.inf)
+    m.startprob_ = np.array([1.0, 0.0, 0.0])
+    m.transmat_ = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    m.lambdas_ = params["lambdas_"].copy()
+    m.fit(X)
+    assert np.isfinite(m.lambdas_).all()
+    assert_array_equal(m.lambdas_[1:], params["lambdas_"][1:])
+    assert_allclose(m.lambdas_[0], X.mean(axis=0))
+
+
+def test_float_counts_equal_integer_counts(problem):
+    _, ours = pair(problem, "log")
+    X = problem[1]
+    assert ours.score(X.astype(np.float32)) == ours.score(X)
+    assert ours.score(X.astype(np.uint8)) == ours.score(X)
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.array([[1, -1, 0, 2]]), "non-negative"),
+        (np.array([[1.0, 0.5, 0.0, 2.0]]), "integer counts"),
+        (np.array([[1.0, np.nan, 0.0, 2.0]]), "NaN"),
+        (np.array([[1.0, np.inf, 0.0, 2.0]]), "infinity"),
+        (np.array([["a", "b", "c", "d"]]), "numeric|could not convert"),
+        (np.ones((3, 5)), "5 features"),
+    ],
+)
+def test_bad_counts_raise(problem, X, match):
+    _, ours = pair(problem, "log")
+    for call in (ours.score, ours.predict, ours.fit):
+        with pytest.raises(ValueError, match=match):
+            call(X)
+
+
+def test_fit_from_scratch_and_sklearn_conventions(problem):
+    X = problem[1]
+    m = PoissonHMM(K, n_iter=20, random_state=0)
+    assert m.get_params()["lambdas_prior"] == 0.0
+    assert m.fit(X) is m
+    assert m.lambdas_.shape == (K, NF) and m.n_features == NF
+    assert np.diff(list(m.monitor_.history)).min() > -1e-6
+    c = clone(m)
+    assert not hasattr(c, "lambdas_") and c.get_params() == m.get_params()
+    # the starting rates are hmmlearn's draw (same random stream)
+    ref = H.PoissonHMM(K, n_iter=0, random_state=0)
+    ref._init(X)
+    ours = PoissonHMM(K, n_iter=0, random_state=0)
+    ours._init(X)
+    for name in ("startprob_", "transmat_", "lambdas_"):
+        assert_allclose(getattr(ours, name), getattr(ref, name), rtol=1e-15)
+
+
+def test_sample_matches_hmmlearn_stream(problem):
+    ref, ours = pair(problem, "log")
+    a, b = ours.sample(50, random_state=3), ref.sample(50, random_state=3)
+    assert_array_equal(a[0], b[0])
+    assert_array_equal(a[1], b[1])
+    assert a[0].dtype.kind == "i"
+
+
+def test_constructor_defaults_match_hmmlearn():
+    import inspect
+
+    ours = inspect.signature(PoissonHMM).parameters
+    ref = inspect.signature(H.PoissonHMM).parameters
+    assert list(ours) == list(ref)
+    assert {k: v.default for k, v in ours.items()} == {k: v.default for k, v in ref.items()}
+
+
+def test_large_problem_matches_hmmlearn():
+    """Many sequences (the lane-wise kernels), more states."""
+    rng = np.random.RandomState(1)
+    k, nf = 6, 5
+    lam = rng.gamma(2.0, 3.0, size=(k, nf))
+    X = rng.poisson(lam[rng.randint(0, k, 3000)])
+    lengths = rng.multinomial(3000 - 100, np.ones(100) / 100) + 1
+    models = []
+    for cls in (H.PoissonHMM, PoissonHMM):
+        m = cls(k, init_params="", n_iter=3, tol=-np.inf)
+        m.startprob_ = np.full(k, 1 / k)
+        m.transmat_ = rng.dirichlet(np.ones(k) * 5, size=k) if not models else models[0].transmat_
+        m.lambdas_ = lam.copy()
+        models.append(m)
+    models[1].transmat_ = models[0].transmat_.copy()
+    ref, ours = models
+    assert_array_equal(ours.predict(X, lengths), ref.predict(X, lengths))
+    assert_allclose(ours.score(X, lengths), ref.score(X, lengths), rtol=1e-8)
+    ref.fit(X, lengths)
+    ours.fit(X, lengths)
+    assert_allclose(ours.lambdas_, ref.lambdas_, rtol=1e-6)
+    assert_allclose(ours.transmat_, ref.transmat_, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- hmmlearn's suite
+
+_SWAP = """
+from fastgen.hmm import PoissonHMM as _FastgenPoissonHMM  # noqa: E402  (swapped in)
+
+hmm = type("hmm", (), {"PoissonHMM": _FastgenPoissonHMM})
+
+
+def test_fastgen_poisson_hmm_is_swapped_in():
+    assert hmm.PoissonHMM.__module__.startswith("fastgen."), hmm.PoissonHMM
+
+"""
+_MARKER = "\nclass TestPoissonHMM:"
+
+
+def test_hmmlearn_poisson_tests_pass_with_fastgen(tmp_path: Path) -> None:
+    """hmmlearn's own ``tests/test_poisson_hmm.py``, its ``hmm.PoissonHMM`` fastgen's."""
+    import hmmlearn
+
+    source_dir = Path(hmmlearn.__file__).parent / "tests"
+    source = source_dir / "test_poisson_hmm.py"
+    if not source.exists():
+        pytest.skip("this hmmlearn installation ships no tests")
+    text = source.read_text(encoding="utf-8")
+    assert _MARKER in text, "hmmlearn's test_poisson_hmm.py changed shape: update the swap"
+    pkg = tmp_path / "hmmlearn_tests"
+    pkg.mkdir()
+    for helper in ("__init__.py", "conftest.py"):
+        (pkg / helper).write_text((source_dir / helper).read_text(encoding="utf-8"))
+    (pkg / "test_poisson_hmm.py").write_text(text.replace(_MARKER, _SWAP + _MARKER, 1))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "hmmlearn_tests"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env={**__import__("os").environ, "HMMLEARN_SEED": "0"},
+    )  # fmt: skip
+    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "13 passed" in summary and "failed" not in summary, summary
+
+
+# --------------------------------------------------------------------------- Dask
+
+
+@pytest.mark.parametrize("init_params", ["", "stl"])
+def test_dask_fit_equals_local_fit(problem, init_params):
+    dask = pytest.importorskip("dask")
+    db = pytest.importorskip("dask.bag")
+    from fastgen import dask as fd
+
+    params, X = problem
+    bounds = np.cumsum([0, *LENGTHS["ragged"]])
+    seqs = [X[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    models = []
+    for _ in range(2):
+        m = PoissonHMM(K, init_params=init_params, n_iter=6, tol=-np.inf, random_state=0)
+        if not init_params:
+            for name, value in params.items():
+                setattr(m, name, value.copy())
+        models.append(m)
+    local, dist = models
+    local.fit(seqs)
+    with dask.config.set(scheduler="sync"):
+        assert fd.fit_hmm(dist, db.from_sequence(seqs, npartitions=3)) is dist
+    for name in ("startprob_", "transmat_", "lambdas_"):
+        assert_allclose(getattr(dist, name), getattr(local, name), rtol=1e-10, err_msg=name)
+    assert_allclose(list(dist.monitor_.history), list(local.monitor_.history), rtol=1e-10)
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner()
+    tests = finder.find(PoissonHMM, "PoissonHMM", globs={})
+    for test in tests:
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.attempted >= 6 and result.failed == 0, result
