@@ -551,7 +551,7 @@ SPECS: dict[str, Spec] = {
         "fastgen.text._tfidf", "TfidfTransformer",
         optional=("idf_", "n_features_in_", "feature_names_in_"),
         check=_check_tfidf_transformer, summary=_summary_tfidf_transformer,
-        fitted=lambda est: _has(est, "n_features_in_") or _has(est, "idf_"),
+        fitted=lambda est: "n_features_in_" in vars(est) or "idf_" in vars(est),
         coerce={"idf_": _idf_for_file},
     ),
     "fastgen.TfidfVectorizer": Spec(
