@@ -387,6 +387,16 @@ def test_sorted_ids_follow_python_string_order(terms):
     assert [terms[i] for i in order] == sorted(terms)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="ab\x00\x7f\xff\u0100\U0010ffff", max_size=9), unique=True,
+                max_size=60))
+def test_sorted_ids_break_ties_past_the_sort_key(terms):
+    # few letters, long terms: many share their first three code points (the
+    # sort key) and are ordered by the rest; U+0000 and U+10FFFF bound the key
+    order = _text.TermTable.from_terms(terms).sorted_ids()
+    assert [terms[i] for i in order] == sorted(terms)
+
+
 def test_hash_counts_rejects_unknown_norm():
     with pytest.raises(ValueError, match="unknown norm"):
         _text.hash_counts(["ab"], 16, True, WORD, 1, 1, 2, norm=-1)

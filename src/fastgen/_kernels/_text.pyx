@@ -24,7 +24,6 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, realloc
 from posix.stdlib cimport posix_memalign
 from libc.string cimport memcpy, memset
-from libcpp.algorithm cimport sort
 from libcpp.vector cimport vector
 
 from fastgen._kernels._weighting cimport (
@@ -113,6 +112,46 @@ cdef extern from *:
         void clear() noexcept nogil
         void shrink() noexcept nogil
         T *release() noexcept nogil
+
+# Sorting a table's terms by code point (``TermTable.sorted_ids``). Each term
+# gets a 64-bit key from its first three code points (each + 1 in 21 bits, 0
+# past the end, so a prefix sorts first); only terms sharing that key are
+# compared further, from their fourth code point on.
+cdef extern from *:
+    """
+    #include <algorithm>
+    #include <new>
+    #include <vector>
+    struct FgTermKey { uint64_t key; int32_t id; };
+    static bool fg_sort_terms(const uint32_t *arena, const int64_t *offsets, int32_t n,
+                              int32_t *out) {
+        std::vector<FgTermKey> keys;
+        try { keys.resize((size_t)n); } catch (const std::bad_alloc &) { return false; }
+        for (int32_t t = 0; t < n; ++t) {
+            const uint32_t *rec = arena + offsets[t];
+            uint64_t len = (uint64_t)rec[0] | ((uint64_t)rec[1] << 32), key = 0;
+            for (int j = 0; j < 3; ++j)
+                key = (key << 21) | ((uint64_t)j < len ? (uint64_t)rec[2 + j] + 1 : 0);
+            keys[(size_t)t] = FgTermKey{key, t};
+        }
+        auto less = [arena, offsets](const FgTermKey &a, const FgTermKey &b) {
+            if (a.key != b.key) return a.key < b.key;
+            const uint32_t *ra = arena + offsets[a.id], *rb = arena + offsets[b.id];
+            uint64_t na = (uint64_t)ra[0] | ((uint64_t)ra[1] << 32);
+            uint64_t nb = (uint64_t)rb[0] | ((uint64_t)rb[1] << 32);
+            uint64_t m = na < nb ? na : nb;
+            for (uint64_t i = 3; i < m; ++i)
+                if (ra[2 + i] != rb[2 + i]) return ra[2 + i] < rb[2 + i];
+            return na < nb;
+        };
+        std::sort(keys.begin(), keys.end(), less);
+        for (int32_t t = 0; t < n; ++t) out[t] = keys[(size_t)t].id;
+        return true;
+    }
+    """
+    bint fg_sort_terms(const uint32_t *arena, const int64_t *offsets, int32_t n,
+                       int32_t *out) noexcept nogil
+
 
 cdef extern from *:
     void __builtin_prefetch(const void *addr) noexcept nogil
@@ -450,23 +489,15 @@ cdef class TermTable:
 
     def sorted_ids(self):
         """Ids ordered by their terms as Python orders ``str`` (by code point), int32."""
-        cdef cnp.ndarray[int32_t, ndim=1] ids = np.arange(self.size(), dtype=np.int32)
-        cdef int32_t *first = <int32_t *>cnp.PyArray_DATA(ids)
-        global _SORTING
-        _SORTING = self   # the comparator's table; the GIL is held throughout
-        sort(first, first + self.size(), _term_less)
-        _SORTING = None
+        cdef int32_t n = self.size()
+        cdef cnp.ndarray[int32_t, ndim=1] ids = np.empty(n, dtype=np.int32)
+        cdef bint ok
+        with nogil:
+            ok = fg_sort_terms(self.arena.data(), self.offsets.data(), n,
+                               <int32_t *>cnp.PyArray_DATA(ids))
+        if not ok:
+            raise MemoryError("out of memory while sorting terms")
         return ids
-
-    cdef inline bint less(self, int32_t a, int32_t b) noexcept nogil:
-        cdef int64_t oa = self.offsets[a], ob = self.offsets[b]
-        cdef Py_ssize_t na = self.term_len(oa), nb = self.term_len(ob), i
-        cdef const cp_t *pa = self.arena.data() + oa + 2
-        cdef const cp_t *pb = self.arena.data() + ob + 2
-        for i in range(na if na < nb else nb):
-            if pa[i] != pb[i]:
-                return pa[i] < pb[i]
-        return na < nb
 
     def merge(self, TermTable other not None):
         """Add ``other``'s terms in its id order; return its id -> our id map."""
@@ -485,19 +516,12 @@ cdef class TermTable:
         return mapping
 
 
-cdef TermTable _SORTING = None
-
-
 cdef bint any_negative(const int32_t[::1] v) noexcept:
     cdef Py_ssize_t i
     for i in range(v.shape[0]):
         if v[i] < 0:
             return True
     return False
-
-
-cdef bint _term_less(int32_t a, int32_t b) noexcept:
-    return _SORTING.less(a, b)
 
 
 cdef inline bint _same16(const uint16_t *a, const cp_t *b, Py_ssize_t n) noexcept nogil:
