@@ -70,6 +70,21 @@ cdef extern from *:
     """
     #include <cstdlib>
     #include <cstdint>
+    #if defined(__linux__)
+    #include <sys/mman.h>
+    #endif
+    /* Ask for transparent huge pages over the 2 MiB-aligned part of a large block:
+       one page fault (and one TLB entry) per 2 MiB instead of per 4 KiB. */
+    static inline void fg_advise_huge(void *p, size_t bytes) {
+    #if defined(__linux__) && defined(MADV_HUGEPAGE)
+        const uintptr_t huge = (uintptr_t)1 << 21;
+        uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+        uintptr_t b = ((uintptr_t)p + bytes) & ~(huge - 1);
+        if (b > a) madvise((void *)a, b - a, MADV_HUGEPAGE);
+    #else
+        (void)p; (void)bytes;
+    #endif
+    }
     template <typename T> struct FgPodVec {
         T *ptr; size_t len; size_t cap; bool failed;
         FgPodVec() : ptr(nullptr), len(0), cap(0), failed(false) {}
@@ -112,6 +127,7 @@ cdef extern from *:
         void clear() noexcept nogil
         void shrink() noexcept nogil
         T *release() noexcept nogil
+    void fg_advise_huge(void *p, size_t bytes) noexcept nogil
 
 # Sorting a table's terms by code point (``TermTable.sorted_ids``). Each term
 # gets a 64-bit key from its first three code points (each + 1 in 21 bits, 0
@@ -368,12 +384,24 @@ cdef class TermTable:
     def __dealloc__(self):
         free(self.slots)
 
-    cdef bint _reset_slots(self, uint64_t n_slots) noexcept nogil:
-        """Replace the slots by ``n_slots`` empty ones (a power of two); False if out of memory."""
+    cdef bint _reset_slots(self, uint64_t n_slots, bint huge=False) noexcept nogil:
+        """Replace the slots by ``n_slots`` empty ones (a power of two); False if out of memory.
+
+        ``huge``: on transparent huge pages if the slots fill 2 MiB or more, for a
+        table that will be looked up at random many times (fewer TLB misses);
+        not for tables still growing, whose short-lived blocks would each pay
+        for zeroing and compacting huge pages.
+        """
         cdef void *mem = NULL
         cdef uint64_t i
-        if n_slots > (<uint64_t>1 << 58) or posix_memalign(&mem, 64, n_slots * sizeof(Slot)) != 0:
+        cdef size_t size = n_slots * sizeof(Slot)
+        cdef size_t align = 64
+        if huge and size >= (<size_t>2 << 20):
+            align = <size_t>2 << 20
+        if n_slots > (<uint64_t>1 << 58) or posix_memalign(&mem, align, size) != 0:
             return False
+        if align > 64:
+            fg_advise_huge(mem, size)
         free(self.slots)
         self.slots = <Slot *>mem
         for i in range(n_slots):
@@ -383,11 +411,22 @@ cdef class TermTable:
 
     @staticmethod
     def from_terms(terms):
-        """Build a table whose ids follow the order of ``terms`` (all distinct)."""
+        """Build a table whose ids follow the order of ``terms`` (all distinct).
+
+        A list or tuple of terms is given its final number of slots at once (no
+        rehashing while it fills), on huge pages when large: such tables are
+        vocabularies, looked up for every token of every document transformed.
+        """
         cdef TermTable t = TermTable()
         cdef vector[cp_t] buf
         cdef str s
         cdef int32_t tid
+        cdef uint64_t n_slots = 64
+        if isinstance(terms, (list, tuple)):
+            while n_slots <= 2 * <uint64_t>len(terms):
+                n_slots *= 2
+            if n_slots > 64 and not t._reset_slots(n_slots, True):
+                raise MemoryError("out of memory while building a term table")
         for s in terms:
             _load(s, buf)
             tid = t.insert(buf.data(), <Py_ssize_t>buf.size())
