@@ -384,6 +384,16 @@ def test_sorted_ids_follow_python_string_order(terms):
     assert [terms[i] for i in order] == sorted(terms)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="ab\x00\x7f\xff\u0100\U0010ffff", max_size=9), unique=True,
+                max_size=60))
+def test_sorted_ids_break_ties_past_the_sort_key(terms):
+    # few letters, long terms: many share their first three code points (the
+    # sort key) and are ordered by the rest; U+0000 and U+10FFFF bound the key
+    order = _text.TermTable.from_terms(terms).sorted_ids()
+    assert [terms[i] for i in order] == sorted(terms)
+
+
 def test_hash_counts_rejects_unknown_norm():
     with pytest.raises(ValueError, match="unknown norm"):
         _text.hash_counts(["ab"], 16, True, WORD, 1, 1, 2, norm=-1)
@@ -403,6 +413,24 @@ def test_long_documents_come_out_sorted_and_counted(n_words):
         for w in docs[d].split():
             expected[w] = expected.get(w, 0) + 1
         assert {terms[i]: c for i, c in zip(indices[a:b], counts[a:b], strict=True)} == expected
+
+
+@pytest.mark.parametrize("sized", [True, False])
+def test_from_terms_large_table_looks_up_and_grows(sized):
+    # 40,000 terms: a list gets its final slots at once (2 MiB or more: huge
+    # pages); a generator grows as terms come. Both look up every term, miss
+    # the others and keep growing correctly past the size given.
+    terms = [f"t{i}" for i in range(40_000)]
+    table = _text.TermTable.from_terms(terms if sized else iter(terms))
+    assert len(table) == len(terms) and table.terms() == terms
+    docs = ["t0 t39999 nope t123", "t7 t7 x1"]
+    indptr, indices, counts = _text.count(docs, table, False, WORD, 1, 1, 2)
+    assert indptr.tolist() == [0, 3, 4]
+    assert indices.tolist() == [0, 123, 39999, 7] and counts.tolist() == [1, 1, 1, 2]
+    grown = [f"u{i}" for i in range(40_000)]
+    indptr, indices, _ = _text.count([" ".join(grown)], table, True, WORD, 1, 1, 2)
+    assert indices.tolist() == list(range(40_000, 80_000))
+    assert table.terms() == terms + grown
 
 
 def test_term_table_inline_and_arena_terms():

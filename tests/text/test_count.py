@@ -295,7 +295,7 @@ def test_inverse_transform_ignores_explicit_zeros():
     assert list(fg.inverse_transform(X)[0]) == ["aa", "cc"]
 
 
-@pytest.mark.parametrize("n_jobs", [1, 2, -1, None])
+@pytest.mark.parametrize("n_jobs", [1, 2, 3, -1, None])  # 3: pieces placed in 3 row ranges each
 @pytest.mark.parametrize(
     "params",
     [

@@ -24,7 +24,6 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, realloc
 from posix.stdlib cimport posix_memalign
 from libc.string cimport memcpy, memset
-from libcpp.algorithm cimport sort
 from libcpp.vector cimport vector
 
 from fastgen._kernels._weighting cimport (
@@ -71,6 +70,21 @@ cdef extern from *:
     """
     #include <cstdlib>
     #include <cstdint>
+    #if defined(__linux__)
+    #include <sys/mman.h>
+    #endif
+    /* Ask for transparent huge pages over the 2 MiB-aligned part of a large block:
+       one page fault (and one TLB entry) per 2 MiB instead of per 4 KiB. */
+    static inline void fg_advise_huge(void *p, size_t bytes) {
+    #if defined(__linux__) && defined(MADV_HUGEPAGE)
+        const uintptr_t huge = (uintptr_t)1 << 21;
+        uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+        uintptr_t b = ((uintptr_t)p + bytes) & ~(huge - 1);
+        if (b > a) madvise((void *)a, b - a, MADV_HUGEPAGE);
+    #else
+        (void)p; (void)bytes;
+    #endif
+    }
     template <typename T> struct FgPodVec {
         T *ptr; size_t len; size_t cap; bool failed;
         FgPodVec() : ptr(nullptr), len(0), cap(0), failed(false) {}
@@ -113,6 +127,47 @@ cdef extern from *:
         void clear() noexcept nogil
         void shrink() noexcept nogil
         T *release() noexcept nogil
+    void fg_advise_huge(void *p, size_t bytes) noexcept nogil
+
+# Sorting a table's terms by code point (``TermTable.sorted_ids``). Each term
+# gets a 64-bit key from its first three code points (each + 1 in 21 bits, 0
+# past the end, so a prefix sorts first); only terms sharing that key are
+# compared further, from their fourth code point on.
+cdef extern from *:
+    """
+    #include <algorithm>
+    #include <new>
+    #include <vector>
+    struct FgTermKey { uint64_t key; int32_t id; };
+    static bool fg_sort_terms(const uint32_t *arena, const int64_t *offsets, int32_t n,
+                              int32_t *out) {
+        std::vector<FgTermKey> keys;
+        try { keys.resize((size_t)n); } catch (const std::bad_alloc &) { return false; }
+        for (int32_t t = 0; t < n; ++t) {
+            const uint32_t *rec = arena + offsets[t];
+            uint64_t len = (uint64_t)rec[0] | ((uint64_t)rec[1] << 32), key = 0;
+            for (int j = 0; j < 3; ++j)
+                key = (key << 21) | ((uint64_t)j < len ? (uint64_t)rec[2 + j] + 1 : 0);
+            keys[(size_t)t] = FgTermKey{key, t};
+        }
+        auto less = [arena, offsets](const FgTermKey &a, const FgTermKey &b) {
+            if (a.key != b.key) return a.key < b.key;
+            const uint32_t *ra = arena + offsets[a.id], *rb = arena + offsets[b.id];
+            uint64_t na = (uint64_t)ra[0] | ((uint64_t)ra[1] << 32);
+            uint64_t nb = (uint64_t)rb[0] | ((uint64_t)rb[1] << 32);
+            uint64_t m = na < nb ? na : nb;
+            for (uint64_t i = 3; i < m; ++i)
+                if (ra[2 + i] != rb[2 + i]) return ra[2 + i] < rb[2 + i];
+            return na < nb;
+        };
+        std::sort(keys.begin(), keys.end(), less);
+        for (int32_t t = 0; t < n; ++t) out[t] = keys[(size_t)t].id;
+        return true;
+    }
+    """
+    bint fg_sort_terms(const uint32_t *arena, const int64_t *offsets, int32_t n,
+                       int32_t *out) noexcept nogil
+
 
 cdef extern from *:
     void __builtin_prefetch(const void *addr) noexcept nogil
@@ -329,12 +384,24 @@ cdef class TermTable:
     def __dealloc__(self):
         free(self.slots)
 
-    cdef bint _reset_slots(self, uint64_t n_slots) noexcept nogil:
-        """Replace the slots by ``n_slots`` empty ones (a power of two); False if out of memory."""
+    cdef bint _reset_slots(self, uint64_t n_slots, bint huge=False) noexcept nogil:
+        """Replace the slots by ``n_slots`` empty ones (a power of two); False if out of memory.
+
+        ``huge``: on transparent huge pages if the slots fill 2 MiB or more, for a
+        table that will be looked up at random many times (fewer TLB misses);
+        not for tables still growing, whose short-lived blocks would each pay
+        for zeroing and compacting huge pages.
+        """
         cdef void *mem = NULL
         cdef uint64_t i
-        if n_slots > (<uint64_t>1 << 58) or posix_memalign(&mem, 64, n_slots * sizeof(Slot)) != 0:
+        cdef size_t size = n_slots * sizeof(Slot)
+        cdef size_t align = 64
+        if huge and size >= (<size_t>2 << 20):
+            align = <size_t>2 << 20
+        if n_slots > (<uint64_t>1 << 58) or posix_memalign(&mem, align, size) != 0:
             return False
+        if align > 64:
+            fg_advise_huge(mem, size)
         free(self.slots)
         self.slots = <Slot *>mem
         for i in range(n_slots):
@@ -344,11 +411,22 @@ cdef class TermTable:
 
     @staticmethod
     def from_terms(terms):
-        """Build a table whose ids follow the order of ``terms`` (all distinct)."""
+        """Build a table whose ids follow the order of ``terms`` (all distinct).
+
+        A list or tuple of terms is given its final number of slots at once (no
+        rehashing while it fills), on huge pages when large: such tables are
+        vocabularies, looked up for every token of every document transformed.
+        """
         cdef TermTable t = TermTable()
         cdef vector[cp_t] buf
         cdef str s
         cdef int32_t tid
+        cdef uint64_t n_slots = 64
+        if isinstance(terms, (list, tuple)):
+            while n_slots <= 2 * <uint64_t>len(terms):
+                n_slots *= 2
+            if n_slots > 64 and not t._reset_slots(n_slots, True):
+                raise MemoryError("out of memory while building a term table")
         for s in terms:
             _load(s, buf)
             tid = t.insert(buf.data(), <Py_ssize_t>buf.size())
@@ -450,23 +528,15 @@ cdef class TermTable:
 
     def sorted_ids(self):
         """Ids ordered by their terms as Python orders ``str`` (by code point), int32."""
-        cdef cnp.ndarray[int32_t, ndim=1] ids = np.arange(self.size(), dtype=np.int32)
-        cdef int32_t *first = <int32_t *>cnp.PyArray_DATA(ids)
-        global _SORTING
-        _SORTING = self   # the comparator's table; the GIL is held throughout
-        sort(first, first + self.size(), _term_less)
-        _SORTING = None
+        cdef int32_t n = self.size()
+        cdef cnp.ndarray[int32_t, ndim=1] ids = np.empty(n, dtype=np.int32)
+        cdef bint ok
+        with nogil:
+            ok = fg_sort_terms(self.arena.data(), self.offsets.data(), n,
+                               <int32_t *>cnp.PyArray_DATA(ids))
+        if not ok:
+            raise MemoryError("out of memory while sorting terms")
         return ids
-
-    cdef inline bint less(self, int32_t a, int32_t b) noexcept nogil:
-        cdef int64_t oa = self.offsets[a], ob = self.offsets[b]
-        cdef Py_ssize_t na = self.term_len(oa), nb = self.term_len(ob), i
-        cdef const cp_t *pa = self.arena.data() + oa + 2
-        cdef const cp_t *pb = self.arena.data() + ob + 2
-        for i in range(na if na < nb else nb):
-            if pa[i] != pb[i]:
-                return pa[i] < pb[i]
-        return na < nb
 
     def merge(self, TermTable other not None):
         """Add ``other``'s terms in its id order; return its id -> our id map."""
@@ -485,19 +555,12 @@ cdef class TermTable:
         return mapping
 
 
-cdef TermTable _SORTING = None
-
-
 cdef bint any_negative(const int32_t[::1] v) noexcept:
     cdef Py_ssize_t i
     for i in range(v.shape[0]):
         if v[i] < 0:
             return True
     return False
-
-
-cdef bint _term_less(int32_t a, int32_t b) noexcept:
-    return _SORTING.less(a, b)
 
 
 cdef inline bint _same16(const uint16_t *a, const cp_t *b, Py_ssize_t n) noexcept nogil:

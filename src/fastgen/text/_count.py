@@ -560,8 +560,10 @@ def _place_parts(
     indptr[0] = 0
     indices = np.empty(total, dtype=index_dtype)
     values = np.empty(total, dtype=value_dtype)
-    # enough row ranges for every thread to have one
-    splits = -(-n_threads(n_jobs) // len(pieces))
+    # Every piece is cut into one row range per thread: relabelled pieces (which
+    # re-sort every row) cost several times as much per entry as the first one,
+    # so whole pieces would leave threads idle while the costly ones finish.
+    splits = n_threads(n_jobs)
     tasks = []
     for k, (p_indptr, _, _) in enumerate(pieces):
         bounds = np.linspace(0, len(p_indptr) - 1, splits + 1).astype(np.int64)
