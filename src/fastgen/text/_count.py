@@ -403,7 +403,7 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         else:
             # counts straight in the output dtype when one chunk does all the work
             wide = (chunk_workers(len(docs), self.n_jobs) <= 1
-                    and np.dtype(self.dtype) == np.int64)
+                    and np.dtype(self._counts_dtype()) == np.int64)
 
             def count_chunk(chunk: list) -> tuple:
                 table = _text.TermTable()
@@ -428,14 +428,18 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
                     _text.map_indices(indices, column)
             else:
                 indptr, indices, counts = _place_parts(
-                    [p[1:] for p in parts], orders, column, self.dtype, self.n_jobs
+                    [p[1:] for p in parts], orders, column, self._counts_dtype(), self.n_jobs
                 )
         if not terms and not allow_empty:
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-        X = self._to_csr(indptr, indices, counts, len(terms))
+        X = self._to_csr(indptr, indices, counts, len(terms), self._counts_dtype())
         if sorted_columns:
             X.has_sorted_indices = False  # rows stay in id order
         return terms, order, X
+
+    def _counts_dtype(self) -> Any:
+        """dtype of the count matrix a fit learns the vocabulary from (the output's)."""
+        return self.dtype
 
     def _transform_fixed(
         self, docs: list, weighting: dict | None = None, dtype: Any = None

@@ -427,8 +427,15 @@ vocabulary, binary
         self._check_dtype()
         self._validate_params()
         X = CountVectorizer.fit_transform(self, raw_documents)
-        self._fit_weighting(_document_frequency(X), X.shape[0], output_dtype(X.dtype))
+        self._fit_weighting(_document_frequency(X), X.shape[0], output_dtype(self.dtype))
         return X
+
+    def _counts_dtype(self) -> Any:
+        """Counts stay int32 when the output is float64 (exact either way): weighing
+        then reads them once into the output, instead of converting them to a float64
+        copy first. Other dtypes count as scikit-learn does (its ``max_features`` sums
+        float32 counts in float32)."""
+        return np.int32 if np.dtype(self.dtype) == np.float64 else self.dtype
 
     def _fit_weighting(self, df: np.ndarray, n_documents: int, dtype: np.dtype) -> None:
         """Fit the weighting (``_tfidf``) from each vocabulary column's document
@@ -480,7 +487,7 @@ vocabulary, binary
         """
         X = self._fit_counts(raw_documents)
         dtype = output_dtype(self.dtype)
-        if X.dtype != dtype:
+        if np.dtype(self.dtype) != dtype:
             X.sum_duplicates()  # scipy's astype, which scikit-learn converts with, sorts rows
         data = X.data if X.dtype == dtype else np.empty(X.nnz, dtype=dtype)
         weigh_csr(X.indptr, X.indices, X.data, data, **self._weighting(), n_jobs=self.n_jobs)
