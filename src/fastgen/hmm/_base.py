@@ -59,7 +59,7 @@ class BaseHMM(BaseEstimator):
     # ------------------------------------------------------------ inference
 
     def _prepare(self, X: Any, lengths: Any) -> tuple[EmissionFamily, Any, np.ndarray]:
-        check_is_fitted(self, "startprob_")
+        check_is_fitted(self, self.engine.fitted_attribute)
         em = self.engine(self)
         em.check()
         family = em.family
@@ -143,7 +143,7 @@ class BaseHMM(BaseEstimator):
         X : array (n_samples, n_features)
         state_sequence : int array (n_samples,)
         """
-        check_is_fitted(self, "startprob_")
+        check_is_fitted(self, self.engine.fitted_attribute)
         em = self.engine(self)
         em.check()
         family = em.family

@@ -292,6 +292,11 @@ class BaumWelch:
         Fitted in place.
     """
 
+    #: what :meth:`objective` is (model files' summaries name it so)
+    objective_name = "log_likelihood"
+    #: set once a model can score (what ``score`` & co. check first)
+    fitted_attribute = "startprob_"
+
     def __init__(self, model: Any) -> None:
         self.model = model
         self.family = family_of(model)

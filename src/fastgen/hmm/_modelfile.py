@@ -54,6 +54,6 @@ def summary(est: Any) -> dict:
     if mon is not None:
         out["n_iter_run"] = int(mon.iter)
         out["converged"] = bool(mon.converged)
-        if mon.history:
-            out["log_likelihood"] = float(mon.history[-1])
+        if mon.history:  # what the monitor records: log-likelihood or lower bound
+            out[type(est).engine.objective_name] = float(mon.history[-1])
     return out
