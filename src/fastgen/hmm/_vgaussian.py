@@ -8,7 +8,7 @@ import numpy as np
 
 from fastgen._kernels import hmm as _k
 from fastgen.hmm._gaussian import GaussianEmissions, GaussianHMM, kmeans
-from fastgen.hmm._util import check_random_state, stored_array
+from fastgen.hmm._util import check_random_state, stored_array, stored_count
 from fastgen.hmm._variational import (
     CHAIN_STATE,
     VariationalEmissions,
@@ -182,11 +182,11 @@ class VariationalGaussianEmissions(VariationalEmissions, GaussianEmissions):
     def check_state(self, state: dict) -> None:
         m = self.model
         nc = m.n_components
-        nf = stored_array(state, "means_posterior_", (nc, None), finite=True).shape[1] if (
-            "means_posterior_" in state
-        ) else None  # fmt: skip
-        if nf is not None and "n_features" in state and state["n_features"] != nf:
-            raise ValueError("n_features does not match means_posterior_")
+        nf = None
+        if "means_posterior_" in state:
+            nf = stored_array(state, "means_posterior_", (nc, None), finite=True).shape[1]
+            if "n_features" in state and stored_count(state, "n_features") != nf:
+                raise ValueError("n_features does not match means_posterior_")
         if "means_prior_" in state:
             stored_array(state, "means_prior_", (nc, nf), finite=True)
         for name in ("beta_prior_", "beta_posterior_"):
