@@ -1,7 +1,9 @@
 """fastgen.hmm vs hmmlearn: one EM iteration, predict, score and predict_proba.
 
 Groups: ``<operation>[<model>-<data>]`` with an ``hmmlearn`` and a ``fastgen`` variant,
-timed in the same run.  Models: GaussianHMM with 8 features, K in {4, 16}, diag and
+timed in the same run; ``vb_em_step``: one variational EM iteration of
+VariationalCategoricalHMM (8 symbols) and VariationalGaussianHMM (8 features, diag), K=8,
+on ``many``.  Models: GaussianHMM with 8 features, K in {4, 16}, diag and
 full covariances, and CategoricalHMM with 8 states and 20 symbols.  Data: ``many``
 (5,000 sequences x 100 steps; small: 200 x 50) and ``long`` (one 200,000-step
 sequence; small: 5,000), ``many`` only for the categorical model.
@@ -220,5 +222,98 @@ def test_hmm_demo_size(benchmark, variant, op, size, reference):
     if variant.is_fastgen:
         expected = cached(reference, key, lambda: run_operation(make_demo(HMMLEARN)[0], op, d))
         check(op, result, expected)
+    else:
+        reference.setdefault(key, result)
+
+
+# --------------------------------------------------------------------------- variational
+
+hmmlearn_vhmm = pytest.importorskip("hmmlearn.vhmm")
+
+#: variational models: one VB-EM iteration on ``many`` (5,000 x 100; small: 200 x 50),
+#: K=8, categorical with 8 symbols, Gaussian with 8 features (diag)
+VARIATIONAL = {"vcategorical-K8": "categorical", "vgauss-diag-K8": "diag"}
+V_STATES, V_SYMBOLS = 8, 8
+
+
+def make_variational_data(model: str, size) -> HMMData:
+    n_seq, n_steps = shapes(size)["many"]
+    n = n_seq * n_steps
+    rng = np.random.RandomState(SEED)
+    runs = rng.geometric(0.1, size=n // 2 + 1)
+    states = np.repeat(rng.randint(V_STATES, size=len(runs)), runs)[:n]
+    if VARIATIONAL[model] == "categorical":
+        table = np.cumsum(rng.dirichlet(np.ones(V_SYMBOLS) * 0.5, size=V_STATES), axis=1)
+        X = (table[states] < rng.rand(n, 1)).sum(axis=1, keepdims=True).clip(0, V_SYMBOLS - 1)
+    else:
+        X = rng.randn(V_STATES, N_FEATURES)[states] * 2 + rng.randn(n, N_FEATURES)
+    return HMMData(np.ascontiguousarray(X), np.full(n_seq, n_steps))
+
+
+def make_variational_model(variant: Variant, model: str, n: int):
+    """Explicit priors and posteriors (``init_params=""``), scaled to ``n`` frames."""
+    k = V_STATES
+    rng = np.random.RandomState(SEED + 1)
+    post = {
+        "startprob_prior_": np.full(k, 1 / k),
+        "startprob_posterior_": rng.dirichlet(np.ones(k)) * 50,
+        "transmat_prior_": np.full((k, k), 1 / k),
+        "transmat_posterior_": (rng.dirichlet(np.ones(k), size=k) + 4 * np.eye(k)) * n / k,
+    }
+    mod = import_fastgen("hmm") if variant.is_fastgen else hmmlearn_vhmm
+    if VARIATIONAL[model] == "categorical":
+        m = mod.VariationalCategoricalHMM(k, n_features=V_SYMBOLS, init_params="", n_iter=1,
+                                          tol=-np.inf)  # fmt: skip
+        post["emissionprob_prior_"] = np.full((k, V_SYMBOLS), 1 / V_SYMBOLS)
+        post["emissionprob_posterior_"] = rng.dirichlet(np.ones(V_SYMBOLS), size=k) * n / k
+    else:
+        m = mod.VariationalGaussianHMM(k, covariance_type="diag", init_params="", n_iter=1,
+                                       tol=-np.inf)  # fmt: skip
+        dof = np.full(k, n / k)
+        post.update(
+            means_prior_=np.zeros((k, N_FEATURES)), means_posterior_=rng.randn(k, N_FEATURES) * 2,
+            beta_prior_=np.ones(k), beta_posterior_=dof.copy(),
+            dof_prior_=np.full(k, float(N_FEATURES)), dof_posterior_=dof,
+            scale_prior_=np.full((k, N_FEATURES), 1e-3),
+            scale_posterior_=(rng.rand(k, N_FEATURES) + 0.5) * dof[:, None],
+        )  # fmt: skip
+    for name, value in post.items():
+        setattr(m, name, value)
+    return m
+
+
+def variational_result(m) -> dict:
+    names = ["startprob_posterior_", "transmat_posterior_", "emissionprob_posterior_",
+             "means_posterior_", "scale_posterior_"]  # fmt: skip
+    out = {n: np.array(getattr(m, n)) for n in names if hasattr(m, n)}
+    out["lower_bound"] = np.array(list(m.monitor_.history))
+    return out
+
+
+@pytest.mark.parametrize("model", VARIATIONAL)
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.id for v in VARIANTS])
+def test_hmm_variational(benchmark, variant, model, size, reference):
+    """One VB-EM iteration (E-step with sub-normalised parameters, posterior updates,
+    lower bound) from the same explicit posteriors."""
+    key = ("vhmm", model, size.name)
+    if key not in _DATA:
+        _DATA[key] = make_variational_data(model, size)
+    d = _DATA[key]
+    make_variational_model(variant, model, d.n_samples)  # untimed: skips without fastgen.hmm
+
+    def fn():
+        m = make_variational_model(variant, model, d.n_samples)
+        return variational_result(m.fit(d.X, d.lengths))
+
+    result = run_benchmark(
+        benchmark, fn, group=f"HMM.vb_em_step[{model}-many]", variant=variant, size=size,
+        n_docs=d.n_samples, corpus_mb=d.X.nbytes / 1e6, n_sequences=len(d.lengths),
+        model=model,
+    )  # fmt: skip
+    if variant.is_fastgen:
+        ref = make_variational_model(HMMLEARN, model, d.n_samples)
+        expected = cached(reference, key, lambda: variational_result(ref.fit(d.X, d.lengths)))
+        for name in result:
+            assert_close(result[name], expected[name], rtol=1e-6, atol=1e-12)
     else:
         reference.setdefault(key, result)

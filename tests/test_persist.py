@@ -17,7 +17,13 @@ import fastgen
 from fastgen._modelfile import ModelFileError
 from fastgen._persist_codec import Decoder, Encoder
 from fastgen._persist_specs import SPECS, spec_for
-from fastgen.hmm import CategoricalHMM, GaussianHMM, PoissonHMM
+from fastgen.hmm import (
+    CategoricalHMM,
+    GaussianHMM,
+    PoissonHMM,
+    VariationalCategoricalHMM,
+    VariationalGaussianHMM,
+)
 from fastgen.naive_bayes import BernoulliNB, CategoricalNB, ComplementNB, GaussianNB, MultinomialNB
 from fastgen.pipeline import TextClassifier
 from fastgen.text import CountVectorizer, HashingVectorizer, TfidfTransformer, TfidfVectorizer
@@ -518,6 +524,8 @@ ALL_UNFITTED = [
     GaussianHMM(4, covariance_type="full", means_prior=np.zeros((4, 2)), random_state=3),
     CategoricalHMM(2, random_state=np.random.RandomState(5), n_features=4),
     PoissonHMM(3, lambdas_prior=0.5, lambdas_weight=1.0, params="l", random_state=2),
+    VariationalCategoricalHMM(2, emissionprob_prior=0.5, n_features=4, random_state=1),
+    VariationalGaussianHMM(2, covariance_type="tied", dof_prior=3.0, random_state=1),
 ]
 
 
@@ -545,7 +553,8 @@ def test_every_whitelisted_kind_is_tested():
 
 
 def test_hmm_specs_store_each_family_state():
-    for cls in (GaussianHMM, CategoricalHMM, PoissonHMM):
+    for cls in (GaussianHMM, CategoricalHMM, PoissonHMM, VariationalCategoricalHMM,
+                VariationalGaussianHMM):
         spec = SPECS[f"fastgen.{cls.__name__}"]
         family = cls.emission_family.state_attributes
         assert spec.state == ("startprob_", "transmat_", *family, "monitor_"), cls
@@ -568,6 +577,8 @@ def test_fitted_state_is_fully_covered_by_specs():
         GaussianHMM(2, n_iter=2, random_state=0).fit(Xg, lengths),
         CategoricalHMM(2, n_iter=2, random_state=0).fit(X[:, :1], [10, 20]),
         PoissonHMM(2, n_iter=2, random_state=0).fit(X, [10, 20]),
+        VariationalCategoricalHMM(2, n_iter=2, random_state=0).fit(X[:, :1], [10, 20]),
+        VariationalGaussianHMM(2, n_iter=2, random_state=0).fit(Xg, lengths),
     ]
     fitted[0].transform(DOCS)  # builds the lookup-table cache
     fitted[2].transform(DOCS)

@@ -518,6 +518,9 @@ _NB_LINEAR = ("classes_", "class_count_", "class_log_prior_", "feature_count_",
               "feature_log_prob_", "n_features_in_")
 _HMM = "fastgen.hmm"
 _HMM_COMMON = ("startprob_", "transmat_")
+#: the variational HMMs' Dirichlet priors and posteriors of the chain
+_VARIATIONAL_CHAIN = ("startprob_prior_", "startprob_posterior_", "transmat_prior_",
+                      "transmat_posterior_")
 
 
 def _hmm_spec(name: str, family_state: tuple[str, ...], arrays: tuple[str, ...]) -> Spec:
@@ -589,6 +592,18 @@ SPECS: dict[str, Spec] = {
         "CategoricalHMM", ("emissionprob_",), arrays=("emissionprob_",)),
     "fastgen.PoissonHMM": _hmm_spec(
         "PoissonHMM", ("lambdas_", "n_features"), arrays=("lambdas_",)),
+    "fastgen.VariationalCategoricalHMM": _hmm_spec(
+        "VariationalCategoricalHMM",
+        (*_VARIATIONAL_CHAIN, "emissionprob_", "emissionprob_prior_", "emissionprob_posterior_"),
+        arrays=(*_VARIATIONAL_CHAIN, "emissionprob_", "emissionprob_prior_",
+                "emissionprob_posterior_")),
+    "fastgen.VariationalGaussianHMM": _hmm_spec(
+        "VariationalGaussianHMM",
+        (*_VARIATIONAL_CHAIN, "means_prior_", "means_posterior_", "beta_prior_",
+         "beta_posterior_", "dof_prior_", "dof_posterior_", "scale_prior_", "scale_posterior_",
+         "_covars_", "n_features"),
+        arrays=(*_VARIATIONAL_CHAIN, "means_prior_", "means_posterior_", "beta_prior_",
+                "beta_posterior_", "scale_prior_", "scale_posterior_")),
     "sklearn.Pipeline": Spec(
         "sklearn.pipeline", "Pipeline", check=_check_pipeline, summary=_summary_pipeline,
         host_access=_pipeline_host_access,

@@ -57,7 +57,6 @@ def fit_hmm(
     model
     """
     from fastgen.hmm import BaseHMM
-    from fastgen.hmm._engine import BaumWelch
 
     if not isinstance(model, BaseHMM):
         raise TypeError(
@@ -69,7 +68,7 @@ def fit_hmm(
         or init_sequences < 1
     ):
         raise ValueError(f"init_sequences must be a positive integer, got {init_sequences!r}")
-    em = BaumWelch(model)
+    em = type(model).engine(model)  # BaumWelch, or a variant (the variational one)
     parts = _sequence_partitions(em, sequences, sequence_column, columns)
     if persist:
         parts = list(dask.persist(*parts))
@@ -89,8 +88,9 @@ def fit_hmm(
         node = embed(em)
         stats = [dask.delayed(_estep, pure=True)(node, p) for p in parts]
         total = tree_reduce(stats, _add_stats).compute()
+        value = em.objective(total)  # log-likelihood (variational: lower bound)
         em.mstep(total)
-        if em.report(total.log_prob):
+        if em.report(value):
             break
     return model
 

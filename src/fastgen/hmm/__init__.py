@@ -1,6 +1,9 @@
 """Hidden Markov models with hmmlearn's API, computed by compiled kernels.
 
-:class:`GaussianHMM`, :class:`CategoricalHMM` and :class:`PoissonHMM` take hmmlearn's
+:class:`GaussianHMM`, :class:`CategoricalHMM`, :class:`PoissonHMM` and the
+variational :class:`VariationalCategoricalHMM` and :class:`VariationalGaussianHMM`
+(posteriors ``*_posterior_``, priors ``*_prior_``, ``monitor_`` recording the lower
+bound) take hmmlearn's
 constructor parameters, expose its fitted attributes (``startprob_``, ``transmat_``,
 ``means_``, ``covars_``, ``emissionprob_``, ``lambdas_``, ``monitor_``) and give the
 same numbers: scores, posteriors and Viterbi paths agree with hmmlearn to rounding, and
@@ -17,8 +20,11 @@ Layout: every model is :class:`BaseHMM` (``_base``: the estimator API) plus one
 emission family (``_family``: the interface; ``_gaussian``, ``_categorical``,
 ``_poisson``).  The EM loop, the start/transition M-step, the convergence monitor and
 the sufficient statistics live once, in ``_engine`` (``BaumWelch``, which
-:func:`fastgen.dask.fit_hmm` drives too); ``_modelfile`` checks and describes a
-restored model for :func:`fastgen.load`.
+:func:`fastgen.dask.fit_hmm` drives too); ``_variational`` overrides its named hooks
+for variational EM (``VariationalBaumWelch``: sub-normalised E-step on the same
+kernels, posterior updates, lower bound), with the families ``_vcategorical`` and
+``_vgaussian``; ``_modelfile`` checks and describes a restored model for
+:func:`fastgen.load`.
 
 Differences from hmmlearn
 -------------------------
@@ -36,6 +42,11 @@ Differences from hmmlearn
   as missing values, marginalised out; hmmlearn has no such option.
 * A sequence of probability zero under the model gets all-zero posteriors (hmmlearn:
   NaN) and adds nothing to the EM statistics.
+* Variational models derive their point estimates (``startprob_``, ``transmat_``,
+  ``emissionprob_``, ``covars_``) from the posteriors when ``fit`` starts and when
+  ``score`` & co. find them unset (hmmlearn: only in the M-step of the letters in
+  ``params``); priors and posteriors must be positive (degrees of freedom above
+  ``n_features - 1``), else ``ValueError`` (hmmlearn: NaN or infinite bounds).
 """
 
 from __future__ import annotations
@@ -45,7 +56,12 @@ from fastgen.hmm._categorical import CategoricalHMM
 from fastgen.hmm._engine import ConvergenceMonitor
 from fastgen.hmm._gaussian import GaussianHMM
 from fastgen.hmm._poisson import PoissonHMM
+from fastgen.hmm._vcategorical import VariationalCategoricalHMM
+from fastgen.hmm._vgaussian import VariationalGaussianHMM
 
-__all__ = ["BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GaussianHMM", "PoissonHMM"]
+__all__ = [
+    "BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GaussianHMM", "PoissonHMM",
+    "VariationalCategoricalHMM", "VariationalGaussianHMM",
+]  # fmt: skip
 
 _BaseHMM = BaseHMM  # the former private name

@@ -15,7 +15,6 @@ from fastgen._base import BaseEstimator, check_is_fitted
 from fastgen.hmm._engine import (
     DECODER_ALGORITHMS,
     BaumWelch,
-    check_model,
     family_of,
     forward_backward,
     input_sequences,
@@ -35,9 +34,12 @@ class BaseHMM(BaseEstimator):
     constructor storing hmmlearn's parameters (``n_components``, ``startprob_prior``,
     ``transmat_prior``, ``algorithm``, ``random_state``, ``n_iter``, ``tol``,
     ``verbose``, ``params``, ``init_params``, ``implementation`` and the family's own).
+    ``engine`` is the EM engine fitting and checking it (:class:`BaumWelch` unless a
+    subclass says otherwise).
     """
 
     emission_family: ClassVar[type[EmissionFamily]]
+    engine: ClassVar[type[BaumWelch]] = BaumWelch
 
     # ------------------------------------------------------------ hmmlearn's hooks
 
@@ -47,19 +49,20 @@ class BaseHMM(BaseEstimator):
 
     def _check(self) -> None:
         """Validate the model parameters (raises ``ValueError``), as hmmlearn's."""
-        check_model(self)
+        self.engine(self).check()
 
     def _init(self, X: Any, lengths: Any = None) -> None:
         """Initialise the parameters from ``X`` as ``fit`` does, as hmmlearn's."""
-        em = BaumWelch(self)
+        em = self.engine(self)
         em.initialize(*em.input(X, lengths))
 
     # ------------------------------------------------------------ inference
 
     def _prepare(self, X: Any, lengths: Any) -> tuple[EmissionFamily, Any, np.ndarray]:
-        check_is_fitted(self, "startprob_")
-        family = family_of(self)
-        check_model(self, family)
+        check_is_fitted(self, self.engine.fitted_attribute)
+        em = self.engine(self)
+        em.check()
+        family = em.family
         X, lengths = input_sequences(X, lengths, family)
         family.check_data(X)
         return family, family.prepare(X), lengths
@@ -126,7 +129,7 @@ class BaseHMM(BaseEstimator):
         -------
         self
         """
-        return BaumWelch(self).fit(X, lengths)
+        return self.engine(self).fit(X, lengths)
 
     # ------------------------------------------------------------ misc
 
@@ -140,9 +143,10 @@ class BaseHMM(BaseEstimator):
         X : array (n_samples, n_features)
         state_sequence : int array (n_samples,)
         """
-        check_is_fitted(self, "startprob_")
-        family = family_of(self)
-        check_model(self, family)
+        check_is_fitted(self, self.engine.fitted_attribute)
+        em = self.engine(self)
+        em.check()
+        family = em.family
         rs = check_random_state(self.random_state if random_state is None else random_state)
         transmat_cdf = np.cumsum(self.transmat_, axis=1)
         if currstate is None:

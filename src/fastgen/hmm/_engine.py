@@ -4,13 +4,14 @@ Everything here is written once for all emission families; a family (see
 :mod:`fastgen.hmm._family`) supplies only its emission pieces.  The local ``fit`` and
 :func:`fastgen.dask.fit_hmm` both drive :class:`BaumWelch`::
 
-    em = BaumWelch(model)                  # validates the hyperparameters
+    em = type(model).engine(model)         # BaumWelch; validates the hyperparameters
     X, lengths = em.input(X, lengths)      # (per partition, for Dask)
     em.initialize(X, lengths)              # init_params, checks, a fresh monitor_
     for _ in range(model.n_iter):
         stats = em.estep(X, lengths)       # SufficientStats; partitions add with +
+        value = em.objective(stats)        # log-likelihood (variational: lower bound)
         em.mstep(stats)
-        if em.report(stats.log_prob):
+        if em.report(value):
             break
 """
 
@@ -237,13 +238,17 @@ def input_sequences(X: Any, lengths: Any, family: EmissionFamily) -> tuple[np.nd
 def forward_backward(
     model: Any, family: EmissionFamily, X: Any, lengths: np.ndarray, *, posteriors: bool,
     gamma: bool = True, xi: bool = False, stats_kind: int | None = None,
+    chain: tuple[np.ndarray, np.ndarray] | None = None, emissions: Any = None,
 ) -> _k.EStep:  # fmt: skip
-    """The kernels' forward-backward of ``model`` over prepared ``X``."""
+    """The kernels' forward-backward of ``model`` over prepared ``X``; ``chain``
+    (startprob, transmat) and ``emissions`` (an ``EmissionArrays``) replace the model's
+    own when given (the variational E-step's sub-normalised parameters)."""
+    startprob, transmat = (model.startprob_, model.transmat_) if chain is None else chain
     r = _k.forward_backward(
         startidx(lengths),
-        model.startprob_,
-        model.transmat_,
-        family.emission_model(X),
+        startprob,
+        transmat,
+        family.emission_model(X) if emissions is None else emissions,
         model.implementation == "log",
         posteriors=posteriors,
         gamma=gamma,
@@ -272,14 +277,25 @@ class BaumWelch:
     """Expectation-maximisation of one HMM estimator, in steps anyone can drive.
 
     ``fit`` runs :meth:`fit`; :func:`fastgen.dask.fit_hmm` runs :meth:`estep` on every
-    partition and :meth:`mstep` / :meth:`report` on the client.  The object holds only
-    the estimator (it pickles with it).
+    partition and :meth:`objective` / :meth:`mstep` / :meth:`report` on the client.  The
+    object holds only the estimator (it pickles with it).
+
+    The named hooks :meth:`initialize_chain`, :meth:`check`, :meth:`check_state`,
+    :meth:`estep_chain`, :meth:`estep_emissions`, :meth:`mstep_chain` and
+    :meth:`objective` are what a variant of EM changes (the variational engine,
+    :class:`fastgen.hmm._variational.VariationalBaumWelch`); the loop stays here.  An
+    estimator names its engine in its ``engine`` class attribute.
 
     Parameters
     ----------
     model : BaseHMM
         Fitted in place.
     """
+
+    #: what :meth:`objective` is (model files' summaries name it so)
+    objective_name = "log_likelihood"
+    #: set once a model can score (what ``score`` & co. check first)
+    fitted_attribute = "startprob_"
 
     def __init__(self, model: Any) -> None:
         self.model = model
@@ -298,13 +314,8 @@ class BaumWelch:
         """Initialise what ``init_params`` names (and what is missing), check the model
         and give it a fresh ``monitor_``."""
         model, family = self.model, self.family
-        nc = model.n_components
-        init = 1.0 / nc
         rs = check_random_state(model.random_state)
-        if family.needs_init("s", "startprob_"):
-            model.startprob_ = rs.dirichlet(np.full(nc, init))
-        if family.needs_init("t", "transmat_"):
-            model.transmat_ = rs.dirichlet(np.full(nc, init), size=nc)
+        self.initialize_chain(rs, lengths)
         family.initialize(X, lengths, rs)
         n_fit = sum(self.n_fit_scalars().get(p, 0) for p in set(model.params))
         if X.size < n_fit:
@@ -314,8 +325,28 @@ class BaumWelch:
                 n_fit,
                 X.size,
             )
-        check_model(model, family)
+        self.check()
         model.monitor_ = ConvergenceMonitor(model.tol, model.n_iter, model.verbose)
+
+    def initialize_chain(self, random_state: np.random.RandomState, lengths: np.ndarray) -> None:
+        """Draw ``startprob_`` / ``transmat_`` where ``init_params`` says (hmmlearn's
+        Dirichlet draws from ``random_state``)."""
+        model, family = self.model, self.family
+        nc = model.n_components
+        init = 1.0 / nc
+        if family.needs_init("s", "startprob_"):
+            model.startprob_ = random_state.dirichlet(np.full(nc, init))
+        if family.needs_init("t", "transmat_"):
+            model.transmat_ = random_state.dirichlet(np.full(nc, init), size=nc)
+
+    def check(self) -> None:
+        """Validate every parameter of the model (:func:`check_model`)."""
+        check_model(self.model, self.family)
+
+    def check_state(self, state: dict) -> None:
+        """A model file's checks of restored attributes besides the chain's
+        (``state``: the estimator's ``vars``); raises ``ValueError``."""
+        self.family.check_state(state)
 
     def initialize_from_shape(self, n_samples: int, n_features: int) -> None:
         """:meth:`initialize` when :meth:`needs_data` is False: only the shape is known."""
@@ -341,13 +372,32 @@ class BaumWelch:
         numpy_stats = stats_kind is None  # the family needs the posteriors themselves
         r = forward_backward(
             model, family, X, lengths, posteriors=True, gamma=numpy_stats,
-            xi="t" in model.params, stats_kind=stats_kind,
+            xi="t" in model.params, stats_kind=stats_kind, chain=self.estep_chain(),
+            emissions=self.estep_emissions(X),
         )  # fmt: skip
         emission = family.posterior_stats(X, r.gamma) if numpy_stats else family.kernel_stats(r)
         return SufficientStats(len(lengths), float(r.log_prob.sum()), r.start, r.trans, emission)
 
+    def estep_chain(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(startprob, transmat)`` the E-step runs with: the model's."""
+        return self.model.startprob_, self.model.transmat_
+
+    def estep_emissions(self, X: Any) -> _k.EmissionArrays:
+        """The emission model the E-step runs with: the family's."""
+        return self.family.emission_model(X)
+
+    def objective(self, stats: SufficientStats) -> float:
+        """What ``monitor_`` records for an iteration, from its E-step's statistics
+        (before the M-step): the log-likelihood."""
+        return stats.log_prob
+
     def mstep(self, stats: SufficientStats) -> None:
         """Update every parameter in ``params`` from summed statistics (with priors)."""
+        self.mstep_chain(stats)
+        self.family.mstep(stats.emission)
+
+    def mstep_chain(self, stats: SufficientStats) -> None:
+        """The start / transition M-step (Dirichlet priors, MAP)."""
         model = self.model
         if "s" in model.params:
             startprob = np.maximum(model.startprob_prior - 1 + stats.start, 0)
@@ -368,7 +418,6 @@ class BaumWelch:
                 transmat[empty] = model.transmat_[empty]
             normalize(transmat, axis=1)
             model.transmat_ = transmat
-        self.family.mstep(stats.emission)
 
     def report(self, log_prob: float) -> bool:
         """Record an iteration's log-likelihood in ``monitor_``; whether EM converged."""
@@ -384,7 +433,8 @@ class BaumWelch:
         X = self.family.prepare(X)
         for _ in range(self.model.n_iter):
             stats = self.estep(X, lengths, prepared=True)
+            value = self.objective(stats)
             self.mstep(stats)
-            if self.report(stats.log_prob):
+            if self.report(value):
                 break
         return self.model

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastgen.hmm._engine import check_model, family_of, validate_params
+from fastgen.hmm._engine import family_of, validate_params
 from fastgen.hmm._util import check_distribution, stored_array
 
 __all__ = ["check_restored", "is_fitted", "summary"]
@@ -31,13 +31,14 @@ def check_restored(est: Any) -> None:
     for name, shape in (("startprob_", (nc,)), ("transmat_", (nc, nc))):
         if name in state:
             check_distribution(stored_array(state, name, shape), name)
-    family.check_state(state)
+    em = type(est).engine(est)
+    em.check_state(state)
     if "monitor_" in state:
         mon = state["monitor_"]
         if type(mon).__name__ != "ConvergenceMonitor" or mon.iter < 0:
             raise ValueError("monitor_ is malformed")
     if is_fitted(est):
-        check_model(est, family)
+        em.check()
 
 
 def summary(est: Any) -> dict:
@@ -53,6 +54,6 @@ def summary(est: Any) -> dict:
     if mon is not None:
         out["n_iter_run"] = int(mon.iter)
         out["converged"] = bool(mon.converged)
-        if mon.history:
-            out["log_likelihood"] = float(mon.history[-1])
+        if mon.history:  # what the monitor records: log-likelihood or lower bound
+            out[type(est).engine.objective_name] = float(mon.history[-1])
     return out

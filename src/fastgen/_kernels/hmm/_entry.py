@@ -114,6 +114,7 @@ def emissions(
     chol: np.ndarray | None = None,
     log_emissionprob: np.ndarray | None = None,
     log_frame: np.ndarray | None = None,
+    log_offset: np.ndarray | None = None,
 ) -> EmissionArrays:
     """The emission model of the kernels, validated.
 
@@ -126,6 +127,11 @@ def emissions(
         integers (n_samples,) in ``[0, n_symbols)``, ``log_emissionprob``
         (n_components, n_symbols)) or EMIT_LOG_FRAMES (``log_frame`` (n_samples,
         n_components)).
+    log_offset : float64 (n_components,), optional
+        EMIT_DIAG / EMIT_FULL only: a finite constant added to every frame's
+        log-likelihood in each state, i.e. the density times ``exp(log_offset)``, which
+        need not integrate to 1 (the variational HMMs' sub-normalised expected
+        log-likelihoods run on the Gaussian kernels this way).
 
     Returns
     -------
@@ -139,13 +145,18 @@ def emissions(
         if Xa.ndim != 2 or ma.ndim != 2 or ma.shape[1] != Xa.shape[1]:
             raise ValueError("X (n_samples, n_features) and means (nc, n_features) disagree")
         nc, nf = ma.shape
+        offset = 0.0
+        if log_offset is not None:
+            offset = np.asarray(log_offset, dtype=f8)
+            if offset.shape != (nc,) or not np.isfinite(offset).all():
+                raise ValueError("log_offset must be finite with shape (n_components,)")
         if kind == EMIT_DIAG:
             cv = np.asarray(covars, dtype=f8)
             if cv.shape != (nc, nf) or not (np.all(cv > 0) and np.isfinite(cv).all()):
                 raise ValueError(
                     "covars must be positive and finite with shape (n_components, n_features)"
                 )
-            const = -0.5 * (nf * _LOG_2PI + np.log(cv).sum(axis=1))
+            const = -0.5 * (nf * _LOG_2PI + np.log(cv).sum(axis=1)) + offset
             return EmissionArrays(
                 kind, Xa.shape[0], nc, X=Xa, means=ma, inv=np.ascontiguousarray(1.0 / cv),
                 const=np.ascontiguousarray(const),
@@ -154,11 +165,13 @@ def emissions(
         diag = np.diagonal(ch, axis1=1, axis2=2) if ch.ndim == 3 else None
         if ch.shape != (nc, nf, nf) or not (np.all(diag > 0) and np.isfinite(ch).all()):
             raise ValueError("chol must have shape (nc, nf, nf) and a positive diagonal")
-        const = -0.5 * (nf * _LOG_2PI + 2.0 * np.log(diag).sum(axis=1))
+        const = -0.5 * (nf * _LOG_2PI + 2.0 * np.log(diag).sum(axis=1)) + offset
         return EmissionArrays(
             kind, Xa.shape[0], nc, X=Xa, means=ma, lt=_emissions.inverse_cholesky_t(ch),
             const=np.ascontiguousarray(const),
         )  # fmt: skip
+    if log_offset is not None:
+        raise ValueError("log_offset applies to Gaussian emissions only")
     if kind == EMIT_CATEGORICAL:
         syma = _integers(sym, "sym", copy=False)  # EmissionArrays keeps a checked copy
         table = np.ascontiguousarray(np.asarray(log_emissionprob, dtype=f8).T)
