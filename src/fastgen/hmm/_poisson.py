@@ -50,6 +50,7 @@ class PoissonEmissions(EmissionFamily):
     """
 
     letters = "l"
+    parameters = {"l": "lambdas_"}
     state_attributes = ("lambdas_", "n_features")
 
     # ------------------------------------------------------------ data
