@@ -13,7 +13,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from fastgen._base import clone
 from fastgen.hmm import PoissonHMM
-from fastgen.hmm._poisson import log_factorial
+from fastgen.hmm._util import log_factorial
 
 H = pytest.importorskip("hmmlearn.hmm")
 

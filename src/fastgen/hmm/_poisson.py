@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -10,29 +9,15 @@ import numpy as np
 from fastgen._validation import check_array
 from fastgen.hmm._base import BaseHMM
 from fastgen.hmm._family import EmissionFamily
-from fastgen.hmm._util import check_random_state, stored_array, stored_count
+from fastgen.hmm._util import (
+    check_random_state,
+    log_factorial,
+    log_likelihood_of_counts,
+    stored_array,
+    stored_count,
+)
 
 __all__ = ["PoissonEmissions", "PoissonHMM"]
-
-#: ``log(k!)`` for k below this comes from a table of ``math.lgamma``; above, from
-#: Stirling's series (error below 1e-20 there)
-_TABLE_SIZE = 1024
-_LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(_TABLE_SIZE)])
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-
-
-def log_factorial(X: np.ndarray) -> np.ndarray:
-    """``log(X!)`` elementwise for non-negative integer-valued float64 ``X``."""
-    small = X < _TABLE_SIZE
-    if small.all():
-        return _LOG_FACTORIAL[X.astype(np.intp)]
-    z = X + 1.0
-    r = 1.0 / z
-    r2 = r * r
-    out = (z - 0.5) * np.log(z) - z + _HALF_LOG_2PI + r * (1 / 12 - r2 * (1 / 360 - r2 / 1260))
-    out[small] = _LOG_FACTORIAL[X[small].astype(np.intp)]
-    return out
-
 
 class Counts(NamedTuple):
     """Validated counts with their parameter-free term, computed once per fit."""
@@ -133,14 +118,9 @@ class PoissonEmissions(EmissionFamily):
     def log_likelihood(self, X: Any) -> np.ndarray:
         counts = self.prepare(X)
         lambdas = self.model.lambdas_
-        zero = lambdas == 0
-        with np.errstate(divide="ignore"):
-            log_lambdas = np.log(np.where(zero, 1.0, lambdas))  # 0 log 0 = 0
-        out = counts.X @ log_lambdas.T
+        out = log_likelihood_of_counts(counts.X, lambdas)
         out -= lambdas.sum(axis=1)
         out -= counts.log_factorial[:, None]
-        if zero.any():  # a positive count where the rate is 0: impossible
-            out[((counts.X > 0).astype(np.float64) @ zero.T) > 0] = -np.inf
         return out
 
     # ------------------------------------------------------------ statistics, M-step

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -10,6 +11,8 @@ import numpy as np
 __all__ = [
     "check_distribution",
     "check_random_state",
+    "log_factorial",
+    "log_likelihood_of_counts",
     "normalize",
     "startidx",
     "stored_array",
@@ -84,3 +87,37 @@ def stored_count(state: dict, name: str) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {n!r}")
     return int(n)
+
+
+#: ``log(k!)`` for k below this comes from a table of ``math.lgamma``; above, from
+#: Stirling's series (error below 1e-20 there)
+_TABLE_SIZE = 1024
+_LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(_TABLE_SIZE)])
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def log_factorial(X: np.ndarray) -> np.ndarray:
+    """``log(X!)`` elementwise for non-negative integer-valued float64 ``X`` (no scipy
+    on the import path)."""
+    small = X < _TABLE_SIZE
+    if small.all():
+        return _LOG_FACTORIAL[X.astype(np.intp)]
+    z = X + 1.0
+    r = 1.0 / z
+    r2 = r * r
+    out = (z - 0.5) * np.log(z) - z + _HALF_LOG_2PI + r * (1 / 12 - r2 * (1 / 360 - r2 / 1260))
+    out[small] = _LOG_FACTORIAL[X[small].astype(np.intp)]
+    return out
+
+
+def log_likelihood_of_counts(X: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """``X @ log(rates).T``, float64 (n_samples, n_components), for counts ``X``
+    (n_samples, n_features) and non-negative ``rates`` (n_components, n_features):
+    ``0 log 0 = 0``, and ``-inf`` where a positive count meets a zero rate."""
+    zero = rates == 0
+    with np.errstate(divide="ignore"):
+        log_rates = np.log(np.where(zero, 1.0, rates))
+    out = X @ log_rates.T
+    if zero.any():
+        out[((X > 0).astype(np.float64) @ zero.T) > 0] = -np.inf
+    return out
