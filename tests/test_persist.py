@@ -17,7 +17,7 @@ import fastgen
 from fastgen._modelfile import ModelFileError
 from fastgen._persist_codec import Decoder, Encoder
 from fastgen._persist_specs import SPECS, spec_for
-from fastgen.hmm import CategoricalHMM, GaussianHMM, PoissonHMM
+from fastgen.hmm import CategoricalHMM, GaussianHMM, MultinomialHMM, PoissonHMM
 from fastgen.naive_bayes import BernoulliNB, CategoricalNB, ComplementNB, GaussianNB, MultinomialNB
 from fastgen.pipeline import TextClassifier
 from fastgen.text import CountVectorizer, HashingVectorizer, TfidfTransformer, TfidfVectorizer
@@ -518,6 +518,7 @@ ALL_UNFITTED = [
     GaussianHMM(4, covariance_type="full", means_prior=np.zeros((4, 2)), random_state=3),
     CategoricalHMM(2, random_state=np.random.RandomState(5), n_features=4),
     PoissonHMM(3, lambdas_prior=0.5, lambdas_weight=1.0, params="l", random_state=2),
+    MultinomialHMM(2, n_trials=np.array([3, 3, 3]), params="e", random_state=4),
 ]
 
 
@@ -545,7 +546,7 @@ def test_every_whitelisted_kind_is_tested():
 
 
 def test_hmm_specs_store_each_family_state():
-    for cls in (GaussianHMM, CategoricalHMM, PoissonHMM):
+    for cls in (GaussianHMM, CategoricalHMM, PoissonHMM, MultinomialHMM):
         spec = SPECS[f"fastgen.{cls.__name__}"]
         family = cls.emission_family.state_attributes
         assert spec.state == ("startprob_", "transmat_", *family, "monitor_"), cls

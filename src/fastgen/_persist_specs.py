@@ -589,6 +589,8 @@ SPECS: dict[str, Spec] = {
         "CategoricalHMM", ("emissionprob_",), arrays=("emissionprob_",)),
     "fastgen.PoissonHMM": _hmm_spec(
         "PoissonHMM", ("lambdas_", "n_features"), arrays=("lambdas_",)),
+    "fastgen.MultinomialHMM": _hmm_spec(
+        "MultinomialHMM", ("emissionprob_", "n_features"), arrays=("emissionprob_",)),
     "sklearn.Pipeline": Spec(
         "sklearn.pipeline", "Pipeline", check=_check_pipeline, summary=_summary_pipeline,
         host_access=_pipeline_host_access,

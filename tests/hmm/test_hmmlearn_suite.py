@@ -18,6 +18,7 @@ FILES = [
     "test_gaussian_hmm.py",
     "test_categorical_hmm.py",
     "test_poisson_hmm.py",
+    "test_multinomial_hmm.py",
 ]
 
 _HMMC = (
