@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from fastgen._validation import check_array
 from fastgen.hmm._base import BaseHMM
 from fastgen.hmm._family import EmissionFamily
 from fastgen.hmm._util import (
+    CountFrames,
     check_distribution,
     check_random_state,
     log_factorial,
-    log_likelihood_of_counts,
     normalize,
+    row_sums,
     stored_array,
     stored_count,
+    validate_counts,
 )
 
 __all__ = ["MultinomialEmissions", "MultinomialHMM"]
-
-
-class Trials(NamedTuple):
-    """Validated counts with their parameter-free term, computed once per fit."""
-
-    X: np.ndarray  # float64 (n_samples, n_features), non-negative integers
-    log_coefficient: np.ndarray  # float64 (n_samples,): log n! - sum_i log x_i!
 
 
 def check_n_trials(n_trials: Any) -> None:
@@ -67,16 +61,7 @@ class MultinomialEmissions(EmissionFamily):
     # ------------------------------------------------------------ data
 
     def validate_X(self, X: Any) -> np.ndarray:
-        name = type(self.model).__name__
-        X = check_array(X, dtype=None, estimator_name=name)
-        if X.dtype.kind not in "biuf":
-            raise ValueError(f"{name} needs numeric counts, got dtype {X.dtype}")
-        X = np.ascontiguousarray(X, dtype=np.float64)
-        if (X < 0).any():
-            raise ValueError(f"{name} needs non-negative counts; X holds negative values")
-        if not np.array_equal(X, np.floor(X)):
-            raise ValueError(f"{name} needs integer counts; X holds non-integer values")
-        return X
+        return validate_counts(X, type(self.model).__name__)
 
     def expected_totals(self, n_samples: int) -> Any:
         """What the rows of ``n_samples`` frames must sum to: ``n_trials``, or, when
@@ -96,7 +81,7 @@ class MultinomialEmissions(EmissionFamily):
 
     def check_totals(self, X: np.ndarray) -> None:
         """Raise ``ValueError`` unless every row of validated ``X`` sums to ``n_trials``."""
-        totals = X.sum(axis=1)
+        totals = row_sums(X)
         expected = self.expected_totals(len(X))
         bad = np.flatnonzero(totals != expected)
         if bad.size:
@@ -125,11 +110,11 @@ class MultinomialEmissions(EmissionFamily):
             )
         self.check_totals(X)
 
-    def prepare(self, X: Any) -> Trials:
-        if isinstance(X, Trials):
+    def prepare(self, X: Any) -> CountFrames:
+        """The counts with ``log n! - sum(log(x!))`` per frame, computed once per fit."""
+        if isinstance(X, CountFrames):
             return X
-        coefficient = log_factorial(X.sum(axis=1)) - log_factorial(X).sum(axis=1)
-        return Trials(X, coefficient)
+        return CountFrames(X, log_factorial(row_sums(X)) - row_sums(log_factorial(X)))
 
     # ------------------------------------------------------------ parameters
 
@@ -185,17 +170,14 @@ class MultinomialEmissions(EmissionFamily):
     # ------------------------------------------------------------ likelihood
 
     def log_likelihood(self, X: Any) -> np.ndarray:
-        trials = self.prepare(X)
-        out = log_likelihood_of_counts(trials.X, self.model.emissionprob_)
-        out += trials.log_coefficient[:, None]
-        return out
+        return self.prepare(X).log_likelihood(self.model.emissionprob_)
 
     # ------------------------------------------------------------ statistics, M-step
 
     def posterior_stats(self, X: Any, gamma: np.ndarray) -> dict:
         if not self.fits("e"):
             return {}
-        return {"obs": gamma.T @ self.prepare(X).X}
+        return {"obs": self.prepare(X).weighted_counts(gamma)}
 
     def mstep(self, stats: dict) -> None:
         """hmmlearn's update, the expected counts normalised per state (no prior)."""

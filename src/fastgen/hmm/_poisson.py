@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from fastgen._validation import check_array
 from fastgen.hmm._base import BaseHMM
 from fastgen.hmm._family import EmissionFamily
 from fastgen.hmm._util import (
+    CountFrames,
     check_random_state,
     log_factorial,
-    log_likelihood_of_counts,
+    row_sums,
     stored_array,
     stored_count,
+    validate_counts,
 )
 
 __all__ = ["PoissonEmissions", "PoissonHMM"]
-
-class Counts(NamedTuple):
-    """Validated counts with their parameter-free term, computed once per fit."""
-
-    X: np.ndarray  # float64 (n_samples, n_features), non-negative integers
-    log_factorial: np.ndarray  # float64 (n_samples,): sum over features of log(x!)
-
 
 class PoissonEmissions(EmissionFamily):
     """Independent Poisson counts per feature with rates ``lambdas_[state]``.
@@ -41,16 +35,7 @@ class PoissonEmissions(EmissionFamily):
     # ------------------------------------------------------------ data
 
     def validate_X(self, X: Any) -> np.ndarray:
-        name = type(self.model).__name__
-        X = check_array(X, dtype=None, estimator_name=name)
-        if X.dtype.kind not in "biuf":
-            raise ValueError(f"{name} needs numeric counts, got dtype {X.dtype}")
-        X = np.ascontiguousarray(X, dtype=np.float64)
-        if (X < 0).any():
-            raise ValueError(f"{name} needs non-negative counts; X holds negative values")
-        if not np.array_equal(X, np.floor(X)):
-            raise ValueError(f"{name} needs integer counts; X holds non-integer values")
-        return X
+        return validate_counts(X, type(self.model).__name__)
 
     def check_data(self, X: np.ndarray) -> None:
         nf = self.model.lambdas_.shape[1]
@@ -60,10 +45,11 @@ class PoissonEmissions(EmissionFamily):
                 f"{nf} features"
             )
 
-    def prepare(self, X: Any) -> Counts:
-        if isinstance(X, Counts):
+    def prepare(self, X: Any) -> CountFrames:
+        """The counts with ``-sum(log(x!))`` per frame, computed once per fit."""
+        if isinstance(X, CountFrames):
             return X
-        return Counts(X, log_factorial(X).sum(axis=1))
+        return CountFrames(X, -row_sums(log_factorial(X)))
 
     # ------------------------------------------------------------ parameters
 
@@ -116,19 +102,15 @@ class PoissonEmissions(EmissionFamily):
     # ------------------------------------------------------------ likelihood
 
     def log_likelihood(self, X: Any) -> np.ndarray:
-        counts = self.prepare(X)
         lambdas = self.model.lambdas_
-        out = log_likelihood_of_counts(counts.X, lambdas)
-        out -= lambdas.sum(axis=1)
-        out -= counts.log_factorial[:, None]
-        return out
+        return self.prepare(X).log_likelihood(lambdas, -lambdas.sum(axis=1))
 
     # ------------------------------------------------------------ statistics, M-step
 
     def posterior_stats(self, X: Any, gamma: np.ndarray) -> dict:
         if not self.fits("l"):
             return {}
-        return {"post": gamma.sum(axis=0), "obs": gamma.T @ self.prepare(X).X}
+        return {"post": gamma.sum(axis=0), "obs": self.prepare(X).weighted_counts(gamma)}
 
     def mstep(self, stats: dict) -> None:
         """hmmlearn's update: ``(lambdas_prior + n * y_bar) / (lambdas_weight + n)`` with
