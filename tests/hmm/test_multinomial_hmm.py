@@ -322,6 +322,11 @@ def test_tampered_model_file_is_refused(problem, tmp_path):
             out = tamper(tmp_path / "m.fgm", tmp_path / "bad.fgm", members={name: npy(array)})
             with pytest.raises(ModelFileError):
                 fastgen.load(out)
+    for n_trials in (-3, 2.5, "6"):  # the parameter, checked as fit checks it
+        out = tamper(tmp_path / "m.fgm", tmp_path / "bad.fgm",
+                     manifest=lambda m, v=n_trials: m["params"].update(n_trials=v))  # fmt: skip
+        with pytest.raises(ModelFileError):
+            fastgen.load(out)
 
 
 # --------------------------------------------------------------------------- Dask
