@@ -1,11 +1,12 @@
 """fastgen.hmm vs hmmlearn: one EM iteration, predict, score and predict_proba.
 
 Groups: ``<operation>[<model>-<data>]`` with an ``hmmlearn`` and a ``fastgen`` variant,
-timed in the same run; ``vb_em_step``: one variational EM iteration of
-VariationalCategoricalHMM (8 symbols) and VariationalGaussianHMM (8 features, diag), K=8,
-on ``many``.  Models: GaussianHMM with 8 features, K in {4, 16}, diag and
-full covariances, and CategoricalHMM with 8 states and 20 symbols.  Data: ``many``
-(5,000 sequences x 100 steps; small: 200 x 50) and ``long`` (one 200,000-step
+timed in the same run.  Models: GaussianHMM with 8 features, K in {4, 16}, diag and
+full covariances, CategoricalHMM with 8 states and 20 symbols, and (EM iteration only,
+``many`` only) MultinomialHMM with 8 states, 8 features and 20 trials per frame;
+``vb_em_step``: one variational EM iteration of VariationalCategoricalHMM (8 symbols)
+and VariationalGaussianHMM (8 features, diag), K=8, on ``many``.  Data:
+``many`` (5,000 sequences x 100 steps; small: 200 x 50) and ``long`` (one 200,000-step
 sequence; small: 5,000), ``many`` only for the categorical model.
 
 Both sides start from the same explicit parameters (``init_params=""``) and EM runs
@@ -36,6 +37,7 @@ FASTGEN = Variant("fastgen")
 VARIANTS = [HMMLEARN, FASTGEN]
 N_FEATURES = 8
 N_SYMBOLS = 20
+N_TRIALS = 20  # MultinomialHMM: draws per frame
 
 MODELS = {
     "gauss-diag-K4": ("gaussian", "diag", 4),
@@ -43,13 +45,17 @@ MODELS = {
     "gauss-full-K4": ("gaussian", "full", 4),
     "gauss-full-K16": ("gaussian", "full", 16),
     "categorical-K8": ("categorical", None, 8),
+    "multinomial-K8": ("multinomial", None, 8),
 }
 CASES = [
     (m, d)
     for m in MODELS
     for d in ("many", "long")
-    if not (MODELS[m][0] == "categorical" and d == "long")
+    if not (MODELS[m][0] == "categorical" and d == "long") and MODELS[m][0] != "multinomial"
 ]
+#: MultinomialHMM: the EM iteration (hmmlearn's scipy log-pmf per state makes its
+#: inference operations as slow as its E-step, so one group tells the story)
+MULTINOMIAL_CASES = [("multinomial-K8", "many")]
 OPERATIONS = ["em_step", "predict", "score", "predict_proba"]
 
 
@@ -80,6 +86,9 @@ def make_params(model: str) -> dict:
     if kind == "categorical":
         params["emissionprob_"] = rng.dirichlet(np.ones(N_SYMBOLS) * 0.5, size=k)
         return params
+    if kind == "multinomial":
+        params["emissionprob_"] = rng.dirichlet(np.ones(N_FEATURES), size=k)
+        return params
     params["means_"] = rng.randn(k, N_FEATURES) * 2
     if ct == "diag":
         params["covars_"] = rng.rand(k, N_FEATURES) + 0.5
@@ -101,6 +110,12 @@ def make_data(model: str, data: str, size) -> HMMData:
         em = make_params(model)["emissionprob_"]
         cdf = np.cumsum(em, axis=1)[states]
         X = (cdf < rng.rand(n, 1)).sum(axis=1, keepdims=True).clip(0, N_SYMBOLS - 1)
+    elif kind == "multinomial":  # N_TRIALS categorical draws per frame, counted
+        cdf = np.cumsum(make_params(model)["emissionprob_"], axis=1)[states]
+        X = np.zeros((n, N_FEATURES), dtype=np.int64)
+        for _ in range(N_TRIALS):
+            symbols = (cdf < rng.rand(n, 1)).sum(axis=1).clip(0, N_FEATURES - 1)
+            X[np.arange(n), symbols] += 1
     else:
         X = make_params(model)["means_"][states] + rng.randn(n, N_FEATURES)
     return HMMData(np.ascontiguousarray(X), np.full(n_seq, n_steps))
@@ -121,6 +136,8 @@ def make_model(variant: Variant, model: str):
     mod = import_fastgen("hmm") if variant.is_fastgen else hmmlearn_hmm
     if kind == "categorical":
         m = mod.CategoricalHMM(k, init_params="", n_iter=1, tol=-np.inf)
+    elif kind == "multinomial":
+        m = mod.MultinomialHMM(k, n_trials=N_TRIALS, init_params="", n_iter=1, tol=-np.inf)
     else:
         m = mod.GaussianHMM(k, covariance_type=ct, init_params="", n_iter=1, tol=-np.inf)
     for name, value in make_params(model).items():
@@ -156,6 +173,11 @@ def check(op: str, result, expected) -> None:
 @pytest.mark.parametrize("model,data", CASES, ids=[f"{m}-{d}" for m, d in CASES])
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.id for v in VARIANTS])
 def test_hmm(benchmark, variant, model, data, op, size, reference):
+    bench_operation(benchmark, variant, model, data, op, size, reference)
+
+
+def bench_operation(benchmark, variant, model, data, op, size, reference) -> None:
+    """Time ``op`` of ``variant`` on ``model``/``data``; check fastgen against hmmlearn."""
     d = get_data(model, data, size)
     m = make_model(variant, model)  # untimed; also skips early if fastgen.hmm is missing
     if op == "em_step":  # fit changes the model: every round starts from a fresh one
@@ -179,6 +201,14 @@ def test_hmm(benchmark, variant, model, data, op, size, reference):
         check(op, result, expected)
     else:
         reference.setdefault(key, result)
+
+
+@pytest.mark.parametrize("model,data", MULTINOMIAL_CASES, ids=[f"{m}-{d}" for m, d in
+                                                                MULTINOMIAL_CASES])
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.id for v in VARIANTS])
+def test_hmm_multinomial(benchmark, variant, model, data, size, reference):
+    """One EM iteration of MultinomialHMM (8 states, 8 features, 20 trials per frame)."""
+    bench_operation(benchmark, variant, model, data, "em_step", size, reference)
 
 
 # --------------------------------------------------------------------------- demo size

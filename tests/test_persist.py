@@ -20,6 +20,7 @@ from fastgen._persist_specs import SPECS, spec_for
 from fastgen.hmm import (
     CategoricalHMM,
     GaussianHMM,
+    MultinomialHMM,
     PoissonHMM,
     VariationalCategoricalHMM,
     VariationalGaussianHMM,
@@ -526,6 +527,7 @@ ALL_UNFITTED = [
     PoissonHMM(3, lambdas_prior=0.5, lambdas_weight=1.0, params="l", random_state=2),
     VariationalCategoricalHMM(2, emissionprob_prior=0.5, n_features=4, random_state=1),
     VariationalGaussianHMM(2, covariance_type="tied", dof_prior=3.0, random_state=1),
+    MultinomialHMM(2, n_trials=np.array([3, 3, 3]), params="e", random_state=4),
 ]
 
 
@@ -553,8 +555,8 @@ def test_every_whitelisted_kind_is_tested():
 
 
 def test_hmm_specs_store_each_family_state():
-    for cls in (GaussianHMM, CategoricalHMM, PoissonHMM, VariationalCategoricalHMM,
-                VariationalGaussianHMM):
+    for cls in (GaussianHMM, CategoricalHMM, PoissonHMM, MultinomialHMM,
+                VariationalCategoricalHMM, VariationalGaussianHMM):
         spec = SPECS[f"fastgen.{cls.__name__}"]
         family = cls.emission_family.state_attributes
         assert spec.state == ("startprob_", "transmat_", *family, "monitor_"), cls

@@ -604,6 +604,8 @@ SPECS: dict[str, Spec] = {
          "_covars_", "n_features"),
         arrays=(*_VARIATIONAL_CHAIN, "means_prior_", "means_posterior_", "beta_prior_",
                 "beta_posterior_", "scale_prior_", "scale_posterior_")),
+    "fastgen.MultinomialHMM": _hmm_spec(
+        "MultinomialHMM", ("emissionprob_", "n_features"), arrays=("emissionprob_",)),
     "sklearn.Pipeline": Spec(
         "sklearn.pipeline", "Pipeline", check=_check_pipeline, summary=_summary_pipeline,
         host_access=_pipeline_host_access,

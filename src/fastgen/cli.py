@@ -424,6 +424,15 @@ def _train_hmm(args: argparse.Namespace) -> Any:
             n_components=args.n_components, n_iter=args.n_iter, tol=args.tol,
             random_state=args.seed,
         )
+    elif args.emission == "multinomial":
+        from fastgen.hmm import MultinomialHMM
+
+        if not np.all((X >= 0) & (X == np.floor(X))):
+            raise CLIError("multinomial counts must be non-negative integers")
+        model = MultinomialHMM(
+            n_components=args.n_components, n_iter=args.n_iter, tol=args.tol,
+            random_state=args.seed,
+        )
     else:
         model = GaussianHMM(
             n_components=args.n_components, covariance_type=args.covariance_type,
@@ -723,15 +732,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --hashing: rows per chunk (default 10000); memory grows "
                          "with it")
 
-    hmm = tsub.add_parser("hmm", parents=[common], help="Gaussian, categorical or Poisson HMM")
+    hmm = tsub.add_parser("hmm", parents=[common],
+                          help="Gaussian, categorical, Poisson or multinomial HMM")
     hmm.add_argument("data", help=".npy/.csv/.parquet of observations")
     hmm.add_argument("-o", "--output", required=True, help="model file to write")
     hmm.add_argument("--column", action="append", metavar="NAME", help="feature column(s)")
     hmm.add_argument("--lengths", metavar="FILE", help="side file of sequence lengths")
     hmm.add_argument("--lengths-column", metavar="NAME")
     hmm.add_argument("--sequence-column", metavar="NAME")
-    hmm.add_argument("--emission", choices=("gaussian", "categorical", "poisson"),
-                     default="gaussian")
+    hmm.add_argument("--emission", default="gaussian",
+                     choices=("gaussian", "categorical", "poisson", "multinomial"))
     hmm.add_argument("--n-components", type=_positive_int, required=True)
     hmm.add_argument("--covariance-type", choices=("diag", "full", "spherical", "tied"),
                      default="diag")

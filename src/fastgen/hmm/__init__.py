@@ -1,11 +1,11 @@
 """Hidden Markov models with hmmlearn's API, computed by compiled kernels.
 
-:class:`GaussianHMM`, :class:`CategoricalHMM`, :class:`PoissonHMM` and the
-variational :class:`VariationalCategoricalHMM` and :class:`VariationalGaussianHMM`
-(posteriors ``*_posterior_``, priors ``*_prior_``, ``monitor_`` recording the lower
-bound) take hmmlearn's
-constructor parameters, expose its fitted attributes (``startprob_``, ``transmat_``,
-``means_``, ``covars_``, ``emissionprob_``, ``lambdas_``, ``monitor_``) and give the
+:class:`GaussianHMM`, :class:`CategoricalHMM`, :class:`PoissonHMM`,
+:class:`MultinomialHMM` and the variational :class:`VariationalCategoricalHMM` and
+:class:`VariationalGaussianHMM` (posteriors ``*_posterior_``, priors ``*_prior_``,
+``monitor_`` recording the lower bound) take hmmlearn's constructor parameters,
+expose its fitted attributes (``startprob_``, ``transmat_``, ``means_``, ``covars_``,
+``emissionprob_``, ``lambdas_``, ``n_trials``, ``monitor_``) and give the
 same numbers: scores, posteriors and Viterbi paths agree with hmmlearn to rounding, and
 so do the parameters after the same number of EM iterations from the same starting
 point.
@@ -18,8 +18,8 @@ depend on the number of threads.
 
 Layout: every model is :class:`BaseHMM` (``_base``: the estimator API) plus one
 emission family (``_family``: the interface; ``_gaussian``, ``_categorical``,
-``_poisson``).  The EM loop, the start/transition M-step, the convergence monitor and
-the sufficient statistics live once, in ``_engine`` (``BaumWelch``, which
+``_poisson``, ``_multinomial``).  The EM loop, the start/transition M-step, the
+convergence monitor and the sufficient statistics live once, in ``_engine`` (``BaumWelch``, which
 :func:`fastgen.dask.fit_hmm` drives too); ``_variational`` overrides its named hooks
 for variational EM (``VariationalBaumWelch``: sub-normalised E-step on the same
 kernels, posterior updates, lower bound), with the families ``_vcategorical`` and
@@ -55,13 +55,14 @@ from fastgen.hmm._base import BaseHMM
 from fastgen.hmm._categorical import CategoricalHMM
 from fastgen.hmm._engine import ConvergenceMonitor
 from fastgen.hmm._gaussian import GaussianHMM
+from fastgen.hmm._multinomial import MultinomialHMM
 from fastgen.hmm._poisson import PoissonHMM
 from fastgen.hmm._vcategorical import VariationalCategoricalHMM
 from fastgen.hmm._vgaussian import VariationalGaussianHMM
 
 __all__ = [
-    "BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GaussianHMM", "PoissonHMM",
-    "VariationalCategoricalHMM", "VariationalGaussianHMM",
+    "BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GaussianHMM", "MultinomialHMM",
+    "PoissonHMM", "VariationalCategoricalHMM", "VariationalGaussianHMM",
 ]  # fmt: skip
 
 _BaseHMM = BaseHMM  # the former private name

@@ -7,11 +7,13 @@ class attribute, see :mod:`fastgen.hmm._family`); the numbers come from the engi
 
 from __future__ import annotations
 
+import string
 from typing import Any, ClassVar
 
 import numpy as np
 
 from fastgen._base import BaseEstimator, check_is_fitted
+from fastgen._validation import check_array
 from fastgen.hmm._engine import (
     DECODER_ALGORITHMS,
     BaumWelch,
@@ -24,7 +26,49 @@ from fastgen.hmm._engine import (
 from fastgen.hmm._family import EmissionFamily
 from fastgen.hmm._util import check_random_state
 
-__all__ = ["BaseHMM"]
+__all__ = ["BaseHMM", "SubclassEmissions"]
+
+
+class SubclassEmissions(EmissionFamily):
+    """The emissions of a :class:`BaseHMM` subclass written against hmmlearn's hooks:
+    frame log-likelihoods from the model's ``_compute_log_likelihood(X)`` and draws
+    from its ``_generate_sample_from_state(state, random_state)``; nothing to
+    initialise or fit (only the chain is learned)."""
+
+    def validate_X(self, X: Any) -> np.ndarray:
+        return np.ascontiguousarray(
+            check_array(X, dtype=np.float64, estimator_name=type(self.model).__name__)
+        )
+
+    def needs_data(self) -> bool:
+        return False
+
+    def initialize(self, X: np.ndarray, lengths: np.ndarray, random_state: Any) -> None:
+        self.model.n_features = X.shape[1]
+
+    def check(self) -> None:
+        pass
+
+    def is_fitted(self) -> bool:
+        return True
+
+    def n_fit_scalars(self) -> dict[str, int]:
+        return {}
+
+    def log_likelihood(self, X: Any) -> np.ndarray:
+        frames = np.asarray(self.model._compute_log_likelihood(X), dtype=np.float64)
+        if frames.shape != (len(X), self.model.n_components):
+            raise ValueError(
+                f"_compute_log_likelihood returned shape {frames.shape}, expected "
+                f"{(len(X), self.model.n_components)}"
+            )
+        return np.ascontiguousarray(frames)
+
+    def mstep(self, stats: dict) -> None:
+        pass
+
+    def sample(self, state: int, random_state: np.random.RandomState) -> Any:
+        return self.model._generate_sample_from_state(state, random_state)
 
 
 class BaseHMM(BaseEstimator):
@@ -34,12 +78,71 @@ class BaseHMM(BaseEstimator):
     constructor storing hmmlearn's parameters (``n_components``, ``startprob_prior``,
     ``transmat_prior``, ``algorithm``, ``random_state``, ``n_iter``, ``tol``,
     ``verbose``, ``params``, ``init_params``, ``implementation`` and the family's own).
+
+    As hmmlearn's ``BaseHMM``, it may also be subclassed through hmmlearn's hooks: a
+    subclass that keeps the default ``emission_family`` (:class:`SubclassEmissions`)
+    and this constructor implements ``_compute_log_likelihood(X)`` (frame
+    log-likelihoods, (n_samples, n_components)) and, to sample,
+    ``_generate_sample_from_state(state, random_state)``; EM then learns the chain.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+    startprob_prior, transmat_prior : float or array, default=1.0
+    algorithm : {"viterbi", "map"}, default="viterbi"
+    random_state : int, RandomState or None
+    n_iter : int, default=10
+    tol : float, default=1e-2
+    verbose : bool, default=False
+    params, init_params : str, default=all letters
+    implementation : {"log", "scaling"}, default="log"
+
     ``engine`` is the EM engine fitting and checking it (:class:`BaumWelch` unless a
     subclass says otherwise).
     """
 
-    emission_family: ClassVar[type[EmissionFamily]]
+    emission_family: ClassVar[type[EmissionFamily]] = SubclassEmissions
     engine: ClassVar[type[BaumWelch]] = BaumWelch
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        startprob_prior: Any = 1.0,
+        transmat_prior: Any = 1.0,
+        algorithm: str = "viterbi",
+        random_state: Any = None,
+        n_iter: int = 10,
+        tol: float = 1e-2,
+        verbose: bool = False,
+        params: str = string.ascii_letters,
+        init_params: str = string.ascii_letters,
+        implementation: str = "log",
+    ) -> None:
+        self.n_components = n_components
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+
+    # ------------------------------------------------------------ subclass hooks
+
+    def _compute_log_likelihood(self, X: np.ndarray) -> np.ndarray:
+        """Frame log-likelihoods (n_samples, n_components) of a subclass using the
+        default emission family; the families compute their own."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no emission family: implement "
+            "_compute_log_likelihood or set emission_family"
+        )
+
+    def _generate_sample_from_state(self, state: int, random_state: Any) -> Any:
+        """One observation from ``state`` (a subclass using the default family)."""
+        return ()
 
     # ------------------------------------------------------------ hmmlearn's hooks
 
@@ -50,6 +153,10 @@ class BaseHMM(BaseEstimator):
     def _check(self) -> None:
         """Validate the model parameters (raises ``ValueError``), as hmmlearn's."""
         self.engine(self).check()
+
+    def _check_and_set_n_features(self, X: Any) -> None:
+        """Check ``X`` against ``n_features`` (set it when unset), as hmmlearn's."""
+        family_of(self).check_and_set_n_features(X)
 
     def _init(self, X: Any, lengths: Any = None) -> None:
         """Initialise the parameters from ``X`` as ``fit`` does, as hmmlearn's."""

@@ -20,6 +20,7 @@ class CategoricalEmissions(EmissionFamily):
     lookup; the E-step kernel counts the symbols)."""
 
     letters = "e"
+    parameters = {"e": "emissionprob_"}
     state_attributes = ("emissionprob_",)
     dtype = np.int64
 
@@ -28,10 +29,16 @@ class CategoricalEmissions(EmissionFamily):
     def validate_X(self, X: Any) -> np.ndarray:
         name = type(self.model).__name__
         X = check_array(X, dtype=None, estimator_name=name)
+        if X.shape[1] != 1 and X.dtype.kind in "iu":
+            raise ValueError(f"{name} expects X of shape (n_samples, 1), got {X.shape}")
+        self.check_symbols(X)
+        return np.ascontiguousarray(X, dtype=np.int64)
+
+    def check_symbols(self, X: np.ndarray) -> None:
+        """Raise ``ValueError`` unless the array ``X`` holds non-negative integer
+        symbols below ``n_features`` (when set)."""
         if X.dtype.kind not in "iu":
             raise ValueError(f"Symbols should be integers, got dtype {X.dtype}")
-        if X.shape[1] != 1:
-            raise ValueError(f"{name} expects X of shape (n_samples, 1), got {X.shape}")
         if X.min() < 0:
             raise ValueError("Symbols should be nonnegative")
         nf = self.model.n_features
@@ -39,7 +46,14 @@ class CategoricalEmissions(EmissionFamily):
             raise ValueError(
                 f"Largest symbol is {X.max()} but the model only emits symbols up to {nf - 1}"
             )
-        return np.ascontiguousarray(X, dtype=np.int64)
+
+    def check_and_set_n_features(self, X: Any) -> None:
+        """``n_features`` is the number of symbols: ``X.max() + 1`` when unset; symbols
+        must be non-negative integers below a set ``n_features``."""
+        X = np.asarray(X)
+        self.check_symbols(X)
+        if self.model.n_features is None:
+            self.model.n_features = int(X.max()) + 1
 
     def check_data(self, X: np.ndarray) -> None:
         n_symbols = self.model.emissionprob_.shape[1]
@@ -56,7 +70,7 @@ class CategoricalEmissions(EmissionFamily):
 
     def initialize(self, X: np.ndarray, lengths: np.ndarray, random_state: Any) -> None:
         m = self.model
-        if m.n_features is None:
+        if m.n_features is None:  # X is validated
             m.n_features = int(X.max()) + 1
         if self.needs_init("e", "emissionprob_"):
             m.emissionprob_ = random_state.rand(m.n_components, m.n_features)

@@ -210,6 +210,8 @@ def input_sequences(X: Any, lengths: Any, family: EmissionFamily) -> tuple[np.nd
     if lengths is None:
         return X, np.array([n], dtype=np.int64)
     lengths = np.asarray(lengths)
+    if lengths.ndim == 0:  # one sequence given by its length (hmmlearn accepts it too)
+        lengths = lengths.reshape(1)
     if lengths.ndim != 1 or lengths.size == 0:
         raise ValueError("lengths must be a non-empty 1-D array of sequence lengths")
     integral_floats = (
@@ -314,6 +316,14 @@ class BaumWelch:
         """Initialise what ``init_params`` names (and what is missing), check the model
         and give it a fresh ``monitor_``."""
         model, family = self.model, self.family
+        for letter, name in {"s": "startprob_", "t": "transmat_", **family.parameters}.items():
+            if letter in model.init_params and hasattr(model, name):
+                _log.warning(
+                    "%s is set but will be overwritten by the initialisation: "
+                    "init_params contains %r",
+                    name,
+                    letter,
+                )
         rs = check_random_state(model.random_state)
         self.initialize_chain(rs, lengths)
         family.initialize(X, lengths, rs)

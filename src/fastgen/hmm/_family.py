@@ -59,6 +59,10 @@ class EmissionFamily(ABC):
     ----------
     letters : str
         The ``params`` / ``init_params`` letters of the emission parameters.
+    parameters : dict of str to str
+        The estimator attribute each letter names (``{"e": "emissionprob_"}``): ``fit``
+        warns that a set attribute will be overwritten when its letter is in
+        ``init_params``.
     state_attributes : tuple of str
         The estimator attributes the family owns, as a model file stores them.
     dtype : numpy dtype
@@ -66,6 +70,7 @@ class EmissionFamily(ABC):
     """
 
     letters: ClassVar[str] = ""
+    parameters: ClassVar[dict[str, str]] = {}
     state_attributes: ClassVar[tuple[str, ...]] = ()
     dtype: ClassVar[type] = np.float64
 
@@ -89,6 +94,16 @@ class EmissionFamily(ABC):
     def validate_X(self, X: Any) -> np.ndarray:
         """One sequence block as the 2-D array the family computes with; raises
         ``ValueError`` for input it cannot model."""
+
+    def check_and_set_n_features(self, X: Any) -> None:
+        """Check ``X`` (array-like) as :meth:`validate_X` does and against the model's
+        ``n_features`` (hmmlearn's ``_check_and_set_n_features``): raise ``ValueError``
+        when they differ, set it when the model has none."""
+        X = self.validate_X(X)
+        nf = getattr(self.model, "n_features", None)
+        if nf is not None and nf != X.shape[1]:
+            raise ValueError(f"X has {X.shape[1]} features, but the model expects {nf}")
+        self.model.n_features = X.shape[1]
 
     def check_data(self, X: np.ndarray) -> None:  # noqa: B027  (optional hook)
         """Raise ``ValueError`` when validated ``X`` does not fit the checked model."""

@@ -73,6 +73,7 @@ class GaussianEmissions(EmissionFamily):
     ``allow_nan``, NaN entries of ``X`` are marginalised out."""
 
     letters = "mc"
+    parameters = {"m": "means_", "c": "covars_"}
     state_attributes = ("means_", "_covars_", "n_features")
 
     # ------------------------------------------------------------ data
@@ -109,13 +110,13 @@ class GaussianEmissions(EmissionFamily):
             raise ValueError("allow_nan=True needs covariance_type 'diag' or 'spherical'")
 
     def needs_data(self) -> bool:
-        return self.needs_init("m", "means_") or self.needs_init("c", "covars_")
+        return self.needs_init("m", "means_") or self.needs_init("c", "_covars_")
 
     def initialize(self, X: np.ndarray, lengths: np.ndarray, random_state: Any) -> None:
         m = self.model
         nf = X.shape[1]
-        if not self.needs_init("m", "means_") and m.means_.shape[-1] != nf:
-            raise ValueError(f"X has {nf} features, but means_ has {m.means_.shape[-1]}")
+        if not self.needs_init("m", "means_") and np.shape(m.means_)[-1] != nf:
+            raise ValueError(f"X has {nf} features, but means_ has {np.shape(m.means_)[-1]}")
         m.n_features = nf
         if self.needs_data() and self._missing(X):  # initialise from column-mean imputed X
             with np.errstate(invalid="ignore"):
@@ -123,7 +124,7 @@ class GaussianEmissions(EmissionFamily):
             X = np.where(np.isnan(X), np.nan_to_num(col)[None, :], X)
         if self.needs_init("m", "means_"):
             m.means_ = kmeans(X, m.n_components, check_random_state(m.random_state))
-        if self.needs_init("c", "covars_"):
+        if self.needs_init("c", "_covars_"):
             cv = np.cov(X.T) + m.min_covar * np.eye(nf)
             if not cv.shape:
                 cv.shape = (1, 1)
@@ -179,6 +180,28 @@ class GaussianEmissions(EmissionFamily):
             }[m.covariance_type],
         }
 
+    def spherical_variances(self, cv: np.ndarray) -> np.ndarray:
+        """Spherical covariances given in hmmlearn's other accepted shapes as the
+        ``(n_components,)`` variances: one value per component (``(n_components, 1,
+        ...)``), a row of equal variances ``(n_components, n_features)`` or a multiple
+        of the identity ``(n_components, n_features, n_features)``.  Anything else is
+        returned as it is, for :meth:`validate_covars` to refuse."""
+        nc = self.model.n_components
+        if cv.ndim <= 1 or cv.shape[0] != nc:
+            return cv
+        if cv.ndim == 3 and cv.shape[1] == cv.shape[2] > 1:
+            diag = np.diagonal(cv, axis1=1, axis2=2)
+            if np.count_nonzero(cv) != np.count_nonzero(diag):  # off-diagonal entries
+                return cv
+            rows = diag
+        elif cv.ndim == 2 or cv[0].size == 1:
+            rows = cv.reshape(nc, -1)
+        else:
+            return cv
+        if not (rows == rows[:, :1]).all():
+            return cv
+        return np.ascontiguousarray(rows[:, 0])
+
     def validate_covars(self, cv: np.ndarray) -> None:
         """Raise ``ValueError`` unless ``cv`` holds valid covariances of the
         ``covariance_type`` (hmmlearn's shapes)."""
@@ -188,7 +211,11 @@ class GaussianEmissions(EmissionFamily):
             raise ValueError("covars must be finite")
         if ct == "spherical":
             if cv.shape != (nc,):
-                raise ValueError("'spherical' covars must have shape (n_components,)")
+                raise ValueError(
+                    "'spherical' covars must hold one variance per component: shape "
+                    "(n_components,), or (n_components, n_features) rows of equal values, "
+                    "or (n_components, n_features, n_features) multiples of the identity"
+                )
             if np.any(cv <= 0):
                 raise ValueError("'spherical' covars must be positive")
         elif ct == "diag":
@@ -407,7 +434,9 @@ class GaussianHMM(BaseHMM):
     means_ : float64 (n_components, n_features)
     covars_ : float64 (n_components, n_features, n_features)
         Full matrices whatever ``covariance_type``; set it with hmmlearn's shapes
-        ``(n_components,)`` spherical, ``(n_components, n_features)`` diag,
+        ``(n_components,)`` spherical (or hmmlearn's other spherical forms: one value
+        per component, rows of equal variances, multiples of the identity),
+        ``(n_components, n_features)`` diag,
         ``(n_components, n_features, n_features)`` full, ``(n_features, n_features)`` tied.
     monitor_ : ConvergenceMonitor
     """
@@ -465,12 +494,15 @@ class GaussianHMM(BaseHMM):
             return np.array([np.diag(c) for c in cv])
         if ct == "tied":
             return np.tile(cv, (nc, 1, 1))
-        return np.eye(self.means_.shape[1])[None] * np.ravel(cv)[:, None, None]
+        return np.eye(np.shape(self.means_)[-1])[None] * np.ravel(cv)[:, None, None]
 
     @covars_.setter
     def covars_(self, covars: Any) -> None:
         covars = np.array(covars, dtype=np.float64, copy=True)
-        GaussianEmissions(self).validate_covars(covars)
+        family = GaussianEmissions(self)
+        if self.covariance_type == "spherical":
+            covars = family.spherical_variances(covars)
+        family.validate_covars(covars)
         self._covars_ = covars
 
 

@@ -2,44 +2,23 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from fastgen._validation import check_array
 from fastgen.hmm._base import BaseHMM
 from fastgen.hmm._family import EmissionFamily
-from fastgen.hmm._util import check_random_state, stored_array, stored_count
+from fastgen.hmm._util import (
+    CountFrames,
+    check_random_state,
+    log_factorial,
+    row_sums,
+    stored_array,
+    stored_count,
+    validate_counts,
+)
 
 __all__ = ["PoissonEmissions", "PoissonHMM"]
-
-#: ``log(k!)`` for k below this comes from a table of ``math.lgamma``; above, from
-#: Stirling's series (error below 1e-20 there)
-_TABLE_SIZE = 1024
-_LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(_TABLE_SIZE)])
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-
-
-def log_factorial(X: np.ndarray) -> np.ndarray:
-    """``log(X!)`` elementwise for non-negative integer-valued float64 ``X``."""
-    small = X < _TABLE_SIZE
-    if small.all():
-        return _LOG_FACTORIAL[X.astype(np.intp)]
-    z = X + 1.0
-    r = 1.0 / z
-    r2 = r * r
-    out = (z - 0.5) * np.log(z) - z + _HALF_LOG_2PI + r * (1 / 12 - r2 * (1 / 360 - r2 / 1260))
-    out[small] = _LOG_FACTORIAL[X[small].astype(np.intp)]
-    return out
-
-
-class Counts(NamedTuple):
-    """Validated counts with their parameter-free term, computed once per fit."""
-
-    X: np.ndarray  # float64 (n_samples, n_features), non-negative integers
-    log_factorial: np.ndarray  # float64 (n_samples,): sum over features of log(x!)
-
 
 class PoissonEmissions(EmissionFamily):
     """Independent Poisson counts per feature with rates ``lambdas_[state]``.
@@ -50,21 +29,13 @@ class PoissonEmissions(EmissionFamily):
     """
 
     letters = "l"
+    parameters = {"l": "lambdas_"}
     state_attributes = ("lambdas_", "n_features")
 
     # ------------------------------------------------------------ data
 
     def validate_X(self, X: Any) -> np.ndarray:
-        name = type(self.model).__name__
-        X = check_array(X, dtype=None, estimator_name=name)
-        if X.dtype.kind not in "biuf":
-            raise ValueError(f"{name} needs numeric counts, got dtype {X.dtype}")
-        X = np.ascontiguousarray(X, dtype=np.float64)
-        if (X < 0).any():
-            raise ValueError(f"{name} needs non-negative counts; X holds negative values")
-        if not np.array_equal(X, np.floor(X)):
-            raise ValueError(f"{name} needs integer counts; X holds non-integer values")
-        return X
+        return validate_counts(X, type(self.model).__name__)
 
     def check_data(self, X: np.ndarray) -> None:
         nf = self.model.lambdas_.shape[1]
@@ -74,10 +45,11 @@ class PoissonEmissions(EmissionFamily):
                 f"{nf} features"
             )
 
-    def prepare(self, X: Any) -> Counts:
-        if isinstance(X, Counts):
+    def prepare(self, X: Any) -> CountFrames:
+        """The counts with ``-sum(log(x!))`` per frame, computed once per fit."""
+        if isinstance(X, CountFrames):
             return X
-        return Counts(X, log_factorial(X).sum(axis=1))
+        return CountFrames(X, -row_sums(log_factorial(X)))
 
     # ------------------------------------------------------------ parameters
 
@@ -130,24 +102,15 @@ class PoissonEmissions(EmissionFamily):
     # ------------------------------------------------------------ likelihood
 
     def log_likelihood(self, X: Any) -> np.ndarray:
-        counts = self.prepare(X)
         lambdas = self.model.lambdas_
-        zero = lambdas == 0
-        with np.errstate(divide="ignore"):
-            log_lambdas = np.log(np.where(zero, 1.0, lambdas))  # 0 log 0 = 0
-        out = counts.X @ log_lambdas.T
-        out -= lambdas.sum(axis=1)
-        out -= counts.log_factorial[:, None]
-        if zero.any():  # a positive count where the rate is 0: impossible
-            out[((counts.X > 0).astype(np.float64) @ zero.T) > 0] = -np.inf
-        return out
+        return self.prepare(X).log_likelihood(lambdas, -lambdas.sum(axis=1))
 
     # ------------------------------------------------------------ statistics, M-step
 
     def posterior_stats(self, X: Any, gamma: np.ndarray) -> dict:
         if not self.fits("l"):
             return {}
-        return {"post": gamma.sum(axis=0), "obs": gamma.T @ self.prepare(X).X}
+        return {"post": gamma.sum(axis=0), "obs": self.prepare(X).weighted_counts(gamma)}
 
     def mstep(self, stats: dict) -> None:
         """hmmlearn's update: ``(lambdas_prior + n * y_bar) / (lambdas_weight + n)`` with

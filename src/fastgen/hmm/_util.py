@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
 import numpy as np
 
+from fastgen._threads import get_num_threads, run_workers
+from fastgen._validation import check_array
+
 __all__ = [
+    "CountFrames",
+    "blocked_matmul",
+    "blocked_tmatmul",
     "check_distribution",
     "check_random_state",
+    "log_factorial",
     "normalize",
+    "row_sums",
     "startidx",
     "stored_array",
     "stored_count",
+    "validate_counts",
 ]
 
 
@@ -84,3 +94,145 @@ def stored_count(state: dict, name: str) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {n!r}")
     return int(n)
+
+
+#: ``log(k!)`` for k below this comes from a table of ``math.lgamma``; above, from
+#: Stirling's series (error below 1e-20 there)
+_TABLE_SIZE = 1024
+_LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(_TABLE_SIZE)])
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def log_factorial(X: np.ndarray) -> np.ndarray:
+    """``log(X!)`` elementwise for non-negative integer-valued float64 ``X`` (no scipy
+    on the import path)."""
+    if X.size == 0 or X.max() < _TABLE_SIZE:
+        return _LOG_FACTORIAL.take(X.astype(np.intp))
+    small = X < _TABLE_SIZE
+    z = X + 1.0
+    r = 1.0 / z
+    r2 = r * r
+    out = (z - 0.5) * np.log(z) - z + _HALF_LOG_2PI + r * (1 / 12 - r2 * (1 / 360 - r2 / 1260))
+    out[small] = _LOG_FACTORIAL[X[small].astype(np.intp)]
+    return out
+
+
+#: rows per block of :func:`blocked_matmul`: a block's product (rows x 10 x 8 for the
+#: count families) stays under the size at which OpenBLAS wakes its thread team
+_BLOCK_ROWS = 2048
+
+
+def _blocks(n: int) -> list[tuple[int, int]]:
+    return [(r, min(r + _BLOCK_ROWS, n)) for r in range(0, n, _BLOCK_ROWS)]
+
+
+def _run_blocks(kernel: Any, blocks: list) -> None:
+    def task(first: int, step: int) -> None:
+        for b in range(first, len(blocks), step):
+            kernel(b, *blocks[b])
+
+    run_workers(task, max(min(get_num_threads(), len(blocks)), 1))
+
+
+def blocked_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A @ B`` for a tall C-contiguous float64 ``A`` (n, k) and a small ``B`` (k, m).
+
+    Fixed blocks of rows run on fastgen's threads, each small enough that BLAS computes
+    it on the calling thread: a skinny product never wakes BLAS's own thread team,
+    whose barrier costs far more than the product on a busy machine.  Every row is
+    computed alone, so the result does not depend on the number of threads.
+    """
+    out = np.empty((A.shape[0], B.shape[1]))
+
+    def kernel(b: int, r0: int, r1: int) -> None:
+        np.matmul(A[r0:r1], B, out=out[r0:r1])
+
+    _run_blocks(kernel, _blocks(A.shape[0]))
+    return out
+
+
+def blocked_tmatmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A.T @ B`` for tall float64 ``A`` (n, k) and ``B`` (n, m), as :func:`blocked_matmul`
+    does it: per-block products summed in block order (independent of the threads)."""
+    blocks = _blocks(A.shape[0])
+    partial = np.zeros((max(len(blocks), 1), A.shape[1], B.shape[1]))
+
+    def kernel(b: int, r0: int, r1: int) -> None:
+        np.matmul(A[r0:r1].T, B[r0:r1], out=partial[b])
+
+    _run_blocks(kernel, blocks)
+    return partial.sum(axis=0)
+
+
+class CountFrames:
+    """Counts prepared once per fit for frame log-likelihoods of the form
+    ``X @ log(rates).T + row_term[:, None] + state_term[None, :]`` (Poisson,
+    multinomial): the design ``[X | row_term | 1]`` turns them into one matrix product
+    (NumPy's broadcast additions over a short last axis cost more than the product).
+
+    Parameters
+    ----------
+    X : float64 (n_samples, n_features)
+        Validated counts.
+    row_term : float64 (n_samples,)
+        The parameter-free term of each frame.
+    """
+
+    __slots__ = ("design", "n_features")
+
+    def __init__(self, X: np.ndarray, row_term: np.ndarray) -> None:
+        n, nf = X.shape
+        self.n_features = nf
+        self.design = np.empty((n, nf + 2))
+        self.design[:, :nf] = X
+        self.design[:, nf] = row_term
+        self.design[:, nf + 1] = 1.0
+
+    @property
+    def X(self) -> np.ndarray:
+        """The counts (a view of the design)."""
+        return self.design[:, : self.n_features]
+
+    def log_likelihood(self, rates: np.ndarray, state_term: Any = 0.0) -> np.ndarray:
+        """``X @ log(rates).T + row_term[:, None] + state_term``, float64 (n_samples,
+        n_components), for non-negative ``rates`` (n_components, n_features): ``0 log 0
+        = 0``, and ``-inf`` where a positive count meets a zero rate."""
+        nf = self.n_features
+        zero = rates == 0
+        weights = np.empty((nf + 2, rates.shape[0]))
+        with np.errstate(divide="ignore"):
+            weights[:nf] = np.log(np.where(zero, 1.0, rates)).T
+        weights[nf] = 1.0
+        weights[nf + 1] = state_term
+        out = blocked_matmul(self.design, weights)
+        if zero.any():
+            positive = (self.X > 0).astype(np.float64)
+            out[blocked_matmul(positive, zero.T.astype(np.float64)) > 0] = -np.inf
+        return out
+
+    def weighted_counts(self, gamma: np.ndarray) -> np.ndarray:
+        """``gamma.T @ X``, float64 (n_components, n_features)."""
+        return blocked_tmatmul(gamma, self.design)[:, : self.n_features]
+
+
+def row_sums(X: np.ndarray) -> np.ndarray:
+    """``X.sum(axis=1)`` of a C-contiguous float64 (n, d) array by matrix products
+    (NumPy's reduction along a short last axis is several times slower); exact for
+    counts."""
+    return blocked_matmul(X, np.ones((X.shape[1], 1)))[:, 0]
+
+
+def validate_counts(X: Any, name: str) -> np.ndarray:
+    """``X`` as a C-contiguous float64 2-D array of non-negative integer counts (an
+    integer dtype, or floats holding integers); raises ``ValueError`` naming the
+    estimator ``name``."""
+    X = check_array(X, dtype=None, estimator_name=name)
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{name} needs numeric counts, got dtype {X.dtype}")
+    if X.size and X.min() < 0:
+        raise ValueError(f"{name} needs non-negative counts; X holds negative values")
+    floats = X.dtype.kind == "f"
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if floats and not np.array_equal(X, np.floor(X)):
+        raise ValueError(f"{name} needs integer counts; X holds non-integer values")
+    return X
