@@ -1,17 +1,14 @@
 """fastgen's variational HMMs against hmmlearn's: inference, VB-EM steps, lower bounds.
 
 Every comparison starts both implementations from the same explicit priors and
-posteriors (``init_params=""``).  Also: input checks, model files, hmmlearn's own
-``test_variational_*.py`` with fastgen swapped in, the Dask fit.
+posteriors (``init_params=""``).  Also: input checks, model files, the Dask fit
+(hmmlearn's own ``test_variational_*.py`` run with fastgen swapped in from
+``test_hmmlearn_suite.py``).
 """
 
 from __future__ import annotations
 
 import inspect
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -403,62 +400,6 @@ def test_tampered_posteriors_are_refused(symbols, vectors, tmp_path):
                 out = tamper(path, tmp_path / "bad.fgm", members={name: npy(array)})
                 with pytest.raises(ModelFileError):
                     fastgen.load(out)
-
-
-# --------------------------------------------------------------------------- hmmlearn's suites
-
-#: hmmlearn tests that cannot apply to fastgen (name -> reason): none.  The closest call,
-#: ``test_fit_mcgrory_titterington1d`` (a converged ``means_posterior_`` value from a
-#: scikit-learn KMeans start; fastgen's k-means starts elsewhere), passes: both starts
-#: converge to the same optimum.
-NOT_APPLICABLE: dict[str, str] = {}
-
-_SWAP = """
-from fastgen.hmm import VariationalCategoricalHMM as _FgCategorical  # noqa: E402
-from fastgen.hmm import VariationalGaussianHMM as _FgGaussian  # noqa: E402
-
-vhmm = type("vhmm", (), {"VariationalCategoricalHMM": _FgCategorical,
-                         "VariationalGaussianHMM": _FgGaussian})
-
-
-def test_fastgen_is_swapped_in():
-    assert vhmm.VariationalGaussianHMM.__module__.startswith("fastgen.")
-    assert vhmm.VariationalCategoricalHMM.__module__.startswith("fastgen.")
-
-"""
-
-
-@pytest.mark.parametrize(
-    "name, marker, expected",
-    # expected: hmmlearn's 12 and 32 tests (both implementations) + the swap check
-    [("test_variational_categorical.py", "\nclass TestVariationalCategorical:", 13),
-     ("test_variational_gaussian.py", "\ndef get_mcgrory_titterington():", 33)],
-)  # fmt: skip
-def test_hmmlearn_variational_tests_pass_with_fastgen(tmp_path: Path, name, marker, expected):
-    """hmmlearn's own tests, its ``vhmm`` classes fastgen's (its ``hmm`` stays
-    hmmlearn's: the reference models the tests compare with)."""
-    import hmmlearn
-
-    source_dir = Path(hmmlearn.__file__).parent / "tests"
-    if not (source_dir / name).exists():
-        pytest.skip("this hmmlearn installation ships no tests")
-    text = (source_dir / name).read_text(encoding="utf-8")
-    assert marker in text, f"hmmlearn's {name} changed shape: update the swap"
-    pkg = tmp_path / "hmmlearn_tests"
-    pkg.mkdir()
-    for helper in ("__init__.py", "conftest.py"):
-        (pkg / helper).write_text((source_dir / helper).read_text(encoding="utf-8"))
-    (pkg / name).write_text(text.replace(marker, _SWAP + marker, 1))
-    deselect = ["-k", f"not ({' or '.join(NOT_APPLICABLE)})"] if NOT_APPLICABLE else []
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "hmmlearn_tests",
-         *deselect],
-        cwd=tmp_path, capture_output=True, text=True, timeout=900,
-        env={**os.environ, "HMMLEARN_SEED": "0"},
-    )  # fmt: skip
-    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert f"{expected} passed" in summary and "failed" not in summary, summary
 
 
 # --------------------------------------------------------------------------- Dask
