@@ -589,6 +589,9 @@ SPECS: dict[str, Spec] = {
         "CategoricalHMM", ("emissionprob_",), arrays=("emissionprob_",)),
     "fastgen.PoissonHMM": _hmm_spec(
         "PoissonHMM", ("lambdas_", "n_features"), arrays=("lambdas_",)),
+    "fastgen.GMMHMM": _hmm_spec(
+        "GMMHMM", ("weights_", "means_", "covars_", "n_features"),
+        arrays=("weights_", "means_", "covars_")),
     "sklearn.Pipeline": Spec(
         "sklearn.pipeline", "Pipeline", check=_check_pipeline, summary=_summary_pipeline,
         host_access=_pipeline_host_access,
