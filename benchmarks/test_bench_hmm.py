@@ -2,12 +2,13 @@
 
 Groups: ``<operation>[<model>-<data>]`` with an ``hmmlearn`` and a ``fastgen`` variant,
 timed in the same run.  Models: GaussianHMM with 8 features, K in {4, 16}, diag and
-full covariances, CategoricalHMM with 8 states and 20 symbols, and (EM iteration only,
-``many`` only) MultinomialHMM with 8 states, 8 features and 20 trials per frame;
-``vb_em_step``: one variational EM iteration of VariationalCategoricalHMM (8 symbols)
-and VariationalGaussianHMM (8 features, diag), K=8, on ``many``.  Data:
-``many`` (5,000 sequences x 100 steps; small: 200 x 50) and ``long`` (one 200,000-step
-sequence; small: 5,000), ``many`` only for the categorical model.
+full covariances, GMMHMM with 8 features, K=8, n_mix=4, diag and full covariances,
+CategoricalHMM with 8 states and 20 symbols, and (EM iteration only, ``many`` only)
+MultinomialHMM with 8 states, 8 features and 20 trials per frame; ``vb_em_step``: one
+variational EM iteration of VariationalCategoricalHMM (8 symbols) and
+VariationalGaussianHMM (8 features, diag), K=8, on ``many``.  Data: ``many`` (5,000
+sequences x 100 steps; small: 200 x 50) and ``long`` (one 200,000-step sequence;
+small: 5,000), ``many`` only for the categorical and GMM models.
 
 Both sides start from the same explicit parameters (``init_params=""``) and EM runs
 one iteration (``n_iter=1, tol=-inf``); each fastgen result is checked against
@@ -38,6 +39,7 @@ VARIANTS = [HMMLEARN, FASTGEN]
 N_FEATURES = 8
 N_SYMBOLS = 20
 N_TRIALS = 20  # MultinomialHMM: draws per frame
+N_MIX = 4
 
 MODELS = {
     "gauss-diag-K4": ("gaussian", "diag", 4),
@@ -46,12 +48,15 @@ MODELS = {
     "gauss-full-K16": ("gaussian", "full", 16),
     "categorical-K8": ("categorical", None, 8),
     "multinomial-K8": ("multinomial", None, 8),
+    "gmm-diag-K8M4": ("gmm", "diag", 8),
+    "gmm-full-K8M4": ("gmm", "full", 8),
 }
 CASES = [
     (m, d)
     for m in MODELS
     for d in ("many", "long")
-    if not (MODELS[m][0] == "categorical" and d == "long") and MODELS[m][0] != "multinomial"
+    if not (MODELS[m][0] in ("categorical", "gmm") and d == "long")
+    and MODELS[m][0] != "multinomial"
 ]
 #: MultinomialHMM: the EM iteration (hmmlearn's scipy log-pmf per state makes its
 #: inference operations as slow as its E-step, so one group tells the story)
@@ -89,6 +94,15 @@ def make_params(model: str) -> dict:
     if kind == "multinomial":
         params["emissionprob_"] = rng.dirichlet(np.ones(N_FEATURES), size=k)
         return params
+    if kind == "gmm":
+        params["weights_"] = rng.dirichlet(np.ones(N_MIX) * 2, size=k)
+        params["means_"] = rng.randn(k, N_MIX, N_FEATURES) * 2
+        if ct == "diag":
+            params["covars_"] = rng.rand(k, N_MIX, N_FEATURES) + 0.5
+        else:
+            a = rng.randn(k, N_MIX, N_FEATURES, N_FEATURES) * 0.3
+            params["covars_"] = a @ np.swapaxes(a, -1, -2) + np.eye(N_FEATURES)
+        return params
     params["means_"] = rng.randn(k, N_FEATURES) * 2
     if ct == "diag":
         params["covars_"] = rng.rand(k, N_FEATURES) + 0.5
@@ -116,6 +130,9 @@ def make_data(model: str, data: str, size) -> HMMData:
         for _ in range(N_TRIALS):
             symbols = (cdf < rng.rand(n, 1)).sum(axis=1).clip(0, N_FEATURES - 1)
             X[np.arange(n), symbols] += 1
+    elif kind == "gmm":  # a random mixture component of each frame's state
+        means = make_params(model)["means_"]
+        X = means[states, rng.randint(N_MIX, size=n)] + rng.randn(n, N_FEATURES)
     else:
         X = make_params(model)["means_"][states] + rng.randn(n, N_FEATURES)
     return HMMData(np.ascontiguousarray(X), np.full(n_seq, n_steps))
@@ -138,6 +155,8 @@ def make_model(variant: Variant, model: str):
         m = mod.CategoricalHMM(k, init_params="", n_iter=1, tol=-np.inf)
     elif kind == "multinomial":
         m = mod.MultinomialHMM(k, n_trials=N_TRIALS, init_params="", n_iter=1, tol=-np.inf)
+    elif kind == "gmm":
+        m = mod.GMMHMM(k, n_mix=N_MIX, covariance_type=ct, init_params="", n_iter=1, tol=-np.inf)
     else:
         m = mod.GaussianHMM(k, covariance_type=ct, init_params="", n_iter=1, tol=-np.inf)
     for name, value in make_params(model).items():
@@ -146,7 +165,7 @@ def make_model(variant: Variant, model: str):
 
 
 def fitted_params(m) -> dict:
-    names = ["startprob_", "transmat_", "emissionprob_", "means_", "covars_"]
+    names = ["startprob_", "transmat_", "emissionprob_", "weights_", "means_", "covars_"]
     return {n: np.array(getattr(m, n)) for n in names if hasattr(m, n)}
 
 

@@ -642,6 +642,35 @@ def test_train_poisson_hmm_matches_the_api(tmp_path, capsys):
     assert code == 1 and "non-negative integers" in err
 
 
+def test_train_gmm_hmm_matches_the_api_and_predicts(tmp_path, capsys):
+    from fastgen.hmm import GMMHMM
+
+    rng = np.random.default_rng(7)
+    X = np.r_[rng.normal(0, 1, (120, 2)), rng.normal(5, 0.5, (80, 2))]
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "lengths.npy", np.array([120, 80]))
+    code, _, err = run(["train", "hmm", tmp_path / "x.npy", "-o", tmp_path / "g.fgm",
+                        "--lengths", tmp_path / "lengths.npy", "--emission", "gmm",
+                        "--n-mix", "3", "--covariance-type", "full", "--n-components", "2",
+                        "--n-iter", "4", "--seed", "3"], capsys)
+    assert code == 0, err
+    got = fastgen.load(tmp_path / "g.fgm")
+    assert type(got) is GMMHMM and got.n_mix == 3
+    ref = GMMHMM(2, n_mix=3, covariance_type="full", n_iter=4, random_state=3).fit(X, [120, 80])
+    for name in ("weights_", "means_", "covars_", "transmat_"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(ref, name))
+    for extra, method in (([], "predict"), (["--proba"], "predict_proba")):
+        out = tmp_path / f"{method}.npy"
+        code, _, err = run(["predict", tmp_path / "g.fgm", tmp_path / "x.npy", "-o", out,
+                            "--lengths", tmp_path / "lengths.npy", *extra], capsys)
+        assert code == 0, err
+        np.testing.assert_array_equal(np.load(out).reshape(len(X), -1),
+                                      getattr(ref, method)(X, [120, 80]).reshape(len(X), -1))
+    code, _, err = run(["train", "hmm", tmp_path / "x.npy", "-o", tmp_path / "b.fgm",
+                        "--n-mix", "2", "--n-components", "2"], capsys)
+    assert code == 1 and "--n-mix applies to --emission gmm only" in err
+
+
 def test_train_neural_needs_the_train_extra(tmp_path, capsys, monkeypatch):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).random((20, 4)))
     real = cli.importlib.util.find_spec

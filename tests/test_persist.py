@@ -18,6 +18,7 @@ from fastgen._modelfile import ModelFileError
 from fastgen._persist_codec import Decoder, Encoder
 from fastgen._persist_specs import SPECS, spec_for
 from fastgen.hmm import (
+    GMMHMM,
     CategoricalHMM,
     GaussianHMM,
     MultinomialHMM,
@@ -469,6 +470,43 @@ def test_tampered_poisson_hmm_is_refused(tmp_path):
                 fastgen.load(out)
 
 
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical", "full", "tied"])
+def test_gmm_hmm_roundtrip(covariance_type, tmp_path):
+    rng = np.random.default_rng(7)
+    X = np.r_[rng.normal(0, 1, (60, 2)), rng.normal(4, 0.5, (60, 2))]
+    hmm = GMMHMM(2, n_mix=2, covariance_type=covariance_type, random_state=0, n_iter=4,
+                 weights_prior=1.5, implementation="scaling").fit(X, [50, 30, 40])
+    loaded, path = roundtrip(hmm, tmp_path)
+    check_hmm_outputs(hmm, loaded, X, [50, 30, 40])
+    for name in ("weights_", "means_", "covars_"):
+        assert_arrays_identical(getattr(hmm, name), getattr(loaded, name))
+    summary = fastgen.info(path)["summary"]
+    assert summary["fitted"] is True and summary["n_features"] == 2
+
+
+def test_tampered_gmm_hmm_is_refused(tmp_path):
+    X = np.random.default_rng(1).normal(size=(60, 2))
+    GMMHMM(2, n_mix=3, covariance_type="full", n_iter=2, random_state=0).fit(X).save(
+        tmp_path / "g.fgm")
+    spd = np.tile(np.eye(2), (2, 3, 1, 1))
+    not_pd = spd.copy()
+    not_pd[1, 2] = [[1.0, 2.0], [2.0, 1.0]]
+    bad = {
+        "state.weights_.npy": [np.full((2, 3), np.nan), np.full((2, 3), 0.5), -np.ones((2, 3)),
+                               np.ones((2, 2)) / 2, np.ones(6) / 3,
+                               np.ones((2, 3), dtype=np.int64)],
+        "state.means_.npy": [np.full((2, 3, 2), np.inf), np.zeros((2, 3)), np.zeros((2, 2, 2)),
+                             np.zeros((3, 3, 2)), np.zeros((2, 3, 3))],
+        "state.covars_.npy": [not_pd, -spd, spd[:, :, :1, :1], spd[:, :2], np.eye(2)[None],
+                              np.full((2, 3, 2, 2), np.nan), spd.astype(np.int64)],
+    }
+    for name, arrays in bad.items():
+        for array in arrays:
+            out = tamper(tmp_path / "g.fgm", tmp_path / "bad.fgm", members={name: npy(array)})
+            with pytest.raises(ModelFileError):
+                fastgen.load(out)
+
+
 def check_hmm_outputs(hmm, loaded, X, lengths):
     assert hmm.score(X, lengths) == loaded.score(X, lengths)
     a, b = hmm.score_samples(X, lengths), loaded.score_samples(X, lengths)
@@ -528,6 +566,7 @@ ALL_UNFITTED = [
     VariationalCategoricalHMM(2, emissionprob_prior=0.5, n_features=4, random_state=1),
     VariationalGaussianHMM(2, covariance_type="tied", dof_prior=3.0, random_state=1),
     MultinomialHMM(2, n_trials=np.array([3, 3, 3]), params="e", random_state=4),
+    GMMHMM(2, n_mix=3, covariance_type="tied", covars_prior=np.eye(2), random_state=4),
 ]
 
 
@@ -555,7 +594,7 @@ def test_every_whitelisted_kind_is_tested():
 
 
 def test_hmm_specs_store_each_family_state():
-    for cls in (GaussianHMM, CategoricalHMM, PoissonHMM, MultinomialHMM,
+    for cls in (GaussianHMM, CategoricalHMM, PoissonHMM, MultinomialHMM, GMMHMM,
                 VariationalCategoricalHMM, VariationalGaussianHMM):
         spec = SPECS[f"fastgen.{cls.__name__}"]
         family = cls.emission_family.state_attributes
@@ -581,6 +620,7 @@ def test_fitted_state_is_fully_covered_by_specs():
         PoissonHMM(2, n_iter=2, random_state=0).fit(X, [10, 20]),
         VariationalCategoricalHMM(2, n_iter=2, random_state=0).fit(X[:, :1], [10, 20]),
         VariationalGaussianHMM(2, n_iter=2, random_state=0).fit(Xg, lengths),
+        GMMHMM(2, n_mix=2, n_iter=2, random_state=0).fit(Xg, lengths),
     ]
     fitted[0].transform(DOCS)  # builds the lookup-table cache
     fitted[2].transform(DOCS)

@@ -606,6 +606,9 @@ SPECS: dict[str, Spec] = {
                 "beta_posterior_", "scale_prior_", "scale_posterior_")),
     "fastgen.MultinomialHMM": _hmm_spec(
         "MultinomialHMM", ("emissionprob_", "n_features"), arrays=("emissionprob_",)),
+    "fastgen.GMMHMM": _hmm_spec(
+        "GMMHMM", ("weights_", "means_", "covars_", "n_features"),
+        arrays=("weights_", "means_", "covars_")),
     "sklearn.Pipeline": Spec(
         "sklearn.pipeline", "Pipeline", check=_check_pipeline, summary=_summary_pipeline,
         host_access=_pipeline_host_access,

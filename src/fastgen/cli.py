@@ -397,8 +397,10 @@ def _train_nb_streamed(args: argparse.Namespace, nb_class: type) -> Any:
 
 
 def _train_hmm(args: argparse.Namespace) -> Any:
-    from fastgen.hmm import CategoricalHMM, GaussianHMM, PoissonHMM
+    from fastgen.hmm import GMMHMM, CategoricalHMM, GaussianHMM, PoissonHMM
 
+    if args.n_mix is not None and args.emission != "gmm":
+        raise CLIError("--n-mix applies to --emission gmm only")
     X, lengths = _load_table(
         args.data,
         "sequences",
@@ -431,6 +433,12 @@ def _train_hmm(args: argparse.Namespace) -> Any:
             raise CLIError("multinomial counts must be non-negative integers")
         model = MultinomialHMM(
             n_components=args.n_components, n_iter=args.n_iter, tol=args.tol,
+            random_state=args.seed,
+        )
+    elif args.emission == "gmm":
+        model = GMMHMM(
+            n_components=args.n_components, n_mix=args.n_mix or 1,
+            covariance_type=args.covariance_type, n_iter=args.n_iter, tol=args.tol,
             random_state=args.seed,
         )
     else:
@@ -732,8 +740,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --hashing: rows per chunk (default 10000); memory grows "
                          "with it")
 
-    hmm = tsub.add_parser("hmm", parents=[common],
-                          help="Gaussian, categorical, Poisson or multinomial HMM")
+    hmm = tsub.add_parser(
+        "hmm", parents=[common],
+        help="Gaussian, Gaussian-mixture, categorical, Poisson or multinomial HMM",
+    )
     hmm.add_argument("data", help=".npy/.csv/.parquet of observations")
     hmm.add_argument("-o", "--output", required=True, help="model file to write")
     hmm.add_argument("--column", action="append", metavar="NAME", help="feature column(s)")
@@ -741,8 +751,10 @@ def build_parser() -> argparse.ArgumentParser:
     hmm.add_argument("--lengths-column", metavar="NAME")
     hmm.add_argument("--sequence-column", metavar="NAME")
     hmm.add_argument("--emission", default="gaussian",
-                     choices=("gaussian", "categorical", "poisson", "multinomial"))
+                     choices=("gaussian", "gmm", "categorical", "poisson", "multinomial"))
     hmm.add_argument("--n-components", type=_positive_int, required=True)
+    hmm.add_argument("--n-mix", type=_positive_int, default=None,
+                     help="Gaussians per state of --emission gmm (default 1)")
     hmm.add_argument("--covariance-type", choices=("diag", "full", "spherical", "tied"),
                      default="diag")
     hmm.add_argument("--n-iter", type=_positive_int, default=10)

@@ -224,7 +224,8 @@ def make_plan(model: Any, method: str | None = None, proba: bool = False) -> Pla
                 return fn(np.asarray(c.data).astype(np.int64).reshape(-1, 1), c.lengths)
 
             return Plan("sequences", m, 1, call, names, _categorical_check(n_symbols))
-        n_features = int(np.shape(model.means_)[1]) if hasattr(model, "means_") else None
+        # means_ is (n_components, [n_mix,] n_features): GaussianHMM, GMMHMM
+        n_features = int(np.shape(model.means_)[-1]) if hasattr(model, "means_") else None
         return Plan("sequences", m, n_features, lambda c: fn(c.data, c.lengths), names)
     if _is_autoencoder(model):
         m = _pick_method(model, method, proba, _NEURAL_METHODS, "encode", None, what)

@@ -33,7 +33,7 @@ def fit_hmm(
 
     Parameters
     ----------
-    model : GaussianHMM, CategoricalHMM or PoissonHMM
+    model : GaussianHMM, GMMHMM, CategoricalHMM or PoissonHMM
         Fitted in place and returned.
     sequences : dask Bag of 2-D arrays (one per sequence), or dask DataFrame
         A DataFrame holds one frame per row and the ids in ``sequence_column``; the
@@ -44,7 +44,7 @@ def fit_hmm(
         DataFrame input: feature columns (default: every other column).
     init_sequences : int, optional
         The data-dependent initialisation (k-means means and covariances of a
-        ``GaussianHMM``, the moment-matched rates of a ``PoissonHMM``, in
+        ``GaussianHMM`` or ``GMMHMM``, the moment-matched rates of a ``PoissonHMM``, in
         ``init_params``) runs on the client, like ``fit``, over all
         sequences by default (exact); an int uses only the first ``init_sequences``.
         With ``init_params=""`` and explicit parameters no data is gathered.
@@ -60,7 +60,8 @@ def fit_hmm(
 
     if not isinstance(model, BaseHMM):
         raise TypeError(
-            f"model must be a fastgen HMM (GaussianHMM, CategoricalHMM, PoissonHMM), got {model!r}"
+            "model must be a fastgen HMM (GaussianHMM, GMMHMM, CategoricalHMM, PoissonHMM), "
+            f"got {model!r}"
         )
     if init_sequences is not None and (
         isinstance(init_sequences, bool)

@@ -1,11 +1,11 @@
 """Hidden Markov models with hmmlearn's API, computed by compiled kernels.
 
-:class:`GaussianHMM`, :class:`CategoricalHMM`, :class:`PoissonHMM`,
+:class:`GaussianHMM`, :class:`GMMHMM`, :class:`CategoricalHMM`, :class:`PoissonHMM`,
 :class:`MultinomialHMM` and the variational :class:`VariationalCategoricalHMM` and
 :class:`VariationalGaussianHMM` (posteriors ``*_posterior_``, priors ``*_prior_``,
 ``monitor_`` recording the lower bound) take hmmlearn's constructor parameters,
 expose its fitted attributes (``startprob_``, ``transmat_``, ``means_``, ``covars_``,
-``emissionprob_``, ``lambdas_``, ``n_trials``, ``monitor_``) and give the
+``weights_``, ``emissionprob_``, ``lambdas_``, ``n_trials``, ``monitor_``) and give the
 same numbers: scores, posteriors and Viterbi paths agree with hmmlearn to rounding, and
 so do the parameters after the same number of EM iterations from the same starting
 point.
@@ -17,7 +17,7 @@ environment variable); work is split into a fixed number of chunks, so results d
 depend on the number of threads.
 
 Layout: every model is :class:`BaseHMM` (``_base``: the estimator API) plus one
-emission family (``_family``: the interface; ``_gaussian``, ``_categorical``,
+emission family (``_family``: the interface; ``_gaussian``, ``_gmm``, ``_categorical``,
 ``_poisson``, ``_multinomial``).  The EM loop, the start/transition M-step, the
 convergence monitor and the sufficient statistics live once, in ``_engine`` (``BaumWelch``, which
 :func:`fastgen.dask.fit_hmm` drives too); ``_variational`` overrides its named hooks
@@ -33,7 +33,11 @@ Differences from hmmlearn
   ``"m"`` in ``init_params`` the starting means (hence the fit) differ from
   hmmlearn's.  Pass ``init_params=""`` with explicit parameters for identical fits.
 * A state that receives no posterior mass keeps its previous mean / covariance /
-  emission row / rates / transition row instead of becoming NaN (or a zero row).
+  mixture weights / emission row / rates / transition row instead of becoming NaN (or
+  a zero row); a ``GMMHMM`` mixture component with no mass, or whose covariance update
+  is not positive-definite, keeps its mean and covariance.
+* ``GMMHMM`` leaves its prior hyperparameters as given (hmmlearn broadcasts them to
+  arrays in place).
 * Spherical covariances are stored as ``(n_components,)`` after fitting (hmmlearn
   switches to a tiled ``(n_components, n_features)`` array); ``covars_`` is the same.
 * ``monitor_`` is created afresh by every ``fit``.
@@ -55,14 +59,15 @@ from fastgen.hmm._base import BaseHMM
 from fastgen.hmm._categorical import CategoricalHMM
 from fastgen.hmm._engine import ConvergenceMonitor
 from fastgen.hmm._gaussian import GaussianHMM
+from fastgen.hmm._gmm import GMMHMM
 from fastgen.hmm._multinomial import MultinomialHMM
 from fastgen.hmm._poisson import PoissonHMM
 from fastgen.hmm._vcategorical import VariationalCategoricalHMM
 from fastgen.hmm._vgaussian import VariationalGaussianHMM
 
 __all__ = [
-    "BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GaussianHMM", "MultinomialHMM",
-    "PoissonHMM", "VariationalCategoricalHMM", "VariationalGaussianHMM",
+    "BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GMMHMM", "GaussianHMM",
+    "MultinomialHMM", "PoissonHMM", "VariationalCategoricalHMM", "VariationalGaussianHMM",
 ]  # fmt: skip
 
 _BaseHMM = BaseHMM  # the former private name

@@ -12,7 +12,7 @@ from fastgen.hmm._base import BaseHMM
 from fastgen.hmm._family import EmissionFamily
 from fastgen.hmm._util import check_random_state, stored_array, stored_count
 
-__all__ = ["GaussianEmissions", "GaussianHMM"]
+__all__ = ["GaussianEmissions", "GaussianHMM", "cholesky_lower", "kmeans", "not_positive_definite"]
 
 _TINY = np.finfo(np.float64).tiny
 COVARIANCE_TYPES = frozenset(("spherical", "diag", "full", "tied"))
@@ -65,6 +65,46 @@ def kmeans(
         if inertia < best_inertia:
             best, best_inertia = centers, inertia
     return best
+
+
+def not_positive_definite(mats: np.ndarray) -> np.ndarray:
+    """Indices of the matrices of ``mats`` (m, n, n) that are not symmetric and
+    positive-definite."""
+    symmetric = np.isclose(mats, mats.transpose(0, 2, 1)).all(axis=(1, 2))
+    try:
+        np.linalg.cholesky(mats)
+        return np.flatnonzero(~symmetric)
+    except np.linalg.LinAlgError:
+        pass
+    from scipy import linalg  # the rare path: not on the import path
+
+    return np.array(
+        [n for n, m in enumerate(mats) if not symmetric[n] or np.any(linalg.eigvalsh(m) <= 0)],
+        dtype=np.intp,
+    )
+
+
+def cholesky_lower(mats: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of the covariances ``mats`` (m, n, n), C-contiguous, as
+    hmmlearn's densities take them: a matrix that fails gets ``1e-7`` added to its
+    diagonal first; raises ``ValueError`` if that fails too."""
+    try:
+        return np.ascontiguousarray(np.linalg.cholesky(mats))
+    except np.linalg.LinAlgError:
+        pass
+    from scipy import linalg  # the rare fallback: not on the import path
+
+    m, nf = mats.shape[0], mats.shape[-1]
+    out = np.empty((m, nf, nf))
+    for c, cv in enumerate(mats):
+        try:
+            out[c] = linalg.cholesky(cv, lower=True)
+        except linalg.LinAlgError:
+            try:
+                out[c] = linalg.cholesky(cv + 1e-7 * np.eye(nf), lower=True)
+            except linalg.LinAlgError:
+                raise ValueError("'covars' must be symmetric, positive-definite") from None
+    return out
 
 
 class GaussianEmissions(EmissionFamily):
@@ -231,18 +271,7 @@ class GaussianEmissions(EmissionFamily):
                 raise ValueError(
                     "'full' covars must have shape (n_components, n_features, n_features)"
                 )
-            symmetric = np.isclose(mats, mats.transpose(0, 2, 1)).all(axis=(1, 2))
-            try:
-                np.linalg.cholesky(mats)
-                bad = np.flatnonzero(~symmetric)
-            except np.linalg.LinAlgError:
-                from scipy import linalg
-
-                bad = [
-                    n
-                    for n, m in enumerate(mats)
-                    if not symmetric[n] or np.any(linalg.eigvalsh(m) <= 0)
-                ]
+            bad = not_positive_definite(mats)
             if len(bad):
                 raise ValueError(
                     f"component {bad[0]} of '{ct}' covars must be symmetric, positive-definite"
@@ -251,23 +280,7 @@ class GaussianEmissions(EmissionFamily):
     def cholesky(self) -> np.ndarray:
         """Lower Cholesky factors (n_components, n_features, n_features), as hmmlearn."""
         nc, nf = self.model.means_.shape
-        mats = np.broadcast_to(self.model._covars_, (nc, nf, nf))
-        try:
-            return np.ascontiguousarray(np.linalg.cholesky(mats))
-        except np.linalg.LinAlgError:
-            pass
-        from scipy import linalg  # the rare fallback: not on the import path
-
-        out = np.empty((nc, nf, nf))
-        for c, cv in enumerate(mats):
-            try:
-                out[c] = linalg.cholesky(cv, lower=True)
-            except linalg.LinAlgError:
-                try:
-                    out[c] = linalg.cholesky(cv + 1e-7 * np.eye(nf), lower=True)
-                except linalg.LinAlgError:
-                    raise ValueError("'covars' must be symmetric, positive-definite") from None
-        return out
+        return cholesky_lower(np.broadcast_to(self.model._covars_, (nc, nf, nf)))
 
     def diag_covars(self) -> np.ndarray:
         """Variances as (n_components, n_features), floored at the smallest float."""
