@@ -14,6 +14,7 @@ from hmm_problems import (
     frames,
     gaussian,
     lane_problem,
+    log_forward,
     model,
     random_hmms,
     reference,
@@ -102,6 +103,45 @@ def test_estep_zero_probabilities_and_impossible_frames():
     assert lp[0] == -np.inf
     assert_array_equal(gamma, 0.0)
     assert_array_equal(t, 0.0)
+
+
+@pytest.mark.parametrize("path", ["default", "lanes", "sequence", "long"])
+def test_unreachable_states_that_dominate_the_backward_pass(monkeypatch, path):
+    """States the chain can never enter whose frame likelihoods beat the reachable
+    state's by ~10 per frame: their backward terms outgrow the reachable state's by more
+    than exp can span, which once underflowed the reachable state's own backward value
+    to -inf (NaN posteriors).  Each entry is now summed against its own maximum."""
+    rng = np.random.default_rng(3)
+    n, nc = 120, 3
+    logf = np.empty((n, nc))
+    logf[:, 0] = -20.0 + rng.normal(size=n)
+    logf[:, 1:] = -10.0 + rng.normal(size=(n, 2))
+    start = np.array([1.0, 0.0, 0.0])
+    trans = np.eye(nc)
+    want_lp, want_gamma, want_trans = reference(start, trans, logf, np.array([0, n]))
+    with force(monkeypatch, path):
+        r = k.forward_backward(np.array([0, n]), start, trans, frames(logf), True,
+                               posteriors=True, gamma=True, xi=True)
+    assert_allclose(r.log_prob, want_lp, rtol=1e-12)
+    assert not np.isnan(r.gamma).any()
+    assert_allclose(r.gamma, want_gamma, rtol=1e-10, atol=1e-300)
+    assert_allclose(r.trans, want_trans, rtol=1e-10, atol=1e-12)
+
+
+def test_forward_entry_reached_only_from_a_far_less_likely_state():
+    """The forward direction: state 2 is entered only from state 1, whose forward value
+    falls more than exp can span below state 0's; state 2's forward value must stay
+    finite (it once underflowed to -inf), as hmmlearn's per-entry log-sum-exp keeps it."""
+    n = 100
+    logf = np.tile([-1.0, -20.0, -30.0], (n, 1))
+    start = np.array([0.5, 0.5, 0.0])
+    trans = np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.0, 0.0, 1.0]])
+    fwd = np.empty((n, 3))
+    lp = k.forward_log(start, trans, logf, fwd)
+    want_lp, want_fwd = log_forward(start, trans, logf)
+    assert np.isfinite(fwd[1:, 2]).all()
+    assert_allclose(fwd[1:], want_fwd[1:], rtol=1e-12)
+    assert_allclose(lp, want_lp, rtol=1e-12)
 
 
 def test_scaling_underflow_reports_nan():

@@ -26,6 +26,7 @@ passes :func:`forward_log_pass` / :func:`backward_log_pass`.
 
 import numpy as np
 
+from libc.float cimport DBL_MIN
 from libc.math cimport INFINITY, NAN, exp, isinf, log
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free
@@ -65,6 +66,27 @@ cdef double logsumexp_row(const double *a, Py_ssize_t n) noexcept nogil:
     return log(s) + m
 
 
+cdef double log_sum_column(
+    const double *v, const double *a, Py_ssize_t nc, Py_ssize_t stride
+) noexcept nogil:
+    """``log(sum_k a[k * stride] * exp(v[k]))`` over the terms with ``a > 0``, with their
+    own maximum: exact where a sum scaled by another maximum underflowed (-inf when no
+    term has mass)."""
+    cdef Py_ssize_t k
+    cdef double m = -INFINITY, s = 0.0, u
+    for k in range(nc):
+        if a[k * stride] > 0.0:
+            u = v[k] + log(a[k * stride])
+            if u > m:
+                m = u
+    if isinf(m):
+        return m
+    for k in range(nc):
+        if a[k * stride] > 0.0:
+            s += exp(v[k] + log(a[k * stride]) - m)
+    return log(s) + m
+
+
 cdef double forward_log(
     const double *startprob, const double *transmat, const double *log_frame, Py_ssize_t n,
     Py_ssize_t nc, double *fwd, double *buf,
@@ -90,7 +112,11 @@ cdef double forward_log(
             s = 0.0
             for i in range(nc):
                 s += buf[i] * transmat[i * nc + j]
-            fwd[t * nc + j] = log(s) + m + log_frame[t * nc + j]
+            if s < DBL_MIN:  # underflowed against the row's maximum: this entry's own
+                s = log_sum_column(fwd + (t - 1) * nc, transmat + j, nc, nc)
+                fwd[t * nc + j] = s + log_frame[t * nc + j]
+            else:
+                fwd[t * nc + j] = log(s) + m + log_frame[t * nc + j]
     return logsumexp_row(fwd + (n - 1) * nc, nc)
 
 
@@ -119,7 +145,14 @@ cdef void backward_log(
             s = 0.0
             for j in range(nc):
                 s += transmat[i * nc + j] * buf[j]
-            bwd[t * nc + i] = log(s) + m
+            if s < DBL_MIN:  # underflowed against the row's maximum: this entry's own
+                for j in range(nc):
+                    buf[j] = log_frame[(t + 1) * nc + j] + bwd[(t + 1) * nc + j]
+                bwd[t * nc + i] = log_sum_column(buf, transmat + i * nc, nc, 1)
+                for j in range(nc):  # restore the scaled terms for the next states
+                    buf[j] = exp(buf[j] - m)
+            else:
+                bwd[t * nc + i] = log(s) + m
 
 
 cdef void posteriors_log(
