@@ -22,7 +22,13 @@ FILES = [
     "test_multinomial_hmm.py",
     "test_variational_categorical.py",
     "test_variational_gaussian.py",
+    "test_gmm_hmm.py",
+    "test_gmm_hmm_new.py",
+    "test_gmm_hmm_multisequence.py",
 ]
+#: tests hmmlearn itself marks xfail, per file (``test_gmm_hmm.py`` is xfail as a whole);
+#: fastgen is held to the count hmmlearn gets with its own classes (15 xfailed, the rest pass)
+EXPECTED_XFAIL = {"test_gmm_hmm.py": 15}
 
 _HMMC = (
     "calls hmmlearn's private compiled module _hmmc directly (the fastgen model only "
@@ -31,8 +37,19 @@ _HMMC = (
     "tests/_kernels/hmm"
 )
 
+_MONITOR = (
+    "reads model.monitor_ before fit: hmmlearn's constructor creates it, fastgen's stores "
+    "only the parameters (scikit-learn convention) and fit creates monitor_; the same "
+    "check runs in tests/hmm/test_gmm_hmm.py::test_fit_invariant_to_sequence_order"
+)
+_MULTI = (
+    "test_gmm_hmm_multisequence.py::test_gmmhmm_multi_sequence_fit_invariant_to_sequence_ordering"
+)
+
 #: tests of hmmlearn internals that fastgen does not have, and why
 NOT_APPLICABLE: dict[str, str] = {
+    **{f"{_MULTI}[{impl}-{ct}]": _MONITOR
+       for impl in ("scaling", "log") for ct in ("diag", "spherical", "full", "tied")},
     "test_base.py::TestBaseAgainstWikipedia::test_do_forward_scaling_pass": _HMMC,
     "test_base.py::TestBaseAgainstWikipedia::test_do_forward_pass": _HMMC,
     "test_base.py::TestBaseAgainstWikipedia::test_do_backward_scaling_pass": _HMMC,
@@ -51,9 +68,14 @@ def test_hmmlearn_tests_pass_with_fastgen(suite: SuiteResult, file: str) -> None
     passed, run = suite.count(file)
     failed = {t: m for t, m in suite.failed.items() if t.startswith(file + "::")}
     skipped = {t: m for t, m in suite.skipped.items() if t.startswith(file + "::")}
+    xfailed = [t for t in suite.xfailed if t.startswith(file + "::")]
     assert not failed, "\n".join(f"{t}: {m}" for t, m in failed.items()) + suite.output[-3000:]
     assert not skipped, skipped
-    assert run > 0 and passed == run, (passed, run, suite.output[-3000:])
+    assert len(xfailed) == EXPECTED_XFAIL.get(file, 0), xfailed
+    # a file may hold only tests that cannot apply (the multisequence one): then none runs
+    excluded = any(t.startswith(file + "::") for t in NOT_APPLICABLE)
+    assert (run > 0 or excluded) and passed + len(xfailed) == run, (
+        passed, run, suite.output[-3000:])
     # the swap took: the check added to each file ran and passed
     assert any(t.startswith(file + "::") and "swapped_in" in t for t in suite.passed)
 
