@@ -292,11 +292,17 @@ class GMMEmissions(EmissionFamily):
         m = self.model
         nc, nm = m.n_components, m.n_mix
         dens = self.component_log_density(frames.X).reshape(-1, nc, nm)
-        best = dens.max(axis=2)
+        # maxima and sums over the short component axis as elementwise passes over its
+        # slices: NumPy reduces an axis of a few entries far slower
+        best = dens[:, :, 0].copy()
+        for j in range(1, nm):
+            np.maximum(best, dens[:, :, j], out=best)
         best[~np.isfinite(best)] = 0.0  # a state whose every component is -inf stays -inf
         dens -= best[:, :, None]
         _k.vexp(dens.reshape(-1))
-        sums = dens.sum(axis=2)
+        sums = dens[:, :, 0].copy()
+        for j in range(1, nm):
+            sums += dens[:, :, j]
         with np.errstate(divide="ignore"):
             ll = np.log(sums)
         ll += best
