@@ -622,6 +622,36 @@ def test_train_hmm_matches_the_api(tmp_path, capsys):
     np.testing.assert_array_equal(got.transmat_, ref.transmat_)
 
 
+@pytest.mark.parametrize("emission", ["gaussian", "categorical"])
+def test_train_variational_hmm_matches_the_api(tmp_path, capsys, emission):
+    from fastgen.hmm import VariationalCategoricalHMM, VariationalGaussianHMM
+
+    rng = np.random.default_rng(7)
+    if emission == "gaussian":
+        X = rng.standard_normal((150, 2)) + rng.integers(0, 2, (150, 1)) * 3
+        ref = VariationalGaussianHMM(2, covariance_type="diag", n_iter=4, random_state=3)
+        ref.fit(X, [90, 60])
+    else:
+        X = rng.integers(0, 4, (150, 1))
+        ref = VariationalCategoricalHMM(2, n_iter=4, random_state=3).fit(X, [90, 60])
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "lengths.npy", np.array([90, 60]))
+    code, _, err = run(["train", "hmm", tmp_path / "x.npy", "-o", tmp_path / "v.fgm",
+                        "--lengths", tmp_path / "lengths.npy", "--emission", emission,
+                        "--variational", "--n-components", "2", "--n-iter", "4",
+                        "--seed", "3"], capsys)
+    assert code == 0, err
+    assert "evidence lower bound" in err
+    got = fastgen.load(tmp_path / "v.fgm")
+    assert type(got) is type(ref)
+    np.testing.assert_array_equal(got.transmat_, ref.transmat_)
+    np.testing.assert_array_equal(got.predict_proba(X), ref.predict_proba(X))
+    code, _, err = run(["train", "hmm", tmp_path / "x.npy", "-o", tmp_path / "w.fgm",
+                        "--emission", "poisson", "--variational", "--n-components", "2"],
+                       capsys)
+    assert code == 1 and "--variational applies to --emission gaussian or categorical" in err
+
+
 def test_train_poisson_hmm_matches_the_api(tmp_path, capsys):
     from fastgen.hmm import PoissonHMM
 

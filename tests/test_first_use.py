@@ -26,8 +26,18 @@ for ct in ("spherical", "diag", "full", "tied"):
     m = fastgen.hmm.GaussianHMM(3, covariance_type=ct, n_iter=3, random_state=0).fit(X)
     m.predict(X), m.predict_proba(X), m.score(X)
 sym = rng.randint(4, size=(300, 1))
-m = fastgen.hmm.CategoricalHMM(3, n_iter=3, random_state=0).fit(sym)
-m.predict(sym), m.predict_proba(sym), m.score(sym)
+counts = rng.poisson(3.0, size=(300, 3))
+trials = rng.multinomial(5, [0.2, 0.3, 0.5], size=300)
+for m, data in [
+    (fastgen.hmm.CategoricalHMM(3, n_iter=3, random_state=0), sym),
+    (fastgen.hmm.GMMHMM(2, n_mix=2, n_iter=3, random_state=0), X),
+    (fastgen.hmm.PoissonHMM(3, n_iter=3, random_state=0), counts),
+    (fastgen.hmm.MultinomialHMM(3, n_trials=5, n_iter=3, random_state=0), trials),
+    (fastgen.hmm.VariationalGaussianHMM(3, n_iter=3, random_state=0), X),
+    (fastgen.hmm.VariationalCategoricalHMM(3, n_iter=3, random_state=0), sym),
+]:
+    m.fit(data)
+    m.predict(data), m.predict_proba(data), m.score(data)
 docs = ["red green blue", "green blue cyan", "blue cyan pink", "red pink"] * 10
 Xc = fastgen.text.CountVectorizer().fit_transform(docs)
 fastgen.naive_bayes.MultinomialNB().fit(Xc, [0, 1, 0, 1] * 10).predict(Xc)

@@ -401,6 +401,8 @@ def _train_hmm(args: argparse.Namespace) -> Any:
 
     if args.n_mix is not None and args.emission != "gmm":
         raise CLIError("--n-mix applies to --emission gmm only")
+    if args.variational and args.emission not in ("gaussian", "categorical"):
+        raise CLIError("--variational applies to --emission gaussian or categorical only")
     X, lengths = _load_table(
         args.data,
         "sequences",
@@ -415,7 +417,11 @@ def _train_hmm(args: argparse.Namespace) -> Any:
         if not np.all((X >= 0) & (X == np.floor(X))):
             raise CLIError("categorical symbols must be non-negative integers")
         X = X.astype(np.int64)
-        model = CategoricalHMM(
+        if args.variational:
+            from fastgen.hmm import VariationalCategoricalHMM as Categorical
+        else:
+            Categorical = CategoricalHMM
+        model = Categorical(
             n_components=args.n_components, n_iter=args.n_iter, tol=args.tol,
             random_state=args.seed,
         )
@@ -442,17 +448,21 @@ def _train_hmm(args: argparse.Namespace) -> Any:
             random_state=args.seed,
         )
     else:
-        model = GaussianHMM(
+        if args.variational:
+            from fastgen.hmm import VariationalGaussianHMM as Gaussian
+        else:
+            Gaussian = GaussianHMM
+        model = Gaussian(
             n_components=args.n_components, covariance_type=args.covariance_type,
             n_iter=args.n_iter, tol=args.tol, random_state=args.seed,
         )
     model.fit(X, lengths)
     n_seq = 1 if lengths is None else len(lengths)
     score = model.score(X, lengths)
-    return model, (
-        f"{len(X):,} rows in {n_seq:,} sequence(s), log-likelihood {score:.4g}, "
-        f"converged: {model.monitor_.converged}"
-    )
+    summary = f"{len(X):,} rows in {n_seq:,} sequence(s), log-likelihood {score:.4g}"
+    if args.variational:
+        summary += f", evidence lower bound {model.monitor_.history[-1]:.4g}"
+    return model, f"{summary}, converged: {model.monitor_.converged}"
 
 
 def _train_neural(args: argparse.Namespace) -> Any:
@@ -752,6 +762,9 @@ def build_parser() -> argparse.ArgumentParser:
     hmm.add_argument("--sequence-column", metavar="NAME")
     hmm.add_argument("--emission", default="gaussian",
                      choices=("gaussian", "gmm", "categorical", "poisson", "multinomial"))
+    hmm.add_argument("--variational", action="store_true",
+                     help="variational Bayes fit (VariationalGaussianHMM or "
+                          "VariationalCategoricalHMM): posteriors over the parameters")
     hmm.add_argument("--n-components", type=_positive_int, required=True)
     hmm.add_argument("--n-mix", type=_positive_int, default=None,
                      help="Gaussians per state of --emission gmm (default 1)")

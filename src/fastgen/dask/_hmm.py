@@ -33,7 +33,8 @@ def fit_hmm(
 
     Parameters
     ----------
-    model : GaussianHMM, GMMHMM, CategoricalHMM or PoissonHMM
+    model : any fastgen.hmm model (GaussianHMM, GMMHMM, CategoricalHMM, PoissonHMM,
+        MultinomialHMM, VariationalGaussianHMM, VariationalCategoricalHMM)
         Fitted in place and returned.
     sequences : dask Bag of 2-D arrays (one per sequence), or dask DataFrame
         A DataFrame holds one frame per row and the ids in ``sequence_column``; the
@@ -60,8 +61,8 @@ def fit_hmm(
 
     if not isinstance(model, BaseHMM):
         raise TypeError(
-            "model must be a fastgen HMM (GaussianHMM, GMMHMM, CategoricalHMM, PoissonHMM), "
-            f"got {model!r}"
+            "model must be a fastgen HMM (GaussianHMM, GMMHMM, CategoricalHMM, PoissonHMM, "
+            f"MultinomialHMM or a variational one), got {model!r}"
         )
     if init_sequences is not None and (
         isinstance(init_sequences, bool)
