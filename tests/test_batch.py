@@ -419,6 +419,38 @@ def test_categorical_hmm_symbols_checked(tmp_path):
         predict_file(model, tmp_path / "bad.npy", tmp_path / "o.npy", lengths=lengths)
 
 
+def _every_hmm_family():
+    import fastgen.hmm as H
+
+    rng = np.random.default_rng(8)
+    gauss = rng.standard_normal((240, 2)) + rng.integers(0, 2, (240, 1)) * 3
+    symbols = rng.integers(0, 4, (240, 1))
+    return [
+        (H.GMMHMM(2, n_mix=2, n_iter=3, random_state=0), gauss),
+        (H.PoissonHMM(2, n_iter=3, random_state=0), rng.poisson(3.0, (240, 3))),
+        (H.MultinomialHMM(2, n_trials=6, n_iter=3, random_state=0),
+         rng.multinomial(6, [0.2, 0.3, 0.5], 240)),
+        (H.VariationalGaussianHMM(2, n_iter=3, random_state=0), gauss),
+        (H.VariationalCategoricalHMM(2, n_iter=3, random_state=0), symbols),
+    ]
+
+
+@pytest.mark.parametrize("case", range(5), ids=["gmm", "poisson", "multinomial",
+                                                "variational-gaussian",
+                                                "variational-categorical"])
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+def test_every_hmm_family_streams_like_the_api(tmp_path, case, method):
+    """Each family's input layout (symbols, counts, features) is read from the model."""
+    model, X = _every_hmm_family()[case]
+    lengths = np.array([100, 60, 80])
+    model.fit(X, lengths)
+    np.save(tmp_path / "x.npy", X)
+    predict_file(model, tmp_path / "x.npy", tmp_path / "o.npy", lengths=lengths,
+                 method=method, batch_size=70)
+    want = getattr(model, method)(X, lengths)
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npy").reshape(want.shape), want)
+
+
 def test_hmm_without_grouping_is_one_sequence(tmp_path, hmm_data):
     model, X, _ = hmm_data
     np.save(tmp_path / "obs.npy", X)

@@ -217,15 +217,19 @@ def make_plan(model: Any, method: str | None = None, proba: bool = False) -> Pla
         m = _pick_method(model, method, proba, _HMM_METHODS, "predict", "predict_proba", what)
         fn = getattr(model, m)
         names = _indexed("state_", "state")
-        if hasattr(model, "emissionprob_"):  # categorical: one column of symbols
+        family = getattr(type(model), "emission_family", None)
+        if getattr(family, "symbols", False):  # categorical: one column of symbols
             n_symbols = int(np.shape(model.emissionprob_)[1])
 
             def call(c: Chunk):
                 return fn(np.asarray(c.data).astype(np.int64).reshape(-1, 1), c.lengths)
 
             return Plan("sequences", m, 1, call, names, _categorical_check(n_symbols))
-        # means_ is (n_components, [n_mix,] n_features): GaussianHMM, GMMHMM
-        n_features = int(np.shape(model.means_)[-1]) if hasattr(model, "means_") else None
+        # n_features columns (a fitted model has it; means_ is (n_components, [n_mix,]
+        # n_features) for the Gaussian kinds)
+        n_features = _as_int(getattr(model, "n_features", None))
+        if n_features is None and hasattr(model, "means_"):
+            n_features = int(np.shape(model.means_)[-1])
         return Plan("sequences", m, n_features, lambda c: fn(c.data, c.lengths), names)
     if _is_autoencoder(model):
         m = _pick_method(model, method, proba, _NEURAL_METHODS, "encode", None, what)

@@ -20,6 +20,7 @@ class CategoricalEmissions(EmissionFamily):
     lookup; the E-step kernel counts the symbols)."""
 
     letters = "e"
+    symbols = True
     parameters = {"e": "emissionprob_"}
     state_attributes = ("emissionprob_",)
     dtype = np.int64

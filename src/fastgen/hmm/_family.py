@@ -67,12 +67,16 @@ class EmissionFamily(ABC):
         The estimator attributes the family owns, as a model file stores them.
     dtype : numpy dtype
         The dtype of validated ``X``.
+    symbols : bool
+        ``X`` is one column of category symbols (``n_features`` counts the symbols, not
+        the columns); otherwise ``X`` has ``n_features`` columns.
     """
 
     letters: ClassVar[str] = ""
     parameters: ClassVar[dict[str, str]] = {}
     state_attributes: ClassVar[tuple[str, ...]] = ()
     dtype: ClassVar[type] = np.float64
+    symbols: ClassVar[bool] = False
 
     def __init__(self, model: Any) -> None:
         self.model = model
