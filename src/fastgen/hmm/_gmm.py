@@ -291,22 +291,13 @@ class GMMEmissions(EmissionFamily):
         that ``e / s`` are the within-state responsibilities."""
         m = self.model
         nc, nm = m.n_components, m.n_mix
-        dens = self.component_log_density(frames.X).reshape(-1, nc, nm)
-        # maxima and sums over the short component axis as elementwise passes over its
-        # slices: NumPy reduces an axis of a few entries far slower
-        best = dens[:, :, 0].copy()
-        for j in range(1, nm):
-            np.maximum(best, dens[:, :, j], out=best)
-        best[~np.isfinite(best)] = 0.0  # a state whose every component is -inf stays -inf
-        dens -= best[:, :, None]
-        _k.vexp(dens.reshape(-1))
-        sums = dens[:, :, 0].copy()
-        for j in range(1, nm):
-            sums += dens[:, :, j]
-        with np.errstate(divide="ignore"):
-            ll = np.log(sums)
-        ll += best
-        return ll, dens, sums
+        dens = np.ascontiguousarray(self.component_log_density(frames.X), dtype=np.float64)
+        dens = dens.reshape(-1, nc * nm)
+        # one fused compiled pass: per state, the maximum over the components, the
+        # exponentials relative to it (in place), their sum and its log (a state whose
+        # every component is -inf gets -inf, e = s = 0)
+        ll, sums = _k.mixture_reduce(dens, nm)
+        return ll, dens.reshape(-1, nc, nm), sums
 
     def log_likelihood(self, X: Any) -> np.ndarray:
         frames = self.prepare(X)

@@ -126,6 +126,112 @@ def test_vexp_in_place_on_short_and_odd_lengths(n):
     assert np.all(np.abs(y - np.exp(x)) <= np.spacing(np.exp(x)))
 
 
+# --------------------------------------------------------------- mixture log-sum-exp
+
+
+def _mixture_reference(dens, nm):
+    """GMMHMM's former NumPy reduction: per state, the best component (0 where not
+    finite), the exponentials relative to it, their sum and ``log(sum) + best``."""
+    d = np.array(dens, dtype=np.float64)
+    d = d.reshape(d.shape[0], d.shape[1] // nm, nm)
+    best = d[:, :, 0].copy()
+    for j in range(1, nm):
+        np.maximum(best, d[:, :, j], out=best)
+    best[~np.isfinite(best)] = 0.0
+    d -= best[:, :, None]
+    with np.errstate(divide="ignore", under="ignore"):
+        e = np.exp(d)
+        s = e.sum(axis=2)
+        ll = np.log(s) + best
+    return ll, e.reshape(d.shape[0], d.shape[1] * nm), s
+
+
+@pytest.mark.parametrize("nm", [1, 2, 3, 4, 7])
+@pytest.mark.parametrize("n", [0, 1, 5, 130, 3001])
+def test_mixture_reduce_matches_numpy(n, nm):
+    rng = np.random.RandomState(nm * 100 + n)
+    nc = 3
+    dens = rng.randn(n, nc * nm) * 200.0 - 50.0
+    dens[rng.rand(n, nc * nm) < 0.3] = -np.inf  # impossible components
+    if n > 2:
+        dens[1] = -np.inf  # every state impossible
+        dens[2, :nm] = -np.inf  # one state impossible, the others not
+        dens[2, nm:] = rng.randn(nc * nm - nm)
+    ll_ref, e_ref, s_ref = _mixture_reference(dens, nm)
+    e = dens.copy()
+    ll, s = k.mixture_reduce(e, nm)
+    assert ll.shape == s.shape == (n, nc) and ll.dtype == s.dtype == np.float64
+    # vexp is within one ulp of np.exp; the sums and logs follow
+    assert_allclose(e, e_ref, rtol=1e-15, atol=0)
+    assert_allclose(s, s_ref, rtol=1e-14, atol=0)
+    assert_allclose(ll, ll_ref, rtol=1e-14, atol=0)
+    assert_array_equal(np.isneginf(ll), np.isneginf(ll_ref))
+    if n > 2:
+        assert np.all(ll[1] == -np.inf) and np.all(s[1] == 0) and np.all(e[1] == 0)
+        assert ll[2, 0] == -np.inf and s[2, 0] == 0 and np.all(e[2, :nm] == 0)
+        assert np.all(np.isfinite(ll[2, 1:]))
+
+
+def test_mixture_reduce_single_component_is_the_identity_on_ll():
+    dens = np.array([[0.5, -3.0, -np.inf], [-1e3, 2.0, 7.5]])
+    e = dens.copy()
+    ll, s = k.mixture_reduce(e, 1)
+    assert_array_equal(ll, dens)
+    assert_array_equal(s, np.where(np.isneginf(dens), 0.0, 1.0))
+    assert_array_equal(e, s)
+
+
+def test_mixture_reduce_does_not_depend_on_threads():
+    import fastgen
+
+    rng = np.random.RandomState(5)
+    dens = rng.randn(40_003, 8 * 4) * 30.0
+    out = []
+    try:
+        for n_threads in (1, 2, 4):
+            fastgen.set_num_threads(n_threads)
+            e = dens.copy()
+            out.append((e, *k.mixture_reduce(e, 4)))
+    finally:
+        fastgen.set_num_threads(None)
+    for other in out[1:]:
+        for a, b in zip(out[0], other, strict=True):
+            assert_array_equal(a, b)
+    e, ll, s = out[0]
+    for t in (0, 255, 256, 20_000, 40_002):  # the threaded row blocks, row by row
+        row = dens[t : t + 1].copy()
+        ll1, s1 = k.mixture_reduce(row, 4)
+        assert_array_equal(row[0], e[t])
+        assert_array_equal(ll1[0], ll[t])
+        assert_array_equal(s1[0], s[t])
+
+
+@pytest.mark.parametrize(
+    "dens, nm",
+    [
+        (np.zeros((4, 6), dtype=np.float32), 2),  # dtype
+        (np.zeros((4, 6)), 4),  # 6 not a multiple of 4
+        (np.zeros((4, 6)), 0),
+        (np.zeros((4, 6)), -2),
+        (np.zeros((4, 6)), 1.5),
+        (np.zeros(6), 2),  # 1-d
+        (np.zeros((2, 4, 6)), 2),  # 3-d
+        (np.zeros((6, 4)).T, 2),  # not C-contiguous
+        ([[0.0, 1.0]], 1),  # not an array
+    ],
+)
+def test_mixture_reduce_rejects_bad_input(dens, nm):
+    with pytest.raises(ValueError):
+        k.mixture_reduce(dens, nm)
+
+
+def test_mixture_reduce_rejects_read_only_input():
+    dens = np.zeros((3, 4))
+    dens.flags.writeable = False
+    with pytest.raises(ValueError):
+        k.mixture_reduce(dens, 2)
+
+
 # ------------------------------------------------------- block emissions of the fused passes
 
 

@@ -16,9 +16,9 @@ validate the arrays and spread the row blocks over threads.
 
 import numpy as np
 
-from libc.math cimport INFINITY, NAN, exp, isnan, log
+from libc.math cimport INFINITY, NAN, exp, isfinite, isnan, log
 from libc.stdint cimport int64_t
-from libc.stdlib cimport free
+from libc.stdlib cimport free, malloc
 
 from fastgen._kernels.hmm._bundles cimport (
     EMIT_CATEGORICAL, EMIT_DIAG, EMIT_FULL, EmissionArrays, Emissions, ScaledTable,
@@ -307,3 +307,63 @@ def vexp_inplace(double[::1] x):
     if n:
         with nogil:
             vexp(&x[0], n, &p[0], &s[0])
+
+
+def mixture_rows(
+    double[:, ::1] dens, Py_ssize_t nm, double[:, ::1] ll, double[:, ::1] sums,
+    Py_ssize_t r0, Py_ssize_t r1,
+):
+    """Per-state log-sum-exp over ``nm`` mixture components, rows ``r0:r1``, GIL
+    released.  ``dens`` (n, nc * nm) holds the weighted component log-densities, state
+    by state; it is overwritten by ``exp(dens - best)`` (``best``: the state's largest,
+    0 where that is not finite), ``sums`` (n, nc) gets their sums over the components
+    (in order) and ``ll`` (n, nc) ``log(sums) + best``: -inf, with ``e = s = 0``, for a
+    state whose every component is -inf."""
+    cdef Py_ssize_t n = dens.shape[0], nc = ll.shape[1], t, k, j, b, e, ib, w
+    cdef double best, x, acc
+    cdef double *row
+    cdef double *poly
+    cdef double *scale
+    if nm < 1 or dens.shape[1] != nc * nm or ll.shape[0] != n or sums.shape[0] != n or (
+        sums.shape[1] != nc or not 0 <= r0 <= r1 <= n
+    ):
+        raise ValueError("shapes of dens, ll and sums disagree")
+    w = nc * nm
+    if r1 == r0 or w == 0:
+        return
+    with nogil:
+        poly = <double *>malloc(BLOCK * w * sizeof(double))
+        scale = <double *>malloc(BLOCK * w * sizeof(double))
+    if poly == NULL or scale == NULL:
+        free(poly)
+        free(scale)
+        raise MemoryError()
+    with nogil:
+        for ib in range((r1 - r0 + BLOCK - 1) // BLOCK):
+            b = r0 + ib * BLOCK
+            e = b + BLOCK if b + BLOCK < r1 else r1
+            for t in range(b, e):
+                row = &dens[t, 0]
+                for k in range(nc):
+                    best = row[k * nm]
+                    for j in range(1, nm):  # np.maximum: NaN propagates
+                        x = row[k * nm + j]
+                        if x > best or isnan(x):
+                            if not isnan(best):
+                                best = x
+                    if not isfinite(best):
+                        best = 0.0
+                    ll[t, k] = best
+                    for j in range(nm):
+                        row[k * nm + j] -= best
+            vexp(&dens[b, 0], (e - b) * w, poly, scale)
+            for t in range(b, e):
+                row = &dens[t, 0]
+                for k in range(nc):
+                    acc = row[k * nm]
+                    for j in range(1, nm):
+                        acc += row[k * nm + j]
+                    sums[t, k] = acc
+                    ll[t, k] += log(acc)
+        free(poly)
+        free(scale)

@@ -55,7 +55,7 @@ __all__ = [
     "STATS_NONE", "STATS_MEANS", "STATS_DIAG", "STATS_FULL", "STATS_CATEGORICAL",
     "EStep", "EmissionArrays", "emissions", "forward_backward", "estep", "viterbi_batch",
     "log_density_diag", "log_density_diag_missing", "log_density_full",
-    "forward_log", "backward_log", "vexp", "kernel_build",
+    "mixture_reduce", "forward_log", "backward_log", "vexp", "kernel_build",
 ]  # fmt: skip
 
 EMIT_LOG_FRAMES = 0  # log_frame holds the log-likelihoods
@@ -294,6 +294,41 @@ def vexp(x: np.ndarray) -> None:
     ``exp``, within one ulp of NumPy's; arguments outside ``[-708, 708]`` and NaN are
     handed to libm."""
     _emissions.vexp_inplace(x)
+
+
+def mixture_reduce(dens: np.ndarray, n_mix: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-state log-sum-exp over the mixture components, in one pass (threaded).
+
+    Parameters
+    ----------
+    dens : float64 (n_samples, n_components * n_mix), C-contiguous, writeable
+        Weighted component log-densities, state by state.  Overwritten, in place, by
+        ``exp(dens - best)``, ``best`` the state's largest entry (0 where that is not
+        finite).
+    n_mix : int
+        Components per state (>= 1).
+
+    Returns
+    -------
+    ll, s : float64 (n_samples, n_components)
+        ``s``: the sums of the exponentials over each state's components; ``ll =
+        log(s) + best``.  A state whose every component is -inf gets ``ll = -inf`` and
+        ``e = s = 0``.
+    """
+    if not isinstance(dens, np.ndarray) or dens.dtype != np.float64 or dens.ndim != 2:
+        raise ValueError("dens must be a float64 array (n_samples, n_components * n_mix)")
+    if not (dens.flags.c_contiguous and dens.flags.writeable):
+        raise ValueError("dens must be C-contiguous and writeable")
+    if int(n_mix) != n_mix or n_mix < 1 or dens.shape[1] % n_mix:
+        raise ValueError("n_mix must be a positive divisor of dens.shape[1]")
+    n_mix = int(n_mix)
+    n, nc = dens.shape[0], dens.shape[1] // n_mix
+    ll = np.empty((n, nc))
+    s = np.empty((n, nc))
+    _row_blocks(
+        lambda r0, r1: _emissions.mixture_rows(dens, n_mix, ll, s, r0, r1), n, 8 * dens.size
+    )
+    return ll, s
 
 
 def forward_log(startprob, transmat, log_frame, fwd) -> float:
