@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hmm_compare import IMPLS, LENGTHS, assert_same_em, assert_same_inference, paired
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastgen._base import clone
@@ -16,9 +17,7 @@ from fastgen.hmm import GMMHMM
 
 H = pytest.importorskip("hmmlearn.hmm")
 
-IMPLS = ["log", "scaling"]
 COVARIANCE_TYPES = ["diag", "spherical", "full", "tied"]
-LENGTHS = {"one": None, "ragged": [17, 1, 30, 2, 10, 40]}
 K, M, NF = 3, 2, 3
 
 
@@ -55,15 +54,8 @@ def problem(request):
 def pair(problem, impl, **kw):
     """hmmlearn's and fastgen's GMMHMM with the same explicit parameters."""
     ct, params, _ = problem
-    out = []
-    for cls in (H.GMMHMM, GMMHMM):
-        # hmmlearn broadcasts array priors in place: each model gets its own copies
-        kwc = {k: np.copy(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
-        m = cls(K, n_mix=M, covariance_type=ct, init_params="", implementation=impl, **kwc)
-        for name, value in params.items():
-            setattr(m, name, value.copy())
-        out.append(m)
-    return out
+    return paired(H.GMMHMM, GMMHMM, params, n_components=K, n_mix=M, covariance_type=ct,
+                  implementation=impl, **kw)
 
 
 def priors_for(ct: str) -> dict:
@@ -87,19 +79,7 @@ def priors_for(ct: str) -> dict:
 def test_inference_matches_hmmlearn(problem, impl, lengths):
     ref, ours = pair(problem, impl)
     X = problem[2]
-    assert_allclose(ours.score(X, lengths), ref.score(X, lengths), rtol=1e-8)
-    lp, post = ours.score_samples(X, lengths)
-    ref_lp, ref_post = ref.score_samples(X, lengths)
-    assert_allclose(lp, ref_lp, rtol=1e-8)
-    assert_allclose(post, ref_post, rtol=1e-8, atol=1e-12)
-    for algorithm in ("viterbi", "map"):
-        a = ours.decode(X, lengths, algorithm=algorithm)
-        b = ref.decode(X, lengths, algorithm=algorithm)
-        assert_allclose(a[0], b[0], rtol=1e-8)
-        assert_array_equal(a[1], b[1])
-    assert_array_equal(ours.predict(X, lengths), ref.predict(X, lengths))
-    assert_allclose(ours.aic(X, lengths), ref.aic(X, lengths), rtol=1e-8)
-    assert_allclose(ours.bic(X, lengths), ref.bic(X, lengths), rtol=1e-8)
+    assert_same_inference(ours, ref, X, lengths)
     frames = ours.emission_family(ours).log_likelihood(X)
     assert_allclose(frames, ref._compute_log_likelihood(X), rtol=1e-10)
 
@@ -120,15 +100,9 @@ EM_CASES = {
 def test_em_steps_match_hmmlearn(problem, impl, lengths, case):
     kw = priors_for(problem[0]) if EM_CASES[case] == "priors" else EM_CASES[case]
     ref, ours = pair(problem, impl, n_iter=5, tol=-np.inf, **kw)
-    X = problem[2]
-    ref.fit(X, lengths)
-    ours.fit(X, lengths)
-    for name in ("startprob_", "transmat_", "weights_", "means_", "covars_"):
-        a, b = getattr(ours, name), getattr(ref, name)
-        assert a.shape == b.shape, name
-        assert_allclose(a, b, rtol=1e-6, atol=1e-12, err_msg=name)
-    assert_allclose(list(ours.monitor_.history), list(ref.monitor_.history), rtol=1e-8)
-    assert ours.monitor_.iter == ref.monitor_.iter == 5
+    names = ("startprob_", "transmat_", "weights_", "means_", "covars_")
+    assert_same_em(ours, ref, problem[2], lengths, names)
+    assert ours.monitor_.iter == 5
     # the hyperparameters stay as given (hmmlearn broadcasts its priors in place)
     for name, value in kw.items():
         assert ours.get_params()[name] is value or np.shape(ours.get_params()[name]) == np.shape(

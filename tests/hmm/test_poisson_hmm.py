@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hmm_compare import IMPLS, LENGTHS, assert_same_em, assert_same_inference, paired
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastgen._base import clone
@@ -17,8 +18,6 @@ from fastgen.hmm._util import log_factorial
 
 H = pytest.importorskip("hmmlearn.hmm")
 
-IMPLS = ["log", "scaling"]
-LENGTHS = {"one": None, "ragged": [17, 1, 30, 2, 10, 40]}
 K, NF = 3, 4
 
 
@@ -37,13 +36,7 @@ def problem():
 def pair(problem, impl, **kw):
     """hmmlearn's and fastgen's PoissonHMM with the same explicit parameters."""
     params, _ = problem
-    out = []
-    for cls in (H.PoissonHMM, PoissonHMM):
-        m = cls(K, init_params="", implementation=impl, **kw)
-        for name, value in params.items():
-            setattr(m, name, value.copy())
-        out.append(m)
-    return out
+    return paired(H.PoissonHMM, PoissonHMM, params, n_components=K, implementation=impl, **kw)
 
 
 @pytest.mark.parametrize("lengths", LENGTHS.values(), ids=LENGTHS.keys())
@@ -51,19 +44,7 @@ def pair(problem, impl, **kw):
 def test_inference_matches_hmmlearn(problem, impl, lengths):
     ref, ours = pair(problem, impl)
     X = problem[1]
-    assert_allclose(ours.score(X, lengths), ref.score(X, lengths), rtol=1e-8)
-    lp, post = ours.score_samples(X, lengths)
-    ref_lp, ref_post = ref.score_samples(X, lengths)
-    assert_allclose(lp, ref_lp, rtol=1e-8)
-    assert_allclose(post, ref_post, rtol=1e-8, atol=1e-12)
-    for algorithm in ("viterbi", "map"):
-        a = ours.decode(X, lengths, algorithm=algorithm)
-        b = ref.decode(X, lengths, algorithm=algorithm)
-        assert_allclose(a[0], b[0], rtol=1e-8)
-        assert_array_equal(a[1], b[1])
-    assert_array_equal(ours.predict(X, lengths), ref.predict(X, lengths))
-    assert_allclose(ours.aic(X, lengths), ref.aic(X, lengths), rtol=1e-8)
-    assert_allclose(ours.bic(X, lengths), ref.bic(X, lengths), rtol=1e-8)
+    assert_same_inference(ours, ref, X, lengths)
 
 
 @pytest.mark.parametrize("lengths", LENGTHS.values(), ids=LENGTHS.keys())
@@ -76,13 +57,8 @@ def test_inference_matches_hmmlearn(problem, impl, lengths):
 )  # fmt: skip
 def test_em_steps_match_hmmlearn(problem, impl, lengths, kw):
     ref, ours = pair(problem, impl, n_iter=5, tol=-np.inf, **kw)
-    X = problem[1]
-    ref.fit(X, lengths)
-    ours.fit(X, lengths)
-    for name in ("startprob_", "transmat_", "lambdas_"):
-        assert_allclose(getattr(ours, name), getattr(ref, name), rtol=1e-6, err_msg=name)
-    assert_allclose(list(ours.monitor_.history), list(ref.monitor_.history), rtol=1e-8)
-    assert ours.monitor_.iter == ref.monitor_.iter == 5
+    assert_same_em(ours, ref, problem[1], lengths, ("startprob_", "transmat_", "lambdas_"))
+    assert ours.monitor_.iter == 5
 
 
 def test_zero_rates_and_zero_counts(problem):
