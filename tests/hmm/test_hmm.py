@@ -460,3 +460,31 @@ def test_missing_values_rejected_otherwise():
         F.GaussianHMM(1, covariance_type="full", allow_nan=True).fit(X)
     with pytest.raises(ValueError, match="infinity"):
         F.GaussianHMM(1, allow_nan=True).fit(np.array([[0.0, np.inf], [1.0, 2.0]]))
+
+
+def test_monitor_before_fit_is_not_kept_and_an_assigned_one_is_used():
+    """hmmlearn's pattern: read ``monitor_`` before fit, assign a stricter subclass, fit
+    reports to it.  The unfitted model still has no fitted attribute."""
+    from sklearn.exceptions import NotFittedError as SkNotFittedError
+    from sklearn.utils.validation import check_is_fitted as sk_check_is_fitted
+
+    class Counting(F.ConvergenceMonitor):
+        reports = 0
+
+        def report(self, log_prob):
+            Counting.reports += 1
+            super().report(log_prob)
+
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    model = F.GaussianHMM(2, n_iter=4, tol=-np.inf, random_state=0)
+    fresh = model.monitor_
+    assert (fresh.tol, fresh.n_iter, fresh.iter) == (model.tol, 4, 0)
+    assert "monitor_" not in vars(model)
+    with pytest.raises(SkNotFittedError):
+        sk_check_is_fitted(model)
+    model.monitor_ = Counting(model.monitor_.tol, model.monitor_.n_iter, False)
+    mine = model.monitor_
+    model.fit(X)
+    assert model.monitor_ is mine and Counting.reports == 4 and mine.iter == 4
+    model.set_params(n_iter=2).fit(X)  # refit: the same monitor, reset, current params
+    assert model.monitor_ is mine and mine.iter == 2 and len(mine.history) == 2

@@ -40,7 +40,8 @@ Differences from hmmlearn
   arrays in place).
 * Spherical covariances are stored as ``(n_components,)`` after fitting (hmmlearn
   switches to a tiled ``(n_components, n_features)`` array); ``covars_`` is the same.
-* ``monitor_`` is created afresh by every ``fit``.
+* Before the first ``fit``, ``monitor_`` is a new monitor that is not kept (an unfitted
+  model has no fitted attributes); one assigned there is used by ``fit``, as hmmlearn's.
 * ``X`` may also be a list of 2-D arrays (one per sequence) instead of ``lengths``.
 * ``GaussianHMM(allow_nan=True)`` (diag / spherical only) treats NaN entries of ``X``
   as missing values, marginalised out; hmmlearn has no such option.

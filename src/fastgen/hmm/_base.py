@@ -17,6 +17,7 @@ from fastgen._validation import check_array
 from fastgen.hmm._engine import (
     DECODER_ALGORITHMS,
     BaumWelch,
+    ConvergenceMonitor,
     family_of,
     forward_backward,
     input_sequences,
@@ -143,6 +144,30 @@ class BaseHMM(BaseEstimator):
     def _generate_sample_from_state(self, state: int, random_state: Any) -> Any:
         """One observation from ``state`` (a subclass using the default family)."""
         return ()
+
+    # ------------------------------------------------------------ convergence monitor
+
+    @property
+    def monitor_(self) -> ConvergenceMonitor:
+        """The convergence monitor of the last ``fit`` (its ``history`` and ``iter``).
+
+        Before any ``fit``, a new monitor with this model's ``tol``, ``n_iter`` and
+        ``verbose`` is returned but not kept (an unfitted model has no fitted
+        attributes); a monitor assigned here is the one ``fit`` then resets and
+        reports to, as in hmmlearn (e.g. a subclass with a stricter ``converged``).
+        """
+        monitor = self.__dict__.get("monitor_")
+        if monitor is None:
+            return ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        return monitor
+
+    @monitor_.setter
+    def monitor_(self, monitor: ConvergenceMonitor) -> None:
+        self.__dict__["monitor_"] = monitor
+
+    @monitor_.deleter
+    def monitor_(self) -> None:
+        self.__dict__.pop("monitor_", None)
 
     # ------------------------------------------------------------ hmmlearn's hooks
 

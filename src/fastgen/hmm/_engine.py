@@ -6,7 +6,7 @@ Everything here is written once for all emission families; a family (see
 
     em = type(model).engine(model)         # BaumWelch; validates the hyperparameters
     X, lengths = em.input(X, lengths)      # (per partition, for Dask)
-    em.initialize(X, lengths)              # init_params, checks, a fresh monitor_
+    em.initialize(X, lengths)              # init_params, checks, a reset monitor_
     for _ in range(model.n_iter):
         stats = em.estep(X, lengths)       # SufficientStats; partitions add with +
         value = em.objective(stats)        # log-likelihood (variational: lower bound)
@@ -314,7 +314,7 @@ class BaumWelch:
 
     def initialize(self, X: np.ndarray, lengths: np.ndarray) -> None:
         """Initialise what ``init_params`` names (and what is missing), check the model
-        and give it a fresh ``monitor_``."""
+        and reset its ``monitor_`` (a new one on a first fit)."""
         model, family = self.model, self.family
         for letter, name in {"s": "startprob_", "t": "transmat_", **family.parameters}.items():
             if letter in model.init_params and hasattr(model, name):
@@ -336,7 +336,12 @@ class BaumWelch:
                 X.size,
             )
         self.check()
-        model.monitor_ = ConvergenceMonitor(model.tol, model.n_iter, model.verbose)
+        monitor = model.__dict__.get("monitor_")
+        if monitor is None:
+            model.monitor_ = ConvergenceMonitor(model.tol, model.n_iter, model.verbose)
+        else:  # a monitor from an earlier fit, or one the user set (hmmlearn reuses it)
+            monitor.tol, monitor.n_iter, monitor.verbose = model.tol, model.n_iter, model.verbose
+            monitor._reset()
 
     def initialize_chain(self, random_state: np.random.RandomState, lengths: np.ndarray) -> None:
         """Draw ``startprob_`` / ``transmat_`` where ``init_params`` says (hmmlearn's
