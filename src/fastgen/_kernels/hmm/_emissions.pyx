@@ -239,41 +239,6 @@ def density_diag_rows(
                     out[t, k] = -0.5 * (cst[k] + q)
 
 
-def density_full_rows(
-    const double[:, ::1] X, const double[:, ::1] means, const double[:, :, ::1] chol,
-    double[:, ::1] out, Py_ssize_t r0, Py_ssize_t r1,
-):
-    """Gaussian log-densities of rows ``r0:r1`` from lower Cholesky factors ``chol``
-    (nc, nf, nf) with a positive diagonal, into ``out``."""
-    cdef Py_ssize_t nf = X.shape[1], nc = means.shape[0], t, k, f, g
-    cdef double q, acc, s
-    if means.shape[1] != nf or chol.shape[0] != nc or chol.shape[1] != nf or (
-        chol.shape[2] != nf or out.shape[0] != X.shape[0] or out.shape[1] != nc
-        or not 0 <= r0 <= r1 <= X.shape[0]
-    ):
-        raise ValueError("shapes of X, means, chol and out disagree")
-    const = np.empty(nc)
-    y_arr = np.empty(max(nf, 1))
-    cdef double[::1] cst = const
-    cdef double[::1] y = y_arr
-    for k in range(nc):
-        s = 0.0
-        for f in range(nf):
-            s += log(chol[k, f, f])
-        cst[k] = nf * LOG_2PI + 2.0 * s
-    with nogil:
-        for t in range(r0, r1):
-            for k in range(nc):
-                q = 0.0
-                for f in range(nf):
-                    acc = X[t, f] - means[k, f]
-                    for g in range(f):
-                        acc -= chol[k, f, g] * y[g]
-                    y[f] = acc / chol[k, f, f]
-                    q += y[f] * y[f]
-                out[t, k] = -0.5 * (cst[k] + q)
-
-
 def inverse_cholesky_t(const double[:, :, ::1] chol):
     """Transposed inverses of lower Cholesky factors (nc, nf, nf) with a nonzero
     diagonal, by forward substitution: ``out[k, g, f] = inv(chol[k])[f, g]``, zero for

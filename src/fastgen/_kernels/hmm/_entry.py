@@ -282,8 +282,11 @@ def log_density_full(X: np.ndarray, means: np.ndarray, chol: np.ndarray) -> np.n
     """
     Xa, ma, ch, out = _gaussian_args(X, means, chol, "chol")
     nf = Xa.shape[1]
+    # the E-step's own block emissions (y = L^-1 (x - mean) by the precomputed inverse,
+    # BLOCK frames at a time): no division on the chain, the same values as the E-step
+    em = emissions(EMIT_FULL, X=Xa, means=ma, chol=ch)
     _row_blocks(
-        lambda r0, r1: _emissions.density_full_rows(Xa, ma, ch, out, r0, r1),
+        lambda r0, r1: _emissions.log_frame_rows(em, r0, r1, out[r0:r1]),
         Xa.shape[0], out.size * max(nf * nf // 2, 1),
     )  # fmt: skip
     return out
