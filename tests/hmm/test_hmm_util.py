@@ -75,3 +75,17 @@ def test_validate_counts_converts():
     X = validate_counts(np.array([[1, 2]], dtype=np.uint8), "SomeHMM")
     assert X.dtype == np.float64 and X.flags.c_contiguous
     assert_array_equal(X, [[1.0, 2.0]])
+
+
+def test_digamma_and_gammaln_match_scipy():
+    """The variational HMMs' special functions, computed without importing scipy.special."""
+    from scipy import special
+
+    from fastgen.hmm._util import digamma, gammaln
+
+    x = np.concatenate([np.linspace(1e-6, 30, 30001), np.logspace(-8, 10, 1801)])
+    assert_allclose(digamma(x), special.digamma(x), rtol=1e-12, atol=1e-13)
+    assert_allclose(gammaln(x), special.gammaln(x), rtol=1e-13, atol=1e-13)
+    assert np.isnan(digamma(np.array([0.0, -1.5, np.nan]))).all()
+    assert digamma(2.5) == pytest.approx(special.digamma(2.5), rel=1e-15)
+    assert gammaln(np.ones((2, 3))).shape == (2, 3)

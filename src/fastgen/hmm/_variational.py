@@ -35,7 +35,7 @@ from fastgen._kernels import hmm as _k
 from fastgen.hmm._base import BaseHMM
 from fastgen.hmm._engine import BaumWelch, SufficientStats, check_model, validate_params
 from fastgen.hmm._family import EmissionFamily
-from fastgen.hmm._util import stored_array
+from fastgen.hmm._util import digamma, gammaln, stored_array
 
 __all__ = [
     "CHAIN_STATE", "VariationalBaumWelch", "VariationalEmissions", "VariationalHMM",
@@ -53,16 +53,12 @@ CHAIN_STATE = ("startprob_prior_", "startprob_posterior_", "transmat_prior_", "t
 def dirichlet_expected_log(alpha: np.ndarray) -> np.ndarray:
     """``E[log p]`` under Dirichlet(``alpha``) along the last axis:
     ``digamma(alpha) - digamma(alpha.sum())``."""
-    from scipy.special import digamma  # imported where used (~0.2 s)
-
     return digamma(alpha) - digamma(alpha.sum(axis=-1, keepdims=True))
 
 
 def dirichlet_kl(q: np.ndarray, p: np.ndarray) -> float:
     """``KL(Dirichlet(q) || Dirichlet(p))`` summed over the rows (last axis: the
     distribution) of ``q`` and ``p``."""
-    from scipy.special import digamma, gammaln
-
     q_sum, p_sum = q.sum(axis=-1), p.sum(axis=-1)
     per_row = (
         gammaln(q_sum) - gammaln(p_sum)

@@ -8,7 +8,7 @@ import numpy as np
 
 from fastgen._kernels import hmm as _k
 from fastgen.hmm._gaussian import GaussianEmissions, GaussianHMM, kmeans
-from fastgen.hmm._util import check_random_state, stored_array, stored_count
+from fastgen.hmm._util import check_random_state, digamma, gammaln, stored_array, stored_count
 from fastgen.hmm._variational import (
     CHAIN_STATE,
     VariationalEmissions,
@@ -249,8 +249,6 @@ class VariationalGaussianEmissions(VariationalEmissions, GaussianEmissions):
     def expected_emission_model(self, X: np.ndarray) -> _k.EmissionArrays:
         """``E[log N(x)] = log N(x; means_posterior_, scale / dof) + c_k`` with
         ``c_k = (sum_i digamma((dof - i) / 2) + nf log(4 pi / dof) - nf / beta) / 2``."""
-        from scipy.special import digamma
-
         m = self.model
         nc, nf = m.n_components, m.n_features
         self._checked_scale(m.scale_posterior_, "scale_posterior_")  # an M-step may break it
@@ -303,8 +301,6 @@ class VariationalGaussianEmissions(VariationalEmissions, GaussianEmissions):
     def kl_divergence(self) -> float:
         """Per state, ``KL`` of the Normal over the mean (given the precision's
         expectation) and of the Wishart over the precision (once when tied)."""
-        from scipy.special import digamma, gammaln
-
         m = self.model
         nc, nf, ct = m.n_components, m.n_features, m.covariance_type
         scale_q = _as_matrices(m.scale_posterior_, ct, nc, nf)
