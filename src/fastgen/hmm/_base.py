@@ -221,6 +221,39 @@ class BaseHMM(BaseEstimator):
         family, X, lengths = self._prepare(X, lengths)
         return float(forward_backward(self, family, X, lengths, posteriors=False).log_prob.sum())
 
+    def score_sequences(self, X: Any, lengths: Any = None) -> np.ndarray:
+        """Log-likelihood of each sequence, from the same kernel call as ``score``.
+
+        ``score`` is their sum; this keeps them apart, for classifying or flagging
+        sequences (one model per class, or a threshold on the score).
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features), or a list of such arrays
+        lengths : int array (n_sequences,), optional; sums to ``n_samples``
+
+        Returns
+        -------
+        float64 (n_sequences,)
+            ``log p(X_i)`` of sequence ``i`` under the model (``-inf`` for an impossible
+            sequence).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgen.hmm import GaussianHMM
+        >>> X = np.random.default_rng(0).normal(size=(300, 2))
+        >>> model = GaussianHMM(2, random_state=0).fit(X, [100, 200])
+        >>> per_sequence = model.score_sequences(X, [100, 200])
+        >>> per_sequence.shape
+        (2,)
+        >>> bool(np.isclose(per_sequence.sum(), model.score(X, [100, 200])))
+        True
+        """
+        family, X, lengths = self._prepare(X, lengths)
+        r = forward_backward(self, family, X, lengths, posteriors=False)
+        return np.asarray(r.log_prob, dtype=np.float64).copy()
+
     def predict_proba(self, X: Any, lengths: Any = None) -> np.ndarray:
         """State posteriors, float64 (n_samples, n_components)."""
         return self.score_samples(X, lengths)[1]
