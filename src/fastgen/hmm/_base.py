@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from fastgen._base import BaseEstimator, check_is_fitted
+from fastgen._kernels import hmm as _k
 from fastgen._validation import check_array
 from fastgen.hmm._engine import (
     DECODER_ALGORITHMS,
@@ -25,7 +26,7 @@ from fastgen.hmm._engine import (
     viterbi,
 )
 from fastgen.hmm._family import EmissionFamily
-from fastgen.hmm._util import check_random_state
+from fastgen.hmm._util import check_random_state, startidx
 
 __all__ = ["BaseHMM", "SubclassEmissions"]
 
@@ -253,6 +254,50 @@ class BaseHMM(BaseEstimator):
         family, X, lengths = self._prepare(X, lengths)
         r = forward_backward(self, family, X, lengths, posteriors=False)
         return np.asarray(r.log_prob, dtype=np.float64).copy()
+
+    def filter(self, X: Any, lengths: Any = None) -> np.ndarray:
+        """Filtered state probabilities ``p(z_t | x_1..t)`` of every frame: no look-ahead.
+
+        ``predict_proba`` conditions each frame on its whole sequence (smoothing), so it
+        uses observations that come after the frame; ``filter`` uses only those up to it,
+        as a model run live would.  At a sequence's last frame the two agree.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features), or a list of such arrays
+        lengths : int array (n_sequences,), optional; sums to ``n_samples``
+
+        Returns
+        -------
+        float64 (n_samples, n_components)
+            Rows sum to 1 (all zero in an impossible sequence from its first
+            impossible frame on).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgen.hmm import GaussianHMM
+        >>> X = np.random.default_rng(0).normal(size=(200, 1))
+        >>> model = GaussianHMM(2, random_state=0).fit(X)
+        >>> filtered = model.filter(X)
+        >>> bool(np.allclose(filtered[-1], model.predict_proba(X)[-1]))
+        True
+        >>> bool(np.allclose(model.filter(X[:50])[-1], filtered[49]))  # causal
+        True
+        """
+        family, X, lengths = self._prepare(X, lengths)
+        log_frame = _k.log_frames(family.emission_model(X))
+        fwd = np.empty_like(log_frame)
+        bounds = startidx(lengths)
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            _k.forward_log(self.startprob_, self.transmat_, log_frame[a:b], fwd[a:b])
+        best = fwd.max(axis=1, keepdims=True)
+        possible = np.isfinite(best[:, 0])
+        out = np.zeros_like(fwd)
+        with np.errstate(invalid="ignore"):
+            out[possible] = np.exp(fwd[possible] - best[possible])
+        out[possible] /= out[possible].sum(axis=1, keepdims=True)
+        return out
 
     def predict_proba(self, X: Any, lengths: Any = None) -> np.ndarray:
         """State posteriors, float64 (n_samples, n_components)."""

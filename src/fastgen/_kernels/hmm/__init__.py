@@ -36,6 +36,7 @@ from fastgen._kernels.hmm._entry import (
     log_density_diag,
     log_density_diag_missing,
     log_density_full,
+    log_frames,
     mixture_reduce,
     vexp,
     viterbi_batch,
@@ -46,5 +47,5 @@ __all__ = [
     "STATS_NONE", "STATS_MEANS", "STATS_DIAG", "STATS_FULL", "STATS_CATEGORICAL",
     "EStep", "EmissionArrays", "emissions", "forward_backward", "estep", "viterbi_batch",
     "log_density_diag", "log_density_diag_missing", "log_density_full",
-    "mixture_reduce", "forward_log", "backward_log", "vexp", "kernel_build",
+    "mixture_reduce", "log_frames", "forward_log", "backward_log", "vexp", "kernel_build",
 ]  # fmt: skip

@@ -55,7 +55,7 @@ __all__ = [
     "STATS_NONE", "STATS_MEANS", "STATS_DIAG", "STATS_FULL", "STATS_CATEGORICAL",
     "EStep", "EmissionArrays", "emissions", "forward_backward", "estep", "viterbi_batch",
     "log_density_diag", "log_density_diag_missing", "log_density_full",
-    "mixture_reduce", "forward_log", "backward_log", "vexp", "kernel_build",
+    "mixture_reduce", "log_frames", "forward_log", "backward_log", "vexp", "kernel_build",
 ]  # fmt: skip
 
 EMIT_LOG_FRAMES = 0  # log_frame holds the log-likelihoods
@@ -332,6 +332,20 @@ def mixture_reduce(dens: np.ndarray, n_mix: int) -> tuple[np.ndarray, np.ndarray
         lambda r0, r1: _emissions.mixture_rows(dens, n_mix, ll, s, r0, r1), n, 8 * dens.size
     )
     return ll, s
+
+
+def log_frames(em: EmissionArrays) -> np.ndarray:
+    """Every frame's emission log-likelihoods of the bundle ``em``, float64 (n_samples,
+    n_components): what the forward-backward and Viterbi kernels evaluate."""
+    if not isinstance(em, EmissionArrays):
+        raise TypeError("em must be an EmissionArrays bundle (see emissions())")
+    n, nc = em.n_samples, em.n_components
+    out = np.empty((n, nc))
+    _row_blocks(
+        lambda r0, r1: _emissions.log_frame_rows(em, r0, r1, out[r0:r1]),
+        n, out.size * max(em.n_features, 1),
+    )  # fmt: skip
+    return out
 
 
 def forward_log(startprob, transmat, log_frame, fwd) -> float:
