@@ -294,8 +294,7 @@ class BaseHMM(BaseEstimator):
         best = fwd.max(axis=1, keepdims=True)
         possible = np.isfinite(best[:, 0])
         out = np.zeros_like(fwd)
-        with np.errstate(invalid="ignore"):
-            out[possible] = np.exp(fwd[possible] - best[possible])
+        out[possible] = np.exp(fwd[possible] - best[possible])
         out[possible] /= out[possible].sum(axis=1, keepdims=True)
         return out
 

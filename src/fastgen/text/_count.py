@@ -281,7 +281,7 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         terms, _, X = self._count_new(docs, allow_empty=True)
         if self.binary:
             X.data.fill(1)
-        dfs = np.bincount(X.indices, minlength=len(terms)).astype(np.int64)
+        dfs = document_frequency(X)
         tfs = np.asarray(X.sum(axis=0)).ravel()
         return terms, dfs, tfs, X
 
@@ -519,6 +519,14 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         return X
 
 
+def document_frequency(X: Any) -> np.ndarray:
+    """Number of stored values in each column of a CSR or CSC matrix (int64): the
+    documents each term occurs in, for a count matrix without explicit zeros."""
+    if X.format == "csr":
+        return np.bincount(X.indices, minlength=X.shape[1]).astype(np.int64, copy=False)
+    return np.diff(X.indptr).astype(np.int64, copy=False)
+
+
 def _count_python(
     analyze: Any, docs: list, vocabulary: dict, grow: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -605,7 +613,7 @@ def _limit_sorted(
     rank = _term_rank(terms, order, np.int64)
     # every fitted term occurs in at least one and at most all documents: only
     # non-trivial bounds need the document frequencies
-    dfs = None if high >= X.shape[0] and low <= 1 else np.bincount(X.indices, minlength=n)
+    dfs = None if high >= X.shape[0] and low <= 1 else document_frequency(X)
     kept, vocabulary = _select_vocabulary(
         terms, rank, dfs, lambda: np.asarray(X.sum(axis=0)).ravel(), high, low, limit
     )

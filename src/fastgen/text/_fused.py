@@ -152,24 +152,16 @@ def fused_front(vectorizer: Any) -> FusedFront | None:
     """
     from ._count import CountVectorizer
     from ._hashing import HashingVectorizer
+    from ._tfidf import TfidfVectorizer
 
     cls = type(vectorizer)
     if cls is HashingVectorizer:
         return _hashing_front(vectorizer)
     if cls is CountVectorizer:
         return _count_front(vectorizer)
-    tfidf = _tfidf_class()
-    if tfidf is not None and cls is tfidf:
+    if cls is TfidfVectorizer:
         return _tfidf_front(vectorizer)
     return None
-
-
-def _tfidf_class() -> type | None:
-    try:
-        from ._tfidf import TfidfVectorizer
-    except ImportError:  # not written yet
-        return None
-    return TfidfVectorizer
 
 
 def _exact_dtype(dtype: Any) -> np.dtype | None:

@@ -18,20 +18,13 @@ import scipy.sparse as sp
 
 from .._base import BaseEstimator, NotFittedError, TransformerMixin, check_is_fitted
 from .._validation import check_bool_params, invalid_param, validate_data
-from ._count import CountVectorizer
+from ._count import CountVectorizer, document_frequency
 from ._weigh import output_dtype, weigh_csr
 
 __all__ = ["TfidfTransformer", "TfidfVectorizer"]
 
 #: dtypes TfidfVectorizer is meant to produce (others warn and give float64, as in scikit-learn)
 _FLOAT_DTYPES = (np.float64, np.float32, np.float16)
-
-
-def _document_frequency(X: Any) -> np.ndarray:
-    """Number of stored values in each column of a CSR or CSC matrix (int64)."""
-    if X.format == "csr":
-        return np.bincount(X.indices, minlength=X.shape[1]).astype(np.int64, copy=False)
-    return np.diff(X.indptr).astype(np.int64, copy=False)
 
 
 def _idf(df: np.ndarray, n_samples: int, smooth: bool, dtype: np.dtype) -> np.ndarray:
@@ -145,7 +138,7 @@ class TfidfTransformer(TransformerMixin, BaseEstimator):
 
     def _fit_counts(self, X: Any) -> None:
         """Learn ``idf_`` from a validated CSR/CSC count matrix."""
-        self._fit_frequencies(_document_frequency(X), X.shape[0], output_dtype(X.dtype))
+        self._fit_frequencies(document_frequency(X), X.shape[0], output_dtype(X.dtype))
 
     def _fit_frequencies(self, df: np.ndarray, n_samples: int, dtype: np.dtype) -> None:
         """Learn ``idf_`` (in ``dtype``) from the document frequency ``df`` (int64, one
@@ -427,7 +420,7 @@ vocabulary, binary
         self._check_dtype()
         self._validate_params()
         X = CountVectorizer.fit_transform(self, raw_documents)
-        self._fit_weighting(_document_frequency(X), X.shape[0], output_dtype(self.dtype))
+        self._fit_weighting(document_frequency(X), X.shape[0], output_dtype(self.dtype))
         return X
 
     def _counts_dtype(self) -> Any:

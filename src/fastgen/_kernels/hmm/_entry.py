@@ -223,23 +223,18 @@ def _n_workers(n_parts: int, work: int) -> int:
     return max(min(_threads.get_num_threads(), n_parts), 1)
 
 
-def _gaussian_args(X, means, other, name: str):
-    """Validated float64 ``X``, ``means``, ``covars`` (positive, finite) or ``chol``
-    (a positive diagonal), and the output array."""
+def _gaussian_args(X, means, covars):
+    """Validated float64 ``X``, ``means``, ``covars`` (positive, finite), and the
+    output array."""
     Xa = np.ascontiguousarray(X, dtype=np.float64)
     ma = np.ascontiguousarray(means, dtype=np.float64)
-    oa = np.ascontiguousarray(other, dtype=np.float64)
+    ca = np.ascontiguousarray(covars, dtype=np.float64)
     if Xa.ndim != 2 or ma.ndim != 2 or ma.shape[1] != Xa.shape[1]:
         raise ValueError("X (n_samples, n_features) and means (nc, n_features) disagree")
     nc, nf = ma.shape
-    if name == "covars":
-        if oa.shape != (nc, nf) or not (np.all(oa > 0) and np.isfinite(oa).all()):
-            raise ValueError("covars must be positive and finite with shape (nc, n_features)")
-    elif oa.shape != (nc, nf, nf) or not (
-        np.all(np.diagonal(oa, axis1=1, axis2=2) > 0) and np.isfinite(oa).all()
-    ):
-        raise ValueError("chol must have shape (nc, nf, nf) and a positive diagonal")
-    return Xa, ma, oa, np.empty((Xa.shape[0], nc))
+    if ca.shape != (nc, nf) or not (np.all(ca > 0) and np.isfinite(ca).all()):
+        raise ValueError("covars must be positive and finite with shape (nc, n_features)")
+    return Xa, ma, ca, np.empty((Xa.shape[0], nc))
 
 
 def log_density_diag(X: np.ndarray, means: np.ndarray, covars: np.ndarray) -> np.ndarray:
@@ -264,7 +259,7 @@ def log_density_diag_missing(X: np.ndarray, means: np.ndarray, covars: np.ndarra
 
 
 def _density_diag(X, means, covars, *, missing: bool) -> np.ndarray:
-    Xa, ma, cv, out = _gaussian_args(X, means, covars, "covars")
+    Xa, ma, cv, out = _gaussian_args(X, means, covars)
     _row_blocks(
         lambda r0, r1: _emissions.density_diag_rows(Xa, ma, cv, out, r0, r1, missing),
         Xa.shape[0], out.size * max(Xa.shape[1], 1),
@@ -280,16 +275,10 @@ def log_density_full(X: np.ndarray, means: np.ndarray, chol: np.ndarray) -> np.n
     -------
     float64 (n_samples, n_components)
     """
-    Xa, ma, ch, out = _gaussian_args(X, means, chol, "chol")
-    nf = Xa.shape[1]
     # the E-step's own block emissions (y = L^-1 (x - mean) by the precomputed inverse,
-    # BLOCK frames at a time): no division on the chain, the same values as the E-step
-    em = emissions(EMIT_FULL, X=Xa, means=ma, chol=ch)
-    _row_blocks(
-        lambda r0, r1: _emissions.log_frame_rows(em, r0, r1, out[r0:r1]),
-        Xa.shape[0], out.size * max(nf * nf // 2, 1),
-    )  # fmt: skip
-    return out
+    # BLOCK frames at a time): no division on the chain, the same values as the E-step;
+    # emissions() checks the arrays
+    return log_frames(emissions(EMIT_FULL, X=X, means=means, chol=chol))
 
 
 def vexp(x: np.ndarray) -> None:
