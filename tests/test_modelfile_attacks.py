@@ -25,7 +25,15 @@ import fastgen
 from fastgen import ModelFileError
 from fastgen._modelfile import DEFAULT_MAX_SIZE, read_modelfile, write_modelfile
 from fastgen._persist import _payload_sha256
-from fastgen.hmm import CategoricalHMM, GaussianHMM
+from fastgen.hmm import (
+    GMMHMM,
+    CategoricalHMM,
+    GaussianHMM,
+    MultinomialHMM,
+    PoissonHMM,
+    VariationalCategoricalHMM,
+    VariationalGaussianHMM,
+)
 from fastgen.naive_bayes import (
     BernoulliNB,
     CategoricalNB,
@@ -65,6 +73,13 @@ def _models() -> dict[str, object]:
             DOCS, LABELS),
         "gaussian_hmm": GaussianHMM(3, covariance_type="full", n_iter=3, random_state=0).fit(Xg),
         "categorical_hmm": CategoricalHMM(2, n_iter=3, random_state=0).fit(
+            rng.integers(0, 3, (60, 1))),
+        "gmm_hmm": GMMHMM(2, n_mix=2, covariance_type="full", n_iter=3, random_state=0).fit(Xg),
+        "poisson_hmm": PoissonHMM(2, n_iter=3, random_state=0).fit(rng.poisson(3.0, (60, 3))),
+        "multinomial_hmm": MultinomialHMM(2, n_trials=6, n_iter=3, random_state=0).fit(
+            rng.multinomial(6, [0.2, 0.3, 0.5], 60)),
+        "vgaussian_hmm": VariationalGaussianHMM(2, n_iter=3, random_state=0).fit(Xg),
+        "vcategorical_hmm": VariationalCategoricalHMM(2, n_iter=3, random_state=0).fit(
             rng.integers(0, 3, (60, 1))),
     }
 
@@ -270,6 +285,11 @@ POISON = {
     "tfidf_text": ("state.vectorizer_.state._tfidf.state.idf_.npy", lambda a: a[:-1]),
     "gaussian_hmm": ("state.transmat_.npy", lambda a: np.full_like(a, np.nan)),
     "categorical_hmm": ("state.emissionprob_.npy", lambda a: a * 2),
+    "gmm_hmm": ("state.weights_.npy", lambda a: np.full_like(a, np.nan)),
+    "poisson_hmm": ("state.lambdas_.npy", lambda a: -a - 1),
+    "multinomial_hmm": ("state.emissionprob_.npy", lambda a: a * 2),
+    "vgaussian_hmm": ("state.means_posterior_.npy", lambda a: np.full_like(a, np.inf)),
+    "vcategorical_hmm": ("state.emissionprob_posterior_.npy", lambda a: -a),
 }
 
 
