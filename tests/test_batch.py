@@ -438,7 +438,7 @@ def _every_hmm_family():
 @pytest.mark.parametrize("case", range(5), ids=["gmm", "poisson", "multinomial",
                                                 "variational-gaussian",
                                                 "variational-categorical"])
-@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "filter"])
 def test_every_hmm_family_streams_like_the_api(tmp_path, case, method):
     """Each family's input layout (symbols, counts, features) is read from the model."""
     model, X = _every_hmm_family()[case]
@@ -456,6 +456,27 @@ def test_hmm_without_grouping_is_one_sequence(tmp_path, hmm_data):
     np.save(tmp_path / "obs.npy", X)
     predict_file(model, tmp_path / "obs.npy", tmp_path / "o.npy", batch_size=10)
     np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), model.predict(X))
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 100_000])
+def test_hmm_filter_streams_one_sequence_in_chunks(tmp_path, hmm_data, batch_size):
+    """Without sequence boundaries, ``filter`` reads the file in row chunks and carries
+    the forward message across them: the rows of one filter over the whole file."""
+    model, X, lengths = hmm_data
+    csv_path, _ = write_hmm_inputs(tmp_path, X, lengths)
+    want = model.filter(X)
+    report = predict_file(model, tmp_path / "obs.npy", tmp_path / "f.npy", method="filter",
+                          batch_size=batch_size)  # fmt: skip
+    assert report.chunks == -(-len(X) // batch_size)
+    np.testing.assert_allclose(np.load(tmp_path / "f.npy"), want, rtol=0, atol=1e-12)
+    predict_file(model, csv_path, tmp_path / "f.npy", method="filter", column=["a", "b"],
+                 batch_size=batch_size)  # fmt: skip
+    np.testing.assert_allclose(np.load(tmp_path / "f.npy"), want, rtol=0, atol=1e-12)
+    # with boundaries: whole sequences, each filtered from its start
+    predict_file(model, csv_path, tmp_path / "g.npy", method="filter", sequence_column="seq",
+                 column=["a", "b"], batch_size=batch_size)  # fmt: skip
+    np.testing.assert_allclose(np.load(tmp_path / "g.npy"), model.filter(X, lengths),
+                               rtol=0, atol=1e-12)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- neural / numeric

@@ -200,6 +200,10 @@ def test_predict_hmm_and_autoencoder(tmp_path, capsys):
                         tmp_path / "s.npy", "--sequence-column", "id"], capsys)
     assert code == 0, err
     np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), hmm.predict(X, lengths))
+    code, _, err = run(["predict", tmp_path / "hmm.fgm", tmp_path / "x.npy", "-o",
+                        tmp_path / "f.npy", "--method", "filter", "--batch-size", "7"], capsys)
+    assert code == 0, err  # one unsegmented sequence, streamed 7 rows at a time
+    np.testing.assert_allclose(np.load(tmp_path / "f.npy"), hmm.filter(X), rtol=0, atol=1e-12)
 
     vae = make_vae_file(tmp_path / "vae.fgm")
     Z = rng.random((100, 5), dtype=np.float32)

@@ -415,7 +415,7 @@ def test_predict_bag_array_output_probes_and_hmm_frames(sync):
     hmm = GaussianHMM(3, n_iter=4, random_state=0).fit(seqs)
     bag = db.from_sequence(seqs, npartitions=4)
     lengths = [len(s) for s in seqs]
-    for method in ("predict", "predict_proba"):
+    for method in ("predict", "predict_proba", "filter"):
         got = fd.predict(hmm, bag, method, output="array").compute()
         assert np.array_equal(got, getattr(hmm, method)(np.concatenate(seqs), lengths))
     with pytest.raises(ValueError, match="one result per sequence"):
@@ -519,7 +519,7 @@ def test_hmm_predict_bag_and_dataframe(sync):
     seqs = make_sequences(10)
     model = GaussianHMM(3, n_iter=5, random_state=0).fit(seqs)
     bag = db.from_sequence(seqs, npartitions=3)
-    for method in ("predict", "predict_proba", "score"):
+    for method in ("predict", "predict_proba", "filter", "score", "score_sequences"):
         got = fd.predict(model, bag, method).compute()
         for g, s in zip(got, seqs, strict=True):
             assert np.array_equal(g, getattr(model, method)(s))
@@ -529,6 +529,8 @@ def test_hmm_predict_bag_and_dataframe(sync):
     lengths = [len(s) for s in seqs]
     assert np.array_equal(got.to_numpy(), model.predict_proba(np.concatenate(seqs), lengths))
     assert got.index.equals(df.index)
+    got = fd.predict(model, ddf, "filter", sequence_column="seq").compute()
+    assert np.array_equal(got.to_numpy(), model.filter(np.concatenate(seqs), lengths))
     stacked = fd.predict(model, ddf, "predict", sequence_column="seq", output="array")
     assert np.array_equal(stacked.compute(), model.predict(np.concatenate(seqs), lengths))
     with pytest.raises(ValueError, match="bag of sequences"):

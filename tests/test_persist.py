@@ -590,7 +590,8 @@ def test_unfitted_pipeline_roundtrip_then_fit(tmp_path):
 def test_every_whitelisted_kind_is_tested():
     classes = {type(e) for e in VECTORIZERS + ALL_UNFITTED + TEXT_CLASSIFIERS}
     names = {f"fastgen.{c.__name__}" for c in classes} | {"sklearn.Pipeline"}
-    assert names == set(SPECS)
+    # fastgen.HMMStream: tests/hmm/test_stream.py (round trip mid-stream, hostile state)
+    assert names | {"fastgen.HMMStream"} == set(SPECS)
 
 
 def test_hmm_specs_store_each_family_state():

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 GENERATED = (".c", ".cpp", ".so", ".pyd", ".pyc")
 #: Cython sources the sdist must carry; the wheel must carry each one's compiled module
-HMM_MODULES = ("_bundles", "_emissions", "_stats", "_sequence", "_lanes", "_viterbi")
+HMM_MODULES = ("_bundles", "_emissions", "_stats", "_sequence", "_lanes", "_viterbi", "_filter")
 KERNEL_SOURCES = (
     "src/fastgen/_kernels/_text.pyx",
     "src/fastgen/_kernels/_nb.pyx",

@@ -406,6 +406,7 @@ def _hmm(name: str) -> Callable[[Any], Any]:
 
 
 _check_hmm, _hmm_fitted = _hmm("check_restored"), _hmm("is_fitted")
+_check_hmm_stream = _hmm("check_stream")
 
 
 def _float64(value: Any) -> Any:
@@ -609,6 +610,15 @@ SPECS: dict[str, Spec] = {
     "fastgen.GMMHMM": _hmm_spec(
         "GMMHMM", ("weights_", "means_", "covars_", "n_features"),
         arrays=("weights_", "means_", "covars_")),
+    # a stream's position in its sequences (fastgen.hmm._stream.STATE); its model is a
+    # parameter (a nested HMM)
+    "fastgen.HMMStream": Spec(
+        "fastgen.hmm._stream", "HMMStream",
+        required=("n_frames_", "log_likelihood_", "filtered_", "held_", "held_log_frames_",
+                  "held_filtered_"),
+        check=_check_hmm_stream, summary=lambda est: jsonable(_hmm("stream_summary")(est)),
+        fitted=_fitted_by("n_frames_"),
+    ),
     "sklearn.Pipeline": Spec(
         "sklearn.pipeline", "Pipeline", check=_check_pipeline, summary=_summary_pipeline,
         host_access=_pipeline_host_access,

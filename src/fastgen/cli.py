@@ -707,7 +707,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--proba", action="store_true",
                    help="probabilities (classifiers) or state posteriors (HMMs)")
     p.add_argument("--method", help="model method (e.g. encode, reconstruct, score_samples, "
-                   "decode, predict_log_proba)")
+                   "decode, predict_log_proba; HMMs: predict, predict_proba, filter: "
+                   "state probabilities without look-ahead, streaming one unsegmented "
+                   "sequence in chunks)")
     p.add_argument("--column", action="append", metavar="NAME",
                    help="text column, or a feature column (repeat for several)")
     p.add_argument("--lengths", metavar="FILE", help="HMM: side file of sequence lengths")

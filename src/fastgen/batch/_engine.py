@@ -28,7 +28,7 @@ NEURAL_KINDS = ("autoencoder", "vae", "keras")
 DEVICES = ("auto", "cpu", "cuda")
 _CLASSIFIER_METHODS = ("predict", "predict_proba", "predict_log_proba", "predict_joint_log_proba")
 _PROBA_METHODS = ("predict_proba", "predict_log_proba", "predict_joint_log_proba")
-_HMM_METHODS = ("predict", "predict_proba")
+_HMM_METHODS = ("predict", "predict_proba", "filter")
 _NEURAL_METHODS = ("encode", "reconstruct", "score_samples", "decode")
 _ESTIMATOR_METHODS = (*_CLASSIFIER_METHODS, "decision_function", "transform", "score_samples")
 
@@ -143,6 +143,10 @@ class Plan:
         ``names(width)``: output column names for CSV/Parquet.
     row_check : callable, optional
         Extra per-row validation of numeric input (e.g. HMM symbols).
+    streams : bool
+        Chunks without ``lengths`` continue one sequence (an HMM's ``filter``, which
+        carries its forward message from chunk to chunk): an input without sequence
+        boundaries is then read in row chunks instead of whole.
     """
 
     kind: str
@@ -151,6 +155,7 @@ class Plan:
     call: Callable[[Chunk], Any]
     names: Callable[[int], list[str]]
     row_check: RowCheck | None = None
+    streams: bool = False
 
     def apply(self, chunk: Chunk) -> np.ndarray:
         """The model's output for one chunk, checked to have one row per input row."""
@@ -197,8 +202,11 @@ def make_plan(model: Any, method: str | None = None, proba: bool = False) -> Pla
 
     Default methods: text classifiers and estimators ``predict`` (``predict_proba``
     with ``proba``); HMMs ``predict`` (per-row Viterbi state; ``predict_proba``:
-    per-row state posteriors); autoencoders/VAEs ``encode`` (also ``reconstruct``,
-    ``score_samples``, ``decode``); exported Keras models ``predict``.
+    per-row state posteriors; ``filter``: per-row filtered state probabilities, no
+    look-ahead, where chunks without ``lengths`` continue one sequence, so a single
+    sequence of any length streams in bounded memory); autoencoders/VAEs ``encode``
+    (also ``reconstruct``, ``score_samples``, ``decode``); exported Keras models
+    ``predict``.
     """
     what = type(model).__name__
     if hasattr(model, "build_analyzer") and not hasattr(model, "predict"):
@@ -217,6 +225,15 @@ def make_plan(model: Any, method: str | None = None, proba: bool = False) -> Pla
         m = _pick_method(model, method, proba, _HMM_METHODS, "predict", "predict_proba", what)
         fn = getattr(model, m)
         names = _indexed("state_", "state")
+        streams = m == "filter"
+        if streams:
+            stream = model.stream()
+
+            def fn(X: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+                if lengths is None:  # the next rows of the one sequence
+                    return stream.update(X).filtered
+                return model.filter(X, lengths)
+
         family = getattr(type(model), "emission_family", None)
         if getattr(family, "symbols", False):  # categorical: one column of symbols
             n_symbols = int(np.shape(model.emissionprob_)[1])
@@ -224,13 +241,14 @@ def make_plan(model: Any, method: str | None = None, proba: bool = False) -> Pla
             def call(c: Chunk):
                 return fn(np.asarray(c.data).astype(np.int64).reshape(-1, 1), c.lengths)
 
-            return Plan("sequences", m, 1, call, names, _categorical_check(n_symbols))
+            return Plan("sequences", m, 1, call, names, _categorical_check(n_symbols), streams)
         # n_features columns (a fitted model has it; means_ is (n_components, [n_mix,]
         # n_features) for the Gaussian kinds)
         n_features = _as_int(getattr(model, "n_features", None))
         if n_features is None and hasattr(model, "means_"):
             n_features = int(np.shape(model.means_)[-1])
-        return Plan("sequences", m, n_features, lambda c: fn(c.data, c.lengths), names)
+        return Plan("sequences", m, n_features, lambda c: fn(c.data, c.lengths), names,
+                    streams=streams)  # fmt: skip
     if _is_autoencoder(model):
         m = _pick_method(model, method, proba, _NEURAL_METHODS, "encode", None, what)
         fn = getattr(model, m)
@@ -386,8 +404,11 @@ def predict_file(
     input : path
         Text models: ``.txt`` (one document per line), ``.csv``/``.parquet`` (the
         ``column``); HMMs: ``.npy``/``.csv``/``.parquet`` with ``lengths``,
-        ``lengths_column`` or ``sequence_column`` (see :func:`read_chunks`); neural and
-        other numeric models: ``.npy`` (read in chunks), ``.csv``, ``.parquet``.
+        ``lengths_column`` or ``sequence_column`` (see :func:`read_chunks`; without
+        them the file is one sequence, read whole, except by ``method="filter"``, which
+        streams it in chunks, bad rows being dropped one by one with
+        ``on_error="skip"``); neural and other numeric models: ``.npy`` (read in
+        chunks), ``.csv``, ``.parquet``.
     output : path
         ``.npy``, ``.csv`` or ``.parquet``; written to a temporary file in the same
         directory and renamed at the end, so a failed or interrupted job leaves no
@@ -432,9 +453,10 @@ def predict_file(
     plan = make_plan(model, method, proba)
     t0 = time.perf_counter()
     chunks = 0
+    grouped = any(g is not None for g in (lengths, lengths_column, sequence_column))
     with read_chunks(
         in_path,
-        plan.kind,
+        "numeric" if plan.streams and not grouped else plan.kind,
         batch_size=batch_size,
         column=column,
         lengths=lengths,

@@ -17,7 +17,7 @@ from fastgen.dask._common import (
 )
 
 #: HMM methods that return one row per frame, computed in one call per partition
-_HMM_ROW_METHODS = ("predict", "predict_proba")
+_HMM_ROW_METHODS = ("predict", "predict_proba", "filter")
 #: methods whose columns are the model's classes
 _CLASS_COLUMN_METHODS = ("predict_proba", "predict_log_proba", "predict_joint_log_proba")
 
@@ -175,7 +175,7 @@ def _attribute_spec(model: Any, method: str) -> _OutSpec | None:
         check_is_fitted(model, "startprob_")
         if method == "predict":
             return _OutSpec(np.dtype(np.int64), (), None)
-        if method == "predict_proba":
+        if method in ("predict_proba", "filter"):
             n = model.n_components
             return _OutSpec(np.dtype(np.float64), (n,), list(range(n)))
         return None

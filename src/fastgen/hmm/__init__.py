@@ -63,12 +63,14 @@ from fastgen.hmm._gaussian import GaussianHMM
 from fastgen.hmm._gmm import GMMHMM
 from fastgen.hmm._multinomial import MultinomialHMM
 from fastgen.hmm._poisson import PoissonHMM
+from fastgen.hmm._stream import HMMStream, StreamOutput
 from fastgen.hmm._vcategorical import VariationalCategoricalHMM
 from fastgen.hmm._vgaussian import VariationalGaussianHMM
 
 __all__ = [
-    "BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GMMHMM", "GaussianHMM",
-    "MultinomialHMM", "PoissonHMM", "VariationalCategoricalHMM", "VariationalGaussianHMM",
+    "BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GMMHMM", "GaussianHMM", "HMMStream",
+    "MultinomialHMM", "PoissonHMM", "StreamOutput", "VariationalCategoricalHMM",
+    "VariationalGaussianHMM",
 ]  # fmt: skip
 
 _BaseHMM = BaseHMM  # the former private name

@@ -8,7 +8,7 @@ class attribute, see :mod:`fastgen.hmm._family`); the numbers come from the engi
 from __future__ import annotations
 
 import string
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -22,11 +22,15 @@ from fastgen.hmm._engine import (
     family_of,
     forward_backward,
     input_sequences,
+    prepared_input,
     validate_params,
     viterbi,
 )
 from fastgen.hmm._family import EmissionFamily
 from fastgen.hmm._util import check_random_state, startidx
+
+if TYPE_CHECKING:
+    from fastgen.hmm._stream import HMMStream
 
 __all__ = ["BaseHMM", "SubclassEmissions"]
 
@@ -192,13 +196,7 @@ class BaseHMM(BaseEstimator):
     # ------------------------------------------------------------ inference
 
     def _prepare(self, X: Any, lengths: Any) -> tuple[EmissionFamily, Any, np.ndarray]:
-        check_is_fitted(self, self.engine.fitted_attribute)
-        em = self.engine(self)
-        em.check()
-        family = em.family
-        X, lengths = input_sequences(X, lengths, family)
-        family.check_data(X)
-        return family, family.prepare(X), lengths
+        return prepared_input(self, X, lengths)
 
     def score_samples(self, X: Any, lengths: Any = None) -> tuple[float, np.ndarray]:
         """Log-likelihood of ``X`` and state posteriors.
@@ -286,17 +284,29 @@ class BaseHMM(BaseEstimator):
         True
         """
         family, X, lengths = self._prepare(X, lengths)
-        log_frame = _k.log_frames(family.emission_model(X))
-        fwd = np.empty_like(log_frame)
-        bounds = startidx(lengths)
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            _k.forward_log(self.startprob_, self.transmat_, log_frame[a:b], fwd[a:b])
-        best = fwd.max(axis=1, keepdims=True)
-        possible = np.isfinite(best[:, 0])
-        out = np.zeros_like(fwd)
-        out[possible] = np.exp(fwd[possible] - best[possible])
-        out[possible] /= out[possible].sum(axis=1, keepdims=True)
-        return out
+        return _k.forward_filter(
+            startidx(lengths), self.startprob_, self.transmat_, family.emission_model(X)
+        ).filtered
+
+    def stream(self, n_streams: int = 1, lag: int = 0) -> HMMStream:
+        """A stateful filter over ``n_streams`` concurrent sequences fed chunk by chunk.
+
+        Equivalent to ``HMMStream(self, n_streams, lag)``: see :class:`HMMStream`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgen.hmm import GaussianHMM
+        >>> X = np.random.default_rng(0).normal(size=(200, 1))
+        >>> model = GaussianHMM(2, random_state=0).fit(X)
+        >>> stream = model.stream()
+        >>> parts = [stream.update(X[:120]).filtered, stream.update(X[120:]).filtered]
+        >>> bool(np.allclose(np.concatenate(parts), model.filter(X), rtol=0, atol=1e-10))
+        True
+        """
+        from fastgen.hmm._stream import HMMStream
+
+        return HMMStream(self, n_streams=n_streams, lag=lag)
 
     def predict_proba(self, X: Any, lengths: Any = None) -> np.ndarray:
         """State posteriors, float64 (n_samples, n_components)."""

@@ -25,13 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from fastgen._base import check_is_fitted
 from fastgen._kernels import hmm as _k
 from fastgen.hmm._family import EmissionFamily
 from fastgen.hmm._util import check_distribution, check_random_state, normalize, startidx
 
 __all__ = [
     "BaumWelch", "ConvergenceMonitor", "SufficientStats", "check_model", "family_of",
-    "forward_backward", "input_sequences", "validate_params",
+    "forward_backward", "input_sequences", "prepared_input", "validate_params",
 ]  # fmt: skip
 
 _log = logging.getLogger("fastgen.hmm")
@@ -232,6 +233,19 @@ def input_sequences(X: Any, lengths: Any, family: EmissionFamily) -> tuple[np.nd
     if ends[-1] != n or ends.max() > n:
         raise ValueError(f"lengths array {lengths} doesn't sum to {n} samples")
     return X, lengths
+
+
+def prepared_input(model: Any, X: Any, lengths: Any) -> tuple[EmissionFamily, Any, np.ndarray]:
+    """What inference runs on: the checked model's emission family, ``X`` validated and
+    prepared by it, and the int64 ``lengths`` (raises ``NotFittedError`` /
+    ``ValueError``)."""
+    check_is_fitted(model, model.engine.fitted_attribute)
+    em = model.engine(model)
+    em.check()
+    family = em.family
+    X, lengths = input_sequences(X, lengths, family)
+    family.check_data(X)
+    return family, family.prepare(X), lengths
 
 
 # --------------------------------------------------------------------------- E-step

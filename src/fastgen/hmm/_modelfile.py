@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from fastgen.hmm._engine import family_of, validate_params
 from fastgen.hmm._util import check_distribution, stored_array
 
-__all__ = ["check_restored", "is_fitted", "summary"]
+__all__ = ["check_restored", "check_stream", "is_fitted", "stream_summary", "summary"]
+
 
 
 def is_fitted(est: Any) -> bool:
@@ -57,3 +60,51 @@ def summary(est: Any) -> dict:
         if mon.history:  # what the monitor records: log-likelihood or lower bound
             out[type(est).engine.objective_name] = float(mon.history[-1])
     return out
+
+
+def check_stream(stream: Any) -> None:
+    """Validate a restored :class:`~fastgen.hmm.HMMStream` (raises ``ValueError``): a
+    fitted model, and state arrays of the shapes its parameters give, holding what a
+    stream can reach (counts in range, distributions, finite log-likelihoods)."""
+    model = stream.model
+    if not is_fitted(model):
+        raise ValueError("the stream's model is not fitted")
+    ns, lag, nc = int(stream.n_streams), int(stream.lag), int(model.n_components)
+    state = vars(stream)
+    n_frames = stored_array(state, "n_frames_", (ns,), kind="i")
+    held = stored_array(state, "held_", (ns,), kind="i")
+    log_like = stored_array(state, "log_likelihood_", (ns,))
+    frames = stored_array(state, "held_log_frames_", (ns, lag, nc))
+    filtered = stored_array(state, "held_filtered_", (ns, lag, nc))
+    if (n_frames < 0).any() or (held < 0).any() or (held > np.minimum(n_frames, lag)).any():
+        raise ValueError("n_frames_ / held_ out of range")
+    if np.isnan(log_like).any() or (log_like == np.inf).any():
+        raise ValueError("log_likelihood_ must not be NaN or +inf")
+    started = n_frames > 0
+    rows = stored_array(state, "filtered_", (ns, nc))[started]
+    sums = rows.sum(axis=1)
+    if not (np.isfinite(rows).all() and (rows >= 0).all()
+            and ((np.abs(sums - 1) <= 1e-9) | (sums == 0)).all()):
+        raise ValueError("filtered_ rows must be distributions (all zero: impossible)")
+    if (log_like[started][sums == 0] != -np.inf).any():
+        raise ValueError("an impossible stream must have log_likelihood_ -inf")
+    kept = np.arange(lag)[None, :] >= lag - held[:, None]  # the held rows
+    fr, lf = filtered[kept], frames[kept]
+    if np.isnan(lf).any() or (lf == np.inf).any():
+        raise ValueError("held_log_frames_ must not be NaN or +inf")
+    if not (np.isfinite(fr).all() and (fr >= 0).all() and (fr.sum(axis=1) <= 1 + 1e-6).all()):
+        raise ValueError("held_filtered_ rows must be distributions")
+    for name in ("n_frames_", "held_"):  # the dtypes update() writes into
+        state[name] = np.array(state[name], dtype=np.int64)
+    for name in ("log_likelihood_", "filtered_", "held_log_frames_", "held_filtered_"):
+        state[name] = np.array(state[name], dtype=np.float64)
+
+
+def stream_summary(stream: Any) -> dict:
+    """Facts shown by ``fastgen.info`` for a stream."""
+    return {
+        "model": type(stream.model).__name__,
+        "n_streams": int(stream.n_streams),
+        "lag": int(stream.lag),
+        "frames_seen": int(np.sum(stream.n_frames_)),
+    }

@@ -70,14 +70,18 @@ def check_distribution(a: np.ndarray, name: str) -> None:
         )
 
 
-def stored_array(state: dict, name: str, shape: tuple, *, finite: bool = False) -> np.ndarray:
-    """``state[name]`` (a model file's restored attribute) as a float array of ``shape``
-    (None entries match any length); raises ``ValueError``."""
+def stored_array(
+    state: dict, name: str, shape: tuple, *, finite: bool = False, kind: str = "f"
+) -> np.ndarray:
+    """``state[name]`` (a model file's restored attribute) as an array of dtype kind
+    ``kind`` (float by default) and ``shape`` (None entries match any length); raises
+    ``ValueError``."""
     a = state[name]
     if type(a) is not np.ndarray:
         raise ValueError(f"{name} must be an array, got {type(a).__name__}")
-    if a.dtype.kind != "f":
-        raise ValueError(f"{name} has dtype {a.dtype}, expected a float dtype")
+    if a.dtype.kind != kind:
+        what = {"f": "a float", "i": "an integer"}.get(kind, repr(kind))
+        raise ValueError(f"{name} has dtype {a.dtype}, expected {what} dtype")
     if a.ndim != len(shape) or any(
         s is not None and s != n for s, n in zip(shape, a.shape, strict=True)
     ):

@@ -11,6 +11,7 @@ points and how the work is split.  Modules, one idea each:
 * ``_sequence``: forward-backward one sequence at a time, the exact log-space fallback;
 * ``_lanes``: forward-backward of many short sequences at once, one per lane;
 * ``_viterbi``: decoding, one sequence at a time or one per lane;
+* ``_filter``: forward filtering, sequences continuing carried messages (streams);
 * ``_select``: which build (x86-64-v2, or v3 in ``_v3``) the running CPU gets;
 * ``_entry``: the entry points below (validation, the split of the work, threads).
 """
@@ -27,10 +28,12 @@ from fastgen._kernels.hmm._entry import (
     STATS_NONE,
     EmissionArrays,
     EStep,
+    Filtered,
     backward_log,
     emissions,
     estep,
     forward_backward,
+    forward_filter,
     forward_log,
     kernel_build,
     log_density_diag,
@@ -48,4 +51,5 @@ __all__ = [
     "EStep", "EmissionArrays", "emissions", "forward_backward", "estep", "viterbi_batch",
     "log_density_diag", "log_density_diag_missing", "log_density_full",
     "mixture_reduce", "log_frames", "forward_log", "backward_log", "vexp", "kernel_build",
+    "Filtered", "forward_filter",
 ]  # fmt: skip

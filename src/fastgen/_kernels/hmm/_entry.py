@@ -44,6 +44,7 @@ _emissions = import_module(f"{kernel_package()}._emissions")
 _lanes = import_module(f"{kernel_package()}._lanes")
 _sequence = import_module(f"{kernel_package()}._sequence")
 _viterbi = import_module(f"{kernel_package()}._viterbi")
+_filter = import_module(f"{kernel_package()}._filter")
 _bundles = import_module(f"{kernel_package()}._bundles")
 Accumulators = _bundles.Accumulators
 ChainArrays = _bundles.ChainArrays
@@ -56,6 +57,7 @@ __all__ = [
     "EStep", "EmissionArrays", "emissions", "forward_backward", "estep", "viterbi_batch",
     "log_density_diag", "log_density_diag_missing", "log_density_full",
     "mixture_reduce", "log_frames", "forward_log", "backward_log", "vexp", "kernel_build",
+    "Filtered", "forward_filter",
 ]  # fmt: skip
 
 EMIT_LOG_FRAMES = 0  # log_frame holds the log-likelihoods
@@ -603,6 +605,87 @@ def estep(
         posteriors=compute_posteriors, gamma=True, xi=compute_xi,
     )  # fmt: skip
     return r.log_prob, r.gamma, r.start, r.trans
+
+
+# --------------------------------------------------------------------------- filtering
+
+
+class Filtered(NamedTuple):
+    """Result of :func:`forward_filter`."""
+
+    filtered: np.ndarray  # float64 (n_samples, n_components): p(z_t | x_1..t), rows sum to 1
+    log_prob: np.ndarray  # float64 (n_sequences,): log p(frames of the call | carried past)
+    message: np.ndarray  # float64 (n_sequences, n_components): p(z_last | x_1..last)
+
+
+def forward_filter(
+    startidx: np.ndarray,
+    startprob: np.ndarray,
+    transmat: np.ndarray,
+    em: EmissionArrays,
+    message: np.ndarray | None = None,
+    carried: np.ndarray | None = None,
+) -> Filtered:
+    """Filtered state distributions of every frame, sequences continuing carried messages.
+
+    Parameters
+    ----------
+    startidx, startprob, transmat : see :func:`forward_backward`
+    em : EmissionArrays
+        From :func:`emissions`.
+    message : float64 (n_sequences, n_components), optional
+        For each sequence whose ``carried`` entry is true, the filtered distribution of
+        the frame before its first one here (a previous call's ``message``; all zero
+        for a sequence already impossible).
+    carried : bool (n_sequences,), optional
+        Which sequences continue ``message`` (default: none; they start from
+        ``startprob``).
+
+    Returns
+    -------
+    Filtered
+        Rows of a sequence made impossible by some frame are zero from that frame on
+        (its ``log_prob`` is ``-inf``).  Results do not depend on the number of threads
+        nor on how a sequence is split over calls.
+    """
+    if not isinstance(em, EmissionArrays):
+        raise TypeError("em must come from emissions()")
+    n, nc = em.n_samples, em.n_components
+    startidx, startprob, transmat = _check_model(startidx, startprob, transmat, n, nc)
+    n_seq = startidx.size - 1
+    carry = np.zeros(n_seq, dtype=np.uint8)
+    out_message = np.zeros((n_seq, nc))
+    if carried is not None:
+        carried = np.asarray(carried)
+        if carried.shape != (n_seq,) or carried.dtype.kind not in "biu":
+            raise ValueError("carried must be a boolean array (n_sequences,)")
+        carry[:] = carried != 0
+    if carry.any():
+        given = np.asarray(message, dtype=np.float64) if message is not None else None
+        if given is None or given.shape != (n_seq, nc):
+            raise ValueError("message must have shape (n_sequences, n_components)")
+        rows = given[carry.astype(bool)]
+        sums = rows.sum(axis=1)
+        if not (
+            np.isfinite(rows).all()
+            and (rows >= 0).all()
+            and ((np.abs(sums - 1) <= 1e-9) | (sums == 0)).all()
+        ):
+            raise ValueError("message rows must be distributions (or all zero)")
+        out_message[:] = given
+    chain = ChainArrays(startprob, transmat, True)
+    scaled = _scaled_table(em, True)
+    filtered = np.empty((n, nc))
+    log_prob = np.empty(n_seq)
+    n_chunks = min(n_seq, MAX_CHUNKS)
+    _threads.run_workers(
+        lambda first, step: _filter.filter_chunks(
+            em, scaled, chain, startidx, carry, out_message, filtered, log_prob, n_chunks,
+            first, step,
+        ),
+        _n_workers(n_chunks, _work(em, n, nc)),
+    )  # fmt: skip
+    return Filtered(filtered, log_prob, out_message)
 
 
 # --------------------------------------------------------------------------- Viterbi
