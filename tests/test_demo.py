@@ -87,7 +87,7 @@ def test_figures_are_real_pngs(demo_out, summary):
 
     expected = []
     if summary["sections"]["hmm"]["status"] == "ok":
-        expected.append("hmm_regimes.png")
+        expected += ["hmm_regimes.png", "hmm_filtered_vs_smoothed.png"]
     if summary["sections"]["neural"]["status"] == "ok":
         expected += ["reconstructions.png", "vae_samples.png"]
     assert expected

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["matplotlib_missing", "plot_image_rows", "plot_regimes", "plot_samples_grid"]
+__all__ = [
+    "matplotlib_missing", "plot_filtered_vs_smoothed", "plot_image_rows", "plot_regimes",
+    "plot_samples_grid",
+]  # fmt: skip
 
 # colour of each regime, calm to turbulent
 REGIME_COLOURS = ("#2a9d8f", "#e9c46a", "#e76f51", "#6d597a", "#264653", "#8ab17d")
@@ -76,6 +79,52 @@ def plot_regimes(
     ax_r.axhline(0.0, color="0.3", lw=0.5)
     for ax in (ax_p, ax_r):
         ax.grid(alpha=0.3, lw=0.5)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def plot_filtered_vs_smoothed(
+    path: Path,
+    dates: np.ndarray,
+    close: np.ndarray,
+    filtered: np.ndarray,
+    smoothed: np.ndarray,
+    regime: str,
+    window: tuple[int, int],
+    title: str,
+) -> None:
+    """The probability of one regime, filtered (what was known that day) against
+    smoothed (knowing the whole series), over the whole period and zoomed on ``window``.
+
+    Parameters
+    ----------
+    dates, close : as :func:`plot_regimes`
+    filtered, smoothed : float (n,)
+        ``p(regime on day t | returns up to t)`` and ``| all returns``.
+    regime : str
+        Its name.
+    window : (first, last)
+        Day indices (into ``filtered``) of the zoomed panel.
+    """
+    fig = _figure(11, 8)
+    ax_p, ax_all, ax_zoom = fig.subplots(3, 1, gridspec_kw={"height_ratios": [1.2, 1, 1.3]})
+    d = dates[1:]
+    a, b = window
+    ax_p.plot(dates, close, color="0.35", lw=0.7)
+    ax_p.axvspan(d[a], d[b], color="0.85", zorder=0)
+    ax_p.set_yscale("log")
+    ax_p.set_ylabel("S&P 500 (log scale)")
+    ax_p.set_title(title)
+    for ax, sl in ((ax_all, slice(None)), (ax_zoom, slice(a, b + 1))):
+        ax.plot(d[sl], smoothed[sl], color="#264653", lw=1.0,
+                label="smoothed: predict_proba (uses later days)")
+        ax.plot(d[sl], filtered[sl], color="#e76f51", lw=1.0, alpha=0.9,
+                label="filtered: filter / stream (days up to t only)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel(f"p({regime})")
+        ax.grid(alpha=0.3, lw=0.5)
+    ax_all.legend(loc="upper left", frameon=False, fontsize=9)
+    ax_zoom.set_title(f"zoom: {d[a]} to {d[b]}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
 

@@ -24,6 +24,8 @@ MODEL_FILE = "sp500_regimes.fgm"
 BATCH_INPUT = "sp500_returns.npy"
 BATCH_OUTPUT = "sp500_regimes_batch.npy"
 FIGURE = "hmm_regimes.png"
+FILTER_FIGURE = "hmm_filtered_vs_smoothed.png"
+ZOOM_DAYS = 120  # trading days either side of the zoomed episode
 TOL = 1e-6
 VOL_WINDOW = 21  # trading days, about one month
 STAY = 0.98  # initial probability of staying in a regime
@@ -201,10 +203,36 @@ def run_hmm(ctx: Context) -> Section:
               f"{batch.rows:,} rows in {batch.chunks} chunk(s)")
     sec.files += [MODEL_FILE, BATCH_INPUT, BATCH_OUTPUT]
 
+    # what was knowable on each day: filtering, offline and as a live stream
+    filtered = model.filter(X)
+    stream = model.stream()
+    live = np.concatenate([stream.update(X[t : t + 1]).filtered for t in range(len(X))])
+    err = float(np.max(np.abs(live - filtered)))
+    sec.check("a stream fed one day at a time equals filter()", err <= 1e-12,
+              f"max abs diff {err:.1e}")
+    turbulent = order[-1]
+    flip = np.argmax(filtered, axis=1) != np.argmax(post, axis=1)
+    sec.metric("days whose most likely regime changes once later days are known", flip.mean(),
+               ".1%")
+    sec.metric(f"mean |filtered - smoothed| p({names[-1]})",
+               float(np.mean(np.abs(filtered[:, turbulent] - post[:, turbulent]))), ".3f")
+
     if ctx.figures:
         from fastgen.demo._figures import plot_regimes
 
         plot_regimes(ctx.path(FIGURE), prices.dates, prices.close, r, ordered, names,
                      f"S&P 500 coloured by the {k} HMM regimes (Viterbi path)")
         sec.files.append(FIGURE)
+        from fastgen.demo._figures import plot_filtered_vs_smoothed
+
+        # zoom on the longest turbulent episode of the Viterbi path
+        longest = max((e for e in episodes if e[0] == k - 1), key=lambda e: e[2] - e[1],
+                      default=(k - 1, 0, len(r) - 1))  # fmt: skip
+        window = (max(longest[1] - ZOOM_DAYS, 0), min(longest[2] + ZOOM_DAYS, len(r) - 1))
+        plot_filtered_vs_smoothed(
+            ctx.path(FILTER_FIGURE), prices.dates, prices.close, filtered[:, turbulent],
+            post[:, turbulent], names[-1], window,
+            f"p({names[-1]} regime): filtered (no look-ahead) vs smoothed",
+        )  # fmt: skip
+        sec.files.append(FILTER_FIGURE)
     return sec
