@@ -677,14 +677,31 @@ def forward_filter(
     scaled = _scaled_table(em, True)
     filtered = np.empty((n, nc))
     log_prob = np.empty(n_seq)
-    n_chunks = min(n_seq, MAX_CHUNKS)
-    _threads.run_workers(
-        lambda first, step: _filter.filter_chunks(
-            em, scaled, chain, startidx, carry, out_message, filtered, log_prob, n_chunks,
-            first, step,
-        ),
-        _n_workers(n_chunks, _work(em, n, nc)),
-    )  # fmt: skip
+    work = _work(em, n, nc)
+    seqs = np.arange(n_seq, dtype=np.int64)
+    lane_seqs = seqs[:0]
+    if not carry.any():  # many short fresh sequences: the lanes
+        lane_seqs, seqs = _lane_split(startidx, seqs, nc, FB_LANE_CELLS, LANE_MIN_SEQUENCES)
+        seqs = np.sort(seqs)  # runs of consecutive ids are contiguous frames
+    if len(lane_seqs):
+        n_lane = min(-(-len(lane_seqs) // LANES), MAX_CHUNKS)
+        longest = int(np.diff(startidx)[lane_seqs].max())
+        _threads.run_workers(
+            lambda first, step: _filter.filter_lane_chunks(
+                em, scaled, chain, lane_seqs, startidx, longest, out_message, filtered,
+                log_prob, n_lane, first, step,
+            ),
+            _n_workers(n_lane, work),
+        )  # fmt: skip
+    if len(seqs):
+        n_chunks = min(len(seqs), MAX_CHUNKS)
+        _threads.run_workers(
+            lambda first, step: _filter.filter_chunks(
+                em, scaled, chain, seqs, startidx, carry, out_message, filtered, log_prob,
+                n_chunks, first, step,
+            ),
+            _n_workers(n_chunks, work),
+        )  # fmt: skip
     return Filtered(filtered, log_prob, out_message)
 
 

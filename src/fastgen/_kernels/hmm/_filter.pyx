@@ -13,6 +13,10 @@ probability underflowed to zero in an earlier call stays zero, where one call wo
 it in log space; that matters only without a positive lower bound on the transition
 probabilities, and a likelihood ratio above ``1e300`` in the state's favour.)
 
+Many short sequences that start afresh run ``STAT_LANES`` (64) at a time, one per lane,
+through the lanes' forward pass (``_lanes``: the same arithmetic, frame for frame, as
+the one-sequence path here, vectorised over the lanes); the others one at a time.
+
 Fast path: scaled likelihoods ``exp(log_frame - max)`` (``fill_scaled``), a
 matrix-vector product and one division per frame.  A sequence where that could lose
 probability mass the log-space recurrence keeps (a tiny normaliser, or states flushed
@@ -29,14 +33,18 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free
 
 from fastgen._kernels.hmm._bundles cimport (
-    Chain, ChainArrays, EmissionArrays, Emissions, LogChain, ScaledArrays, ScaledTable,
-    check_scaled,
+    EMIT_CATEGORICAL, Chain, ChainArrays, EmissionArrays, Emissions, LogChain, ScaledArrays,
+    ScaledTable, STATS_NONE, Want, check_scaled, group_bounds,
 )
 from fastgen._kernels.hmm._emissions cimport (
     Scaled, Workspace, fill_scaled, log_frames, workspace_free, workspace_init,
 )
+from fastgen._kernels.hmm._lanes cimport (
+    LANE_OK, GroupTask, LaneBuffers, group_forward, lane_buffers_free, lane_buffers_init,
+    lane_emissions, lane_emissions_table,
+)
 from fastgen._kernels.hmm._numeric cimport (
-    BLOCK, MIN_SCALE, Arena, add_log_scale, arena_bytes, arena_init, arena_take,
+    BLOCK, MIN_SCALE, STAT_LANES, Arena, add_log_scale, arena_bytes, arena_init, arena_take,
     matvec_lanes,
 )
 
@@ -211,54 +219,173 @@ cdef void filter_range(
         b0 = b1
 
 
-def filter_chunks(
-    EmissionArrays em not None, ScaledArrays scaled not None, ChainArrays chain not None,
-    startidx, carried, message, filtered, log_prob, Py_ssize_t n_chunks,
+cdef int check_filter_call(
+    EmissionArrays em, ScaledArrays scaled, ChainArrays chain, object seqs, object startidx,
+    object carried, object message, object filtered, object log_prob, Py_ssize_t n_chunks,
     Py_ssize_t first, Py_ssize_t step,
-):
-    """Filter every sequence of ``startidx``, split into ``n_chunks`` contiguous chunks
-    of sequences; this call runs chunks ``first, first + step, ...`` (the entry point
-    gives each thread its own ``first``).
-
-    ``carried`` uint8 (n_sequences,): continue ``message[s]`` (float64 (n_sequences,
-    nc), the filtered distribution of the frame before: non-negative, summing to 1, or
-    all zero for an impossible sequence) or start from ``startprob``; ``message[s]``
-    receives the row of the sequence's last frame.  ``filtered`` float64 (n_samples, nc) receives the rows, ``log_prob`` float64
-    (n_sequences,) the log-likelihoods of the sequences' frames (given the carried past).
-    The entry point (``fastgen._kernels.hmm``) validates the model and the bounds.
-    """
-    cdef Emissions *e = &em.c
-    cdef Py_ssize_t nc = chain.c.nc, n = e.n_samples
+) except -1:
+    """Shapes and bounds of a filter call (the entry point checked the values)."""
+    cdef Py_ssize_t nc = chain.c.nc, n = em.c.n_samples, s
     check_scaled(em, scaled)
-    if e.n_components != nc:
+    if em.c.n_components != nc:
         raise ValueError("the emissions and the chain disagree on n_components")
     cdef const int64_t[::1] si = startidx
+    cdef const int64_t[::1] sq = seqs
     cdef const unsigned char[::1] car = carried
     cdef double[:, ::1] msg = message
     cdef double[:, ::1] out = filtered
     cdef double[::1] lp = log_prob
-    cdef Py_ssize_t n_seq = si.shape[0] - 1, c, s, q0, q1
+    cdef Py_ssize_t n_seq = si.shape[0] - 1
     if (n_seq < 1 or si[0] != 0 or si[n_seq] != n or car.shape[0] != n_seq
             or msg.shape[0] != n_seq or msg.shape[1] != nc or out.shape[0] != n
             or out.shape[1] != nc or lp.shape[0] != n_seq or n_chunks < 1 or first < 0
             or step < 1):
-        raise ValueError("filter_chunks: arrays and bounds disagree")
+        raise ValueError("filter: arrays and bounds disagree")
     for s in range(n_seq):
         if si[s + 1] <= si[s]:
-            raise ValueError("filter_chunks: startidx must rise strictly")
+            raise ValueError("filter: startidx must rise strictly")
+    for s in range(sq.shape[0]):
+        if sq[s] < 0 or sq[s] >= n_seq:
+            raise ValueError("filter: sequence ids out of range")
+    return 0
+
+
+def filter_chunks(
+    EmissionArrays em not None, ScaledArrays scaled not None, ChainArrays chain not None,
+    seqs, startidx, carried, message, filtered, log_prob, Py_ssize_t n_chunks,
+    Py_ssize_t first, Py_ssize_t step,
+):
+    """Filter the sequences ``seqs`` (int64 ids, increasing), one at a time, split into
+    ``n_chunks`` contiguous chunks; this call runs chunks ``first, first + step, ...``
+    (the entry point gives each thread its own ``first``).  Runs of consecutive ids are
+    contiguous frames: their emissions are scaled together, a block at a time.
+
+    ``carried`` uint8 (n_sequences,): continue ``message[s]`` (float64 (n_sequences,
+    nc), the filtered distribution of the frame before: non-negative, summing to 1, or
+    all zero for an impossible sequence) or start from ``startprob``; ``message[s]``
+    receives the row of the sequence's last frame.  ``filtered`` float64 (n_samples, nc)
+    receives the rows, ``log_prob`` float64 (n_sequences,) the log-likelihoods of the
+    sequences' frames (given the carried past).  The entry point
+    (``fastgen._kernels.hmm``) validates the values.
+    """
+    check_filter_call(em, scaled, chain, seqs, startidx, carried, message, filtered,
+                      log_prob, n_chunks, first, step)
+    cdef Emissions *e = &em.c
+    cdef const int64_t[::1] si = startidx
+    cdef const int64_t[::1] sq = seqs
+    cdef const unsigned char[::1] car = carried
+    cdef double[:, ::1] msg = message
+    cdef double[:, ::1] out = filtered
+    cdef double[::1] lp = log_prob
+    cdef Py_ssize_t n_ids = sq.shape[0], c, q, q0, q1, r0
     cdef FilterBuffers b
     cdef int status = 0
+    if n_ids == 0:
+        return
     with nogil:
-        status = filter_buffers_init(&b, nc, chain.c.ncp, e.n_features)
+        status = filter_buffers_init(&b, chain.c.nc, chain.c.ncp, e.n_features)
         if status == 0:
             c = first
             while c < n_chunks:
-                q0 = c * n_seq // n_chunks
-                q1 = (c + 1) * n_seq // n_chunks
-                if q1 > q0:
-                    filter_range(&chain.c, &chain.lc, e, &scaled.c, &si[0], q0, q1, &car[0],
-                                 &msg[0, 0], &out[0, 0], &lp[0], &b)
+                q0 = c * n_ids // n_chunks
+                q1 = (c + 1) * n_ids // n_chunks
+                r0 = q0
+                for q in range(q0, q1):  # maximal runs of consecutive sequence ids
+                    if q + 1 == q1 or sq[q + 1] != sq[q] + 1:
+                        filter_range(&chain.c, &chain.lc, e, &scaled.c, &si[0], sq[r0],
+                                     sq[q] + 1, &car[0], &msg[0, 0], &out[0, 0], &lp[0], &b)
+                        r0 = q + 1
                 c += step
             filter_buffers_free(&b)
+    if status < 0:
+        raise MemoryError()
+
+
+cdef void filter_group(
+    const GroupTask *task, const LogChain *lc, const int64_t *seqs, Py_ssize_t nw,
+    LaneBuffers *b, FilterBuffers *fb, double *msg, double *out,
+) noexcept nogil:
+    """Filter the ``nw`` (at most ``STAT_LANES``) sequences ``seqs``, starting afresh,
+    one per lane: the lanes' forward pass, its rows copied out; a lane it refuses is
+    redone by :c:func:`filter_exact`."""
+    cdef Py_ssize_t L = STAT_LANES, nc = task.ch.nc, w, t, i, lo, n, s
+    cdef Py_ssize_t T = group_bounds(task.startidx, seqs, nw, b.base, b.lens)
+    cdef const double *F = b.F
+    if task.em.kind == EMIT_CATEGORICAL:
+        lane_emissions_table(task, b, nw, T)
+    else:
+        lane_emissions(task, b, nw, T)
+    group_forward(task, b, nw, T)
+    for w in range(nw):
+        s = seqs[w]
+        lo = b.base[w]
+        n = b.lens[w]
+        if b.state[w] != LANE_OK:
+            task.log_prob[s] = filter_exact(task.ch, lc, task.em, lo, lo + n, msg + s * nc,
+                                            False, fb, out)
+            continue
+        for t in range(n):
+            for i in range(nc):
+                out[(lo + t) * nc + i] = F[(t * nc + i) * L + w]
+        for i in range(nc):
+            msg[s * nc + i] = out[(lo + n - 1) * nc + i]
+        task.log_prob[s] = b.lp[w]
+
+
+def filter_lane_chunks(
+    EmissionArrays em not None, ScaledArrays scaled not None, ChainArrays chain not None,
+    seqs, startidx, Py_ssize_t longest, message, filtered, log_prob, Py_ssize_t n_chunks,
+    Py_ssize_t first, Py_ssize_t step,
+):
+    """Filter the sequences ``seqs`` (int64 ids sorted by length, none carried, none
+    longer than ``longest``) ``STAT_LANES`` at a time, the groups split into ``n_chunks``
+    contiguous chunks; this call runs chunks ``first, first + step, ...``.  Outputs as
+    :func:`filter_chunks`."""
+    carried = np.zeros(len(message), dtype=np.uint8)
+    check_filter_call(em, scaled, chain, seqs, startidx, carried, message, filtered,
+                      log_prob, n_chunks, first, step)
+    cdef const int64_t[::1] si = startidx
+    cdef const int64_t[::1] sq = seqs
+    cdef double[:, ::1] msg = message
+    cdef double[:, ::1] out = filtered
+    cdef double[::1] lp = log_prob
+    cdef Py_ssize_t L = STAT_LANES, n_ids = sq.shape[0], c, g, nw, s
+    cdef Py_ssize_t n_groups = (n_ids + L - 1) // L
+    for s in range(n_ids):
+        if si[sq[s] + 1] - si[sq[s]] > longest:
+            raise ValueError("filter: a sequence is longer than longest")
+    if n_ids == 0:
+        return
+    cdef Want want
+    want.post = False
+    want.gamma = False
+    want.xi = False
+    want.stats = STATS_NONE
+    cdef GroupTask task
+    task.ch = &chain.c
+    task.em = &em.c
+    task.st = &scaled.c
+    task.want = &want
+    task.startidx = &si[0]
+    task.log_prob = &lp[0]
+    task.gamma = NULL
+    cdef LaneBuffers b
+    cdef FilterBuffers fb
+    cdef int status = 0
+    with nogil:
+        status = lane_buffers_init(&b, longest, chain.c.nc, em.c.n_features, STATS_NONE,
+                                   False)
+        if status == 0:
+            status = filter_buffers_init(&fb, chain.c.nc, chain.c.ncp, em.c.n_features)
+            if status == 0:
+                c = first
+                while c < n_chunks:
+                    for g in range(c * n_groups // n_chunks, (c + 1) * n_groups // n_chunks):
+                        nw = n_ids - g * L if n_ids - g * L < L else L
+                        filter_group(&task, &chain.lc, &sq[g * L], nw, &b, &fb, &msg[0, 0],
+                                     &out[0, 0])
+                    c += step
+                filter_buffers_free(&fb)
+            lane_buffers_free(&b)
     if status < 0:
         raise MemoryError()

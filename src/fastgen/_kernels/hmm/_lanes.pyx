@@ -25,7 +25,8 @@ posteriors, as hmmlearn.
 Groups are dealt into ``n_chunks`` fixed chunks of consecutive groups; chunk ``c`` adds
 into its own accumulator row, the lane sums being reduced (``reduce_lanes``) at the end
 of every chunk, so results do not depend on which thread runs which chunk.  The one
-``def`` function is :func:`estep_lane_chunks`.
+``def`` function is :func:`estep_lane_chunks`; ``_lanes.pxd`` declares the buffers and
+the phases ``_filter`` reuses (emissions and the forward pass).
 
 This replaces, operation for operation, the lane-wise groups of fastgen's former Numba
 kernels.
@@ -52,57 +53,6 @@ from fastgen._kernels.hmm._sequence cimport ExactBuffers, exact_sequence
 from fastgen._kernels.hmm._stats cimport (
     StatLanes, add_lane_outer, lane_products, reduce_lanes, stat_lanes_free, stat_lanes_init,
 )
-
-
-cdef enum:
-    LANE_OK = 0     # the scaled passes of the lane went through
-    LANE_EXACT = 1  # redo the sequence in log space (exact_sequence)
-    LANE_NAN = 2    # scaling implementation under/overflowed: log-likelihood NaN
-
-
-ctypedef struct LaneBuffers:
-    # One worker's buffers for groups of up to L = STAT_LANES sequences of up to T frames.
-    # Lane arrays (rows, L) are row-major: (T, nc, L) at ((t * nc + i) * L + w).
-    Py_ssize_t T            # frames of the longest sequence the buffers hold
-    double *src             # (L * T, nc): the group's emission log-likelihoods, sequence w
-                            #   at rows w * Tg .. w * Tg + len (Tg: the group's longest);
-                            #   then the log-likelihoods of exact_sequence
-    double *fwd1            # (T, nc): exact_sequence's log forward lattice
-    double *bwd1            # (T, nc): its log backward lattice
-    double *gam1            # (T, nc): its posteriors (and scratch)
-    double *xx              # (max(nf * nf, 1),): feature products of add_frame_stats
-    double *FR              # (T, nc, L): scaled emission likelihoods
-    double *CC              # (T, L): per-frame shifts (log space: the frame's maximum)
-    unsigned char *FL       # (T, L): frame flagged (a state flushed, or all impossible)
-    double *F               # (T, nc, L): forward rows, normalised to sum 1
-    double *B               # (T, nc, L) with posteriors, else unused: backward rows
-    double *S               # (T, L): forward normalisers
-    double *P               # (L,): scratch (normaliser reciprocals, maxima)
-    double *W               # (nc, L): backward weights fr[t+1] / S[t] * bwd[t+1]
-    double *tot             # (L,): backward row sums (overflow test)
-    int64_t *base           # (L,): first frame of each lane's sequence
-    int64_t *lens           # (L,): its length
-    int64_t *state          # (L,): LANE_*
-    double *lp              # (L,): log-likelihoods of the scaled passes
-    int64_t *valid          # (L,): 1 where the lane's state is LANE_OK with a finite
-                            #   log-likelihood, else 0 (int64: vectorised selects)
-    int64_t *live           # (L,): scratch: 1 where the lane has frame t (or a
-                            #   transition t -> t+1), else 0
-    Workspace ws            # emission workspace (log_frames, vexp scratch)
-    StatLanes lanes         # lane sums of the statistics and expected transitions
-    ExactBuffers ex         # exact_sequence's view of src, fwd1, bwd1, gam1, xx, ws
-    void *_mem
-
-
-ctypedef struct GroupTask:
-    # What the groups of one call read, and the per-sequence outputs they write.
-    const Chain *ch
-    const Emissions *em
-    const ScaledTable *st
-    const Want *want
-    const int64_t *startidx
-    double *log_prob        # (n_sequences,)
-    double *gamma           # (n_samples, nc), or NULL: posteriors not written
 
 
 cdef inline size_t _items(size_t n_bytes) noexcept nogil:
