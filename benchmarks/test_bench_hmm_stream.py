@@ -1,4 +1,5 @@
-"""HMM filtering and streaming: fastgen against what an hmmlearn user writes today.
+"""HMM filtering, streaming and per-sequence scores: fastgen against what an hmmlearn
+user writes today.
 
 Groups (``many``: 5,000 sequences x 100 steps, small 200 x 50; GaussianHMM diag with 8
 features):
@@ -14,6 +15,10 @@ features):
   frame each per call for 100 steps (small 20); the incumbent is the same update written
   in NumPy over hmmlearn's emission log-likelihoods (``_compute_log_likelihood``), which is
   what a stream needs without fastgen.  ``docs_per_s`` is frames per second.
+* ``HMM.score_sequences[<model>-many]``: one log-likelihood per sequence.  hmmlearn has
+  none: its variant calls ``score`` once per sequence; ``fastgen.score`` (impl
+  ``fastgen.score``, the sum in one call) shows that the per-sequence scores cost what
+  ``score`` costs.
 
 Every fastgen result is checked against the incumbent's outside the timed call.  No
 timing assertions.
@@ -33,6 +38,7 @@ _hmmc = pytest.importorskip("hmmlearn._hmmc")
 HMMLEARN = Variant("hmmlearn")
 FASTGEN = Variant("fastgen")
 SMOOTHING = Variant("fastgen.predict_proba")
+SUMMED = Variant("fastgen.score")
 NUMPY = Variant("numpy+hmmlearn")
 FILTER_MODELS = ["gauss-diag-K4", "gauss-diag-K16"]
 STREAM_MODEL = "gauss-diag-K4"
@@ -167,3 +173,37 @@ def test_stream(benchmark, variant, size, reference):
         assert_close(result, whole[n_steps - 1 :: n_steps], rtol=0, atol=1e-12)
     else:
         reference.setdefault(key, result)
+
+
+def hmmlearn_score_sequences(m, X: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    return np.array([m.score(X[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+
+
+@pytest.mark.parametrize("model", FILTER_MODELS)
+@pytest.mark.parametrize(
+    "variant", [HMMLEARN, SUMMED, FASTGEN], ids=["hmmlearn", "fastgen-score", "fastgen"]
+)
+def test_score_sequences(benchmark, variant, model, size, reference):
+    d = get_data(model, "many", size)
+    m = make_model(variant if variant is not SUMMED else FASTGEN, model)
+    if variant is HMMLEARN:
+        fn = lambda: hmmlearn_score_sequences(m, d.X, d.lengths)  # noqa: E731
+    elif variant is SUMMED:
+        fn = lambda: m.score(d.X, d.lengths)  # noqa: E731
+    else:
+        fn = lambda: m.score_sequences(d.X, d.lengths)  # noqa: E731
+    result = run_benchmark(
+        benchmark, fn, group=f"HMM.score_sequences[{model}-many]", variant=variant, size=size,
+        n_docs=d.n_samples, corpus_mb=d.X.nbytes / 1e6, n_sequences=len(d.lengths),
+        model=model,
+    )  # fmt: skip
+    key = ("hmm-score-sequences", model, size.name)
+    expected = cached(
+        reference, key,
+        lambda: hmmlearn_score_sequences(make_model(HMMLEARN, model), d.X, d.lengths),
+    )  # fmt: skip
+    if variant is SUMMED:
+        assert_close(result, expected.sum(), rtol=1e-8, atol=0)
+    elif variant is FASTGEN:
+        assert_close(result, expected, rtol=1e-8, atol=1e-8)
