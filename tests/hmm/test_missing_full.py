@@ -344,4 +344,8 @@ def test_hostile_inputs(ct):
     Y = X.copy()
     Y[0] = [1e200, np.nan, 1.0, np.nan]
     m = make_model(ct, rng)
+    with np.errstate(all="raise"):
+        frames = m.emission_family(m).log_likelihood(Y)
+    assert_array_equal(frames[0], -np.inf)
+    assert np.isfinite(frames[1:]).all()
     assert m.score(Y) == -np.inf

@@ -33,15 +33,41 @@ _LOG_2PI = np.log(2.0 * np.pi)
 class Pattern(NamedTuple):
     """The frames sharing one pattern of missing coordinates."""
 
-    rows: np.ndarray  # intp: their rows of X
+    rows: slice  # their rows of the patterns' order (MissingFrames.order)
     obs: np.ndarray  # intp: the observed coordinates
-    mis: np.ndarray  # intp: the missing coordinates (not empty)
-    Xo: np.ndarray  # float64 (len(rows), len(obs)): their observed values
+    mis: np.ndarray  # intp: the missing coordinates
+    U: np.ndarray  # float64 (len(rows), len(obs) + 1): observed values - shift, then 1
+
+
+class Factors(NamedTuple):
+    """One pattern's factorisation under the current parameters."""
+
+    inv: np.ndarray  # (c, q, q): inverse lower Cholesky factors of S_oo (c = 1: shared)
+    logdet: np.ndarray  # (c,): log |S_oo|
+    W: np.ndarray  # (q + 1, nc * q): U @ W = (x_o - mu_o) L^-T for every component
+    E: np.ndarray  # (nc * q, nc): sums the squares of each component's block
+
+
+def pattern_groups(nan: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the boolean mask ``nan`` (n, d) ordered so that equal rows are adjacent,
+    and the bounds of the runs of equal rows in that order."""
+    words = np.packbits(nan, axis=1)  # the mask as bytes, then as 64-bit words
+    words = np.pad(words, ((0, 0), (0, -words.shape[1] % 8))).view(np.uint64)
+    if words.shape[1] == 1:
+        order = np.argsort(words[:, 0], kind="stable")
+    else:
+        order = np.lexsort(words.T[::-1])
+    ordered = words[order]
+    change = np.flatnonzero((ordered[1:] != ordered[:-1]).any(axis=1)) + 1
+    return order, np.concatenate(([0], change, [nan.shape[0]]))
 
 
 class MissingFrames:
     """Validated ``X`` (float64 (n_samples, n_features), NaN for missing entries) with
     its frames grouped by missingness pattern, once per fit.
+
+    The grouped values are kept about ``shift`` (the observed column means), so the
+    products of the E-step lose little to cancellation.
 
     Parameters
     ----------
@@ -52,43 +78,62 @@ class MissingFrames:
     def __init__(self, X: np.ndarray) -> None:
         self.X = X
         self.shape = X.shape
+        n, nf = X.shape
         nan = np.isnan(X)
         partial = nan.any(axis=1)
+        seen = (~nan).sum(axis=0)
+        self.shift = np.where(seen > 0, np.where(nan, 0.0, X).sum(axis=0) / np.maximum(seen, 1), 0)
         self.complete = np.flatnonzero(~partial)
-        self.Xc = np.ascontiguousarray(X[self.complete])
+        self.Xc = np.ascontiguousarray(X[self.complete])  # the dense kernel's input
+        # the complete frames, then the others grouped by pattern: one gather of the
+        # posteriors and one scatter of the likelihoods per call, slices in between
         rows = np.flatnonzero(partial)
-        self.patterns: list[Pattern] = []
-        if rows.size:
-            keys = np.packbits(nan[rows], axis=1)
-            _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-            inverse = inverse.ravel()
-            order = np.argsort(inverse, kind="stable")
-            bounds = np.concatenate(([0], np.cumsum(np.bincount(inverse))))
-            for g, row in enumerate(rows[first]):
-                these = rows[order[bounds[g] : bounds[g + 1]]]
-                obs, mis = np.flatnonzero(~nan[row]), np.flatnonzero(nan[row])
-                self.patterns.append(Pattern(these, obs, mis, X[np.ix_(these, obs)]))
+        order, bounds = pattern_groups(nan[rows])
+        self.order = np.concatenate([self.complete, rows[order]])
+        nc0 = self.complete.size
+        self._grouped = X[self.order] - self.shift  # dropped once the patterns are built
+        self._whole = self._pattern(slice(0, nc0), np.ones(nf, dtype=bool))
+        self.patterns = [
+            self._pattern(slice(nc0 + a, nc0 + b), ~nan[rows[order[a]]])
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+        del self._grouped
         self._cache: tuple | None = None  # (key of the parameters, factors per pattern)
+
+    def _pattern(self, rows: slice, observed: np.ndarray) -> Pattern:
+        obs, mis = np.flatnonzero(observed), np.flatnonzero(~observed)
+        block = self._grouped[rows]
+        U = np.empty((len(block), obs.size + 1))
+        U[:, :-1] = block if mis.size == 0 else block[:, obs]
+        U[:, -1] = 1.0
+        return Pattern(rows, obs, mis, U)
 
     def _factors(
         self, means: np.ndarray, covs: np.ndarray, cholesky: Callable
-    ) -> list[tuple[np.ndarray, np.ndarray] | None]:
-        """Per pattern, the inverse lower Cholesky factors of ``S_oo`` (c, q, q) and
-        their log-determinants ``log |S_oo|`` (c,), ``c`` = 1 for shared covariances;
-        None for a pattern with nothing observed.  Kept for the same parameters (the
-        likelihood and the statistics of one E-step)."""
+    ) -> list[Factors | None]:
+        """Per pattern, its :class:`Factors` (None when nothing is observed).  Kept for
+        the same parameters (the likelihood and the statistics of one E-step)."""
         key = (means.tobytes(), covs.shape, covs.tobytes())
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         mats = covs[None] if covs.ndim == 2 else covs
-        out: list[tuple[np.ndarray, np.ndarray] | None] = []
+        centred = means - self.shift
+        nc = means.shape[0]
+        out: list[Factors | None] = []
         for p in self.patterns:
-            if p.obs.size == 0:
+            q = p.obs.size
+            if q == 0:
                 out.append(None)
                 continue
             chol = cholesky(np.ascontiguousarray(mats[:, p.obs[:, None], p.obs]))
             logdet = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-            out.append((np.linalg.inv(chol), logdet))
+            inv_t = np.broadcast_to(np.linalg.inv(chol).transpose(0, 2, 1), (nc, q, q))
+            W = np.empty((q + 1, nc, q))
+            W[:q] = inv_t.transpose(1, 0, 2)
+            W[q] = -np.matmul(centred[:, None, p.obs], inv_t)[:, 0]
+            E = np.kron(np.eye(nc), np.ones((q, 1)))
+            inv = inv_t.transpose(0, 2, 1)[: len(chol)]
+            out.append(Factors(inv, logdet, W.reshape(q + 1, -1), E))
         self._cache = (key, out)
         return out
 
@@ -103,17 +148,24 @@ class MissingFrames:
 
         ``cholesky`` maps covariances (c, q, q) to their lower factors; ``dense`` gives
         the log-densities of complete frames (the kernels' dense path)."""
-        out = np.empty((self.shape[0], means.shape[0]))
+        nc = means.shape[0]
+        grouped = np.empty((self.shape[0], nc))  # in the order of self.order
         if self.complete.size:
-            out[self.complete] = dense(self.Xc)
+            grouped[self._whole.rows] = dense(self.Xc)
         for p, f in zip(self.patterns, self._factors(means, covs, cholesky), strict=True):
             if f is None:
-                out[p.rows] = 0.0
+                grouped[p.rows] = 0.0
                 continue
-            inv, logdet = f
-            y = np.matmul(p.Xo[None] - means[:, None, p.obs], inv.transpose(0, 2, 1))
-            maha = np.einsum("krq,krq->kr", y, y)
-            out[p.rows] = (-0.5 * (p.obs.size * _LOG_2PI + logdet[:, None] + maha)).T
+            y = p.U @ f.W  # (r, nc * q)
+            with np.errstate(over="ignore", invalid="ignore"):  # huge values: probability 0
+                y *= y
+                maha = y @ f.E
+            bad = np.flatnonzero(np.isnan(maha).any(axis=1))
+            if bad.size:  # inf * 0 in the sum: add up those rows' blocks alone
+                maha[bad] = y[bad].reshape(bad.size, nc, -1).sum(axis=2)
+            grouped[p.rows] = -0.5 * (p.obs.size * _LOG_2PI + f.logdet + maha)
+        out = np.empty_like(grouped)
+        out[self.order] = grouped
         return out
 
     def moments(
@@ -127,36 +179,57 @@ class MissingFrames:
         """Expected sufficient statistics ``sum_t gamma_tk E[x_t | x_t,o, k]`` (n_components,
         n_features) and, with ``second``, ``sum_t gamma_tk E[x_t x_t^T | x_t,o, k]``
         (n_components, n_features, n_features) under the components ``means`` /
-        ``covs``, for the posteriors ``gamma`` (n_samples, n_components)."""
+        ``covs``, for the posteriors ``gamma`` (n_samples, n_components).
+
+        In a pattern, the completed frame is linear in ``u = (x_o - shift_o, 1)``:
+        ``E[x - shift | x_o, k] = B_k u``, so its moments are ``B_k`` applied to the
+        weighted moments of ``u``, plus the conditional covariance in the missing block.
+        """
         nc, nf = means.shape
-        gc = gamma[self.complete]
-        obs = gc.T @ self.Xc
-        out2 = None
-        if second:
-            out2 = np.empty((nc, nf, nf))
-            for c in range(nc):
-                out2[c] = (self.Xc * gc[:, c : c + 1]).T @ self.Xc
         mats = covs[None] if covs.ndim == 2 else covs
-        for p, f in zip(self.patterns, self._factors(means, covs, cholesky), strict=True):
-            o, m = p.obs, p.mis
-            g = gamma[p.rows]  # (r, nc)
-            if f is None:  # nothing observed: the component's own moments
-                xm = np.broadcast_to(means[:, None, m], (nc, len(p.rows), m.size))
-                cond = mats[:, m[:, None], m]
+        centred = means - self.shift
+        s1 = np.zeros((nc, nf))  # about shift
+        s2 = np.zeros((nc, nf, nf)) if second else None
+        w = np.zeros(nc)
+        factors = [None, *self._factors(means, covs, cholesky)]
+        grouped = gamma[self.order]
+        for p, f in zip([self._whole, *self.patterns], factors, strict=True):
+            if not len(p.U):
+                continue
+            o, m, q = p.obs, p.mis, p.obs.size
+            g = grouped[p.rows]  # (r, nc)
+            if second:  # the weighted moments of u; U's last column is 1
+                u2 = np.empty((nc, q + 1, q + 1))
+                for c in range(nc):
+                    np.matmul((p.U * g[:, c : c + 1]).T, p.U, out=u2[c])
+                u1 = u2[:, -1]  # (nc, q + 1)
             else:
-                inv = f[0]
-                s_mo = mats[:, m[:, None], o]
-                gain = np.matmul(np.matmul(s_mo, inv.transpose(0, 2, 1)), inv)  # S_mo S_oo^-1
-                resid = p.Xo[None] - means[:, None, o]  # (nc, r, q)
-                xm = means[:, None, m] + np.matmul(resid, gain.transpose(0, 2, 1))
-                cond = mats[:, m[:, None], m] - np.matmul(gain, s_mo.transpose(0, 2, 1))
-            full = np.empty((nc, len(p.rows), nf))
-            full[:, :, o] = p.Xo[None]
-            full[:, :, m] = xm
-            gt = g.T[:, :, None]  # (nc, r, 1)
-            obs += (full * gt).sum(axis=1)
+                u1 = (p.U.T @ g).T
+            w += u1[:, -1]
+            if m.size == 0:  # complete frames
+                s1 += u1[:, :-1]
+                if second:
+                    s2 += u2[:, :-1, :-1]
+                continue
+            s_mo = mats[:, m[:, None], o]  # (c, |m|, q)
+            if f is None:
+                gain = np.zeros((len(mats), m.size, 0))
+            else:
+                gain = np.matmul(np.matmul(s_mo, f.inv.transpose(0, 2, 1)), f.inv)  # S_mo S_oo^-1
+            B = np.zeros((nc, nf, q + 1))
+            B[:, o, np.arange(q)] = 1.0
+            B[:, m[:, None], np.arange(q)] = gain
+            B[:, m, q] = centred[:, m] - np.matmul(gain, centred[:, o, None])[:, :, 0]
+            s1 += np.matmul(B, u1[:, :, None])[:, :, 0]
             if second:
-                out2 += np.matmul((full * gt).transpose(0, 2, 1), full)
-                w = g.sum(axis=0)[:, None, None]
-                out2[:, m[:, None], m] += w * np.broadcast_to(cond, (nc, m.size, m.size))
+                cond = mats[:, m[:, None], m] - np.matmul(gain, s_mo.transpose(0, 2, 1))
+                s2 += np.matmul(np.matmul(B, u2), B.transpose(0, 2, 1))
+                s2[:, m[:, None], m] += u1[:, -1, None, None] * cond
+        # back from moments about shift: x = (x - shift) + shift
+        obs = s1 + w[:, None] * self.shift
+        if not second:
+            return obs, None
+        outer = np.einsum("ki,j->kij", s1, self.shift)
+        out2 = s2 + outer + outer.transpose(0, 2, 1)
+        out2 += w[:, None, None] * np.outer(self.shift, self.shift)
         return obs, out2
