@@ -416,6 +416,8 @@ def gaussian_sequences(seed=0):
     {"covariance_type": "tied", "startprob_prior": np.array([2.0, 1.0, 1.5]),
      "transmat_prior": 1.5},
     {"covariance_type": "diag", "allow_nan": True},
+    {"covariance_type": "full", "allow_nan": True},
+    {"covariance_type": "tied", "allow_nan": True},
 ], ids=repr)
 def test_gaussian_hmm_roundtrip(params, tmp_path):
     X, lengths = gaussian_sequences()

@@ -43,8 +43,9 @@ Differences from hmmlearn
 * Before the first ``fit``, ``monitor_`` is a new monitor that is not kept (an unfitted
   model has no fitted attributes); one assigned there is used by ``fit``, as hmmlearn's.
 * ``X`` may also be a list of 2-D arrays (one per sequence) instead of ``lengths``.
-* ``GaussianHMM(allow_nan=True)`` (diag / spherical only) treats NaN entries of ``X``
-  as missing values, marginalised out; hmmlearn has no such option.
+* ``GaussianHMM(allow_nan=True)`` treats NaN entries of ``X`` as missing values,
+  marginalised out (full / tied: the exact EM of missing data, with conditional
+  Gaussian moments); hmmlearn has no such option.
 * A sequence of probability zero under the model gets all-zero posteriors (hmmlearn:
   NaN) and adds nothing to the EM statistics.
 * Variational models derive their point estimates (``startprob_``, ``transmat_``,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ from fastgen._kernels import hmm as _k
 from fastgen._validation import check_array
 from fastgen.hmm._base import BaseHMM
 from fastgen.hmm._family import EmissionFamily
+from fastgen.hmm._missing import MissingFrames
 from fastgen.hmm._util import check_random_state, stored_array, stored_count
 
 __all__ = ["GaussianEmissions", "GaussianHMM", "cholesky_lower", "kmeans", "not_positive_definite"]
@@ -110,7 +112,8 @@ def cholesky_lower(mats: np.ndarray) -> np.ndarray:
 class GaussianEmissions(EmissionFamily):
     """Multivariate normal emissions: ``means_`` and ``covars_`` of one of four
     ``covariance_type`` (the kernels' diagonal and Cholesky densities); with
-    ``allow_nan``, NaN entries of ``X`` are marginalised out."""
+    ``allow_nan``, NaN entries of ``X`` are marginalised out (full and tied covariances:
+    :class:`~fastgen.hmm._missing.MissingFrames`, conditional Gaussian marginals)."""
 
     letters = "mc"
     parameters = {"m": "means_", "c": "covars_"}
@@ -129,14 +132,28 @@ class GaussianEmissions(EmissionFamily):
 
     def check_data(self, X: np.ndarray) -> None:
         nf = self.model.means_.shape[1]
+        X = X.X if isinstance(X, MissingFrames) else X
         if X.shape[1] != nf:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self.model).__name__} is expecting "
                 f"{nf} features"
             )
 
-    def _missing(self, X: np.ndarray) -> bool:
+    def _missing(self, X: np.ndarray | MissingFrames) -> bool:
+        if isinstance(X, MissingFrames):
+            return True
         return bool(self.model.allow_nan and np.isnan(X).any())
+
+    def _dense(self) -> bool:
+        """Full or tied covariances (Cholesky densities)."""
+        return self.model.covariance_type in ("full", "tied")
+
+    def prepare(self, X: np.ndarray | MissingFrames) -> np.ndarray | MissingFrames:
+        """With full or tied covariances, ``X`` with NaN entries grouped by missingness
+        pattern (:class:`MissingFrames`); otherwise ``X`` itself."""
+        if isinstance(X, MissingFrames) or not (self._dense() and self._missing(X)):
+            return X
+        return MissingFrames(X)
 
     # ------------------------------------------------------------ parameters
 
@@ -146,8 +163,6 @@ class GaussianEmissions(EmissionFamily):
             raise ValueError(
                 f"covariance_type must be one of {sorted(COVARIANCE_TYPES)}, got {ct!r}"
             )
-        if self.model.allow_nan and ct not in ("diag", "spherical"):
-            raise ValueError("allow_nan=True needs covariance_type 'diag' or 'spherical'")
 
     def needs_data(self) -> bool:
         return self.needs_init("m", "means_") or self.needs_init("c", "_covars_")
@@ -159,7 +174,8 @@ class GaussianEmissions(EmissionFamily):
             raise ValueError(f"X has {nf} features, but means_ has {np.shape(m.means_)[-1]}")
         m.n_features = nf
         if self.needs_data() and self._missing(X):  # initialise from column-mean imputed X
-            with np.errstate(invalid="ignore"):
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a never-observed feature
                 col = np.nanmean(X, axis=0)
             X = np.where(np.isnan(X), np.nan_to_num(col)[None, :], X)
         if self.needs_init("m", "means_"):
@@ -297,11 +313,21 @@ class GaussianEmissions(EmissionFamily):
             if self._missing(X):
                 return _k.log_density_diag_missing(X, m.means_, self.diag_covars())
             return _k.log_density_diag(X, m.means_, self.diag_covars())
-        return _k.log_density_full(X, m.means_, self.cholesky())
+        X = self.prepare(X)
+        chol = self.cholesky()
+        if isinstance(X, MissingFrames):
+            return X.log_likelihood(
+                m.means_, m._covars_, cholesky_lower,
+                lambda Xc: _k.log_density_full(Xc, m.means_, chol),
+            )  # fmt: skip
+        return _k.log_density_full(X, m.means_, chol)
 
     def emission_model(self, X: np.ndarray) -> _k.EmissionArrays:
         m = self.model
         if m.covariance_type not in ("diag", "spherical"):
+            X = self.prepare(X)
+            if isinstance(X, MissingFrames):
+                return super().emission_model(X)
             return _k.emissions(_k.EMIT_FULL, X=X, means=m.means_, chol=self.cholesky())
         if self._missing(X):
             return super().emission_model(X)
@@ -322,7 +348,7 @@ class GaussianEmissions(EmissionFamily):
     def _with_post_f(self, stats: dict) -> dict:
         """With ``allow_nan``, every partition carries per-feature posterior sums
         (``post`` per feature where nothing is missing), so partitions add up."""
-        if self.model.allow_nan and "post" in stats and "post_f" not in stats:
+        if self.model.allow_nan and not self._dense() and "post" in stats and "post_f" not in stats:
             nf = stats["obs"].shape[1]
             stats["post_f"] = np.repeat(stats["post"][:, None], nf, axis=1)
         return stats
@@ -341,6 +367,15 @@ class GaussianEmissions(EmissionFamily):
         if not (self.fits("m") or self.fits("c")):
             return stats
         stats["post"] = gamma.sum(axis=0)
+        X = self.prepare(X)
+        if isinstance(X, MissingFrames):  # conditional expectations of missing entries
+            m = self.model
+            stats["obs"], second = X.moments(
+                m.means_, m._covars_, gamma, cholesky_lower, second=self.fits("c")
+            )
+            if second is not None:
+                stats["obs*obs.T"] = second
+            return stats
         missing = np.isnan(X) if self.model.allow_nan else None
         if missing is not None and missing.any():  # per-feature statistics of observed X
             X = np.where(missing, 0.0, X)
@@ -435,9 +470,13 @@ class GaussianHMM(BaseHMM):
         Letters of the parameters updated by EM / initialised by ``fit``.
     implementation : {"log", "scaling"}, default="log"
     allow_nan : bool, default=False
-        fastgen only.  With ``covariance_type`` "diag" or "spherical", NaN entries of
-        ``X`` are missing values: they are marginalised out of the emission densities
-        and the M-step uses, per feature, only the frames where it was observed.
+        fastgen only.  NaN entries of ``X`` are missing values (at random): they are
+        marginalised out of the emission densities (a frame with nothing observed has
+        likelihood 1 in every state).  With ``covariance_type`` "diag" or "spherical"
+        the M-step uses, per feature, only the frames where it was observed; with
+        "full" or "tied" it is the exact EM of missing data: the statistics take the
+        missing entries' conditional mean given the observed ones, and their
+        conditional covariance, in each state.  ``inf`` is refused.
 
     Attributes
     ----------
