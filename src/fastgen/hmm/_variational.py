@@ -169,12 +169,15 @@ class VariationalBaumWelch(BaumWelch):
             for letter, name in zip("sstt", CHAIN_STATE, strict=True)
         )
 
-    def initialize(self, X: np.ndarray, lengths: np.ndarray) -> None:
+    def initialize(
+        self, X: np.ndarray, lengths: np.ndarray, weight: np.ndarray | None = None,
+        states: np.ndarray | None = None,
+    ) -> None:  # fmt: skip
         """As any HMM's; the point estimates are derived afresh from the starting
         posteriors (by :meth:`check`)."""
         for name in ("startprob_", "transmat_", *self.family.derived_attributes):
             vars(self.model).pop(name, None)
-        super().initialize(X, lengths)
+        super().initialize(X, lengths, weight, states)
 
     def initialize_chain(self, random_state: np.random.RandomState, lengths: np.ndarray) -> None:
         """hmmlearn's starting posteriors: Dirichlet draws scaled by the number of

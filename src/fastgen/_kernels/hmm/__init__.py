@@ -28,10 +28,12 @@ from fastgen._kernels.hmm._entry import (
     EmissionArrays,
     EStep,
     backward_log,
+    clamped,
     emissions,
     estep,
     forward_backward,
     forward_log,
+    frame_weights,
     kernel_build,
     log_density_diag,
     log_density_diag_missing,
@@ -45,7 +47,8 @@ from fastgen._kernels.hmm._entry import (
 __all__ = [
     "EMIT_LOG_FRAMES", "EMIT_DIAG", "EMIT_FULL", "EMIT_CATEGORICAL",
     "STATS_NONE", "STATS_MEANS", "STATS_DIAG", "STATS_FULL", "STATS_CATEGORICAL",
-    "EStep", "EmissionArrays", "emissions", "forward_backward", "estep", "viterbi_batch",
+    "EStep", "EmissionArrays", "emissions", "clamped", "frame_weights", "forward_backward",
+    "estep", "viterbi_batch",
     "log_density_diag", "log_density_diag_missing", "log_density_full",
     "mixture_reduce", "log_frames", "forward_log", "backward_log", "vexp", "kernel_build",
 ]  # fmt: skip
