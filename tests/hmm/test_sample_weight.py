@@ -266,9 +266,7 @@ def _model(kind: str, lengths, rng, flush: bool = False):
     table = np.log(rng.dirichlet(np.ones(4), size=nc))
     if flush:
         table[1, 0] = -800.0
-    em = _k.emissions(
-        _k.EMIT_CATEGORICAL, sym=rng.randint(0, 4, n), log_emissionprob=table
-    )
+    em = _k.emissions(_k.EMIT_CATEGORICAL, sym=rng.randint(0, 4, n), log_emissionprob=table)
     return sp, tm, em, _k.STATS_CATEGORICAL
 
 
@@ -318,8 +316,7 @@ def test_kernel_weighted_statistics(case, kind, log_space, flush, monkeypatch):
     if case != "long":  # the reference recurrences are slow on 6,000 frames
         lf = _k.log_frames(em)
         trans = sum(
-            _brute_xi(sp, tm, lf[lo:hi], w[lo:hi])
-            for lo, hi in zip(si[:-1], si[1:], strict=True)
+            _brute_xi(sp, tm, lf[lo:hi], w[lo:hi]) for lo, hi in zip(si[:-1], si[1:], strict=True)
         )
         assert_allclose(got.trans, trans, rtol=1e-8, atol=1e-12)
 

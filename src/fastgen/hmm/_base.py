@@ -359,10 +359,12 @@ class BaseHMM(BaseEstimator):
             give the supervised estimate (counts of starts and transitions and the
             family's M-step on the hard assignments, with the same priors) in one
             iteration.  ``monitor_`` then records the log-likelihood of the data
-            with its labels.  The initialised emission parameters are re-estimated
-            with the labelled frames assigned to their states (see
-            ``BaumWelch.initialize_from_labels``); the chain is initialised as
-            usual.
+            with its labels.  When every state has labelled frames, the emission
+            parameters that ``init_params`` initialises start from the labelled
+            frames (the family's M-step on their hard assignments, the unlabelled
+            frames adding their posteriors under the usual initialisation at weight
+            1e-3, see ``BaumWelch.initialize_from_labels``); otherwise, and for the
+            chain, the usual initialisation.
 
         Returns
         -------

@@ -43,6 +43,9 @@ __all__ = [
 _log = logging.getLogger("fastgen.hmm")
 
 DECODER_ALGORITHMS = frozenset(("viterbi", "map"))
+#: weight of the unlabelled frames in the label-driven initialisation
+#: (:meth:`BaumWelch.initialize_from_labels`), relative to the labelled ones
+UNLABELLED_INIT_WEIGHT = 1e-3
 IMPLEMENTATIONS = frozenset(("log", "scaling"))
 
 
@@ -297,6 +300,26 @@ def input_states(states: Any, n_samples: int, n_components: int) -> np.ndarray |
     return a if (a >= 0).any() else None
 
 
+def label_counts(
+    states: np.ndarray, lengths: np.ndarray, weight: np.ndarray | None, model: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Start counts of the labelled first frames and transition counts between
+    consecutive labelled frames, (n_components,) and (n_components, n_components),
+    weighted as the E-step weighs them (the weight of the frame started or entered)."""
+    nc = model.n_components
+    w = np.ones(len(states)) if weight is None else weight
+    first = startidx(lengths)[:-1]
+    start = np.zeros(nc)
+    lab = states[first] >= 0
+    np.add.at(start, states[first][lab], w[first][lab])
+    nxt = np.ones(len(states), dtype=bool)
+    nxt[first] = False  # frames with a predecessor in their sequence
+    t = np.flatnonzero(nxt & (states >= 0) & (np.roll(states, 1) >= 0))
+    trans = np.zeros((nc, nc))
+    np.add.at(trans, (states[t - 1], states[t]), w[t])
+    return start, trans
+
+
 def weighted_log_prob(log_prob: np.ndarray, weight: np.ndarray | None, lengths: np.ndarray):
     """The objective of a weighted E-step: ``sum_s wbar_s log p(x_s)``, ``wbar_s`` the
     mean frame weight of sequence ``s`` (its weight, for per-sequence weights); a
@@ -442,33 +465,37 @@ class BaumWelch:
     def initialize_from_labels(
         self, X: np.ndarray, lengths: np.ndarray, weight: np.ndarray | None, states: np.ndarray
     ) -> None:
-        """Re-estimate the initialised emission parameters with the labelled frames
-        assigned to their states.
+        """Re-estimate the initialised emission parameters from the labelled frames.
 
-        After the usual initialisation (k-means means, random draws, ...), one E-step
-        with the labelled frames clamped to their states (every other frame's
-        posteriors under the initial model, weights as in the fit) feeds the family's
-        M-step (with its priors) of the emission parameters that are both in
-        ``init_params`` and in ``params``; the chain keeps its initialisation and
-        nothing is reported to ``monitor_``.  A labelled frame thus pulls its state's
-        emission parameters towards it from the start, whichever cluster the
-        unsupervised initialisation put there.  Should the re-estimated parameters
-        make some (positively weighted) sequence impossible, the usual initialisation
-        is kept."""
+        When every state has labelled frames (of positive weight), the emission
+        parameters that are both in ``init_params`` and in ``params`` get the family's
+        M-step (with its priors) on the labelled frames' hard assignments, the other
+        frames adding their posteriors under the usual initialisation (k-means means,
+        random draws, ...; labelled frames clamped) at weight ``UNLABELLED_INIT_WEIGHT``
+        (1e-3) times their sample weight, so that nothing seen in the data gets
+        probability 0.  A labelled state's emissions thus start where its labelled
+        frames are, whichever cluster the unsupervised initialisation put there.  The
+        chain keeps its initialisation, and nothing is reported to ``monitor_``.  When
+        some state has no labelled frame, or when the re-estimated parameters make some
+        (positively weighted) sequence impossible, the usual initialisation is kept
+        (EM still clamps the labelled frames from its first iteration)."""
         model, family = self.model, self.family
-        letters = "".join(
-            c for c in family.letters if c in model.init_params and c in model.params
-        )
-        if not letters:
+        letters = "".join(c for c in family.letters if c in model.init_params and c in model.params)
+        labelled = states >= 0
+        w = np.ones(len(states)) if weight is None else weight
+        counted = labelled & (w > 0)
+        if any(c in model.init_params for c in "st"):
+            self.initialize_chain_from_labels(*label_counts(states, lengths, weight, model))
+        if not letters or np.unique(states[counted]).size < model.n_components:
             return
-        saved = {a: vars(model)[a] for a in family.state_attributes if a in vars(model)}
-        saved = {a: v.copy() if isinstance(v, np.ndarray) else v for a, v in saved.items()}
+        w = _k.frame_weights(w * np.where(labelled, 1.0, UNLABELLED_INIT_WEIGHT), len(w))
+        saved = {a: v.copy() if isinstance(v, np.ndarray) else v for a, v in vars(model).items()}
         family.check_data(X)
         Xp = family.prepare(X)
         params = model.params
         try:
             model.params = letters  # the emissions only: no expected transitions either
-            stats = self.estep(Xp, lengths, prepared=True, weight=weight, states=states)
+            stats = self.estep(Xp, lengths, prepared=True, weight=w, states=states)
             family.mstep(stats.emission)
         finally:
             model.params = params
@@ -489,8 +516,24 @@ class BaumWelch:
                 "The labelled frames make some sequence impossible under their "
                 "estimate; the usual initialisation is kept."
             )
+            vars(model).clear()
             vars(model).update(saved)
-            self.check()
+
+    def initialize_chain_from_labels(self, start: np.ndarray, trans: np.ndarray) -> None:
+        """Blend the labelled frames' start and transition counts (``label_counts``)
+        into the initialised chain: where ``init_params`` has "s", ``startprob_``
+        becomes the mean of its draw and the normalised start counts; where it has
+        "t", likewise every row of ``transmat_`` with labelled transitions.  So no
+        labelled transition starts impossible, and the draw's other entries stay."""
+        model = self.model
+        if "s" in model.init_params and start.sum() > 0:
+            model.startprob_ = 0.5 * model.startprob_ + 0.5 * start / start.sum()
+        if "t" in model.init_params:
+            rows = trans.sum(axis=1)
+            seen = rows > 0
+            transmat = np.array(model.transmat_, dtype=np.float64)
+            transmat[seen] = 0.5 * transmat[seen] + 0.5 * trans[seen] / rows[seen, None]
+            model.transmat_ = transmat
 
     def initialize_chain(self, random_state: np.random.RandomState, lengths: np.ndarray) -> None:
         """Draw ``startprob_`` / ``transmat_`` where ``init_params`` says (hmmlearn's

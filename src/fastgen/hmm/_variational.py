@@ -202,6 +202,17 @@ class VariationalBaumWelch(BaumWelch):
             model.transmat_posterior_ = random_state.dirichlet(np.full(nc, uniform), size=nc)
             model.transmat_posterior_ *= lengths.sum() / nc
 
+    def initialize_chain_from_labels(self, start: np.ndarray, trans: np.ndarray) -> None:
+        """The labelled counts join the chain's starting posteriors (where
+        ``init_params`` initialises them), as an E-step's counts would; the point
+        estimates are derived afresh."""
+        model = self.model
+        if "s" in model.init_params:
+            model.startprob_posterior_ = model.startprob_posterior_ + start
+        if "t" in model.init_params:
+            model.transmat_posterior_ = model.transmat_posterior_ + trans
+        self.derive()
+
     def check(self) -> None:
         """Validate the priors and posteriors, derive the point estimates that are not
         set, then check the model as any HMM (its point estimates)."""
