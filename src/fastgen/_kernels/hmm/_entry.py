@@ -203,12 +203,12 @@ def clamped(em: EmissionArrays, clamp: np.ndarray) -> EmissionArrays:
 
 
 def frame_weights(weight, n: int) -> np.ndarray:
-    """``weight`` as a new C-contiguous float64 array of ``n`` finite non-negative
-    frame weights (ValueError otherwise)."""
+    """``weight`` as a C-contiguous float64 array (itself when it is one) of ``n``
+    finite non-negative frame weights (ValueError otherwise)."""
     w = np.asarray(weight)
     if w.dtype.kind not in "biuf":
         raise ValueError(f"frame weights must be real numbers, not {w.dtype}")
-    w = np.array(w, dtype=np.float64, copy=True, order="C")
+    w = np.ascontiguousarray(w, dtype=np.float64)
     if w.shape != (n,):
         raise ValueError(f"frame weights must have shape ({n},), got {w.shape}")
     if not np.isfinite(w).all() or (w < 0).any():
