@@ -493,6 +493,34 @@ def test_fit_hmm_categorical_and_dataframe(sync):
     assert_same_hmm(local, dist)
 
 
+@pytest.mark.parametrize("init_params", ["", "stmc"])
+def test_fit_hmm_weight_column_equals_weighted_local_fit(sync, init_params):
+    seqs = make_sequences(15)
+    df = frames(seqs)
+    rng = np.random.default_rng(3)
+    seq_w = rng.integers(0, 4, len(seqs)).astype(float)
+    df["w"] = np.repeat(seq_w, [len(q) for q in seqs])
+    df.loc[df.index[:7], "w"] = 0.5  # and some per-frame weights
+    bounds = np.cumsum([0] + [len(q) for q in seqs])[[0, 5, 10, 15]]
+    chunks = [df.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    ddf = dd.concat([dd.from_pandas(c, npartitions=1) for c in chunks])
+    assert ddf.npartitions == 3
+    kw = dict(n_components=3, random_state=1, n_iter=6, tol=-np.inf, init_params=init_params)
+    local, dist = GaussianHMM(**kw), GaussianHMM(**kw)
+    if not init_params:
+        _fixed_start(local)
+        _fixed_start(dist)
+    local.fit(seqs, sample_weight=df["w"].to_numpy())
+    fd.fit_hmm(dist, ddf, sequence_column="seq", weight_column="w")
+    assert_same_hmm(local, dist)
+    df["w"] = -1.0
+    with pytest.raises(ValueError, match="non-negative"):
+        fd.fit_hmm(GaussianHMM(3, n_iter=1), dd.from_pandas(df, npartitions=1),
+                   sequence_column="seq", weight_column="w")
+    with pytest.raises(ValueError, match="DataFrames only"):
+        fd.fit_hmm(GaussianHMM(3), db.from_sequence(seqs, npartitions=2), weight_column="w")
+
+
 def test_hmm_sequences_must_stay_whole(sync):
     seqs = make_sequences(6)
     df = frames(seqs)

@@ -7,6 +7,7 @@ from typing import Any
 import dask
 import numpy as np
 
+from fastgen._kernels import hmm as _k
 from fastgen.dask._common import collection_kind, embed, tree_reduce
 from fastgen.dask._predict import sequence_check, sequence_lengths
 
@@ -17,6 +18,7 @@ def fit_hmm(
     *,
     sequence_column: str | None = None,
     columns: list | None = None,
+    weight_column: str | None = None,
     init_sequences: int | None = None,
     persist: bool = True,
 ) -> Any:
@@ -42,7 +44,12 @@ def fit_hmm(
     sequence_column : str
         DataFrame input: column of sequence ids.
     columns : list of str, optional
-        DataFrame input: feature columns (default: every other column).
+        DataFrame input: feature columns (default: every other column but
+        ``weight_column``).
+    weight_column : str, optional
+        DataFrame input: column of frame weights, as ``model.fit``'s per-frame
+        ``sample_weight`` (finite, non-negative; a sequence's weight on each of its
+        rows for per-sequence weights).  Bags of sequences take no weights.
     init_sequences : int, optional
         The data-dependent initialisation (k-means means and covariances of a
         ``GaussianHMM`` or ``GMMHMM``, the moment-matched rates of a ``PoissonHMM``, in
@@ -71,13 +78,15 @@ def fit_hmm(
     ):
         raise ValueError(f"init_sequences must be a positive integer, got {init_sequences!r}")
     em = type(model).engine(model)  # BaumWelch, or a variant (the variational one)
-    parts = _sequence_partitions(em, sequences, sequence_column, columns)
+    parts = _sequence_partitions(em, sequences, sequence_column, columns, weight_column)
     if persist:
         parts = list(dask.persist(*parts))
     summaries = dask.compute(*[dask.delayed(_summary)(p) for p in parts])
     n_frames = sum(s[0] for s in summaries)
     if n_frames == 0:
         raise ValueError("no sequences to fit")
+    if weight_column is not None and not any(s[3] for s in summaries):
+        raise ValueError("sample weights must have a positive entry")
     n_features = {s[1] for s in summaries if s[0]}
     if len(n_features) != 1:
         raise ValueError(f"the sequences have different numbers of features: {n_features}")
@@ -100,13 +109,18 @@ def fit_hmm(
 # --------------------------------------------------------------------------- partitions
 
 
-def _sequence_partitions(em: Any, data: Any, sequence_column: Any, columns: Any) -> list:
-    """Delayed ``(X, lengths)`` per partition, validated by the engine's ``input``."""
+def _sequence_partitions(
+    em: Any, data: Any, sequence_column: Any, columns: Any, weight_column: Any = None
+) -> list:
+    """Delayed ``(X, lengths, frame weights or None)`` per partition, validated by the
+    engine's ``input``."""
     kind = collection_kind(data, "sequences")
     node = embed(em)
     if kind == "bag":
-        if sequence_column is not None or columns is not None:
-            raise ValueError("sequence_column= and columns= apply to dask DataFrames only")
+        if sequence_column is not None or columns is not None or weight_column is not None:
+            raise ValueError(
+                "sequence_column=, columns= and weight_column= apply to dask DataFrames only"
+            )
         return [dask.delayed(_bag_input)(node, p, i) for i, p in enumerate(data.to_delayed())]
     if kind != "dataframe":
         raise TypeError(
@@ -116,13 +130,15 @@ def _sequence_partitions(em: Any, data: Any, sequence_column: Any, columns: Any)
     if sequence_column is None:
         raise ValueError("a DataFrame of frames needs sequence_column= (the sequence ids)")
     names = list(data.columns)
-    cols = columns if columns is not None else [c for c in names if c != sequence_column]
-    missing = [c for c in [sequence_column, *cols] if c not in names]
-    if missing or not cols:
+    special = (sequence_column, weight_column)
+    cols = columns if columns is not None else [c for c in names if c not in special]
+    used = [sequence_column, *cols] + ([] if weight_column is None else [weight_column])
+    missing = [c for c in used if c not in names]
+    if missing or not cols or (weight_column is not None and weight_column in cols):
         raise ValueError(f"columns {missing or cols} are not usable (DataFrame columns: {names})")
     check = sequence_check(data, sequence_column)
     return [
-        dask.delayed(_frame_input)(node, check, p, sequence_column, list(cols))
+        dask.delayed(_frame_input)(node, check, p, sequence_column, list(cols), weight_column)
         for p in data.to_delayed()
     ]
 
@@ -137,21 +153,30 @@ def _bag_input(em: Any, part: Any, index: int) -> tuple | None:
                 f"partition {index}, element {k}: a sequence must be a 2-D array "
                 f"(n_frames, n_features), got shape {np.shape(s)}"
             )
-    return em.input(seqs, None)
+    return (*em.input(seqs, None), None)
 
 
-def _frame_input(em: Any, check: bool, part: Any, sequence_column: str, cols: list):
+def _frame_input(
+    em: Any, check: bool, part: Any, sequence_column: str, cols: list, weight_column: Any
+):
     if len(part) == 0:
         return None
     lengths = sequence_lengths(part[sequence_column].to_numpy())
-    return em.input(part[cols].to_numpy(), lengths)
+    X, lengths = em.input(part[cols].to_numpy(), lengths)
+    if weight_column is None:
+        return X, lengths, None
+    try:
+        weight = _k.frame_weights(part[weight_column].to_numpy(), X.shape[0])
+    except ValueError as exc:
+        raise ValueError(f"sample weights ({weight_column!r}): {exc}") from None
+    return X, lengths, weight
 
 
 def _summary(part: tuple | None) -> tuple:
     if part is None:
-        return 0, None, 0
-    X, lengths = part
-    return X.shape[0], X.shape[1], len(lengths)
+        return 0, None, 0, False
+    X, lengths, weight = part
+    return X.shape[0], X.shape[1], len(lengths), weight is None or bool((weight > 0).any())
 
 
 def _gather(parts: list, summaries: tuple, limit: int | None) -> tuple:
@@ -167,9 +192,12 @@ def _gather(parts: list, summaries: tuple, limit: int | None) -> tuple:
     got = dask.compute(*chosen)
     X = np.concatenate([g[0] for g in got])
     lengths = np.concatenate([g[1] for g in got])
+    weight = None if got[0][2] is None else np.concatenate([g[2] for g in got])
     if limit is not None and len(lengths) > limit:
-        X, lengths = X[: lengths[:limit].sum()], lengths[:limit]
-    return X, lengths
+        n = lengths[:limit].sum()
+        X, lengths = X[:n], lengths[:limit]
+        weight = None if weight is None else weight[:n]
+    return X, lengths, weight
 
 
 # --------------------------------------------------------------------------- E-step
@@ -177,7 +205,10 @@ def _gather(parts: list, summaries: tuple, limit: int | None) -> tuple:
 
 def _estep(em: Any, part: tuple | None) -> Any:
     """The E-step of one partition (``SufficientStats``), None for an empty one."""
-    return None if part is None else em.estep(*part)
+    if part is None:
+        return None
+    X, lengths, weight = part
+    return em.estep(X, lengths, weight=weight)
 
 
 def _add_stats(a: Any, b: Any) -> Any:

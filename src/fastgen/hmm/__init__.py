@@ -43,6 +43,12 @@ Differences from hmmlearn
 * Before the first ``fit``, ``monitor_`` is a new monitor that is not kept (an unfitted
   model has no fitted attributes); one assigned there is used by ``fit``, as hmmlearn's.
 * ``X`` may also be a list of 2-D arrays (one per sequence) instead of ``lengths``.
+* ``fit(X, lengths, sample_weight=None, states=None)``: per-sequence or per-frame
+  weights of the EM statistics (an integer weight fits as repeated copies of the
+  sequence), and semi-supervised EM with known states of some frames clamping the
+  posteriors (all known: the supervised estimate); hmmlearn has neither.  See
+  :meth:`BaseHMM.fit`; :func:`fastgen.dask.fit_hmm` takes frame weights as
+  ``weight_column``.
 * ``GaussianHMM(allow_nan=True)`` treats NaN entries of ``X`` as missing values,
   marginalised out (full / tied: the exact EM of missing data, with conditional
   Gaussian moments); hmmlearn has no such option.

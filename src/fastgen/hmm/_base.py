@@ -336,19 +336,65 @@ class BaseHMM(BaseEstimator):
 
     # ------------------------------------------------------------ learning
 
-    def fit(self, X: Any, lengths: Any = None) -> BaseHMM:
-        """Estimate the parameters by EM (Baum-Welch).
+    def fit(
+        self, X: Any, lengths: Any = None, sample_weight: Any = None, states: Any = None
+    ) -> BaseHMM:
+        """Estimate the parameters by EM (Baum-Welch), optionally weighted and/or
+        semi-supervised.
 
         Parameters
         ----------
         X : array-like (n_samples, n_features), or a list of such arrays
         lengths : int array (n_sequences,), optional; sums to ``n_samples``
+        sample_weight : float array (n_sequences,) or (n_samples,), optional
+            Non-negative finite weights, one per sequence or one per frame.  Frame
+            ``t``'s weight multiplies its contributions to the expected sufficient
+            statistics: its posteriors in the emission statistics, the expected
+            transitions into it and, first in its sequence, its start counts.  A
+            sequence's weight is the weight of all its frames, so an integer weight
+            ``k`` fits as ``k`` copies of the sequence would (from the same starting
+            parameters), and a sequence of weight 0 contributes nothing.  The
+            initialisation (``init_params``) reads the frames of positive weight,
+            unweighted.  ``monitor_`` records ``sum_s wbar_s log p(x_s)`` (the lower
+            bound's data term likewise for the variational HMMs), ``wbar_s`` the mean
+            weight of sequence ``s``'s frames: the weighted log-likelihood that EM
+            increases for per-sequence weights.  With weights varying within a
+            sequence, EM on the weighted statistics need not increase it at every
+            iteration.
+        states : int array (n_samples,), optional
+            Known states for a semi-supervised fit: ``-1`` where unknown, else the
+            frame's state in ``[0, n_components)``.  A labelled frame's emission
+            likelihood is taken as 0 in every other state, which clamps its
+            posteriors (and the transitions into and out of it); fully labelled data
+            give the supervised estimate (counts of starts and transitions and the
+            family's M-step on the hard assignments, with the same priors) in one
+            iteration.  ``monitor_`` then records the log-likelihood of the data
+            with its labels.  When every state has labelled frames, the emission
+            parameters that ``init_params`` initialises start from the labelled
+            frames (the family's M-step on their hard assignments, the unlabelled
+            frames adding their posteriors under the usual initialisation at weight
+            1e-3, see ``BaumWelch.initialize_from_labels``); otherwise, and for the
+            chain, the usual initialisation.
 
         Returns
         -------
         self
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgen.hmm import GaussianHMM
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.concatenate([rng.normal(0, 1, (50, 1)), rng.normal(5, 1, (50, 1))])
+        >>> model = GaussianHMM(2, random_state=0)
+        >>> _ = model.fit(X, [50, 50], sample_weight=[1.0, 2.0])
+        >>> states = np.full(100, -1)
+        >>> states[:5], states[50:55] = 0, 1
+        >>> model = GaussianHMM(2, random_state=0).fit(X, [50, 50], states=states)
+        >>> bool(model.means_[0, 0] < 1 < 4 < model.means_[1, 0])
+        True
         """
-        return self.engine(self).fit(X, lengths)
+        return self.engine(self).fit(X, lengths, sample_weight, states)
 
     # ------------------------------------------------------------ misc
 

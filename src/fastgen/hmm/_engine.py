@@ -13,6 +13,12 @@ Everything here is written once for all emission families; a family (see
         em.mstep(stats)
         if em.report(value):
             break
+
+``fit`` also takes ``sample_weight`` (per sequence or per frame, see
+:func:`input_weights`) and ``states`` (partly or fully labelled frames, see
+:func:`input_states`); both reach the E-step kernels (frame weights scale the
+accumulated statistics, labels clamp the emissions), so a weighted or semi-supervised
+fit costs about what a plain one does.
 """
 
 from __future__ import annotations
@@ -32,12 +38,16 @@ from fastgen.hmm._util import check_distribution, check_random_state, normalize,
 
 __all__ = [
     "BaumWelch", "ConvergenceMonitor", "SufficientStats", "check_model", "family_of",
-    "forward_backward", "input_sequences", "prepared_input", "validate_params",
+    "forward_backward", "input_sequences", "input_states", "input_weights", "prepared_input",
+    "validate_params",
 ]  # fmt: skip
 
 _log = logging.getLogger("fastgen.hmm")
 
 DECODER_ALGORITHMS = frozenset(("viterbi", "map"))
+#: weight of the unlabelled frames in the label-driven initialisation
+#: (:meth:`BaumWelch.initialize_from_labels`), relative to the labelled ones
+UNLABELLED_INIT_WEIGHT = 1e-3
 IMPLEMENTATIONS = frozenset(("log", "scaling"))
 
 
@@ -248,6 +258,95 @@ def prepared_input(model: Any, X: Any, lengths: Any) -> tuple[EmissionFamily, An
     return family, family.prepare(X), lengths
 
 
+def input_weights(sample_weight: Any, lengths: np.ndarray) -> np.ndarray | None:
+    """Per-frame weights from ``sample_weight``: None (unweighted), one weight per
+    sequence (shape ``(n_sequences,)``, repeated over its frames) or one per frame
+    (shape ``(n_samples,)``); finite, non-negative, not all zero (``ValueError``
+    otherwise).
+
+    Frame ``t``'s weight multiplies its contributions to the expected sufficient
+    statistics: its posteriors in the emission statistics, the expected transitions
+    into it and, for a sequence's first frame, its start counts.  A per-sequence weight
+    is therefore the weight of every frame of that sequence, and an integer weight ``k``
+    gives the statistics (hence the fit) of ``k`` copies of the sequence.  When the
+    shapes coincide (every sequence one frame long) both readings are the same.
+    """
+    if sample_weight is None:
+        return None
+    n_seq, n = len(lengths), int(lengths.sum())
+    w = np.asarray(sample_weight)
+    if w.ndim == 0 or w.ndim > 1 or w.shape[0] not in (n_seq, n):
+        raise ValueError(
+            f"sample_weight must have shape ({n_seq},) (one weight per sequence) or "
+            f"({n},) (one per frame), got {np.shape(sample_weight)}"
+        )
+    if w.dtype.kind not in "biuf":
+        raise ValueError(f"sample_weight must hold real numbers, not {w.dtype}")
+    w = w.astype(np.float64)
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError("sample_weight must be finite and non-negative")
+    if not (w > 0).any():
+        raise ValueError("sample_weight must have a positive entry")
+    if w.shape[0] != n:
+        w = np.repeat(w, lengths)
+    return _k.frame_weights(w, n)
+
+
+def input_states(states: Any, n_samples: int, n_components: int) -> np.ndarray | None:
+    """Known states of a semi-supervised fit: int64 (n_samples,), ``-1`` where unknown,
+    else the frame's state in ``[0, n_components)`` (``ValueError`` otherwise); None
+    when no frame is labelled."""
+    if states is None:
+        return None
+    a = np.asarray(states)
+    if a.shape != (n_samples,):
+        raise ValueError(f"states must have shape ({n_samples},), got {a.shape}")
+    if a.dtype.kind == "f":
+        if not (np.isfinite(a).all() and np.array_equal(a, np.round(a))):
+            raise ValueError("states must hold integers (-1 for unknown)")
+    elif a.dtype.kind not in "iu":
+        raise ValueError(f"states must be an integer array (-1 for unknown), not {a.dtype}")
+    if a.size and (a.min() < -1 or a.max() >= n_components):
+        raise ValueError(
+            f"states must be -1 (unknown) or a state in [0, {n_components}), "
+            f"got values in [{a.min()}, {a.max()}]"
+        )
+    a = a.astype(np.int64)
+    return a if (a >= 0).any() else None
+
+
+def label_counts(
+    states: np.ndarray, lengths: np.ndarray, weight: np.ndarray | None, model: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Start counts of the labelled first frames and transition counts between
+    consecutive labelled frames, (n_components,) and (n_components, n_components),
+    weighted as the E-step weighs them (the weight of the frame started or entered)."""
+    nc = model.n_components
+    w = np.ones(len(states)) if weight is None else weight
+    first = startidx(lengths)[:-1]
+    start = np.zeros(nc)
+    lab = states[first] >= 0
+    np.add.at(start, states[first][lab], w[first][lab])
+    nxt = np.ones(len(states), dtype=bool)
+    nxt[first] = False  # frames with a predecessor in their sequence
+    t = np.flatnonzero(nxt & (states >= 0) & (np.roll(states, 1) >= 0))
+    trans = np.zeros((nc, nc))
+    np.add.at(trans, (states[t - 1], states[t]), w[t])
+    return start, trans
+
+
+def weighted_log_prob(log_prob: np.ndarray, weight: np.ndarray | None, lengths: np.ndarray):
+    """The objective of a weighted E-step: ``sum_s wbar_s log p(x_s)``, ``wbar_s`` the
+    mean frame weight of sequence ``s`` (its weight, for per-sequence weights); a
+    sequence of weight 0 adds 0 even when impossible."""
+    if weight is None:
+        return float(log_prob.sum())
+    wbar = np.add.reduceat(weight, startidx(lengths)[:-1]) / lengths
+    with np.errstate(invalid="ignore"):
+        terms = np.where(wbar == 0, 0.0, wbar * log_prob)
+    return float(terms.sum())
+
+
 # --------------------------------------------------------------------------- E-step
 
 
@@ -255,10 +354,13 @@ def forward_backward(
     model: Any, family: EmissionFamily, X: Any, lengths: np.ndarray, *, posteriors: bool,
     gamma: bool = True, xi: bool = False, stats_kind: int | None = None,
     chain: tuple[np.ndarray, np.ndarray] | None = None, emissions: Any = None,
+    weight: np.ndarray | None = None, states: np.ndarray | None = None,
 ) -> _k.EStep:  # fmt: skip
     """The kernels' forward-backward of ``model`` over prepared ``X``; ``chain``
     (startprob, transmat) and ``emissions`` (an ``EmissionArrays``) replace the model's
-    own when given (the variational E-step's sub-normalised parameters)."""
+    own when given (the variational E-step's sub-normalised parameters); ``weight``:
+    frame weights of the statistics (see :func:`input_weights`); ``states``: labelled
+    frames (see :func:`input_states`), their emissions clamped."""
     startprob, transmat = (model.startprob_, model.transmat_) if chain is None else chain
     r = _k.forward_backward(
         startidx(lengths),
@@ -270,6 +372,8 @@ def forward_backward(
         gamma=gamma,
         xi=xi,
         stats_kind=_k.STATS_NONE if stats_kind is None else stats_kind,
+        weight=weight,
+        clamp=states,
     )
     if np.isnan(r.log_prob).any():
         raise ValueError(
@@ -326,9 +430,17 @@ class BaumWelch:
         """Whether :meth:`initialize` reads the data (else only its shape matters)."""
         return self.family.needs_data()
 
-    def initialize(self, X: np.ndarray, lengths: np.ndarray) -> None:
+    def initialize(
+        self, X: np.ndarray, lengths: np.ndarray, weight: np.ndarray | None = None,
+        states: np.ndarray | None = None,
+    ) -> None:  # fmt: skip
         """Initialise what ``init_params`` names (and what is missing), check the model
-        and reset its ``monitor_`` (a new one on a first fit)."""
+        and reset its ``monitor_`` (a new one on a first fit).
+
+        ``weight`` (frame weights, :func:`input_weights`): the initialisation reads only
+        the frames of positive weight (unweighted; the sequences are those frames'
+        runs).  ``states`` (labelled frames, :func:`input_states`): see
+        :meth:`initialize_from_labels`."""
         model, family = self.model, self.family
         for letter, name in {"s": "startprob_", "t": "transmat_", **family.parameters}.items():
             if letter in model.init_params and hasattr(model, name):
@@ -339,8 +451,14 @@ class BaumWelch:
                     letter,
                 )
         rs = check_random_state(model.random_state)
-        self.initialize_chain(rs, lengths)
-        family.initialize(X, lengths, rs)
+        X_init, lengths_init = X, lengths
+        if weight is not None and not (weight > 0).all():
+            keep = weight > 0
+            X_init = X[keep]
+            lengths_init = np.add.reduceat(keep, startidx(lengths)[:-1]).astype(np.int64)
+            lengths_init = lengths_init[lengths_init > 0]
+        self.initialize_chain(rs, lengths_init)
+        family.initialize(X_init, lengths_init, rs)
         n_fit = sum(self.n_fit_scalars().get(p, 0) for p in set(model.params))
         if X.size < n_fit:
             _log.warning(
@@ -350,12 +468,87 @@ class BaumWelch:
                 X.size,
             )
         self.check()
+        if states is not None:
+            self.initialize_from_labels(X, lengths, weight, states)
         monitor = model.__dict__.get("monitor_")
         if monitor is None:
             model.monitor_ = ConvergenceMonitor(model.tol, model.n_iter, model.verbose)
         else:  # a monitor from an earlier fit, or one the user set (hmmlearn reuses it)
             monitor.tol, monitor.n_iter, monitor.verbose = model.tol, model.n_iter, model.verbose
             monitor._reset()
+
+    def initialize_from_labels(
+        self, X: np.ndarray, lengths: np.ndarray, weight: np.ndarray | None, states: np.ndarray
+    ) -> None:
+        """Re-estimate the initialised emission parameters from the labelled frames.
+
+        When every state has labelled frames (of positive weight), the emission
+        parameters that are both in ``init_params`` and in ``params`` get the family's
+        M-step (with its priors) on the labelled frames' hard assignments, the other
+        frames adding their posteriors under the usual initialisation (k-means means,
+        random draws, ...; labelled frames clamped) at weight ``UNLABELLED_INIT_WEIGHT``
+        (1e-3) times their sample weight, so that nothing seen in the data gets
+        probability 0.  A labelled state's emissions thus start where its labelled
+        frames are, whichever cluster the unsupervised initialisation put there.  The
+        chain keeps its initialisation, and nothing is reported to ``monitor_``.  When
+        some state has no labelled frame, or when the re-estimated parameters make some
+        (positively weighted) sequence impossible, the usual initialisation is kept
+        (EM still clamps the labelled frames from its first iteration)."""
+        model, family = self.model, self.family
+        letters = "".join(c for c in family.letters if c in model.init_params and c in model.params)
+        labelled = states >= 0
+        w = np.ones(len(states)) if weight is None else weight
+        counted = labelled & (w > 0)
+        if any(c in model.init_params for c in "st"):
+            self.initialize_chain_from_labels(*label_counts(states, lengths, weight, model))
+        if not letters or np.unique(states[counted]).size < model.n_components:
+            return
+        w = _k.frame_weights(w * np.where(labelled, 1.0, UNLABELLED_INIT_WEIGHT), len(w))
+        saved = {a: v.copy() if isinstance(v, np.ndarray) else v for a, v in vars(model).items()}
+        family.check_data(X)
+        Xp = family.prepare(X)
+        params = model.params
+        try:
+            model.params = letters  # the emissions only: no expected transitions either
+            stats = self.estep(Xp, lengths, prepared=True, weight=w, states=states)
+            family.mstep(stats.emission)
+        finally:
+            model.params = params
+        try:
+            self.check()
+            lp = forward_backward(
+                model, family, Xp, lengths, posteriors=False, chain=self.estep_chain(),
+                emissions=self.estep_emissions(Xp), states=states,
+            ).log_prob  # fmt: skip
+            counted = np.ones(len(lengths), dtype=bool) if weight is None else (
+                np.add.reduceat(weight, startidx(lengths)[:-1]) > 0
+            )  # fmt: skip
+            ok = bool(np.isfinite(lp[counted]).all())
+        except ValueError:
+            ok = False
+        if not ok:
+            _log.warning(
+                "The labelled frames make some sequence impossible under their "
+                "estimate; the usual initialisation is kept."
+            )
+            vars(model).clear()
+            vars(model).update(saved)
+
+    def initialize_chain_from_labels(self, start: np.ndarray, trans: np.ndarray) -> None:
+        """Blend the labelled frames' start and transition counts (``label_counts``)
+        into the initialised chain: where ``init_params`` has "s", ``startprob_``
+        becomes the mean of its draw and the normalised start counts; where it has
+        "t", likewise every row of ``transmat_`` with labelled transitions.  So no
+        labelled transition starts impossible, and the draw's other entries stay."""
+        model = self.model
+        if "s" in model.init_params and start.sum() > 0:
+            model.startprob_ = 0.5 * model.startprob_ + 0.5 * start / start.sum()
+        if "t" in model.init_params:
+            rows = trans.sum(axis=1)
+            seen = rows > 0
+            transmat = np.array(model.transmat_, dtype=np.float64)
+            transmat[seen] = 0.5 * transmat[seen] + 0.5 * trans[seen] / rows[seen, None]
+            model.transmat_ = transmat
 
     def initialize_chain(self, random_state: np.random.RandomState, lengths: np.ndarray) -> None:
         """Draw ``startprob_`` / ``transmat_`` where ``init_params`` says (hmmlearn's
@@ -389,10 +582,16 @@ class BaumWelch:
         nc = self.model.n_components
         return {"s": nc - 1, "t": nc * (nc - 1), **self.family.n_fit_scalars()}
 
-    def estep(self, X: Any, lengths: np.ndarray, *, prepared: bool = False) -> SufficientStats:
+    def estep(
+        self, X: Any, lengths: np.ndarray, *, prepared: bool = False,
+        weight: np.ndarray | None = None, states: np.ndarray | None = None,
+    ) -> SufficientStats:  # fmt: skip
         """Forward-backward and statistics of validated ``(X, lengths)`` under the
         current parameters (``prepared``: ``X`` already went through the family's
-        ``prepare``)."""
+        ``prepare``).  ``weight``: frame weights (:func:`input_weights`), which scale
+        the statistics in the kernels (or the posteriors handed to the family's
+        ``posterior_stats``), the log-likelihood becoming :func:`weighted_log_prob`;
+        ``states``: labelled frames (:func:`input_states`), clamped."""
         model, family = self.model, self.family
         if not prepared:
             family.check_data(X)
@@ -402,10 +601,15 @@ class BaumWelch:
         r = forward_backward(
             model, family, X, lengths, posteriors=True, gamma=numpy_stats,
             xi="t" in model.params, stats_kind=stats_kind, chain=self.estep_chain(),
-            emissions=self.estep_emissions(X),
+            emissions=self.estep_emissions(X), weight=weight, states=states,
         )  # fmt: skip
-        emission = family.posterior_stats(X, r.gamma) if numpy_stats else family.kernel_stats(r)
-        return SufficientStats(len(lengths), float(r.log_prob.sum()), r.start, r.trans, emission)
+        if numpy_stats:
+            gamma = r.gamma if weight is None else r.gamma * weight[:, None]
+            emission = family.posterior_stats(X, gamma)
+        else:
+            emission = family.kernel_stats(r)
+        log_prob = weighted_log_prob(r.log_prob, weight, lengths)
+        return SufficientStats(len(lengths), log_prob, r.start, r.trans, emission)
 
     def estep_chain(self) -> tuple[np.ndarray, np.ndarray]:
         """``(startprob, transmat)`` the E-step runs with: the model's."""
@@ -454,14 +658,19 @@ class BaumWelch:
         monitor.report(log_prob)
         return monitor.converged
 
-    def fit(self, X: Any, lengths: Any = None) -> Any:
-        """The whole local fit: input, initialisation, EM iterations; returns the model."""
+    def fit(
+        self, X: Any, lengths: Any = None, sample_weight: Any = None, states: Any = None
+    ) -> Any:
+        """The whole local fit: input, initialisation, EM iterations; returns the model
+        (``sample_weight``: :func:`input_weights`; ``states``: :func:`input_states`)."""
         X, lengths = self.input(X, lengths)
-        self.initialize(X, lengths)
+        weight = input_weights(sample_weight, lengths)
+        states = input_states(states, X.shape[0], self.model.n_components)
+        self.initialize(X, lengths, weight, states)
         self.family.check_data(X)
         X = self.family.prepare(X)
         for _ in range(self.model.n_iter):
-            stats = self.estep(X, lengths, prepared=True)
+            stats = self.estep(X, lengths, prepared=True, weight=weight, states=states)
             value = self.objective(stats)
             self.mstep(stats)
             if self.report(value):

@@ -169,12 +169,15 @@ class VariationalBaumWelch(BaumWelch):
             for letter, name in zip("sstt", CHAIN_STATE, strict=True)
         )
 
-    def initialize(self, X: np.ndarray, lengths: np.ndarray) -> None:
+    def initialize(
+        self, X: np.ndarray, lengths: np.ndarray, weight: np.ndarray | None = None,
+        states: np.ndarray | None = None,
+    ) -> None:  # fmt: skip
         """As any HMM's; the point estimates are derived afresh from the starting
         posteriors (by :meth:`check`)."""
         for name in ("startprob_", "transmat_", *self.family.derived_attributes):
             vars(self.model).pop(name, None)
-        super().initialize(X, lengths)
+        super().initialize(X, lengths, weight, states)
 
     def initialize_chain(self, random_state: np.random.RandomState, lengths: np.ndarray) -> None:
         """hmmlearn's starting posteriors: Dirichlet draws scaled by the number of
@@ -198,6 +201,17 @@ class VariationalBaumWelch(BaumWelch):
             )
             model.transmat_posterior_ = random_state.dirichlet(np.full(nc, uniform), size=nc)
             model.transmat_posterior_ *= lengths.sum() / nc
+
+    def initialize_chain_from_labels(self, start: np.ndarray, trans: np.ndarray) -> None:
+        """The labelled counts join the chain's starting posteriors (where
+        ``init_params`` initialises them), as an E-step's counts would; the point
+        estimates are derived afresh."""
+        model = self.model
+        if "s" in model.init_params:
+            model.startprob_posterior_ = model.startprob_posterior_ + start
+        if "t" in model.init_params:
+            model.transmat_posterior_ = model.transmat_posterior_ + trans
+        self.derive()
 
     def check(self) -> None:
         """Validate the priors and posteriors, derive the point estimates that are not

@@ -9,6 +9,7 @@ kernels trust the shapes recorded here and read nothing outside them.
 Array layouts are C order (row-major), float64 unless said otherwise.
 """
 
+from libc.math cimport INFINITY
 from libc.stdint cimport int64_t
 
 cdef enum:
@@ -41,6 +42,8 @@ ctypedef struct Emissions:
     const double *const_     # (n_components,): -(nf log 2pi + log det) / 2    Gaussian
     const double *table      # (n_symbols, n_components) log-probabilities      categorical
     const double *log_frame  # (n_samples, n_components)           EMIT_LOG_FRAMES
+    const int64_t *clamp     # (n_samples,) or NULL: frame t has likelihood 0 in every
+                             #   state but clamp[t] (-1: unclamped); any kind
 
 
 ctypedef struct ScaledTable:
@@ -93,6 +96,9 @@ ctypedef struct Accum:
     double *sq      # (nc, nf): STATS_DIAG; else NULL
     double *outer   # (nc, nf * nf): STATS_FULL; else NULL
     Py_ssize_t n_obs  # columns of obs
+    const double *weight  # (n_samples,) frame weights, or NULL (all 1): frame t's
+                          #   posteriors, the transitions into it and (first frame) its
+                          #   start count are added times weight[t]
 
 
 ctypedef struct Sequences:
@@ -124,6 +130,31 @@ cdef inline Py_ssize_t group_bounds(
     return T
 
 
+cdef inline void clamp_scaled(
+    const Emissions *em, Py_ssize_t t, bint log_space, const double *table_row,
+    double *row, Py_ssize_t stride, double *cc, unsigned char *flag
+) noexcept nogil:
+    """Frame ``t``'s scaled categorical likelihoods ``row[k * stride]`` (already from the
+    scaled table) when ``em.clamp`` pins it to one state: every other state 0; in log
+    space the shift becomes that state's log-probability (``table_row``: the symbol's
+    row of ``em.table``), its likelihood 1 (0 and shift -inf when impossible) and the
+    frame is flagged (states are flushed)."""
+    cdef Py_ssize_t k, nc = em.n_components
+    cdef int64_t c = em.clamp[t]
+    if c < 0:
+        return
+    for k in range(nc):
+        if k != c:
+            row[k * stride] = 0.0
+    if log_space:
+        if table_row[c] == -INFINITY:
+            row[c * stride] = 0.0
+        else:
+            row[c * stride] = 1.0
+        cc[0] = table_row[c]
+        flag[0] = flag[0] | (nc > 1) | (table_row[c] == -INFINITY)
+
+
 cdef class EmissionArrays:
     cdef Emissions c
     cdef readonly int kind
@@ -145,6 +176,7 @@ cdef class ChainArrays:
 cdef class Accumulators:
     cdef readonly Py_ssize_t n_rows, nc, n_obs, n_sq, n_outer
     cdef readonly object start, trans, post, obs, sq, outer   # ndarrays with a leading row axis
+    cdef readonly object weight   # float64 (n_samples,) frame weights, or None
     cdef Accum row(self, Py_ssize_t i) noexcept
 
 

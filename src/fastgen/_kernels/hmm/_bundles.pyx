@@ -54,7 +54,7 @@ cdef class EmissionArrays:
         self.c.n_components = nc
         self.c.X = self.c.means = self.c.inv = self.c.lt = NULL
         self.c.const_ = self.c.table = self.c.log_frame = NULL
-        self.c.sym = NULL
+        self.c.sym = self.c.clamp = NULL
         if kind == EMIT_DIAG or kind == EMIT_FULL:
             X = arrays["X"]
             nf = X.shape[1] if X.ndim == 2 else -1
@@ -80,11 +80,23 @@ cdef class EmissionArrays:
             raise ValueError(f"unknown emission kind {kind!r}")
         self.c.n_features = nf
         self.c.n_symbols = ns
+        clamp = arrays.get("clamp")
+        if clamp is not None:  # our own copy, checked once
+            clamp = np.array(clamp, dtype=np.int64, copy=True)
+            self._arrays["clamp"] = clamp
+            self.c.clamp = _i8(clamp, (n,), "clamp")
+            if n and (clamp.min() < -1 or clamp.max() >= nc):
+                raise ValueError(f"clamped states must lie in [-1, {nc})")
 
     @property
     def arrays(self):
         """The arrays behind the bundle (a new dict; the bundle keeps its own)."""
         return dict(self._arrays)
+
+    @property
+    def clamped(self):
+        """Whether some frames are pinned to one state (``clamp``)."""
+        return self.c.clamp != NULL
 
     @property
     def n_samples(self):
@@ -165,13 +177,19 @@ cdef class ChainArrays:
 cdef class Accumulators:
     """Zeroed accumulators with ``n_rows`` rows (one per chunk or time block):
     ``start`` (rows, nc), ``trans`` (rows, nc, nc), ``post`` (rows, nc), ``obs`` (rows,
-    nc, n_obs), ``sq`` (rows, nc, n_sq), ``outer`` (rows, nc, n_outer)."""
+    nc, n_obs), ``sq`` (rows, nc, n_sq), ``outer`` (rows, nc, n_outer); ``weight``:
+    float64 (n_samples,) frame weights (C-contiguous) or None, see ``Accum``."""
 
     def __cinit__(
         self, Py_ssize_t n_rows, Py_ssize_t nc, Py_ssize_t n_obs, Py_ssize_t n_sq,
-        Py_ssize_t n_outer,
+        Py_ssize_t n_outer, weight=None,
     ):
         self.n_rows, self.nc, self.n_obs, self.n_sq, self.n_outer = n_rows, nc, n_obs, n_sq, n_outer
+        if weight is not None:
+            if not isinstance(weight, np.ndarray) or weight.ndim != 1:
+                raise ValueError("weight must be a 1-D float64 array")
+            _f8(weight, (weight.shape[0],), "weight")
+        self.weight = weight
         self.start = np.zeros((n_rows, nc))
         self.trans = np.zeros((n_rows, nc, nc))
         self.post = np.zeros((n_rows, nc))
@@ -183,6 +201,9 @@ cdef class Accumulators:
         cdef Accum a
         cdef Py_ssize_t nc = self.nc
         a.n_obs = self.n_obs
+        a.weight = (
+            <const double *>cnp.PyArray_DATA(self.weight) if self.weight is not None else NULL
+        )
         a.start = <double *>cnp.PyArray_DATA(self.start) + i * nc
         a.trans = <double *>cnp.PyArray_DATA(self.trans) + i * nc * nc
         a.post = <double *>cnp.PyArray_DATA(self.post) + i * nc
@@ -255,6 +276,8 @@ cdef int check_work(
         raise TypeError("emissions, chain and accumulators are required")
     if chain.c.nc != nc or acc.nc != nc:
         raise ValueError("chain, emissions and accumulators disagree on n_components")
+    if acc.weight is not None and acc.weight.shape[0] != e.n_samples:
+        raise ValueError("frame weights must have one entry per frame")
     if scaled is not None:
         check_scaled(em, scaled)
     if w.stats == STATS_CATEGORICAL:

@@ -22,6 +22,7 @@ from libc.stdlib cimport free, malloc
 
 from fastgen._kernels.hmm._bundles cimport (
     EMIT_CATEGORICAL, EMIT_DIAG, EMIT_FULL, EmissionArrays, Emissions, ScaledTable,
+    clamp_scaled,
 )
 from fastgen._kernels.hmm._numeric cimport (
     BLOCK, FLUSH, Arena, arena_bytes, arena_init, arena_take, vexp,
@@ -108,6 +109,13 @@ cdef void emit_block(
         for r in range(nb):
             for k in range(nc):
                 out[r * nc + k] = em.log_frame[(lo + r) * nc + k]
+    if em.clamp != NULL:  # a clamped frame is impossible in every other state
+        for r in range(nb):
+            s = em.clamp[lo + r]
+            if s >= 0:
+                for k in range(nc):
+                    if k != s:
+                        out[r * nc + k] = -INFINITY
 
 
 cdef void log_frames(
@@ -145,6 +153,9 @@ cdef void fill_scaled(
                 fr[r * nc + k] = sc.rows[s * nc + k]
             out.cc[r] = sc.shift[s]
             out.flag[r] = sc.flag[s]
+            if em.clamp != NULL:
+                clamp_scaled(em, t, log_space, em.table + s * nc, fr + r * nc, 1,
+                             out.cc + r, out.flag + r)
         return
     for ib in range((hi - lo + BLOCK - 1) // BLOCK):
         b = lo + ib * BLOCK

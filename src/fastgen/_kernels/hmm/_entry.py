@@ -54,7 +54,8 @@ ScaledArrays = _bundles.ScaledArrays
 __all__ = [
     "EMIT_LOG_FRAMES", "EMIT_DIAG", "EMIT_FULL", "EMIT_CATEGORICAL",
     "STATS_NONE", "STATS_MEANS", "STATS_DIAG", "STATS_FULL", "STATS_CATEGORICAL",
-    "EStep", "EmissionArrays", "emissions", "forward_backward", "estep", "viterbi_batch",
+    "EStep", "EmissionArrays", "emissions", "clamped", "frame_weights", "forward_backward",
+    "estep", "viterbi_batch",
     "log_density_diag", "log_density_diag_missing", "log_density_full",
     "mixture_reduce", "log_frames", "forward_log", "backward_log", "vexp", "kernel_build",
     "Filtered", "forward_filter",
@@ -186,6 +187,35 @@ def emissions(
             raise ValueError("log_frame must be 2-D (n_samples, n_components)")
         return EmissionArrays(kind, lfa.shape[0], lfa.shape[1], log_frame=lfa)
     raise ValueError(f"unknown emission kind {kind!r}")
+
+
+def clamped(em: EmissionArrays, clamp: np.ndarray) -> EmissionArrays:
+    """The emissions ``em`` with frames pinned to states: ``clamp`` int (n_samples,),
+    ``-1`` (free) or a state in ``[0, n_components)``; a clamped frame's emission
+    likelihood is 0 in every other state (the E-step of partly labelled data).  The
+    forward-backward kernels honour it; Viterbi refuses it."""
+    if not isinstance(em, EmissionArrays):
+        raise TypeError("em must come from emissions()")
+    c = _integers(clamp, "clamp")
+    if c.shape != (em.n_samples,):
+        raise ValueError(f"clamp must have shape ({em.n_samples},), got {c.shape}")
+    if c.size and (c.min() < -1 or c.max() >= em.n_components):
+        raise ValueError(f"clamped states must be -1 or lie in [0, {em.n_components})")
+    return EmissionArrays(em.kind, em.n_samples, em.n_components, **{**em.arrays, "clamp": c})
+
+
+def frame_weights(weight, n: int) -> np.ndarray:
+    """``weight`` as a C-contiguous float64 array (itself when it is one) of ``n``
+    finite non-negative frame weights (ValueError otherwise)."""
+    w = np.asarray(weight)
+    if w.dtype.kind not in "biuf":
+        raise ValueError(f"frame weights must be real numbers, not {w.dtype}")
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    if w.shape != (n,):
+        raise ValueError(f"frame weights must have shape ({n},), got {w.shape}")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError("frame weights must be finite and non-negative")
+    return w
 
 
 def _scaled_table(em: EmissionArrays, log_space: bool) -> ScaledArrays:
@@ -438,6 +468,8 @@ def forward_backward(
     gamma: bool = True,
     xi: bool = True,
     stats_kind: int = STATS_NONE,
+    weight: np.ndarray | None = None,
+    clamp: np.ndarray | None = None,
 ) -> EStep:
     """Forward-backward and sufficient statistics of every sequence in one call.
 
@@ -458,6 +490,15 @@ def forward_backward(
         Accumulate expected transition counts.
     stats_kind : STATS_*
         Emission statistics to accumulate (categorical needs EMIT_CATEGORICAL).
+    weight : float64 (n_samples,), optional
+        Frame weights, finite and >= 0: frame ``t``'s contributions to the statistics
+        (its posteriors in ``post`` / ``obs`` / ``obs2``, the expected transitions into
+        it and, first in its sequence, its start counts) are multiplied by
+        ``weight[t]``.  ``log_prob`` and ``gamma`` are not weighted.  None: all 1 (the
+        same bits as weights of 1 would not promise).
+    clamp : int (n_samples,), optional
+        ``-1`` (free) or a state in ``[0, n_components)`` per frame: a clamped frame's
+        emission likelihood is 0 in every other state (``em`` with its ``clamp``).
 
     Returns
     -------
@@ -465,7 +506,11 @@ def forward_backward(
     """
     if not isinstance(em, EmissionArrays):
         raise TypeError("em must come from emissions()")
+    if clamp is not None:
+        em = clamped(em, clamp)
     n, nc = em.n_samples, em.n_components
+    if weight is not None:
+        weight = frame_weights(weight, n)
     startidx, startprob, transmat = _check_model(startidx, startprob, transmat, n, nc)
     if stats_kind == STATS_CATEGORICAL and em.kind != EMIT_CATEGORICAL:
         raise ValueError("categorical statistics need categorical emissions")
@@ -496,6 +541,7 @@ def forward_backward(
         n_lane + n_few + n_short + len(long) * N_BLOCKS, nc,
         em.n_symbols if stats_kind == STATS_CATEGORICAL else nf,
         nf if stats_kind == STATS_DIAG else 0, nf * nf if stats_kind == STATS_FULL else 0,
+        weight=weight,
     )  # fmt: skip
     log_prob = np.empty(startidx.size - 1)
     gam = np.empty((n if want_gamma else 0, nc))
@@ -729,6 +775,8 @@ def viterbi_batch(
     """
     if not isinstance(em, EmissionArrays):
         em = emissions(EMIT_LOG_FRAMES, log_frame=em)
+    if em.clamped:
+        raise ValueError("Viterbi takes unclamped emissions (clamp is for forward_backward)")
     n, nc = em.n_samples, em.n_components
     startidx, startprob, transmat = _check_model(startidx, startprob, transmat, n, nc)
     chain = ChainArrays(startprob, transmat, True)

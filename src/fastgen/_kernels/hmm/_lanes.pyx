@@ -39,8 +39,8 @@ from libc.stdlib cimport free
 from fastgen._kernels.hmm._bundles cimport (
     EMIT_CATEGORICAL, EMIT_DIAG, EMIT_FULL, STATS_CATEGORICAL, STATS_DIAG, STATS_FULL,
     STATS_MEANS, STATS_NONE, Accum, Accumulators, Chain, ChainArrays, EmissionArrays,
-    Emissions, ScaledArrays, ScaledTable, Want, check_estep_call, gamma_ptr, group_bounds,
-    make_want,
+    Emissions, ScaledArrays, ScaledTable, Want, check_estep_call, clamp_scaled, gamma_ptr,
+    group_bounds, make_want,
 )
 from fastgen._kernels.hmm._emissions cimport (
     Workspace, log_frames, workspace_free, workspace_init,
@@ -143,6 +143,10 @@ cdef void lane_emissions_table(
                     FRt[i * L + w] = st.rows[q * nc + i]
                 b.CC[t * L + w] = st.shift[q]
                 b.FL[t * L + w] = st.flag[q]
+                if task.em.clamp != NULL:
+                    clamp_scaled(task.em, b.base[w] + t, task.ch.log_space,
+                                 task.em.table + q * nc, FRt + w, L, b.CC + t * L + w,
+                                 b.FL + t * L + w)
             else:
                 for i in range(nc):
                     FRt[i * L + w] = 1.0
@@ -381,6 +385,7 @@ cdef void group_posteriors(
     cdef const double *Bn
     cdef int64_t q
     cdef double v
+    cdef const double *wt = acc.weight
     cdef bint gaussian = (
         want.stats == STATS_MEANS or want.stats == STATS_DIAG or want.stats == STATS_FULL
     )
@@ -412,11 +417,18 @@ cdef void group_posteriors(
                 continue
             r = b.base[w] + t
             if t == 0:
-                for i in range(nc):
-                    acc.start[i] += GT[i * L + w]
+                if wt != NULL:
+                    for i in range(nc):
+                        acc.start[i] += GT[i * L + w] * wt[r]
+                else:
+                    for i in range(nc):
+                        acc.start[i] += GT[i * L + w]
             if want.gamma and task.gamma != NULL:
                 for i in range(nc):
                     task.gamma[r * nc + i] = GT[i * L + w]
+            if wt != NULL:  # the statistics of a frame count weight[t] times
+                for i in range(nc):
+                    GT[i * L + w] *= wt[r]
             if want.stats == STATS_CATEGORICAL:
                 q = em.sym[r]
                 for i in range(nc):
@@ -445,6 +457,10 @@ cdef void group_posteriors(
                 for w in range(nw):
                     v = fi[w] * bi[w]
                     dst[w] = v if live[w] else 0.0
+                if wt != NULL:  # the transition into frame t + 1 counts its weight
+                    for w in range(nw):
+                        if live[w]:
+                            dst[w] *= wt[b.base[w] + t + 1]
             add_lane_outer(s.FT, nc, s.WT, nc, nw, s.lxi)
 
 

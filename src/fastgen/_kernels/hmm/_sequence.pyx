@@ -186,12 +186,12 @@ cdef void posteriors_log(
 
 cdef void xi_sum_log(
     const double *transmat, const double *log_frame, const double *fwd, const double *bwd,
-    double log_prob, Py_ssize_t n, Py_ssize_t nc, double *out, double *a,
+    double log_prob, Py_ssize_t n, Py_ssize_t nc, double *out, double *a, const double *wt,
 ) noexcept nogil:
-    """out[i, j] += sum_t exp(fwd[t,i] + log A[i,j] + log_frame[t+1,j] + bwd[t+1,j] - L);
-    ``a``: scratch of ``nc``."""
+    """out[i, j] += sum_t exp(fwd[t,i] + log A[i,j] + log_frame[t+1,j] + bwd[t+1,j] - L),
+    each term times ``wt[t + 1]`` when ``wt`` is not NULL; ``a``: scratch of ``nc``."""
     cdef Py_ssize_t t, i, j
-    cdef double ma, d, b
+    cdef double ma, d, b, w
     for t in range(n - 1):
         ma = -INFINITY
         for i in range(nc):
@@ -201,16 +201,21 @@ cdef void xi_sum_log(
             continue
         for i in range(nc):
             a[i] = exp(fwd[t * nc + i] - ma)
+        w = wt[t + 1] if wt != NULL else 1.0
+        if w == 0.0:
+            continue
         for j in range(nc):
             d = log_frame[(t + 1) * nc + j] + bwd[(t + 1) * nc + j] + ma - log_prob
             if d < 700.0:
                 b = exp(d)
+                if wt != NULL:
+                    b = b * w
                 for i in range(nc):
                     out[i * nc + j] += a[i] * transmat[i * nc + j] * b
             else:  # exact per-pair exponent: keeps 0 * inf out
                 for i in range(nc):
                     if transmat[i * nc + j] > 0.0:
-                        out[i * nc + j] += exp(
+                        out[i * nc + j] += w * exp(
                             fwd[t * nc + i] + log(transmat[i * nc + j])
                             + log_frame[(t + 1) * nc + j] + bwd[(t + 1) * nc + j] - log_prob
                         )
@@ -236,16 +241,20 @@ cdef double exact_sequence(
         return lp
     backward_log(ch.transmat, buf.lf, n, nc, buf.bwd, buf.gam)
     posteriors_log(buf.fwd, buf.bwd, n, nc, buf.gam)
+    cdef const double *wt = acc.weight + lo if acc.weight != NULL else NULL
     for i in range(nc):
-        acc.start[i] += buf.gam[i]
+        acc.start[i] += buf.gam[i] * wt[0] if wt != NULL else buf.gam[i]
     for r in range(n):
         if want.gamma and gamma != NULL:
             for i in range(nc):
                 gamma[(lo + r) * nc + i] = buf.gam[r * nc + i]
+        if wt != NULL:  # the statistics of a frame count weight[t] times
+            for i in range(nc):
+                buf.gam[r * nc + i] *= wt[r]
         if want.stats != STATS_NONE:
             add_frame_stats(want.stats, em, lo + r, buf.gam + r * nc, buf.xx, acc)
     if want.xi and n > 1:
-        xi_sum_log(ch.transmat, buf.lf, buf.fwd, buf.bwd, lp, n, nc, acc.trans, buf.gam)
+        xi_sum_log(ch.transmat, buf.lf, buf.fwd, buf.bwd, lp, n, nc, acc.trans, buf.gam, wt)
     return lp
 
 
@@ -437,6 +446,7 @@ cdef void posterior_rows(
     cdef double *FT = lanes.FT
     cdef double *WT = lanes.WT
     cdef double *inv = lanes.inv
+    cdef const double *wt = acc.weight
     cdef bint gaussian = (
         want.stats == STATS_MEANS or want.stats == STATS_DIAG or want.stats == STATS_FULL
     )
@@ -459,12 +469,20 @@ cdef void posterior_rows(
             for r in range(nb):
                 GT[i * L + r] *= inv[r]
         if b == 0:
-            for i in range(nc):
-                acc.start[i] += GT[i * L]
+            if wt != NULL:
+                for i in range(nc):
+                    acc.start[i] += GT[i * L] * wt[off]
+            else:
+                for i in range(nc):
+                    acc.start[i] += GT[i * L]
         if want.gamma and gamma != NULL:
             for r in range(b, e):
                 for i in range(nc):
                     gamma[(off + r) * nc + i] = GT[i * L + r - b]
+        if wt != NULL:  # the statistics of a frame count weight[t] times
+            for i in range(nc):
+                for r in range(nb):
+                    GT[i * L + r] *= wt[off + b + r]
         if gaussian:
             lane_stats(lanes, em.X, off + b, nb)
         elif want.stats != STATS_NONE:
@@ -477,6 +495,10 @@ cdef void posterior_rows(
             for r in range(b, b + m):
                 for j in range(nc):
                     WT[j * L + r - b] = fr[(r + 1) * nc + j] * bwd[(r + 1) * nc + j]
+            if wt != NULL:  # the transition into frame r + 1 counts its weight
+                for j in range(nc):
+                    for r in range(m):
+                        WT[j * L + r] *= wt[off + b + r + 1]
             if m > 0:
                 add_lane_outer(FT, nc, WT, nc, m, lanes.lxi)
 
