@@ -464,3 +464,64 @@ def test_malformed_emission_statistics_fail_at_the_next_call():
     model.partial_fit_stats_["emission:obs"] = np.ones((1, 2))
     with pytest.raises(ValueError, match="shape"):
         model.partial_fit(X, lengths)
+
+
+# --------------------------------------------------------------------------- GMM anchor
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical", "full", "tied"])
+def test_gmm_scatter_moves_to_new_means_exactly(covariance_type):
+    """GMMHMM's c_n (posterior scatter about the E-step's means) moved to other means
+    equals the scatter computed about them directly (brute force over frames)."""
+    rng = np.random.default_rng(80)
+    nc, nm, nf, n = 2, 3, 2, 50
+    X = rng.normal(size=(n, nf))
+    r = rng.random((n, nc, nm))  # any non-negative weights of (state, mixture) pairs
+    a, b = rng.normal(size=(nc, nm, nf)), rng.normal(size=(nc, nm, nf))
+
+    def scatter(centre):
+        diff = X[:, None, None, :] - centre[None]  # (n, nc, nm, nf)
+        full = np.einsum("tkm,tkmi,tkmj->kmij", r, diff, diff)
+        if covariance_type == "full":
+            return full
+        if covariance_type == "tied":
+            return full.sum(axis=1)
+        diag = np.einsum("kmii->kmi", full)
+        return diag.sum(axis=2) if covariance_type == "spherical" else diag
+
+    model = GMMHMM(nc, n_mix=nm, covariance_type=covariance_type)
+    model.means_ = b
+    stats = {"post_mix": r.sum(axis=0), "obs": np.einsum("tkm,ti->kmi", r, X), "c_n": scatter(a)}
+    moved = model.emission_family(model).move_stats(stats, {"means": a})
+    assert_allclose(moved["c_n"], scatter(b), rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match="anchor"):
+        model.emission_family(model).move_stats(stats, {"means": a[:1]})
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "tied"])
+def test_gmm_running_scatter_is_about_the_last_e_step_means(covariance_type):
+    """With decay=1, offset=1 (equal chunks) the running statistics are the mean of the
+    chunks' statistics; each chunk's scatter, computed about the means of its own
+    E-step, counts as moved to the last E-step's means (the stored anchor)."""
+    chunks = [sequences("gmm", 3, 40, seed=s) for s in (90, 91, 92)]
+    model = make("gmm", covariance_type=covariance_type)
+    seen = []  # (the chunk's statistics, the means of its E-step)
+    for X, lengths in chunks:
+        probe = copy.deepcopy(model)
+        em = type(probe).engine(probe)
+        if "partial_fit_stats_" not in vars(model):  # the first call initialises
+            em.initialize(*em.input(X, lengths))
+        seen.append((em.estep(*em.input(X, lengths)).emission, probe.means_.copy()))
+        model.partial_fit(X, lengths, decay=1.0, offset=1.0)
+    last = seen[-1][1]
+    assert_array_equal(model.partial_fit_stats_["anchor:means"], last)
+    probe.means_ = last
+    family = probe.emission_family(probe)
+    moved = [family.move_stats(st, {"means": m}) for st, m in seen]
+    for key in ("post_mix", "obs", "c_n"):
+        expected = np.mean([st[key] for st in moved], axis=0)
+        assert_allclose(model.partial_fit_stats_[f"emission:{key}"], expected, rtol=1e-9,
+                        err_msg=key)  # fmt: skip
+    # unmoved, the scatters would not match: the test sees the move
+    plain = np.mean([st["c_n"] for st, _ in seen], axis=0)
+    assert not np.allclose(model.partial_fit_stats_["emission:c_n"], plain, rtol=1e-6)

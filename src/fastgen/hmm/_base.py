@@ -377,12 +377,14 @@ class BaseHMM(BaseEstimator):
         statistics, that is stochastic variational inference's natural-gradient step
         ``lambda_k = (1 - eta_k) lambda_(k-1) + eta_k (prior + c_k)`` (Hoffman et al.,
         2013) with a data set of ``F`` frames.  :class:`GMMHMM`'s covariance statistic
-        is the posterior scatter about the means of the E-step, so its running
-        statistics mix scatters about successive means: an approximation that vanishes
-        as the means settle.
+        is the posterior scatter about the E-step's means: the running one is moved
+        to the new E-step's means before each mix, so the mix stays exact.
 
         ``fit`` starts afresh (it drops the running statistics); a model file keeps
-        them, so a loaded model goes on with its next ``partial_fit``.
+        them, so a loaded model goes on with its next ``partial_fit``.  What the first
+        chunk sets stays: ``n_features`` (:class:`CategoricalHMM`: the largest symbol
+        seen + 1, so set ``n_features`` when later chunks may hold larger symbols) and
+        :class:`MultinomialHMM`'s ``n_trials`` when None (set it when the totals vary).
 
         Parameters
         ----------

@@ -36,7 +36,7 @@ from fastgen.hmm._util import check_distribution, check_random_state, normalize,
 __all__ = [
     "PARTIAL_FIT_STATE", "BaumWelch", "ConvergenceMonitor", "SufficientStats", "check_model",
     "check_step_size", "family_of", "forward_backward", "input_sequences", "is_fitted",
-    "step_size", "validate_params",
+    "split_running_stats", "step_size", "validate_params",
 ]  # fmt: skip
 
 _log = logging.getLogger("fastgen.hmm")
@@ -255,6 +255,17 @@ def step_size(step: int, decay: float, offset: float) -> float:
     """``partial_fit``'s weight of the new chunk at update ``step`` (0 for the first):
     1 for the first (there is nothing to keep), then ``(step + offset) ** -decay``."""
     return 1.0 if step == 0 else float((step + offset) ** -decay)
+
+
+def split_running_stats(d: Any) -> tuple[SufficientStats, dict]:
+    """``partial_fit_stats_`` as ``(SufficientStats, anchor)``: its ``anchor:`` keys
+    are the family's :meth:`~fastgen.hmm._family.EmissionFamily.stats_anchor`;
+    raises ``ValueError`` for anything else than what ``partial_fit`` stores."""
+    if not isinstance(d, dict):
+        raise ValueError(f"partial_fit_stats_ must be a dict, got {type(d).__name__}")
+    anchor = {k[len("anchor:") :]: v for k, v in d.items() if str(k).startswith("anchor:")}
+    rest = {k: v for k, v in d.items() if not str(k).startswith("anchor:")}
+    return SufficientStats.from_dict(rest), anchor
 
 
 def check_chain(model: Any) -> None:
@@ -551,7 +562,8 @@ class BaumWelch:
         chunk's frames, ``partial_fit_frames_``), which are mixed into the running
         statistics ``s_k = (1 - eta_k) s_(k-1) + eta_k * c_k`` (:func:`step_size`:
         ``eta_0 = 1``, then ``(k + offset) ** -decay``), and the M-step (priors
-        included) runs on ``s_k``.
+        included) runs on ``s_k``.  Statistics computed about parameter values (the
+        family's ``stats_anchor``) are moved to the current ones before mixing.
         """
         check_step_size(decay, offset)
         model, family = self.model, self.family
@@ -565,13 +577,15 @@ class BaumWelch:
             step, frames = 0, X.shape[0]
         else:
             self.check()
-            running = SufficientStats.from_dict(running)
+            running, anchor = split_running_stats(running)
             step, frames = model.partial_fit_steps_, model.partial_fit_frames_
         family.check_data(X)
         stats = self.estep(family.prepare(X), lengths, prepared=True) * (frames / X.shape[0])
+        new_anchor = family.stats_anchor()  # the E-step's parameters, before the M-step
         if running is not None:
             eta = step_size(step, decay, offset)
             try:
+                running.emission = family.move_stats(running.emission, anchor)
                 stats = (1.0 - eta) * running + eta * stats
             except ValueError as exc:
                 raise ValueError(
@@ -580,7 +594,10 @@ class BaumWelch:
                     "delete the partial_fit_*_ attributes to start afresh"
                 ) from None
         self.mstep(stats)
-        model.partial_fit_stats_ = stats.to_dict()
+        model.partial_fit_stats_ = {
+            **stats.to_dict(),
+            **{f"anchor:{k}": np.array(v, dtype=np.float64) for k, v in new_anchor.items()},
+        }
         model.partial_fit_steps_ = step + 1
         model.partial_fit_frames_ = int(frames)
         return model

@@ -13,9 +13,9 @@ import numpy as np
 
 from fastgen.hmm._engine import (
     PARTIAL_FIT_STATE,
-    SufficientStats,
     family_of,
     is_fitted,
+    split_running_stats,
     validate_params,
 )
 from fastgen.hmm._util import check_distribution, stored_array
@@ -27,8 +27,8 @@ def check_partial_fit_state(est: Any) -> None:
     """Checks of ``partial_fit``'s running statistics in a restored estimator: all
     three attributes or none, a positive step count and frame count, a dict of finite
     non-negative chain counts of the model's shapes and finite float64 emission arrays
-    (whose shapes the next ``partial_fit`` checks against its chunk's); raises
-    ``ValueError``."""
+    and anchors (whose shapes the next ``partial_fit`` checks against its chunk's and
+    the model's); raises ``ValueError``."""
     state = vars(est)
     present = [name for name in PARTIAL_FIT_STATE if name in state]
     if not present:
@@ -39,7 +39,7 @@ def check_partial_fit_state(est: Any) -> None:
         if type(state[name]) is not int or state[name] < 1:
             raise ValueError(f"{name} must be a positive int")
     stats = state["partial_fit_stats_"]
-    SufficientStats.from_dict(stats)  # keys
+    split_running_stats(stats)  # keys
     nc = int(est.n_components)
     for key in ("n_sequences", "log_prob"):
         if type(stats[key]) is not float or not np.isfinite(stats[key]):
