@@ -26,6 +26,7 @@ from fastgen.hmm import (
     VariationalCategoricalHMM,
     VariationalGaussianHMM,
 )
+from fastgen.hmm._engine import PARTIAL_FIT_STATE
 from fastgen.naive_bayes import BernoulliNB, CategoricalNB, ComplementNB, GaussianNB, MultinomialNB
 from fastgen.pipeline import TextClassifier
 from fastgen.text import CountVectorizer, HashingVectorizer, TfidfTransformer, TfidfVectorizer
@@ -601,7 +602,8 @@ def test_hmm_specs_store_each_family_state():
                 VariationalCategoricalHMM, VariationalGaussianHMM):
         spec = SPECS[f"fastgen.{cls.__name__}"]
         family = cls.emission_family.state_attributes
-        assert spec.state == ("startprob_", "transmat_", *family, "monitor_"), cls
+        assert spec.state == ("startprob_", "transmat_", *family, "monitor_",
+                              *PARTIAL_FIT_STATE), cls
 
 
 def test_fitted_state_is_fully_covered_by_specs():

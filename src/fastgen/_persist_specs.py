@@ -524,9 +524,15 @@ _VARIATIONAL_CHAIN = ("startprob_prior_", "startprob_posterior_", "transmat_prio
                       "transmat_posterior_")
 
 
+#: ``partial_fit``'s running statistics (``fastgen.hmm._engine.PARTIAL_FIT_STATE``)
+_HMM_PARTIAL_FIT = ("partial_fit_steps_", "partial_fit_frames_", "partial_fit_stats_")
+
+
 def _hmm_spec(name: str, family_state: tuple[str, ...], arrays: tuple[str, ...]) -> Spec:
-    """An HMM's spec: the chain, its family's ``state_attributes``, the monitor."""
-    return Spec(_HMM, name, optional=(*_HMM_COMMON, *family_state, "monitor_"), check=_check_hmm,
+    """An HMM's spec: the chain, its family's ``state_attributes``, the monitor and
+    ``partial_fit``'s running statistics."""
+    return Spec(_HMM, name, optional=(*_HMM_COMMON, *family_state, "monitor_", *_HMM_PARTIAL_FIT),
+                check=_check_hmm,
                 summary=_summary_hmm, fitted=_hmm_fitted,
                 coerce=dict.fromkeys(("startprob_", "transmat_", *arrays), _float64))
 

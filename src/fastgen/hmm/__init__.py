@@ -8,7 +8,9 @@ expose its fitted attributes (``startprob_``, ``transmat_``, ``means_``, ``covar
 ``weights_``, ``emissionprob_``, ``lambdas_``, ``n_trials``, ``monitor_``) and give the
 same numbers: scores, posteriors and Viterbi paths agree with hmmlearn to rounding, and
 so do the parameters after the same number of EM iterations from the same starting
-point.
+point.  Every model also learns online: ``partial_fit(X, lengths)`` runs stepwise EM
+over chunks of whole sequences (stochastic variational inference for the variational
+models), keeping running statistics that model files store.
 
 Threads: the E-step, scoring and Viterbi kernels (Cython, compiled when the package is
 built: nothing compiles on a user's machine) run on :func:`fastgen.get_num_threads`

@@ -396,6 +396,94 @@ class BaseHMM(BaseEstimator):
         """
         return self.engine(self).fit(X, lengths, sample_weight, states)
 
+    def partial_fit(
+        self, X: Any, lengths: Any = None, *, decay: float = 0.6, offset: float = 1.0
+    ) -> BaseHMM:
+        """Update the parameters from one chunk of whole sequences (stepwise EM).
+
+        Online (stepwise) EM for data that arrives in chunks or does not fit in
+        memory: each call runs the E-step of its chunk under the current parameters,
+        mixes the chunk's expected counts into running statistics and runs the usual
+        M-step (priors included) on them.  With chunk ``k = 0, 1, ...`` (``k``: the
+        number of earlier calls, ``partial_fit_steps_``) and ``c_k`` its statistics
+        scaled to the first chunk's number of frames ``F`` (times ``F /
+        n_samples``: a chunk weighs by its step size, whatever its size or how it is
+        split into sequences)::
+
+            s_k = (1 - eta_k) * s_(k-1) + eta_k * c_k,
+            eta_0 = 1,  eta_k = (k + offset) ** -decay
+
+        How it relates to :meth:`fit` (batch EM):
+
+        * the first call on a model without running statistics initialises it as
+          ``fit`` does (``init_params``; unless every parameter is already set) and
+          takes ``eta_0 = 1``: on one chunk holding all the data it is exactly one EM
+          iteration, ``fit`` with ``n_iter=1``;
+        * with ``decay`` in (0.5, 1] the steps satisfy Robbins-Monro's conditions:
+          repeated passes over the chunks converge to a stationary point of the
+          likelihood of all of them (as batch EM, possibly another local optimum);
+          ``decay=1, offset=1`` makes ``s_k`` the plain mean of every chunk's
+          statistics so far;
+        * the running statistics are those of ``F`` frames, so priors weigh against
+          one first-chunk's worth of data (batch EM: against all of it).
+
+        The variational models (:class:`VariationalGaussianHMM`,
+        :class:`VariationalCategoricalHMM`) set their posteriors to prior + running
+        statistics: as their posteriors' natural parameters are affine in the
+        statistics, that is stochastic variational inference's natural-gradient step
+        ``lambda_k = (1 - eta_k) lambda_(k-1) + eta_k (prior + c_k)`` (Hoffman et al.,
+        2013) with a data set of ``F`` frames.  :class:`GMMHMM`'s covariance statistic
+        is the posterior scatter about the E-step's means: the running one is moved
+        to the new E-step's means before each mix, so the mix stays exact.
+
+        ``fit`` starts afresh (it drops the running statistics); a model file keeps
+        them, so a loaded model goes on with its next ``partial_fit``.  What the first
+        chunk sets stays: ``n_features`` (:class:`CategoricalHMM`: the largest symbol
+        seen + 1, so set ``n_features`` when later chunks may hold larger symbols) and
+        :class:`MultinomialHMM`'s ``n_trials`` when None (set it when the totals vary).
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features), or a list of such arrays
+            The chunk: whole sequences, with the ``n_features`` of earlier chunks.
+        lengths : int array (n_sequences,), optional; sums to ``n_samples``
+        decay : float in (0.5, 1], default=0.6
+            How fast the step size decreases.
+        offset : float >= 1, default=1
+            Delays the decrease (larger: later chunks weigh less at first).
+
+        Returns
+        -------
+        self
+
+        Attributes
+        ----------
+        partial_fit_steps_ : int
+            Number of updates since the running statistics started.
+        partial_fit_frames_ : int
+            ``F``: the frames of the first chunk, the size the statistics are scaled to.
+        partial_fit_stats_ : dict of str to float or float64 array
+            The running statistics ``s_k`` (:meth:`SufficientStats.to_dict
+            <fastgen.hmm._engine.SufficientStats.to_dict>`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgen.hmm import GaussianHMM
+        >>> rng = np.random.default_rng(0)
+        >>> chunks = [rng.normal(size=(200, 2)) + [[3, 0]] * (rng.random((200, 1)) < 0.5)
+        ...           for _ in range(5)]
+        >>> model = GaussianHMM(2, random_state=0)
+        >>> for _ in range(3):  # passes over the data
+        ...     for chunk in chunks:
+        ...         model = model.partial_fit(chunk, [100, 100])
+        >>> model.partial_fit_steps_, model.partial_fit_frames_
+        (15, 200)
+        >>> bool(np.isfinite(model.score(chunks[0], [100, 100])))
+        True
+        """
+        return self.engine(self).partial_fit(X, lengths, decay=decay, offset=offset)
+
     # ------------------------------------------------------------ misc
 
     def sample(

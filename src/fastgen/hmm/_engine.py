@@ -19,6 +19,10 @@ Everything here is written once for all emission families; a family (see
 :func:`input_states`); both reach the E-step kernels (frame weights scale the
 accumulated statistics, labels clamp the emissions), so a weighted or semi-supervised
 fit costs about what a plain one does.
+
+``partial_fit`` drives the same steps over chunks of sequences (:meth:`BaumWelch.partial_fit`):
+each chunk's statistics, scaled to the first chunk's number of frames, are mixed into
+running statistics with a decreasing step size before an M-step (stepwise EM).
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ from fastgen.hmm._family import EmissionFamily
 from fastgen.hmm._util import check_distribution, check_random_state, normalize, startidx
 
 __all__ = [
-    "BaumWelch", "ConvergenceMonitor", "SufficientStats", "check_model", "family_of",
-    "forward_backward", "input_sequences", "input_states", "input_weights", "prepared_input",
+    "PARTIAL_FIT_STATE", "BaumWelch", "ConvergenceMonitor", "SufficientStats", "check_model",
+    "check_step_size", "family_of", "forward_backward", "input_sequences", "input_states",
+    "input_weights", "is_fitted", "prepared_input", "split_running_stats", "step_size",
     "validate_params",
 ]  # fmt: skip
 
@@ -49,6 +54,8 @@ DECODER_ALGORITHMS = frozenset(("viterbi", "map"))
 #: (:meth:`BaumWelch.initialize_from_labels`), relative to the labelled ones
 UNLABELLED_INIT_WEIGHT = 1e-3
 IMPLEMENTATIONS = frozenset(("log", "scaling"))
+#: the fitted attributes ``partial_fit`` keeps between calls (``fit`` drops them)
+PARTIAL_FIT_STATE = ("partial_fit_steps_", "partial_fit_frames_", "partial_fit_stats_")
 
 
 class ConvergenceMonitor:
@@ -115,7 +122,9 @@ class SufficientStats:
 
     Statistics of disjoint sets of sequences add up with ``+`` (``sum`` works too), so
     partitions of the data (threads, Dask workers) combine without knowing what the
-    emission family accumulates.
+    emission family accumulates; multiplied by a number (``0.5 * stats``), every count
+    scales (``partial_fit``'s weighted running statistics, whose ``n_sequences`` is then
+    fractional).
 
     Attributes
     ----------
@@ -148,6 +157,14 @@ class SufficientStats:
         a, b = self.emission, other.emission
         if a.keys() != b.keys():
             raise ValueError(f"E-step statistics differ in keys: {sorted(a)} vs {sorted(b)}")
+        for name, x, y in [
+            ("start", self.start, other.start), ("trans", self.trans, other.trans),
+            *((k, a[k], b[k]) for k in a),
+        ]:  # fmt: skip
+            if np.shape(x) != np.shape(y):  # broadcasting would add them silently
+                raise ValueError(
+                    f"E-step statistics {name!r} differ in shape: {np.shape(x)} vs {np.shape(y)}"
+                )
         return SufficientStats(
             self.n_sequences + other.n_sequences, self.log_prob + other.log_prob,
             self.start + other.start, self.trans + other.trans, {k: a[k] + b[k] for k in a},
@@ -157,6 +174,48 @@ class SufficientStats:
         if isinstance(other, numbers.Number) and other == 0:  # sum()'s start
             return self
         return NotImplemented
+
+    def __mul__(self, factor: Any) -> SufficientStats:
+        if not isinstance(factor, numbers.Real) or isinstance(factor, bool):
+            return NotImplemented
+        f = float(factor)
+        return SufficientStats(
+            self.n_sequences * f, self.log_prob * f, self.start * f, self.trans * f,
+            {k: v * f for k, v in self.emission.items()},
+        )  # fmt: skip
+
+    __rmul__ = __mul__
+
+    def to_dict(self) -> dict:
+        """The statistics as a flat ``dict`` of floats and float64 arrays (what a model
+        file stores): ``n_sequences``, ``log_prob``, ``start``, ``trans`` and the
+        family's keys prefixed by ``emission:``."""
+        out: dict = {
+            "n_sequences": float(self.n_sequences), "log_prob": float(self.log_prob),
+            "start": np.asarray(self.start, dtype=np.float64),
+            "trans": np.asarray(self.trans, dtype=np.float64),
+        }  # fmt: skip
+        for k, v in self.emission.items():
+            out[f"emission:{k}"] = np.asarray(v, dtype=np.float64)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SufficientStats:
+        """The inverse of :meth:`to_dict`; raises ``ValueError`` for anything else."""
+        if not isinstance(d, dict):
+            raise ValueError(f"statistics must be a dict, got {type(d).__name__}")
+        missing = {"n_sequences", "log_prob", "start", "trans"} - d.keys()
+        if missing:
+            raise ValueError(f"statistics lack {sorted(missing)}")
+        emission = {}
+        for k, v in d.items():
+            if not isinstance(k, str):
+                raise ValueError(f"statistics keys must be str, got {k!r}")
+            if k.startswith("emission:"):
+                emission[k[len("emission:") :]] = v
+            elif k not in ("n_sequences", "log_prob", "start", "trans"):
+                raise ValueError(f"unknown statistic {k!r}")
+        return cls(d["n_sequences"], d["log_prob"], d["start"], d["trans"], emission)
 
     def __repr__(self) -> str:
         return (
@@ -183,6 +242,41 @@ def validate_params(model: Any, family: EmissionFamily | None = None) -> None:
     if model.implementation not in IMPLEMENTATIONS:
         raise ValueError(f"implementation must be 'log' or 'scaling', got {model.implementation!r}")
     (family or family_of(model)).validate_params()
+
+
+def is_fitted(model: Any) -> bool:
+    """Whether the chain and every emission parameter of ``model`` are set."""
+    state = vars(model)
+    return "startprob_" in state and "transmat_" in state and family_of(model).is_fitted()
+
+
+def check_step_size(decay: Any, offset: Any) -> None:
+    """Validate ``partial_fit``'s step-size schedule (raises ``ValueError``)."""
+    if isinstance(decay, bool) or not isinstance(decay, numbers.Real) or not 0.5 < decay <= 1:
+        raise ValueError(f"decay must be a number in (0.5, 1], got {decay!r}")
+    if (
+        isinstance(offset, bool)
+        or not isinstance(offset, numbers.Real)
+        or not (np.isfinite(offset) and offset >= 1)
+    ):
+        raise ValueError(f"offset must be a finite number >= 1, got {offset!r}")
+
+
+def step_size(step: int, decay: float, offset: float) -> float:
+    """``partial_fit``'s weight of the new chunk at update ``step`` (0 for the first):
+    1 for the first (there is nothing to keep), then ``(step + offset) ** -decay``."""
+    return 1.0 if step == 0 else float((step + offset) ** -decay)
+
+
+def split_running_stats(d: Any) -> tuple[SufficientStats, dict]:
+    """``partial_fit_stats_`` as ``(SufficientStats, anchor)``: its ``anchor:`` keys
+    are the family's :meth:`~fastgen.hmm._family.EmissionFamily.stats_anchor`;
+    raises ``ValueError`` for anything else than what ``partial_fit`` stores."""
+    if not isinstance(d, dict):
+        raise ValueError(f"partial_fit_stats_ must be a dict, got {type(d).__name__}")
+    anchor = {k[len("anchor:") :]: v for k, v in d.items() if str(k).startswith("anchor:")}
+    rest = {k: v for k, v in d.items() if not str(k).startswith("anchor:")}
+    return SufficientStats.from_dict(rest), anchor
 
 
 def check_chain(model: Any) -> None:
@@ -450,6 +544,8 @@ class BaumWelch:
                     name,
                     letter,
                 )
+        for name in PARTIAL_FIT_STATE:  # running statistics of the parameters replaced
+            vars(model).pop(name, None)
         rs = check_random_state(model.random_state)
         X_init, lengths_init = X, lengths
         if weight is not None and not (weight > 0).all():
@@ -676,3 +772,55 @@ class BaumWelch:
             if self.report(value):
                 break
         return self.model
+
+    def partial_fit(
+        self, X: Any, lengths: Any = None, *, decay: float = 0.6, offset: float = 1.0
+    ) -> Any:
+        """One step of stepwise (online) EM on a chunk of whole sequences; returns the
+        model (see :meth:`fastgen.hmm.BaseHMM.partial_fit`).
+
+        The first call initialises the model as :meth:`fit` does, unless every
+        parameter is set; then the E-step of the chunk under the current parameters
+        gives statistics ``c_k``, scaled by ``F / frames(chunk)`` (``F``: the first
+        chunk's frames, ``partial_fit_frames_``), which are mixed into the running
+        statistics ``s_k = (1 - eta_k) s_(k-1) + eta_k * c_k`` (:func:`step_size`:
+        ``eta_0 = 1``, then ``(k + offset) ** -decay``), and the M-step (priors
+        included) runs on ``s_k``.  Statistics computed about parameter values (the
+        family's ``stats_anchor``) are moved to the current ones before mixing.
+        """
+        check_step_size(decay, offset)
+        model, family = self.model, self.family
+        X, lengths = self.input(X, lengths)
+        running = model.__dict__.get("partial_fit_stats_")
+        if running is None:
+            if is_fitted(model):
+                self.check()
+            else:
+                self.initialize(X, lengths)
+            step, frames = 0, X.shape[0]
+        else:
+            self.check()
+            running, anchor = split_running_stats(running)
+            step, frames = model.partial_fit_steps_, model.partial_fit_frames_
+        family.check_data(X)
+        stats = self.estep(family.prepare(X), lengths, prepared=True) * (frames / X.shape[0])
+        new_anchor = family.stats_anchor()  # the E-step's parameters, before the M-step
+        if running is not None:
+            eta = step_size(step, decay, offset)
+            try:
+                running.emission = family.move_stats(running.emission, anchor)
+                stats = (1.0 - eta) * running + eta * stats
+            except ValueError as exc:
+                raise ValueError(
+                    f"this chunk's statistics do not match partial_fit's running ones ({exc}); "
+                    "params or the model changed since the last partial_fit: call fit, or "
+                    "delete the partial_fit_*_ attributes to start afresh"
+                ) from None
+        self.mstep(stats)
+        model.partial_fit_stats_ = {
+            **stats.to_dict(),
+            **{f"anchor:{k}": np.array(v, dtype=np.float64) for k, v in new_anchor.items()},
+        }
+        model.partial_fit_steps_ = step + 1
+        model.partial_fit_frames_ = int(frames)
+        return model

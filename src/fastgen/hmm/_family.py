@@ -32,6 +32,10 @@ A family supplies
 Statistics are a plain ``dict`` of arrays that add up elementwise across partitions of
 the sequences (the engine's :class:`~fastgen.hmm._engine.SufficientStats` sums them
 without knowing the keys): a family must emit the same keys for every partition.
+Statistics computed about parameter values (a scatter about the current means) name
+them in :meth:`~EmissionFamily.stats_anchor` and move with
+:meth:`~EmissionFamily.move_stats`, so ``partial_fit`` mixes statistics of different
+E-steps exactly.
 """
 
 from __future__ import annotations
@@ -173,6 +177,19 @@ class EmissionFamily(ABC):
     def posterior_stats(self, X: Any, gamma: np.ndarray) -> dict:
         """The family's statistics from the posteriors ``gamma`` (n_samples, n_components)."""
         return {}
+
+    def stats_anchor(self) -> dict:
+        """The parameter values the family's statistics are computed about, when they
+        are not plain sums over frames (``GMMHMM``: the scatter about the E-step's
+        means); empty by default.  ``partial_fit`` keeps the anchor of its running
+        statistics and moves them with :meth:`move_stats` before mixing in a chunk's."""
+        return {}
+
+    def move_stats(self, stats: dict, anchor: dict) -> dict:
+        """``stats`` computed about ``anchor`` (a :meth:`stats_anchor`), re-expressed
+        about the current parameters' anchor; raises ``ValueError`` for an anchor that
+        does not fit the model.  The default has no anchor: ``stats`` as they are."""
+        return stats
 
     @abstractmethod
     def mstep(self, stats: dict) -> None:

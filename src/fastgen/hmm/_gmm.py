@@ -370,6 +370,38 @@ class GMMEmissions(EmissionFamily):
         stats["c_n"] = c_n.sum(axis=1) if ct == "tied" else c_n
         return stats
 
+    def stats_anchor(self) -> dict:
+        """``c_n`` is the scatter about the E-step's means: they anchor it."""
+        return {"means": self.model.means_.copy()} if self.fits("c") else {}
+
+    def move_stats(self, stats: dict, anchor: dict) -> dict:
+        """``c_n`` about ``anchor["means"]`` (``a``) moved to the current means (``b``):
+        with ``d = a - b``, ``N = post_mix`` and ``u = obs - N a`` (the posterior sum
+        of ``x - a``), ``sum r (x - b)(x - b)^T = c_n + u d^T + d u^T + N d d^T``,
+        summed over mixtures (tied) or features (spherical) as ``c_n`` is."""
+        if "c_n" not in stats:
+            return stats
+        m = self.model
+        a = anchor.get("means")
+        if not isinstance(a, np.ndarray) or a.shape != m.means_.shape:
+            raise ValueError("the running statistics' anchor does not match means_")
+        n_km, obs = stats["post_mix"], stats["obs"]
+        d = a - m.means_
+        u = obs - n_km[:, :, None] * a
+        ct = m.covariance_type
+        if ct in ("diag", "spherical"):
+            move = 2 * u * d + n_km[:, :, None] * d * d
+            move = move.sum(axis=2) if ct == "spherical" else move
+        else:
+            ud = u[..., :, None] * d[..., None, :]
+            move = (
+                ud
+                + ud.swapaxes(-1, -2)
+                + n_km[:, :, None, None] * (d[..., :, None] * d[..., None, :])
+            )
+            move = move.sum(axis=1) if ct == "tied" else move
+        return {**stats, "c_n": stats["c_n"] + move}
+
     def mstep(self, stats: dict) -> None:
         """hmmlearn's MAP update (its priors, its shapes).  A state with no posterior
         mass keeps its weights; a component whose update is undefined (no mass and no
