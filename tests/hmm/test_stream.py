@@ -215,3 +215,17 @@ def test_exact_fallback_keeps_unlikely_states():
     stream = model.stream()
     got = np.concatenate([stream.update(X[:3]).filtered, stream.update(X[3:]).filtered])
     assert_allclose(got, want, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full"])
+def test_missing_values_stream_like_the_offline_filter(covariance_type):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 3)) + rng.integers(0, 2, (120, 1)) * 3
+    model = F.GaussianHMM(2, covariance_type=covariance_type, allow_nan=True, n_iter=3,
+                          random_state=0).fit(X)  # fmt: skip
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[7] = np.nan  # a frame with nothing observed
+    stream = model.stream()
+    got = np.concatenate([stream.update(X[a:b]).filtered for a, b in ((0, 5), (5, 60), (60, 120))])
+    assert_allclose(got, model.filter(X), rtol=0, atol=1e-12)
+    assert_allclose(got, brute_force_filter(model, X, [120]), rtol=1e-8, atol=1e-12)
