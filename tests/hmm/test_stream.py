@@ -229,3 +229,30 @@ def test_missing_values_stream_like_the_offline_filter(covariance_type):
     got = np.concatenate([stream.update(X[a:b]).filtered for a, b in ((0, 5), (5, 60), (60, 120))])
     assert_allclose(got, model.filter(X), rtol=0, atol=1e-12)
     assert_allclose(got, brute_force_filter(model, X, [120]), rtol=1e-8, atol=1e-12)
+
+
+def test_fixed_lag_with_streams_that_pause():
+    """Steady one-frame updates of some streams while others wait (the shift-register
+    path on a subset) and ragged chunks, each stream against its prefix posteriors."""
+    model, X = CASES["categorical"]
+    seqs = [_sequences(X)[i][:30] for i in (0, 2, 4)]
+    stream = model.stream(n_streams=3, lag=3)
+    got = [[], [], []]
+    rng = np.random.default_rng(1)
+    done = np.zeros(3, dtype=np.int64)
+    for step in range(60):
+        take = np.array([1, step % 2, rng.integers(0, 3) if step > 20 else 1])
+        take = np.minimum(take, 30 - done)
+        chunk = np.concatenate([s[d : d + k] for s, d, k in zip(seqs, done, take, strict=True)])
+        out = stream.update(chunk, take)
+        for i, part in enumerate(np.split(out.smoothed, np.cumsum(out.smoothed_lengths)[:-1])):
+            got[i].append(part)
+        done += take
+    assert (done == 30).all()
+    tail = stream.flush()
+    for i, part in enumerate(np.split(tail.smoothed, np.cumsum(tail.smoothed_lengths)[:-1])):
+        got[i].append(part)
+    for i, seq in enumerate(seqs):
+        rows = np.concatenate(got[i])
+        want = [model.predict_proba(seq[: min(s + 4, 30)])[s] for s in range(30)]
+        assert_allclose(rows, want, rtol=1e-8, atol=1e-12)

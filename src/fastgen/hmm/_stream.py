@@ -280,6 +280,22 @@ class HMMStream(BaseEstimator):
         chunk's ``counts`` new ones), and keep the last ``lag`` frames held."""
         lag, nc = int(self.lag), int(self.model.n_components)
         held = self.held_[active]
+        emitted = np.zeros(self.n_streams, dtype=np.int64)
+        if not final and (counts == 1).all() and (held == lag).all():
+            # steady state, one new frame each: shift registers, no gathering
+            every = active.size == self.n_streams
+            old_lf = self.held_log_frames_ if every else self.held_log_frames_[active]
+            old_fi = self.held_filtered_ if every else self.held_filtered_[active]
+            new_lf = np.concatenate([old_lf[:, 1:], log_frames[:, None]], axis=1)
+            new_fi = np.concatenate([old_fi[:, 1:], filtered[:, None]], axis=1)
+            smoothed = _smoothed(new_lf, np.full(active.size, lag), old_fi[:, 0],
+                                 self.model.transmat_)  # fmt: skip
+            if every:
+                self.held_log_frames_, self.held_filtered_ = new_lf, new_fi
+            else:
+                self.held_log_frames_[active], self.held_filtered_[active] = new_lf, new_fi
+            emitted[active] = 1
+            return smoothed, emitted
         width = held + counts  # window of each active stream
         offset = np.cumsum(width) - width
         n_rows = int(width.sum())
@@ -296,13 +312,16 @@ class HMMStream(BaseEstimator):
         who = np.repeat(np.arange(active.size), counts)
         win_lf[offset[who] + np.repeat(held, counts) + pos] = log_frames
         win_fi[offset[who] + np.repeat(held, counts) + pos] = filtered
-        # emitted: the window rows with lag rows after them (final: every row)
+        # emitted: the window rows with lag rows after them (final: every row), each with
+        # the (at most lag) rows after it in its window
         n_out = width if final else np.maximum(width - lag, 0)
         pos = _ragged_arange(n_out)
         who = np.repeat(np.arange(active.size), n_out)
         rows = offset[who] + pos
         last = offset[who] + width[who] - 1
-        smoothed = _fixed_lag(win_lf, win_fi, rows, last, lag, self.model.transmat_)
+        after = np.minimum(rows[:, None] + 1 + np.arange(lag), last[:, None])
+        smoothed = _smoothed(win_lf[after], np.minimum(last - rows, lag), win_fi[rows],
+                             self.model.transmat_)  # fmt: skip
         # keep the last min(lag, width) rows of each window
         keep = np.minimum(width, lag)
         pos = _ragged_arange(keep)
@@ -312,29 +331,37 @@ class HMMStream(BaseEstimator):
         self.held_log_frames_[active[who], dst] = win_lf[src_rows]
         self.held_filtered_[active[who], dst] = win_fi[src_rows]
         self.held_[active] = keep
-        emitted = np.zeros(self.n_streams, dtype=np.int64)
         emitted[active] = n_out
         return smoothed, emitted
 
 
-def _fixed_lag(log_frames: np.ndarray, filtered: np.ndarray, rows: np.ndarray,
-               last: np.ndarray, lag: int, transmat: np.ndarray) -> np.ndarray:
-    """``p(z_r | frames up to min(r + lag, last[r]))`` for every ``r`` of ``rows``: the
-    filtered row times the backward message over the (at most ``lag``) frames after it,
-    normalised; rows of an impossible sequence stay zero."""
-    beta = np.ones((rows.size, filtered.shape[1]))
+def _normalised_rows(a: np.ndarray) -> np.ndarray:
+    """Rows of ``a`` divided by their sums (rows summing to 0 stay 0)."""
+    total = a.sum(axis=1, keepdims=True)
+    return np.divide(a, total, out=np.zeros_like(a), where=total > 0)
+
+
+def _smoothed(after: np.ndarray, n_after: np.ndarray, filtered: np.ndarray,
+              transmat: np.ndarray) -> np.ndarray:
+    """Fixed-lag smoothed rows: each ``filtered`` row (E, nc) times the backward message
+    over the first ``n_after[e]`` of its frames after, ``after`` (E, lag, nc) holding
+    their emission log-likelihoods; normalised (rows of an impossible sequence stay
+    zero)."""
+    beta = np.ones_like(filtered)
     a_t = np.asarray(transmat, dtype=np.float64).T
-    for k in range(lag, 0, -1):
-        step = rows + k <= last
-        if not step.any():
+    for k in range(after.shape[1] - 1, -1, -1):
+        step = n_after > k
+        every = bool(step.all())
+        if not (every or step.any()):
             continue
-        lf = log_frames[rows[step] + k]
+        lf = after[:, k] if every else after[step, k]
         top = lf.max(axis=1, keepdims=True)
+        finite = np.isfinite(top)
         with np.errstate(invalid="ignore", under="ignore"):
-            like = np.where(np.isfinite(top), np.exp(lf - np.where(np.isfinite(top), top, 0)), 0)
-        b = (like * beta[step]) @ a_t
-        total = b.sum(axis=1, keepdims=True)
-        beta[step] = np.divide(b, total, out=np.zeros_like(b), where=total > 0)
-    out = filtered[rows] * beta
-    total = out.sum(axis=1, keepdims=True)
-    return np.divide(out, total, out=np.zeros_like(out), where=total > 0)
+            like = np.where(finite, np.exp(lf - np.where(finite, top, 0.0)), 0.0)
+        b = _normalised_rows((like * (beta if every else beta[step])) @ a_t)
+        if every:
+            beta = b
+        else:
+            beta[step] = b
+    return _normalised_rows(filtered * beta)
