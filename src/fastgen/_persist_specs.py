@@ -524,10 +524,13 @@ _VARIATIONAL_CHAIN = ("startprob_prior_", "startprob_posterior_", "transmat_prio
 
 
 def _hmm_spec(name: str, family_state: tuple[str, ...], arrays: tuple[str, ...]) -> Spec:
-    """An HMM's spec: the chain, its family's ``state_attributes``, the monitor."""
-    return Spec(_HMM, name, optional=(*_HMM_COMMON, *family_state, "monitor_"), check=_check_hmm,
-                summary=_summary_hmm, fitted=_hmm_fitted,
-                coerce=dict.fromkeys(("startprob_", "transmat_", *arrays), _float64))
+    """An HMM's spec: the chain, its family's ``state_attributes``, the monitor and the
+    restarts' objectives."""
+    return Spec(_HMM, name, optional=(*_HMM_COMMON, *family_state, "monitor_",
+                                      "restart_objectives_"),
+                check=_check_hmm, summary=_summary_hmm, fitted=_hmm_fitted,
+                coerce=dict.fromkeys(("startprob_", "transmat_", "restart_objectives_", *arrays),
+                                     _float64))
 
 
 def _nb_spec(name: str, required: tuple[str, ...], check=_check_discrete_nb,

@@ -15,6 +15,7 @@ import numpy as np
 from fastgen._base import BaseEstimator, check_is_fitted
 from fastgen._kernels import hmm as _k
 from fastgen._validation import check_array
+from fastgen.hmm import _restarts
 from fastgen.hmm._engine import (
     DECODER_ALGORITHMS,
     BaumWelch,
@@ -98,6 +99,8 @@ class BaseHMM(BaseEstimator):
     verbose : bool, default=False
     params, init_params : str, default=all letters
     implementation : {"log", "scaling"}, default="log"
+    n_init : int, default=1
+        Random restarts of ``fit``, as :class:`GaussianHMM`.
 
     ``engine`` is the EM engine fitting and checking it (:class:`BaumWelch` unless a
     subclass says otherwise).
@@ -119,6 +122,7 @@ class BaseHMM(BaseEstimator):
         params: str = string.ascii_letters,
         init_params: str = string.ascii_letters,
         implementation: str = "log",
+        n_init: int = 1,
     ) -> None:
         self.n_components = n_components
         self.startprob_prior = startprob_prior
@@ -131,6 +135,7 @@ class BaseHMM(BaseEstimator):
         self.params = params
         self.init_params = init_params
         self.implementation = implementation
+        self.n_init = n_init
 
     # ------------------------------------------------------------ subclass hooks
 
@@ -327,7 +332,7 @@ class BaseHMM(BaseEstimator):
     # ------------------------------------------------------------ learning
 
     def fit(self, X: Any, lengths: Any = None) -> BaseHMM:
-        """Estimate the parameters by EM (Baum-Welch).
+        """Estimate the parameters by EM (Baum-Welch), the best of ``n_init`` fits.
 
         Parameters
         ----------
@@ -337,8 +342,19 @@ class BaseHMM(BaseEstimator):
         Returns
         -------
         self
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgen.hmm import GaussianHMM
+        >>> X = np.random.default_rng(0).normal(size=(500, 2))
+        >>> model = GaussianHMM(3, random_state=0, n_init=4).fit(X, [250, 250])
+        >>> model.restart_objectives_.shape
+        (4,)
+        >>> bool(model.monitor_.history[-1] == model.restart_objectives_.max())
+        True
         """
-        return self.engine(self).fit(X, lengths)
+        return _restarts.fit(self, X, lengths)
 
     # ------------------------------------------------------------ misc
 

@@ -438,6 +438,18 @@ class GaussianHMM(BaseHMM):
         fastgen only.  With ``covariance_type`` "diag" or "spherical", NaN entries of
         ``X`` are missing values: they are marginalised out of the emission densities
         and the M-step uses, per feature, only the frames where it was observed.
+    n_init : int, default=1
+        fastgen only (as scikit-learn's ``GaussianMixture``).  ``fit`` runs ``n_init``
+        EM fits from the initialisations of as many seeds and keeps the one whose last
+        recorded objective (``monitor_.history[-1]``) is the highest, the first of
+        equal ones.  The seeds come from ``random_state`` before any fit: an int seeds
+        the first restart itself (the fit ``n_init=1`` makes) and the others through
+        ``numpy.random.SeedSequence``; None or a ``RandomState`` gives ``n_init`` int
+        seeds drawn from that generator.  The restarts run side by side on the
+        :func:`fastgen.get_num_threads` threads (shared between them), and the result
+        does not depend on that number.  Restarts differ only in what ``fit``
+        initialises: with ``init_params=""`` and every parameter set, one fit runs (with
+        a warning).  With ``verbose``, the restarts' progress lines interleave.
 
     Attributes
     ----------
@@ -452,6 +464,10 @@ class GaussianHMM(BaseHMM):
         ``(n_components, n_features)`` diag,
         ``(n_components, n_features, n_features)`` full, ``(n_features, n_features)`` tied.
     monitor_ : ConvergenceMonitor
+    restart_objectives_ : float64 (n_restarts,)
+        The last objective each restart recorded (log-likelihood; lower bound for the
+        variational models), in seed order; ``fit`` kept the first of the highest.
+        One value when ``n_init=1`` (or one fit ran).
     """
 
     def __init__(
@@ -474,6 +490,7 @@ class GaussianHMM(BaseHMM):
         init_params: str = "stmc",
         implementation: str = "log",
         allow_nan: bool = False,
+        n_init: int = 1,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -493,6 +510,7 @@ class GaussianHMM(BaseHMM):
         self.init_params = init_params
         self.implementation = implementation
         self.allow_nan = allow_nan
+        self.n_init = n_init
 
     emission_family = GaussianEmissions
 

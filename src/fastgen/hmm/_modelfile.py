@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from fastgen.hmm._engine import family_of, validate_params
 from fastgen.hmm._util import check_distribution, stored_array
 
@@ -37,6 +39,10 @@ def check_restored(est: Any) -> None:
         mon = state["monitor_"]
         if type(mon).__name__ != "ConvergenceMonitor" or mon.iter < 0:
             raise ValueError("monitor_ is malformed")
+    if "restart_objectives_" in state:  # one value per restart: never NaN (-inf: none)
+        objectives = stored_array(state, "restart_objectives_", (None,))
+        if objectives.size == 0 or np.isnan(objectives).any() or np.isposinf(objectives).any():
+            raise ValueError("restart_objectives_ must be a non-empty array without NaN or +inf")
     if is_fitted(est):
         em.check()
 
