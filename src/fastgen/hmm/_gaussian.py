@@ -25,11 +25,27 @@ def kmeans(
     n_init: int = 10,
     max_iter: int = 300,
 ) -> np.ndarray:
-    """Cluster centres of ``X`` (float64 (n, d)) by k-means++ seeding and Lloyd steps."""
+    """Cluster centres of ``X`` (float64 (n, d)) by k-means++ seeding and Lloyd steps.
+
+    Memory traffic is what a Lloyd step costs on a large ``X`` (a few flops per byte):
+    the distances go to one reused buffer, in place, and the per-cluster sums read the
+    contiguous columns of ``X.T``; the arithmetic, hence every bit, is the plain
+    expressions' (``sq - 2 * X @ centers.T + |centers|^2``, sums in sample order).
+    """
     n = X.shape[0]
     if n < k:
         raise ValueError(f"n_samples={n} should be >= n_components={k} for k-means init")
     sq = np.einsum("ij,ij->i", X, X)
+    columns = np.ascontiguousarray(X.T)
+    dist = np.empty((n, k))
+
+    def distances(centers: np.ndarray) -> np.ndarray:
+        np.matmul(X, centers.T, out=dist)
+        np.multiply(dist, 2, out=dist)
+        np.subtract(sq[:, None], dist, out=dist)
+        np.add(dist, np.einsum("ij,ij->i", centers, centers), out=dist)
+        return dist
+
     best, best_inertia = None, np.inf
     for _ in range(n_init):
         centers = np.empty((k, X.shape[1]))
@@ -45,14 +61,10 @@ def kmeans(
             centers[c] = X[min(idx, n - 1)]
             d2 = np.minimum(d2, np.maximum(sq - 2 * X @ centers[c] + centers[c] @ centers[c], 0))
         for _ in range(max_iter):
-            dist = sq[:, None] - 2 * X @ centers.T + np.einsum("ij,ij->i", centers, centers)
-            labels = dist.argmin(axis=1)
+            labels = distances(centers).argmin(axis=1)
             counts = np.bincount(labels, minlength=k)
             # per-cluster sums in sample order, as np.add.at gave (the same bits), faster
-            new = np.stack(
-                [np.bincount(labels, weights=X[:, f], minlength=k) for f in range(X.shape[1])],
-                axis=1,
-            )
+            new = np.stack([np.bincount(labels, weights=col, minlength=k) for col in columns], axis=1)
             empty = counts == 0
             new[~empty] /= counts[~empty, None]
             new[empty] = centers[empty]
@@ -60,8 +72,7 @@ def kmeans(
             centers = new
             if shift <= 1e-10:
                 break
-        dist = sq[:, None] - 2 * X @ centers.T + np.einsum("ij,ij->i", centers, centers)
-        inertia = dist.min(axis=1).sum()
+        inertia = distances(centers).min(axis=1).sum()
         if inertia < best_inertia:
             best, best_inertia = centers, inertia
     return best
