@@ -193,7 +193,9 @@ def _blas_limit(n: int) -> AbstractContextManager:
     return threadpool_limits(limits=n, user_api="blas")
 
 
-def map_tasks(func: Callable[[Any], _T], items: Sequence[Any]) -> list[_T]:
+def map_tasks(
+    func: Callable[[Any], _T], items: Sequence[Any], *, parallel: bool = True
+) -> list[_T]:
     """``[func(item) for item in items]``, the calls run side by side on threads.
 
     The :func:`get_num_threads` threads are shared: ``min(len(items), threads)`` calls
@@ -210,6 +212,10 @@ def map_tasks(func: Callable[[Any], _T], items: Sequence[Any]) -> list[_T]:
     func : callable
         Called once per item, on any thread.
     items : sequence
+    parallel : bool, default=True
+        False runs the calls one after the other on the calling thread (with every
+        thread for their kernels): the caller's choice when the calls are too small
+        for threads to gain more than they cost (NumPy and Python work holding the GIL).
 
     Returns
     -------
@@ -218,7 +224,7 @@ def map_tasks(func: Callable[[Any], _T], items: Sequence[Any]) -> list[_T]:
     """
     items = list(items)
     total = get_num_threads()
-    n_par = min(len(items), total)
+    n_par = min(len(items), total) if parallel else 1
     if n_par <= 1:
         return [func(item) for item in items]
     share = total // n_par

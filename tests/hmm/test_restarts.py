@@ -66,7 +66,8 @@ def assert_same_state(a: dict, b: dict) -> None:
 
 
 @pytest.fixture(autouse=True)
-def default_threads():
+def default_threads(monkeypatch):
+    monkeypatch.setattr(_restarts, "PARALLEL_MIN_FRAMES", 0)  # threads even on small data
     fastgen.set_num_threads(None)
     yield
     fastgen.set_num_threads(None)
@@ -470,3 +471,23 @@ def test_kmeans_is_bit_identical_to_the_plain_expressions(seed, shape):
     X[: n // 10] = X[0]  # repeated rows: ties in the distances
     got = kmeans(X, k, np.random.RandomState(seed), n_init=3)
     assert_array_equal(got, _reference_kmeans(X, k, np.random.RandomState(seed), n_init=3))
+
+
+def test_small_fits_run_their_restarts_on_the_calling_thread(monkeypatch):
+    names = set()
+    original = _restarts._fit_one
+
+    def traced(task):
+        names.add(threading.current_thread().name)
+        return original(task)
+
+    monkeypatch.setattr(_restarts, "_fit_one", traced)
+    fastgen.set_num_threads(2)
+    model, X = make("categorical", random_state=0, n_init=3)
+    parallel = fitted_state(model.fit(X, LENGTHS))
+    assert len(names) >= 1 and threading.current_thread().name not in names
+    names.clear()
+    monkeypatch.setattr(_restarts, "PARALLEL_MIN_FRAMES", N + 1)
+    model, X = make("categorical", random_state=0, n_init=3)
+    assert_same_state(fitted_state(model.fit(X, LENGTHS)), parallel)
+    assert names == {threading.current_thread().name}

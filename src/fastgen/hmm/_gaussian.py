@@ -64,7 +64,9 @@ def kmeans(
             labels = distances(centers).argmin(axis=1)
             counts = np.bincount(labels, minlength=k)
             # per-cluster sums in sample order, as np.add.at gave (the same bits), faster
-            new = np.stack([np.bincount(labels, weights=col, minlength=k) for col in columns], axis=1)
+            new = np.stack(
+                [np.bincount(labels, weights=col, minlength=k) for col in columns], axis=1
+            )
             empty = counts == 0
             new[~empty] /= counts[~empty, None]
             new[empty] = centers[empty]
