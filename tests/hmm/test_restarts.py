@@ -491,3 +491,13 @@ def test_small_fits_run_their_restarts_on_the_calling_thread(monkeypatch):
     model, X = make("categorical", random_state=0, n_init=3)
     assert_same_state(fitted_state(model.fit(X, LENGTHS)), parallel)
     assert names == {threading.current_thread().name}
+
+
+@pytest.mark.parametrize("name,param", [("categorical", "n_features"), ("multinomial", "n_trials")])
+def test_parameters_fit_sets_come_from_the_kept_restart(name, param):
+    model, X = make(name, random_state=0, n_init=3, **{param: None})
+    model.fit(X, LENGTHS)
+    alone, _ = make(name, random_state=0, **{param: None})
+    alone.fit(X, LENGTHS)
+    assert_array_equal(getattr(model, param), getattr(alone, param))
+    assert np.isfinite(model.score(X, LENGTHS))

@@ -84,15 +84,15 @@ def _restarts(model: Any, n_init: int) -> list:
 
 
 def _keep(model: Any, restarts: list, objectives: list[float]) -> Any:
-    """Give ``model`` the fitted state of its best restart (the first of equal ones);
-    ``model`` keeps its parameters and its ``monitor_`` object, which takes the best
-    restart's record."""
+    """Give ``model`` the fitted state of its best restart (the first of equal ones):
+    everything but its ``random_state`` (what fit sets of the parameters too, as
+    ``n_features`` or ``n_trials`` when None); ``model`` keeps its ``monitor_`` object,
+    which takes the best restart's record."""
     best = restarts[int(np.argmax(objectives))]
     if best is not model:
-        params = model.get_params(deep=False)
         monitor = model.__dict__.get("monitor_")
         for name, value in vars(best).items():
-            if name not in params:
+            if name != "random_state":
                 setattr(model, name, value)
         if monitor is not None:  # a monitor set by the user stays the one reporting
             vars(monitor).update(vars(best.__dict__["monitor_"]))
