@@ -458,9 +458,9 @@ class GaussianHMM(BaseHMM):
         equal ones.  The seeds come from ``random_state`` before any fit: an int seeds
         the first restart itself (the fit ``n_init=1`` makes) and the others through
         ``numpy.random.SeedSequence``; None or a ``RandomState`` gives ``n_init`` int
-        seeds drawn from that generator.  The restarts run side by side on the
-        :func:`fastgen.get_num_threads` threads (shared between them), and the result
-        does not depend on that number.  Restarts differ only in what ``fit``
+        seeds drawn from that generator.  On 20,000 frames or more the restarts run
+        side by side on the :func:`fastgen.get_num_threads` threads (shared between
+        them); the result does not depend on that number.  Restarts differ only in what ``fit``
         initialises: with ``init_params=""`` and every parameter set, one fit runs (with
         a warning).  With ``verbose``, the restarts' progress lines interleave.
 
