@@ -541,6 +541,8 @@ def test_hmm_sequences_must_stay_whole(sync):
         fd.fit_hmm(model, dd.from_pandas(df, npartitions=1))
     with pytest.raises(TypeError, match="GaussianHMM"):
         fd.fit_hmm(MultinomialNB(), db.from_sequence(seqs, npartitions=2))
+    with pytest.raises(ValueError, match="n_init=3 random restarts are not supported"):
+        fd.fit_hmm(GaussianHMM(3, n_init=3), db.from_sequence(seqs, npartitions=2))
 
 
 def test_hmm_predict_bag_and_dataframe(sync):

@@ -529,12 +529,13 @@ _HMM_PARTIAL_FIT = ("partial_fit_steps_", "partial_fit_frames_", "partial_fit_st
 
 
 def _hmm_spec(name: str, family_state: tuple[str, ...], arrays: tuple[str, ...]) -> Spec:
-    """An HMM's spec: the chain, its family's ``state_attributes``, the monitor and
-    ``partial_fit``'s running statistics."""
-    return Spec(_HMM, name, optional=(*_HMM_COMMON, *family_state, "monitor_", *_HMM_PARTIAL_FIT),
-                check=_check_hmm,
-                summary=_summary_hmm, fitted=_hmm_fitted,
-                coerce=dict.fromkeys(("startprob_", "transmat_", *arrays), _float64))
+    """An HMM's spec: the chain, its family's ``state_attributes``, the monitor, the
+    restarts' objectives and ``partial_fit``'s running statistics."""
+    return Spec(_HMM, name, optional=(*_HMM_COMMON, *family_state, "monitor_",
+                                      "restart_objectives_", *_HMM_PARTIAL_FIT),
+                check=_check_hmm, summary=_summary_hmm, fitted=_hmm_fitted,
+                coerce=dict.fromkeys(("startprob_", "transmat_", "restart_objectives_", *arrays),
+                                     _float64))
 
 
 def _nb_spec(name: str, required: tuple[str, ...], check=_check_discrete_nb,

@@ -9,24 +9,34 @@ number of threads, so neither do the results.
 
 The number of threads is :func:`get_num_threads`: the value given to
 :func:`set_num_threads`, else the environment variable ``FASTGEN_NUM_THREADS``, else the
-number of CPUs this process may run on.  Plain Python threads are used, not OpenMP, so
-a process that forks after a fit (``multiprocessing``, Dask's fork start method) gets a
-working pool of its own in the child.
+number of CPUs this process may run on.  :func:`map_tasks` runs independent jobs (the
+random restarts of an HMM fit, the candidates of a model selection) side by side and
+shares that number between them: each job's kernels then see a smaller
+:func:`get_num_threads`, set for its thread alone (:func:`thread_budget`).
+
+Plain Python threads are used, not OpenMP, so a process that forks after a fit
+(``multiprocessing``, Dask's fork start method) gets a working pool of its own in the
+child.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, TypeVar
 
-__all__ = ["get_num_threads", "set_num_threads", "run_workers"]
+__all__ = ["get_num_threads", "map_tasks", "run_workers", "set_num_threads", "thread_budget"]
+
+_T = TypeVar("_T")
 
 _lock = threading.Lock()
 _requested: int | None = None
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
+_local = threading.local()  # .budget: this thread's share (map_tasks), else None
 
 
 def _cpu_count() -> int:
@@ -56,7 +66,8 @@ def get_num_threads() -> int:
     -------
     int
         The value given to :func:`set_num_threads`, else ``FASTGEN_NUM_THREADS``, else
-        the number of CPUs this process may run on.
+        the number of CPUs this process may run on (in a job of :func:`map_tasks`: that
+        job's share).
 
     Examples
     --------
@@ -64,6 +75,9 @@ def get_num_threads() -> int:
     >>> fastgen.get_num_threads() >= 1
     True
     """
+    budget = getattr(_local, "budget", None)
+    if budget is not None:  # inside a job of map_tasks: its share
+        return budget
     if _requested is not None:
         return _requested
     return _from_environment() or _cpu_count()
@@ -146,3 +160,90 @@ def run_workers(task: Callable[[int, int], object], n_workers: int) -> None:
             error = exc
     if error is not None:
         raise error
+
+
+@contextmanager
+def thread_budget(n: int) -> Iterator[None]:
+    """Within the calling thread only, make :func:`get_num_threads` return ``n``.
+
+    Parameters
+    ----------
+    n : int
+        A positive number of threads for the kernels this thread calls.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"the number of threads must be a positive integer, got {n!r}")
+    previous = getattr(_local, "budget", None)
+    _local.budget = n
+    try:
+        yield
+    finally:
+        _local.budget = previous
+
+
+def _blas_limit(n: int) -> AbstractContextManager:
+    """At most ``n`` BLAS threads per call for the duration (process-wide): jobs side by
+    side calling a BLAS that starts threads of its own (NumPy's OpenBLAS, in the k-means
+    of an initialisation) would otherwise ask for ``n_par`` times the CPUs, which costs
+    far more than it gains.  ``threadpoolctl`` (a dependency) is imported here, on first
+    use; without it (a source tree used as is) nothing is limited."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - installs carry it
+        return nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def map_tasks(
+    func: Callable[[Any], _T], items: Sequence[Any], *, parallel: bool = True
+) -> list[_T]:
+    """``[func(item) for item in items]``, the calls run side by side on threads.
+
+    The :func:`get_num_threads` threads are shared: ``min(len(items), threads)`` calls
+    run at once, each with ``threads // that`` threads for the kernels it calls (its
+    :func:`thread_budget`, and as many BLAS threads when ``threadpoolctl`` is installed);
+    with one thread, or one item, the calls run one after the other on the calling
+    thread.  ``func`` should spend its time in kernels that release
+    the GIL.  Results come back in the order of ``items``; the error of the first
+    failing item (in that order) is raised once the calls that started have finished,
+    and calls not yet started are dropped.
+
+    Parameters
+    ----------
+    func : callable
+        Called once per item, on any thread.
+    items : sequence
+    parallel : bool, default=True
+        False runs the calls one after the other on the calling thread (with every
+        thread for their kernels): the caller's choice when the calls are too small
+        for threads to gain more than they cost (NumPy and Python work holding the GIL).
+
+    Returns
+    -------
+    list
+        ``func(item)`` of every item, in order.
+    """
+    items = list(items)
+    total = get_num_threads()
+    n_par = min(len(items), total) if parallel else 1
+    if n_par <= 1:
+        return [func(item) for item in items]
+    share = total // n_par
+    if share > 1:  # room in the kernels' pool for every job's workers at once
+        _executor(n_par * (share - 1))
+
+    def job(item: Any) -> _T:
+        with thread_budget(share):
+            return func(item)
+
+    with _blas_limit(share), ThreadPoolExecutor(n_par, thread_name_prefix="fastgen-task") as pool:
+        futures = [pool.submit(job, item) for item in items]
+        for i, f in enumerate(futures):
+            error = f.exception()
+            if error is not None:
+                for later in futures[i + 1 :]:
+                    later.cancel()
+                break
+    if error is not None:  # raised once the pool has shut down: every started call ended
+        raise error
+    return [f.result() for f in futures]

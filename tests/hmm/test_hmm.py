@@ -286,7 +286,8 @@ def test_constructor_defaults_match_hmmlearn():
     for name in ("GaussianHMM", "CategoricalHMM"):
         ours = getattr(F, name)().get_params()
         ref = getattr(H, name)().get_params()
-        assert ours.pop("allow_nan", False) is False  # fastgen's only extra parameter
+        assert ours.pop("allow_nan", False) is False  # fastgen's extra parameters
+        assert ours.pop("n_init") == 1
         assert ours == ref
     assert clone(F.GaussianHMM(4, covariance_type="full")).covariance_type == "full"
 

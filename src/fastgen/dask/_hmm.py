@@ -37,7 +37,7 @@ def fit_hmm(
     ----------
     model : any fastgen.hmm model (GaussianHMM, GMMHMM, CategoricalHMM, PoissonHMM,
         MultinomialHMM, VariationalGaussianHMM, VariationalCategoricalHMM)
-        Fitted in place and returned.
+        Fitted in place and returned; its ``n_init`` must be 1 (one EM fit runs).
     sequences : dask Bag of 2-D arrays (one per sequence), or dask DataFrame
         A DataFrame holds one frame per row and the ids in ``sequence_column``; the
         rows of a sequence must be contiguous and lie within one partition.
@@ -70,6 +70,11 @@ def fit_hmm(
         raise TypeError(
             "model must be a fastgen HMM (GaussianHMM, GMMHMM, CategoricalHMM, PoissonHMM, "
             f"MultinomialHMM or a variational one), got {model!r}"
+        )
+    if getattr(model, "n_init", 1) != 1:
+        raise ValueError(
+            f"fit_hmm runs one EM fit: n_init={model.n_init!r} random restarts are not "
+            "supported here (set n_init=1, or fit several random_state values)"
         )
     if init_sequences is not None and (
         isinstance(init_sequences, bool)

@@ -18,6 +18,11 @@ threads (set with :func:`fastgen.set_num_threads` or the ``FASTGEN_NUM_THREADS``
 environment variable); work is split into a fixed number of chunks, so results do not
 depend on the number of threads.
 
+Random restarts: every model takes ``n_init`` (default 1, fastgen only): ``fit`` runs
+that many EM fits from different seeds side by side and keeps the best
+(``restart_objectives_`` records each); :func:`select_n_components` picks
+``n_components`` by BIC or AIC over a range, all its fits in one batch (``_restarts``).
+
 Layout: every model is :class:`BaseHMM` (``_base``: the estimator API) plus one
 emission family (``_family``: the interface; ``_gaussian``, ``_gmm``, ``_categorical``,
 ``_poisson``, ``_multinomial``).  The EM loop, the start/transition M-step, the
@@ -72,6 +77,7 @@ from fastgen.hmm._gaussian import GaussianHMM
 from fastgen.hmm._gmm import GMMHMM
 from fastgen.hmm._multinomial import MultinomialHMM
 from fastgen.hmm._poisson import PoissonHMM
+from fastgen.hmm._restarts import select_n_components
 from fastgen.hmm._stream import HMMStream, StreamOutput
 from fastgen.hmm._vcategorical import VariationalCategoricalHMM
 from fastgen.hmm._vgaussian import VariationalGaussianHMM
@@ -79,7 +85,7 @@ from fastgen.hmm._vgaussian import VariationalGaussianHMM
 __all__ = [
     "BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GMMHMM", "GaussianHMM", "HMMStream",
     "MultinomialHMM", "PoissonHMM", "StreamOutput", "VariationalCategoricalHMM",
-    "VariationalGaussianHMM",
+    "VariationalGaussianHMM", "select_n_components",
 ]  # fmt: skip
 
 _BaseHMM = BaseHMM  # the former private name

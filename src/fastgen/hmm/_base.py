@@ -15,6 +15,7 @@ import numpy as np
 from fastgen._base import BaseEstimator, check_is_fitted
 from fastgen._kernels import hmm as _k
 from fastgen._validation import check_array
+from fastgen.hmm import _restarts
 from fastgen.hmm._engine import (
     DECODER_ALGORITHMS,
     BaumWelch,
@@ -102,6 +103,8 @@ class BaseHMM(BaseEstimator):
     verbose : bool, default=False
     params, init_params : str, default=all letters
     implementation : {"log", "scaling"}, default="log"
+    n_init : int, default=1
+        Random restarts of ``fit``, as :class:`GaussianHMM`.
 
     ``engine`` is the EM engine fitting and checking it (:class:`BaumWelch` unless a
     subclass says otherwise).
@@ -123,6 +126,7 @@ class BaseHMM(BaseEstimator):
         params: str = string.ascii_letters,
         init_params: str = string.ascii_letters,
         implementation: str = "log",
+        n_init: int = 1,
     ) -> None:
         self.n_components = n_components
         self.startprob_prior = startprob_prior
@@ -135,6 +139,7 @@ class BaseHMM(BaseEstimator):
         self.params = params
         self.init_params = init_params
         self.implementation = implementation
+        self.n_init = n_init
 
     # ------------------------------------------------------------ subclass hooks
 
@@ -339,8 +344,8 @@ class BaseHMM(BaseEstimator):
     def fit(
         self, X: Any, lengths: Any = None, sample_weight: Any = None, states: Any = None
     ) -> BaseHMM:
-        """Estimate the parameters by EM (Baum-Welch), optionally weighted and/or
-        semi-supervised.
+        """Estimate the parameters by EM (Baum-Welch), the best of ``n_init`` fits,
+        optionally weighted and/or semi-supervised.
 
         Parameters
         ----------
@@ -393,8 +398,14 @@ class BaseHMM(BaseEstimator):
         >>> model = GaussianHMM(2, random_state=0).fit(X, [50, 50], states=states)
         >>> bool(model.means_[0, 0] < 1 < 4 < model.means_[1, 0])
         True
+        >>> X = np.random.default_rng(0).normal(size=(500, 2))
+        >>> model = GaussianHMM(3, random_state=0, n_init=4).fit(X, [250, 250])
+        >>> model.restart_objectives_.shape
+        (4,)
+        >>> bool(model.monitor_.history[-1] == model.restart_objectives_.max())
+        True
         """
-        return self.engine(self).fit(X, lengths, sample_weight, states)
+        return _restarts.fit(self, X, lengths, sample_weight, states)
 
     def partial_fit(
         self, X: Any, lengths: Any = None, *, decay: float = 0.6, offset: float = 1.0

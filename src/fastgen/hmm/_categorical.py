@@ -147,13 +147,13 @@ class CategoricalHMM(BaseHMM):
     n_features : int, optional
         Number of symbols; inferred as ``X.max() + 1`` by ``fit`` when None (and then
         set, as hmmlearn does).
-    algorithm, random_state, n_iter, tol, verbose, implementation
+    algorithm, random_state, n_iter, tol, verbose, implementation, n_init
         As :class:`GaussianHMM`.
     params, init_params : str, default="ste"
 
     Attributes
     ----------
-    startprob_, transmat_, monitor_
+    startprob_, transmat_, monitor_, restart_objectives_
         As :class:`GaussianHMM`.
     emissionprob_ : float64 (n_components, n_features)
     """
@@ -174,6 +174,7 @@ class CategoricalHMM(BaseHMM):
         params: str = "ste",
         init_params: str = "ste",
         implementation: str = "log",
+        n_init: int = 1,
     ) -> None:
         self.n_components = n_components
         self.startprob_prior = startprob_prior
@@ -188,6 +189,7 @@ class CategoricalHMM(BaseHMM):
         self.params = params
         self.init_params = init_params
         self.implementation = implementation
+        self.n_init = n_init
 
     emission_family = CategoricalEmissions
 

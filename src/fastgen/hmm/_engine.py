@@ -241,6 +241,9 @@ def validate_params(model: Any, family: EmissionFamily | None = None) -> None:
         raise ValueError(f"Unknown decoder {model.algorithm!r}")
     if model.implementation not in IMPLEMENTATIONS:
         raise ValueError(f"implementation must be 'log' or 'scaling', got {model.implementation!r}")
+    n_init = getattr(model, "n_init", 1)  # a subclass with a constructor of its own may lack it
+    if isinstance(n_init, bool) or not isinstance(n_init, numbers.Integral) or n_init < 1:
+        raise ValueError(f"n_init must be an integer >= 1, got {n_init!r}")
     (family or family_of(model)).validate_params()
 
 
@@ -510,6 +513,8 @@ class BaumWelch:
     objective_name = "log_likelihood"
     #: set once a model can score (what ``score`` & co. check first)
     fitted_attribute = "startprob_"
+    #: the chain's parameters, which :meth:`initialize_chain` draws when missing
+    chain_attributes: tuple[str, ...] = ("startprob_", "transmat_")
 
     def __init__(self, model: Any) -> None:
         self.model = model
@@ -645,6 +650,17 @@ class BaumWelch:
             transmat = np.array(model.transmat_, dtype=np.float64)
             transmat[seen] = 0.5 * transmat[seen] + 0.5 * trans[seen] / rows[seen, None]
             model.transmat_ = transmat
+
+    def initializes_anything(self) -> bool:
+        """Whether :meth:`initialize` sets any parameter: ``init_params`` names one, or
+        one is missing.  Otherwise every fit starts from the parameters as they are,
+        whatever ``random_state`` (random restarts would all be the same fit)."""
+        model = self.model
+        return (
+            any(letter in model.init_params for letter in "st" + self.family.letters)
+            or not all(hasattr(model, name) for name in self.chain_attributes)
+            or not self.family.is_fitted()
+        )
 
     def initialize_chain(self, random_state: np.random.RandomState, lengths: np.ndarray) -> None:
         """Draw ``startprob_`` / ``transmat_`` where ``init_params`` says (hmmlearn's

@@ -27,11 +27,27 @@ def kmeans(
     n_init: int = 10,
     max_iter: int = 300,
 ) -> np.ndarray:
-    """Cluster centres of ``X`` (float64 (n, d)) by k-means++ seeding and Lloyd steps."""
+    """Cluster centres of ``X`` (float64 (n, d)) by k-means++ seeding and Lloyd steps.
+
+    Memory traffic is what a Lloyd step costs on a large ``X`` (a few flops per byte):
+    the distances go to one reused buffer, in place, and the per-cluster sums read the
+    contiguous columns of ``X.T``; the arithmetic, hence every bit, is the plain
+    expressions' (``sq - 2 * X @ centers.T + |centers|^2``, sums in sample order).
+    """
     n = X.shape[0]
     if n < k:
         raise ValueError(f"n_samples={n} should be >= n_components={k} for k-means init")
     sq = np.einsum("ij,ij->i", X, X)
+    columns = np.ascontiguousarray(X.T)
+    dist = np.empty((n, k))
+
+    def distances(centers: np.ndarray) -> np.ndarray:
+        np.matmul(X, centers.T, out=dist)
+        np.multiply(dist, 2, out=dist)
+        np.subtract(sq[:, None], dist, out=dist)
+        np.add(dist, np.einsum("ij,ij->i", centers, centers), out=dist)
+        return dist
+
     best, best_inertia = None, np.inf
     for _ in range(n_init):
         centers = np.empty((k, X.shape[1]))
@@ -47,13 +63,11 @@ def kmeans(
             centers[c] = X[min(idx, n - 1)]
             d2 = np.minimum(d2, np.maximum(sq - 2 * X @ centers[c] + centers[c] @ centers[c], 0))
         for _ in range(max_iter):
-            dist = sq[:, None] - 2 * X @ centers.T + np.einsum("ij,ij->i", centers, centers)
-            labels = dist.argmin(axis=1)
+            labels = distances(centers).argmin(axis=1)
             counts = np.bincount(labels, minlength=k)
             # per-cluster sums in sample order, as np.add.at gave (the same bits), faster
             new = np.stack(
-                [np.bincount(labels, weights=X[:, f], minlength=k) for f in range(X.shape[1])],
-                axis=1,
+                [np.bincount(labels, weights=col, minlength=k) for col in columns], axis=1
             )
             empty = counts == 0
             new[~empty] /= counts[~empty, None]
@@ -62,8 +76,7 @@ def kmeans(
             centers = new
             if shift <= 1e-10:
                 break
-        dist = sq[:, None] - 2 * X @ centers.T + np.einsum("ij,ij->i", centers, centers)
-        inertia = dist.min(axis=1).sum()
+        inertia = distances(centers).min(axis=1).sum()
         if inertia < best_inertia:
             best, best_inertia = centers, inertia
     return best
@@ -477,6 +490,18 @@ class GaussianHMM(BaseHMM):
         "full" or "tied" it is the exact EM of missing data: the statistics take the
         missing entries' conditional mean given the observed ones, and their
         conditional covariance, in each state.  ``inf`` is refused.
+    n_init : int, default=1
+        fastgen only (as scikit-learn's ``GaussianMixture``).  ``fit`` runs ``n_init``
+        EM fits from the initialisations of as many seeds and keeps the one whose last
+        recorded objective (``monitor_.history[-1]``) is the highest, the first of
+        equal ones.  The seeds come from ``random_state`` before any fit: an int seeds
+        the first restart itself (the fit ``n_init=1`` makes) and the others through
+        ``numpy.random.SeedSequence``; None or a ``RandomState`` gives ``n_init`` int
+        seeds drawn from that generator.  On 20,000 frames or more the restarts run
+        side by side on the :func:`fastgen.get_num_threads` threads (shared between
+        them); the result does not depend on that number.  Restarts differ only in what ``fit``
+        initialises: with ``init_params=""`` and every parameter set, one fit runs (with
+        a warning).  With ``verbose``, the restarts' progress lines interleave.
 
     Attributes
     ----------
@@ -491,6 +516,10 @@ class GaussianHMM(BaseHMM):
         ``(n_components, n_features)`` diag,
         ``(n_components, n_features, n_features)`` full, ``(n_features, n_features)`` tied.
     monitor_ : ConvergenceMonitor
+    restart_objectives_ : float64 (n_restarts,)
+        The last objective each restart recorded (log-likelihood; lower bound for the
+        variational models), in seed order; ``fit`` kept the first of the highest.
+        One value when ``n_init=1`` (or one fit ran).
     """
 
     def __init__(
@@ -513,6 +542,7 @@ class GaussianHMM(BaseHMM):
         init_params: str = "stmc",
         implementation: str = "log",
         allow_nan: bool = False,
+        n_init: int = 1,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -532,6 +562,7 @@ class GaussianHMM(BaseHMM):
         self.init_params = init_params
         self.implementation = implementation
         self.allow_nan = allow_nan
+        self.n_init = n_init
 
     emission_family = GaussianEmissions
 

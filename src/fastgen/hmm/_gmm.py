@@ -515,6 +515,8 @@ class GMMHMM(BaseHMM):
         Letters of the parameters updated by EM / initialised by ``fit``: ``s``
         startprob, ``t`` transmat, ``m`` means, ``c`` covars, ``w`` mixture weights.
     implementation : {"log", "scaling"}, default="log"
+    n_init : int, default=1
+        Random restarts of ``fit``, as :class:`GaussianHMM`.
 
     Attributes
     ----------
@@ -529,6 +531,8 @@ class GMMHMM(BaseHMM):
         n_features) "diag", (n_components, n_mix, n_features, n_features) "full",
         (n_components, n_features, n_features) "tied".
     monitor_ : ConvergenceMonitor
+    restart_objectives_ : float64 (n_restarts,)
+        As :class:`GaussianHMM`.
 
     Notes
     -----
@@ -582,6 +586,7 @@ class GMMHMM(BaseHMM):
         params: str = "stmcw",
         init_params: str = "stmcw",
         implementation: str = "log",
+        n_init: int = 1,
     ) -> None:
         self.n_components = n_components
         self.n_mix = n_mix
@@ -602,6 +607,7 @@ class GMMHMM(BaseHMM):
         self.params = params
         self.init_params = init_params
         self.implementation = implementation
+        self.n_init = n_init
 
 
 GMMHMM.__module__ = "fastgen.hmm"

@@ -81,6 +81,10 @@ def check_restored(est: Any) -> None:
         if type(mon).__name__ != "ConvergenceMonitor" or mon.iter < 0:
             raise ValueError("monitor_ is malformed")
     check_partial_fit_state(est)
+    if "restart_objectives_" in state:  # one value per restart: never NaN (-inf: none)
+        objectives = stored_array(state, "restart_objectives_", (None,))
+        if objectives.size == 0 or np.isnan(objectives).any() or np.isposinf(objectives).any():
+            raise ValueError("restart_objectives_ must be a non-empty array without NaN or +inf")
     if is_fitted(est):
         em.check()
 

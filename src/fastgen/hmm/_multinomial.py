@@ -224,6 +224,8 @@ class MultinomialHMM(BaseHMM):
         startprob, ``t`` transmat, ``e`` emissionprob (initialised with uniform
         random rows, hmmlearn's draw).
     implementation : {"log", "scaling"}, default="log"
+    n_init : int, default=1
+        Random restarts of ``fit``, as :class:`GaussianHMM`.
 
     Attributes
     ----------
@@ -234,6 +236,8 @@ class MultinomialHMM(BaseHMM):
     emissionprob_ : float64 (n_components, n_features)
         Probability of each outcome in each state.
     monitor_ : ConvergenceMonitor
+    restart_objectives_ : float64 (n_restarts,)
+        As :class:`GaussianHMM`.
 
     Notes
     -----
@@ -279,6 +283,7 @@ class MultinomialHMM(BaseHMM):
         params: str = "ste",
         init_params: str = "ste",
         implementation: str = "log",
+        n_init: int = 1,
     ) -> None:
         self.n_components = n_components
         self.n_trials = n_trials
@@ -292,6 +297,7 @@ class MultinomialHMM(BaseHMM):
         self.params = params
         self.init_params = init_params
         self.implementation = implementation
+        self.n_init = n_init
 
 
 MultinomialHMM.__module__ = "fastgen.hmm"

@@ -156,6 +156,8 @@ class PoissonHMM(BaseHMM):
         startprob, ``t`` transmat, ``l`` lambdas.  ``lambdas_`` starts from a gamma
         draw matching the mean and variance of ``X`` (hmmlearn's method of moments).
     implementation : {"log", "scaling"}, default="log"
+    n_init : int, default=1
+        Random restarts of ``fit``, as :class:`GaussianHMM`.
 
     Attributes
     ----------
@@ -165,6 +167,8 @@ class PoissonHMM(BaseHMM):
     lambdas_ : float64 (n_components, n_features)
         Poisson rate of every feature in every state.
     monitor_ : ConvergenceMonitor
+    restart_objectives_ : float64 (n_restarts,)
+        As :class:`GaussianHMM`.
 
     Notes
     -----
@@ -205,6 +209,7 @@ class PoissonHMM(BaseHMM):
         params: str = "stl",
         init_params: str = "stl",
         implementation: str = "log",
+        n_init: int = 1,
     ) -> None:
         self.n_components = n_components
         self.startprob_prior = startprob_prior
@@ -219,6 +224,7 @@ class PoissonHMM(BaseHMM):
         self.params = params
         self.init_params = init_params
         self.implementation = implementation
+        self.n_init = n_init
 
 
 PoissonHMM.__module__ = "fastgen.hmm"

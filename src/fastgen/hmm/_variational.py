@@ -161,6 +161,7 @@ class VariationalBaumWelch(BaumWelch):
     family: VariationalEmissions
     objective_name = "lower_bound"
     fitted_attribute = "startprob_posterior_"
+    chain_attributes = CHAIN_STATE
 
     def needs_data(self) -> bool:
         # the chain's starting posteriors scale with the number of sequences and frames

@@ -134,6 +134,8 @@ class VariationalCategoricalHMM(VariationalHMM):
         ``fit`` (a letter's prior and posterior together; missing ones are always
         initialised).
     implementation : {"log", "scaling"}, default="log"
+    n_init : int, default=1
+        Random restarts of ``fit``, as :class:`GaussianHMM`.
 
     Attributes
     ----------
@@ -145,6 +147,8 @@ class VariationalCategoricalHMM(VariationalHMM):
         The posterior means: what ``score``, ``decode``, ``predict`` and ``sample`` use.
     monitor_ : ConvergenceMonitor
         Its ``history`` holds the lower bound of every iteration.
+    restart_objectives_ : float64 (n_restarts,)
+        As :class:`GaussianHMM`.
 
     Notes
     -----
@@ -183,6 +187,7 @@ class VariationalCategoricalHMM(VariationalHMM):
         params: str = "ste",
         init_params: str = "ste",
         implementation: str = "log",
+        n_init: int = 1,
     ) -> None:
         self.n_components = n_components
         self.startprob_prior = startprob_prior
@@ -197,6 +202,7 @@ class VariationalCategoricalHMM(VariationalHMM):
         self.params = params
         self.init_params = init_params
         self.implementation = implementation
+        self.n_init = n_init
 
 
 VariationalCategoricalHMM.__module__ = "fastgen.hmm"

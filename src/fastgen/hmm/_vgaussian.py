@@ -359,6 +359,8 @@ class VariationalGaussianHMM(VariationalHMM):
         ``s`` start, ``t`` transitions, ``m`` means (with beta), ``c`` covariances
         (dof and scale).
     implementation : {"log", "scaling"}, default="log"
+    n_init : int, default=1
+        Random restarts of ``fit``, as :class:`GaussianHMM`.
 
     Attributes
     ----------
@@ -378,6 +380,8 @@ class VariationalGaussianHMM(VariationalHMM):
         shapes).
     monitor_ : ConvergenceMonitor
         Its ``history`` holds the lower bound of every iteration.
+    restart_objectives_ : float64 (n_restarts,)
+        As :class:`GaussianHMM`.
 
     Notes
     -----
@@ -420,6 +424,7 @@ class VariationalGaussianHMM(VariationalHMM):
         params: str = "stmc",
         init_params: str = "stmc",
         implementation: str = "log",
+        n_init: int = 1,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -437,6 +442,7 @@ class VariationalGaussianHMM(VariationalHMM):
         self.params = params
         self.init_params = init_params
         self.implementation = implementation
+        self.n_init = n_init
 
     @property
     def means_(self) -> np.ndarray:
