@@ -76,6 +76,17 @@ extensions.append(
 )
 # --- end Naive Bayes
 
+# --- k-means Lloyd steps (plain C), for the HMMs' initialisation.
+extensions.append(
+    Extension(
+        "fastgen._kernels._kmeans",
+        ["src/fastgen/_kernels/_kmeans.pyx"],
+        language="c",
+        extra_compile_args=[*compile_args, "-ffp-contract=off"],
+        extra_link_args=link_args,
+    )
+)
+
 # --- Hidden Markov model kernels (plain C): one extension per module of
 # src/fastgen/_kernels/hmm/ (they cimport each other's .pxd). No multiply-add contraction,
 # no fast-math: the sums keep the order the kernels write, so every path (lane-wise or

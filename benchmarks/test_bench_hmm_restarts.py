@@ -1,4 +1,5 @@
-"""fastgen.hmm random restarts: ``fit`` with ``n_init=4`` against ``n_init=1``.
+"""fastgen.hmm random restarts (``fit`` with ``n_init=4`` against ``n_init=1``) and the
+default fit, k-means start included, against hmmlearn.
 
 Groups: ``HMM.fit_n_init[<model>-many]`` with variants ``n_init=1`` (one fit, the
 baseline) and ``fastgen`` (``n_init=4``: four fits side by side on the kernels' threads,
@@ -66,3 +67,29 @@ def test_hmm_fit_n_init(benchmark, variant, model, size):
         _BASELINE_MEAN[model] = mean
     elif mean and model in _BASELINE_MEAN:
         benchmark.extra_info["ratio_to_n_init_1"] = round(mean / _BASELINE_MEAN[model], 3)
+
+
+# --------------------------------------------------------------------------- default fit
+
+HMMLEARN = Variant("hmmlearn")
+
+
+@pytest.mark.parametrize("variant", [HMMLEARN, RESTARTS], ids=["hmmlearn", "fastgen"])
+def test_hmm_fit_default_init(benchmark, variant, size):
+    """``GaussianHMM(6, n_iter=10).fit(X, lengths)`` as users call it: the default
+    ``init_params``, so k-means (scikit-learn's for hmmlearn, fastgen's compiled Lloyd
+    steps) starts the fit; group ``HMM.fit_default_init[gauss-diag-K6-many]``.  Both
+    reach the same log-likelihood on these well-separated states."""
+    mod = pytest.importorskip("hmmlearn.hmm") if variant is HMMLEARN else import_fastgen("hmm")
+    X, lengths = make_data("gauss-diag-K6", size)
+    make = lambda: mod.GaussianHMM(6, n_iter=N_ITER, tol=-np.inf, random_state=0)  # noqa: E731
+    fitted = run_benchmark(
+        benchmark, lambda: make().fit(X, lengths), group="HMM.fit_default_init[gauss-diag-K6-many]",
+        variant=variant, size=size, n_docs=len(lengths), corpus_mb=X.nbytes / 1e6,
+        n_frames=int(lengths.sum()),
+    )  # fmt: skip
+    if variant is RESTARTS:
+        hl = pytest.importorskip("hmmlearn.hmm")
+        ref = hl.GaussianHMM(6, n_iter=N_ITER, tol=-np.inf, random_state=0).fit(X, lengths)
+        got, want = fitted.score(X, lengths), ref.score(X, lengths)
+        assert got >= want - 1e-6 * abs(want)

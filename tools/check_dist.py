@@ -23,6 +23,7 @@ KERNEL_SOURCES = (
     "src/fastgen/_kernels/_text.pyx",
     "src/fastgen/_kernels/_nb.pyx",
     "src/fastgen/_kernels/_weighting.pyx",
+    "src/fastgen/_kernels/_kmeans.pyx",
     *(f"src/fastgen/_kernels/hmm/{m}.pyx" for m in HMM_MODULES),
 )
 #: modules compiled from copies of those sources (setup.py: the x86-64-v3 build); the

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from fastgen import _threads
+from fastgen._kernels import _kmeans
 from fastgen._kernels import hmm as _k
 from fastgen._validation import check_array
 from fastgen.hmm._base import BaseHMM
@@ -20,6 +22,15 @@ _TINY = np.finfo(np.float64).tiny
 COVARIANCE_TYPES = frozenset(("spherical", "diag", "full", "tied"))
 
 
+#: Lloyd steps stop once the squared centre shifts sum to this share of the mean
+#: feature variance, or once no label changes (scikit-learn's KMeans criteria)
+KMEANS_TOL = 1e-4
+#: row chunks of a Lloyd step (fixed: the sums do not depend on the threads)
+KMEANS_CHUNKS = 64
+#: below this many distance terms (n * k * d) a step runs on the calling thread only
+KMEANS_SERIAL_WORK = 1 << 20
+
+
 def kmeans(
     X: np.ndarray,
     k: int,
@@ -27,30 +38,39 @@ def kmeans(
     n_init: int = 10,
     max_iter: int = 300,
 ) -> np.ndarray:
-    """Cluster centres of ``X`` (float64 (n, d)) by k-means++ seeding and Lloyd steps.
+    """Cluster centres of ``X`` (float64 (n, d)): ``n_init`` runs of k-means++ seeding
+    and Lloyd steps, the one of least inertia kept.
 
-    Memory traffic is what a Lloyd step costs on a large ``X`` (a few flops per byte):
-    the distances go to one reused buffer, in place, and the per-cluster sums read the
-    contiguous columns of ``X.T``; the arithmetic, hence every bit, is the plain
-    expressions' (``sq - 2 * X @ centers.T + |centers|^2``, sums in sample order).
+    A Lloyd step is one compiled pass over ``X`` (:mod:`fastgen._kernels._kmeans`:
+    nearest centre, per-centre sums and counts, in fixed row chunks, threaded on large
+    inputs with the same bits on any number of threads).  Steps stop as scikit-learn's
+    ``KMeans`` does: when no label changes, or when the squared centre shifts sum to at
+    most ``KMEANS_TOL`` times the mean feature variance; a centre left without rows
+    stays where it was.  The inertia of the final centres decides between runs.
     """
-    n = X.shape[0]
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    n, d = X.shape
     if n < k:
         raise ValueError(f"n_samples={n} should be >= n_components={k} for k-means init")
     sq = np.einsum("ij,ij->i", X, X)
-    columns = np.ascontiguousarray(X.T)
-    dist = np.empty((n, k))
+    tol = KMEANS_TOL * float(np.mean(np.var(X, axis=0))) if n else 0.0
+    n_chunks = max(min(KMEANS_CHUNKS, n // 256), 1)
+    workers = 1 if n * k * d < KMEANS_SERIAL_WORK else min(_threads.get_num_threads(), n_chunks)
+    labels, previous = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    sums, counts, inertia = np.empty((n_chunks, k, d)), np.empty((n_chunks, k)), np.empty(n_chunks)
 
-    def distances(centers: np.ndarray) -> np.ndarray:
-        np.matmul(X, centers.T, out=dist)
-        np.multiply(dist, 2, out=dist)
-        np.subtract(sq[:, None], dist, out=dist)
-        np.add(dist, np.einsum("ij,ij->i", centers, centers), out=dist)
-        return dist
+    def lloyd(centers: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        _threads.run_workers(
+            lambda first, step: _kmeans.lloyd_chunks(
+                X, centers, labels, sums, counts, inertia, n_chunks, first, step
+            ),
+            workers,
+        )
+        return sums.sum(axis=0), counts.sum(axis=0), float(inertia.sum())
 
     best, best_inertia = None, np.inf
     for _ in range(n_init):
-        centers = np.empty((k, X.shape[1]))
+        centers = np.empty((k, d))  # k-means++ seeding
         centers[0] = X[random_state.randint(n)]
         d2 = np.maximum(sq - 2 * X @ centers[0] + centers[0] @ centers[0], 0)
         for c in range(1, k):
@@ -62,23 +82,20 @@ def kmeans(
             )
             centers[c] = X[min(idx, n - 1)]
             d2 = np.minimum(d2, np.maximum(sq - 2 * X @ centers[c] + centers[c] @ centers[c], 0))
-        for _ in range(max_iter):
-            labels = distances(centers).argmin(axis=1)
-            counts = np.bincount(labels, minlength=k)
-            # per-cluster sums in sample order, as np.add.at gave (the same bits), faster
-            new = np.stack(
-                [np.bincount(labels, weights=col, minlength=k) for col in columns], axis=1
-            )
-            empty = counts == 0
-            new[~empty] /= counts[~empty, None]
-            new[empty] = centers[empty]
-            shift = np.abs(new - centers).max()
+        for it in range(max_iter):
+            total_sums, total_counts, _ = lloyd(centers)
+            empty = total_counts == 0
+            new = centers.copy()
+            new[~empty] = total_sums[~empty] / total_counts[~empty, None]
+            shift = float(((new - centers) ** 2).sum())
+            same = it > 0 and np.array_equal(labels, previous)
             centers = new
-            if shift <= 1e-10:
+            if same or shift <= tol:
                 break
-        inertia = distances(centers).min(axis=1).sum()
-        if inertia < best_inertia:
-            best, best_inertia = centers, inertia
+            labels, previous = previous, labels
+        run_inertia = lloyd(centers)[2]
+        if run_inertia < best_inertia:
+            best, best_inertia = centers, run_inertia
     return best
 
 
