@@ -567,6 +567,57 @@ def test_word_tokens_across_64_code_point_blocks(min_len):
         assert got == expected, docs[d]
 
 
+def test_lowered_word_class_for_every_code_point():
+    """Loading lower-cases and classifies in one pass: a one-character document is
+    a token exactly where ``re``'s ``\\w`` matches its lower case (U+0130: 'i' + a mark)."""
+    docs = [chr(c) for c in range(0x110000)]
+    table = _text.TermTable()
+    indptr, indices, _ = _text.count(docs, table, True, WORD, 1, 1, 1, None, True)
+    expected = [re.findall(r"\w+", d.lower()) for d in docs]
+    np.testing.assert_array_equal(np.diff(indptr), [len(e) for e in expected])
+    terms = table.terms()
+    got = [terms[indices[indptr[c]]] for c in range(0x110000) if expected[c]]
+    assert got == [e[0] for e in expected if e]
+
+
+@pytest.mark.parametrize("lower", [True, False])
+def test_word_tokens_of_documents_of_every_string_kind(lower):
+    """1-, 2- and 4-byte strings mixed in one batch, with case mappings that leave
+    Latin-1 ('ÿ' <- 'Ÿ', 'µ'), that take ``str.lower`` itself ('İ', final 'Σ'),
+    also where that lengthens a document across a 64-code-point block, astral
+    letters with case, astral digits: counts and hashes equal ``re`` on ``str.lower``."""
+    pieces = ["AbC", "ÿŸ", "µ", "ÀÉ", "ΣΑΣ", "İ", "İ" * 70, "ΟΔΟΣ", "𐐀𐐨", "𝟘", "東",
+              "Ǆ", "_", "X" * 70, "ÆØ", "ß"]
+    seps = [" ", "-", "  ", "\xa0", "😀", "\u3000", "."]
+    rng = np.random.default_rng(1)
+    docs = ["", " ", "İ", "Σ", "ÿ" * 64, "Ÿ" * 65, "A" * 64 + "İ", "a" * 200]
+    for _ in range(400):
+        k = int(rng.integers(1, 12))
+        doc = "".join(pieces[i] + seps[j] for i, j in zip(
+            rng.integers(0, len(pieces), k), rng.integers(0, len(seps), k), strict=True))
+        docs.append(doc[: int(rng.integers(0, 160))])
+        latin1 = "".join(ch for ch in doc if ord(ch) < 256)  # a 1-byte string
+        docs.append(latin1)
+    table = _text.TermTable()
+    indptr, indices, counts = _text.count(docs, table, True, WORD, 1, 1, 1, None, lower)
+    terms = table.terms()
+    hashed = _text.hash_counts(docs, 2**18, True, WORD, 1, 1, 1, None, lower)
+    for d, doc in enumerate(docs):
+        tokens = re.findall(r"\w+", doc.lower() if lower else doc)
+        expected: dict[str, int] = {}
+        for t in tokens:
+            expected[t] = expected.get(t, 0) + 1
+        a, b = indptr[d], indptr[d + 1]
+        assert {terms[i]: c for i, c in zip(indices[a:b], counts[a:b], strict=True)} == expected
+        ref: dict[int, float] = {}
+        for t in tokens:
+            h = sk_murmurhash3_32(t, positive=False)
+            key = abs(h) % 2**18
+            ref[key] = ref.get(key, 0.0) + (1.0 if h >= 0 else -1.0)
+        a, b = hashed[0][d], hashed[0][d + 1]
+        assert dict(zip(hashed[1][a:b].tolist(), hashed[2][a:b].tolist(), strict=True)) == ref
+
+
 def test_all_str_accepts_exact_str_only():
     class Sub(str):
         pass

@@ -182,27 +182,35 @@ cdef enum:
     F_WORD = 1
     F_SPACE = 2
 
-# Flags and simple lower-case mapping of the Basic Multilingual Plane, filled
-# once at import from CPython's own tables; other planes ask CPython directly.
+# Flags of the Basic Multilingual Plane, filled once at import from CPython's
+# own tables; other planes ask CPython directly.
 cdef uint8_t BMP_FLAGS[65536]
-cdef uint16_t BMP_LOWER[65536]
+
+# What a document's code point ``c`` of the BMP becomes when loaded, as one
+# table entry: the code point itself (``BMP_AS_IS``) or its simple lower-case
+# mapping (``BMP_AS_LOWER``, always in the BMP) in the bits under ``WORD_BIT``,
+# and at ``WORD_BIT`` whether that code point is a word code point. Loading a
+# document thus classifies it for the word tokenizer in the same pass.
+cdef enum:
+    WORD_BIT = 31
+    CP_BITS = 0x1FFFFF
+
+cdef uint32_t BMP_AS_IS[65536]
+cdef uint32_t BMP_AS_LOWER[65536]
 
 
 cdef void _fill_tables() noexcept nogil:
-    cdef uint32_t c
+    cdef uint32_t c, low
     for c in range(65536):
         BMP_FLAGS[c] = ((F_WORD if (Py_UNICODE_ISALNUM(c) or c == 95) else 0)
                         | (F_SPACE if Py_UNICODE_ISSPACE(c) else 0))
-        BMP_LOWER[c] = <uint16_t>Py_UNICODE_TOLOWER(c)
+    for c in range(65536):
+        low = Py_UNICODE_TOLOWER(c)
+        BMP_AS_IS[c] = c | (<uint32_t>(BMP_FLAGS[c] & F_WORD) << WORD_BIT)
+        BMP_AS_LOWER[c] = low | (<uint32_t>(BMP_FLAGS[low] & F_WORD) << WORD_BIT)
 
 
 _fill_tables()
-
-
-cdef inline bint is_word(cp_t c) noexcept nogil:
-    if c < 65536:
-        return BMP_FLAGS[c] & F_WORD
-    return Py_UNICODE_ISALNUM(c)
 
 
 cdef inline bint is_space(cp_t c) noexcept nogil:
@@ -615,6 +623,7 @@ cdef struct Params:
 
 cdef cppclass Scratch:
     vector[cp_t] doc          # the document's code points
+    vector[uint64_t] mask     # WORD: bit j of mask[k] says doc[64 k + j] is a word code point
     vector[cp_t] norm         # white-space-collapsed text (char analyzers)
     vector[cp_t] term         # a materialised term
     PodVec[int64_t] spans     # token (start, length) pairs
@@ -772,15 +781,6 @@ cdef void collapse_spaces(const cp_t *s, Py_ssize_t n, vector[cp_t] &out) noexce
     out.resize(k)
 
 
-cdef inline uint64_t word_bits(const cp_t *s, Py_ssize_t n) noexcept nogil:
-    """Bit ``j`` set when ``s[j]`` is a word code point (``n <= 64``)."""
-    cdef uint64_t m = 0
-    cdef Py_ssize_t j
-    for j in range(n):
-        m |= (<uint64_t>(is_word(s[j]) != 0)) << j
-    return m
-
-
 cdef inline void _push_token(const cp_t *s, Py_ssize_t start, Py_ssize_t end,
                              int min_token_len, TermTable stop, Scratch *w) noexcept nogil:
     if end - start >= min_token_len:
@@ -789,13 +789,13 @@ cdef inline void _push_token(const cp_t *s, Py_ssize_t start, Py_ssize_t end,
             w.spans.push(end - start)
 
 
-cdef void word_spans(const cp_t *s, Py_ssize_t n, int min_token_len, TermTable stop,
-                     Scratch *w) noexcept nogil:
+cdef void word_spans(const cp_t *s, Py_ssize_t n, const uint64_t *mask, int min_token_len,
+                     TermTable stop, Scratch *w) noexcept nogil:
     """``w.spans`` := (start, length) of the maximal runs of word code points, in order,
     at least ``min_token_len`` long and not in ``stop``.
 
-    Branch-free classification: 64 code points at a time become a bit mask, and
-    the token edges are its 0->1 and 1->0 transitions, visited lowest first
+    ``mask`` classifies the code points, 64 to a word (``load_doc``'s
+    ``w.mask``): the token edges are each word's 0->1 and 1->0 transitions, visited lowest first
     (they alternate start, end, start, ...). Bits past ``n`` are zero, so a
     token running to the end of a partial block ends there; one running to
     the end of a full last block is closed after the loop.
@@ -804,7 +804,7 @@ cdef void word_spans(const cp_t *s, Py_ssize_t n, int min_token_len, TermTable s
     cdef uint64_t m, edges, carry = 0
     w.spans.clear()
     while base < n:
-        m = word_bits(s + base, n - base if n - base < 64 else 64)
+        m = mask[base >> 6]
         edges = m ^ ((m << 1) | carry)
         while edges:
             pos = base + __builtin_ctzll(edges)
@@ -851,7 +851,7 @@ cdef void analyze_doc(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
     cdef const int64_t *spans
     cdef cp_t *t
     if p.analyzer == WORD:
-        word_spans(s, n, p.min_token_len, stop, w)
+        word_spans(s, n, w.mask.data(), p.min_token_len, stop, w)
         if w.spans.failed:
             w.keys.failed = True   # out of memory: the driver raises
             return
@@ -951,46 +951,83 @@ cdef class _Docs:
             self.lengths.push_back(PyUnicode_GET_LENGTH(d))
 
 
-cdef void load_doc(_Docs docs, Py_ssize_t d, bint lower, Scratch *w) noexcept nogil:
-    """Code points of document ``d`` into ``w.doc``, lower-cased like ``str.lower`` if asked.
+ctypedef fused unit_t:   # one code point of a str buffer, by its kind
+    uint8_t
+    uint16_t
+    uint32_t
+
+
+cdef bint _map_doc(const unit_t *src, Py_ssize_t n, const uint32_t *bmp, bint lower,
+                   cp_t *out, uint64_t *mask) noexcept nogil:
+    """``out[i]`` := ``src[i]`` through ``bmp`` (``BMP_AS_IS`` or ``BMP_AS_LOWER``;
+    ``lower`` says which, for the planes above the BMP); ``mask`` (unless NULL):
+    their word bits, 64 to a word (``Scratch.mask``). ``out`` may be ``src``.
+
+    Returns whether ``src`` holds U+0130 or U+03A3, the two code points whose
+    lower case ``str.lower`` does not take from the simple mapping.
+    """
+    cdef Py_ssize_t base, i, end
+    cdef uint64_t m
+    cdef uint32_t e
+    cdef cp_t c, special = 0
+    for base in range(0, n, 64):
+        end = n if n - base < 64 else base + 64
+        m = 0
+        for i in range(base, end):
+            c = src[i]
+            if unit_t is uint8_t:   # Latin-1: no special cases, lower case stays in it
+                e = bmp[c]
+            else:
+                special |= (c == 0x130) | (c == 0x3A3)
+                if unit_t is uint32_t and c >= 65536:
+                    if lower:
+                        c = Py_UNICODE_TOLOWER(c)
+                    e = c | (<uint32_t>(Py_UNICODE_ISALNUM(c) != 0) << WORD_BIT)
+                else:
+                    e = bmp[c]
+            out[i] = e & CP_BITS
+            m |= <uint64_t>(e >> WORD_BIT) << (i - base)
+        if mask != NULL:
+            mask[base >> 6] = m
+    return special != 0
+
+
+cdef void load_doc(_Docs docs, Py_ssize_t d, bint lower, bint classify,
+                   Scratch *w) noexcept nogil:
+    """Code points of document ``d`` into ``w.doc``, lower-cased like ``str.lower`` if asked;
+    with ``classify``, their word bits into ``w.mask`` (the WORD analyzer's input).
 
     One pass over the string's own buffer, whatever its kind. CPython's
     simple lower-case mapping equals ``str.lower`` except for U+0130 (two
     code points) and U+03A3 (the final-sigma rule): a document holding
     either is lower-cased by ``str.lower`` itself (``_python_lower``).
     """
-    cdef Py_ssize_t n = docs.lengths[d], i
+    cdef Py_ssize_t n = docs.lengths[d]
     cdef int kind = docs.kinds[d]
     cdef const void *data = docs.data[d]
-    cdef const uint8_t *d8
-    cdef const uint16_t *d16
-    cdef const cp_t *d32
-    cdef cp_t c
-    cdef cp_t special = 0
-    cdef cp_t *o
+    cdef const uint32_t *bmp = &BMP_AS_LOWER[0] if lower else &BMP_AS_IS[0]
+    cdef uint64_t *mask = NULL
+    cdef bint special
     w.doc.resize(n)
-    o = w.doc.data()
-    if not lower:
-        _widen(kind, data, n, o)
+    if classify:
+        w.mask.resize(n // 64 + 1)
+        mask = w.mask.data()
+    elif not lower:
+        _widen(kind, data, n, w.doc.data())
         return
-    if kind == 1:   # Latin-1: no special cases, lower-case stays in Latin-1
-        d8 = <const uint8_t *>data
-        for i in range(n):
-            o[i] = BMP_LOWER[d8[i]]
+    if kind == 1:
+        special = _map_doc(<const uint8_t *>data, n, bmp, lower, w.doc.data(), mask)
     elif kind == 2:
-        d16 = <const uint16_t *>data
-        for i in range(n):
-            c = d16[i]
-            special |= (c == 0x130) | (c == 0x3A3)
-            o[i] = BMP_LOWER[c]
+        special = _map_doc(<const uint16_t *>data, n, bmp, lower, w.doc.data(), mask)
     else:
-        d32 = <const cp_t *>data
-        for i in range(n):
-            c = d32[i]
-            special |= (c == 0x130) | (c == 0x3A3)
-            o[i] = BMP_LOWER[c] if c < 65536 else Py_UNICODE_TOLOWER(c)
-    if special:
+        special = _map_doc(<const uint32_t *>data, n, bmp, lower, w.doc.data(), mask)
+    if lower and special:
         _python_lower(docs, d, w)
+        if classify:
+            n = <Py_ssize_t>w.doc.size()
+            w.mask.resize(n // 64 + 1)
+            _map_doc(<const uint32_t *>w.doc.data(), n, BMP_AS_IS, False, w.doc.data(),
+                     w.mask.data())
 
 
 cdef void _python_lower(_Docs docs, Py_ssize_t d, Scratch *w) noexcept with gil:
@@ -1064,7 +1101,7 @@ def count(list docs, TermTable table not None, bint grow, int analyzer, int min_
         indptr.push(0)
     with nogil:
         for d in range(n_docs if not failed else 0):
-            load_doc(ds, d, lower, &w)
+            load_doc(ds, d, lower, p.analyzer == WORD, &w)
             w.keys.clear()
             analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
             nk = <Py_ssize_t>w.keys.len
@@ -1130,7 +1167,7 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
         indptr.push(0)
     with nogil:
         for d in range(n_docs if not failed else 0):
-            load_doc(ds, d, lower, &w)
+            load_doc(ds, d, lower, p.analyzer == WORD, &w)
             w.keys.clear()
             analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, None, stop, &w)
             if w.bad_surrogate:
@@ -1291,7 +1328,7 @@ def linear_scores(list docs, TermTable table, const double[:, ::1] weights,
         return out
     with nogil:
         for d in range(n_docs):
-            load_doc(ds, d, lower, &w)
+            load_doc(ds, d, lower, p.analyzer == WORD, &w)
             w.keys.clear()
             analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
             if w.bad_surrogate:
