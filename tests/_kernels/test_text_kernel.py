@@ -215,6 +215,22 @@ def test_hash_counts_matches_python_hashing():
             assert rows(indptr, indices, values) == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30))
+def test_hash_counts_of_any_text_equal_sklearn_murmurhash(doc):
+    """Non-ASCII terms are UTF-8-encoded while hashed: char n-grams of 1-6 code points
+    of any widths (1- to 4-byte UTF-8, every phase against MurmurHash's 4-byte blocks)."""
+    indptr, indices, values = _text.hash_counts([doc], 2**31 - 1, True, CHAR, 1, 6, 1)
+    norm = re.sub(r"\s\s+", " ", doc)
+    row: dict[int, float] = {}
+    for n in range(1, 7):
+        for i in range(len(norm) - n + 1):
+            h = sk_murmurhash3_32(norm[i : i + n], seed=0)
+            idx = abs(h) % (2**31 - 1)
+            row[idx] = row.get(idx, 0.0) + (-1.0 if h < 0 else 1.0)
+    assert rows(indptr, indices, values) == [row]
+
+
 def test_hash_counts_surrogates_raise():
     with pytest.raises(UnicodeEncodeError):
         _text.hash_counts(["fine", "a\ud800b"], 16, True, CHAR, 1, 1, 1)

@@ -311,36 +311,44 @@ cdef inline int32_t murmur3_32_ascii(const cp_t *data, Py_ssize_t n, uint32_t se
     return _mm_finish(h1, k1, rem, n)
 
 
-cdef Py_ssize_t utf8_encode(const cp_t *s, Py_ssize_t n, vector[uint8_t] &out) noexcept nogil:
-    """Encode code points as UTF-8 into ``out``; -1 on a surrogate (not encodable)."""
-    cdef Py_ssize_t i, k = 0
+cdef int32_t murmur3_32_utf8(const cp_t *s, Py_ssize_t n, uint32_t seed,
+                             bint *surrogate) noexcept nogil:
+    """``murmur3_32`` of the UTF-8 encoding of code points, encoded on the fly (no
+    buffer): each code point's bytes join the pending ones, and every four make a
+    block. ``surrogate[0]`` is set (and the hash void) on a surrogate, which has no
+    UTF-8."""
+    cdef uint32_t h1 = seed, u
+    cdef uint64_t pending = 0   # bytes not yet mixed, the first lowest
+    cdef int n_pending = 0, width
+    cdef Py_ssize_t n_bytes = 0, i
     cdef cp_t c
-    if <Py_ssize_t>out.size() < 4 * n:
-        out.resize(4 * n)
-    cdef uint8_t *o = out.data()
     for i in range(n):
         c = s[i]
         if c < 0x80:
-            o[k] = <uint8_t>c
-            k += 1
+            u = c
+            width = 1
         elif c < 0x800:
-            o[k] = <uint8_t>(0xC0 | (c >> 6))
-            o[k + 1] = <uint8_t>(0x80 | (c & 0x3F))
-            k += 2
+            u = (0xC0 | (c >> 6)) | ((0x80 | (c & 0x3F)) << 8)
+            width = 2
         elif c < 0x10000:
             if 0xD800 <= c <= 0xDFFF:
-                return -1
-            o[k] = <uint8_t>(0xE0 | (c >> 12))
-            o[k + 1] = <uint8_t>(0x80 | ((c >> 6) & 0x3F))
-            o[k + 2] = <uint8_t>(0x80 | (c & 0x3F))
-            k += 3
+                surrogate[0] = True
+                return 0
+            u = ((0xE0 | (c >> 12)) | ((0x80 | ((c >> 6) & 0x3F)) << 8)
+                 | ((0x80 | (c & 0x3F)) << 16))
+            width = 3
         else:
-            o[k] = <uint8_t>(0xF0 | (c >> 18))
-            o[k + 1] = <uint8_t>(0x80 | ((c >> 12) & 0x3F))
-            o[k + 2] = <uint8_t>(0x80 | ((c >> 6) & 0x3F))
-            o[k + 3] = <uint8_t>(0x80 | (c & 0x3F))
-            k += 4
-    return k
+            u = ((0xF0 | (c >> 18)) | ((0x80 | ((c >> 12) & 0x3F)) << 8)
+                 | ((0x80 | ((c >> 6) & 0x3F)) << 16) | ((0x80 | (c & 0x3F)) << 24))
+            width = 4
+        pending |= <uint64_t>u << (8 * n_pending)
+        n_pending += width
+        n_bytes += width
+        if n_pending >= 4:
+            h1 = _mm_block(h1, <uint32_t>pending)
+            pending >>= 32
+            n_pending -= 4
+    return _mm_finish(h1, <uint32_t>pending, n_pending, n_bytes)
 
 
 def murmurhash3_32(str s, unsigned int seed=0):
@@ -627,7 +635,6 @@ cdef cppclass Scratch:
     vector[cp_t] norm         # white-space-collapsed text (char analyzers)
     vector[cp_t] term         # a materialised term
     PodVec[int64_t] spans     # token (start, length) pairs
-    vector[uint8_t] utf8
     PodVec[int64_t] keys      # per-document term keys before counting
     vector[int64_t] keys_tmp  # scratch for sort_keys
     vector[uint64_t] hashes   # the tokens' term_hash (emit_tokens)
@@ -652,7 +659,6 @@ cdef inline void emit_hashed(const cp_t *s, Py_ssize_t n, uint64_t th, Params *p
 
 cdef inline void emit(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
                       Scratch *w) noexcept nogil:
-    cdef Py_ssize_t nb
     cdef int32_t h
     cdef uint32_t a, idx
     cdef bint ascii
@@ -661,11 +667,9 @@ cdef inline void emit(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
     else:
         h = murmur3_32_ascii(s, n, 0, &ascii)
         if not ascii:
-            nb = utf8_encode(s, n, w.utf8)
-            if nb < 0:
-                w.bad_surrogate = True
+            h = murmur3_32_utf8(s, n, 0, &w.bad_surrogate)
+            if w.bad_surrogate:
                 return
-            h = murmur3_32(w.utf8.data(), nb, 0)
         if h == -2147483648:   # abs() overflows: scikit-learn's convention
             a = <uint32_t>(2147483647 - (p.n_features - 1))
         else:
