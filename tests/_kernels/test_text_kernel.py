@@ -231,6 +231,28 @@ def test_hash_counts_of_any_text_equal_sklearn_murmurhash(doc):
     assert rows(indptr, indices, values) == [row]
 
 
+@pytest.mark.parametrize("n_features", [1, 3, 2**10, 2**20 + 7, 2**31 - 1])
+def test_hash_counts_rows_sorted_for_every_document_length(n_features):
+    """Hashed keys are sorted by bucketing on their top bits (32 to 1024 keys), by radix
+    sort otherwise: rows of 0-3000 tokens, few or many distinct, come out sorted and summed."""
+    rng = np.random.default_rng(2)
+    words = [f"w{i}" for i in range(5000)]
+    docs = []
+    for n in (0, 1, 31, 32, 33, 100, 1023, 1024, 1025, 3000):
+        docs.append(" ".join(rng.choice(words, n)))
+        docs.append(" ".join(rng.choice(words[:3], n)))  # long runs of equal keys
+    indptr, indices, values = _text.hash_counts(docs, n_features, True, WORD, 1, 1, 1)
+    for d, doc in enumerate(docs):
+        row: dict[int, float] = {}
+        for t in doc.split():
+            h = sk_murmurhash3_32(t, seed=0)
+            idx = abs(h) % n_features
+            row[idx] = row.get(idx, 0.0) + (-1.0 if h < 0 else 1.0)
+        a, b = indptr[d], indptr[d + 1]
+        assert indices[a:b].tolist() == sorted(row)
+        assert values[a:b].tolist() == [row[k] for k in sorted(row)]
+
+
 def test_hash_counts_surrogates_raise():
     with pytest.raises(UnicodeEncodeError):
         _text.hash_counts(["fine", "a\ud800b"], 16, True, CHAR, 1, 1, 1)

@@ -172,6 +172,7 @@ cdef extern from *:
 cdef extern from *:
     void __builtin_prefetch(const void *addr) noexcept nogil
     int __builtin_ctzll(unsigned long long x) noexcept nogil
+    int __builtin_clzll(unsigned long long x) noexcept nogil
 
 
 # ---------------------------------------------------------------------------
@@ -754,12 +755,57 @@ cdef void radix_sort(uint64_t *a, uint64_t *tmp, Py_ssize_t n, int shift) noexce
         memcpy(a, src, n * sizeof(uint64_t))
 
 
-cdef void sort_keys(Scratch *w) noexcept nogil:
-    """Sort ``w.keys`` (non-negative, a document's worth) in increasing order."""
+cdef enum:
+    SPREAD_SORT_MAX = 1024   # most keys spread_sort takes (more: radix_sort)
+
+
+cdef void spread_sort(uint64_t *a, uint64_t *tmp, Py_ssize_t n) noexcept nogil:
+    """Sort ``a[:n]`` (``n <= SPREAD_SORT_MAX``) of keys spread evenly over their range.
+
+    One counting pass files the keys into about ``2 n`` buckets by their top
+    bits; insertion sort then only has the few keys sharing a bucket to order.
+    Fit for hashed keys; ids, which crowd at the small end, are not spread.
+    ``tmp`` holds at least ``n`` values (scratch).
+    """
+    cdef uint16_t count[2 * SPREAD_SORT_MAX + 1]
+    cdef uint64_t largest = 0, x
+    cdef Py_ssize_t i, j, b, n_buckets
+    cdef int shift, bits
+    for i in range(n):
+        largest |= a[i]
+    bits = 64 - __builtin_clzll(<unsigned long long>n)   # 2**bits buckets, 2**bits > n
+    shift = 64 - __builtin_clzll(largest | 1) - bits
+    if shift < 0:
+        shift = 0
+    n_buckets = <Py_ssize_t>(largest >> shift) + 1
+    memset(count, 0, (n_buckets + 1) * sizeof(uint16_t))
+    for i in range(n):
+        count[(a[i] >> shift) + 1] += 1
+    for b in range(1, n_buckets + 1):
+        count[b] += count[b - 1]
+    for i in range(n):
+        b = <Py_ssize_t>(a[i] >> shift)
+        tmp[count[b]] = a[i]
+        count[b] += 1
+    for i in range(n):
+        x = tmp[i]
+        j = i - 1
+        while j >= 0 and a[j] > x:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = x
+
+
+cdef void sort_keys(Scratch *w, bint spread) noexcept nogil:
+    """Sort ``w.keys`` (non-negative, a document's worth) in increasing order;
+    ``spread``: they are hashes, spread evenly over their range (``spread_sort``)."""
     cdef Py_ssize_t n = <Py_ssize_t>w.keys.len
     if n >= 32:
         w.keys_tmp.resize(n)
-    radix_sort(<uint64_t *>w.keys.ptr, <uint64_t *>w.keys_tmp.data(), n, 0)
+    if spread and 32 <= n <= SPREAD_SORT_MAX:
+        spread_sort(<uint64_t *>w.keys.ptr, <uint64_t *>w.keys_tmp.data(), n)
+    else:
+        radix_sort(<uint64_t *>w.keys.ptr, <uint64_t *>w.keys_tmp.data(), n, 0)
 
 
 cdef void collapse_spaces(const cp_t *s, Py_ssize_t n, vector[cp_t] &out) noexcept nogil:
@@ -1109,7 +1155,7 @@ def count(list docs, TermTable table not None, bint grow, int analyzer, int min_
             w.keys.clear()
             analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
             nk = <Py_ssize_t>w.keys.len
-            sort_keys(&w)
+            sort_keys(&w, False)
             keys = w.keys.ptr
             k = 0
             while k < nk:
@@ -1177,7 +1223,7 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
             if w.bad_surrogate:
                 break
             nk = <Py_ssize_t>w.keys.len
-            sort_keys(&w)
+            sort_keys(&w, True)
             keys = w.keys.ptr
             k = 0
             while k < nk:
@@ -1350,7 +1396,7 @@ def linear_scores(list docs, TermTable table, const double[:, ::1] weights,
                         w.keys.ptr[nk] = key
                         nk += 1
                 w.keys.len = nk
-            sort_keys(&w)
+            sort_keys(&w, hashing)
             row.cols.clear()
             row.vals.clear()
             if hashing:
