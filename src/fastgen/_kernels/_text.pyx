@@ -192,8 +192,11 @@ cdef uint8_t BMP_FLAGS[65536]
 # mapping (``BMP_AS_LOWER``, always in the BMP) in the bits under ``WORD_BIT``,
 # and at ``WORD_BIT`` whether that code point is a word code point. Loading a
 # document thus classifies it for the word tokenizer in the same pass.
+# ``BMP_AS_LOWER`` also marks with ``SPECIAL`` the two code points whose lower
+# case ``str.lower`` does not take from the simple mapping (see ``load_doc``).
 cdef enum:
     WORD_BIT = 31
+    SPECIAL = 1 << 30
     CP_BITS = 0x1FFFFF
 
 cdef uint32_t BMP_AS_IS[65536]
@@ -209,6 +212,8 @@ cdef void _fill_tables() noexcept nogil:
         low = Py_UNICODE_TOLOWER(c)
         BMP_AS_IS[c] = c | (<uint32_t>(BMP_FLAGS[c] & F_WORD) << WORD_BIT)
         BMP_AS_LOWER[c] = low | (<uint32_t>(BMP_FLAGS[low] & F_WORD) << WORD_BIT)
+        if c == 0x130 or c == 0x3A3:
+            BMP_AS_LOWER[c] |= SPECIAL
 
 
 _fill_tables()
@@ -1013,33 +1018,29 @@ cdef bint _map_doc(const unit_t *src, Py_ssize_t n, const uint32_t *bmp, bint lo
     ``lower`` says which, for the planes above the BMP); ``mask`` (unless NULL):
     their word bits, 64 to a word (``Scratch.mask``). ``out`` may be ``src``.
 
-    Returns whether ``src`` holds U+0130 or U+03A3, the two code points whose
-    lower case ``str.lower`` does not take from the simple mapping.
+    Returns whether ``bmp`` marked a code point ``SPECIAL``.
     """
     cdef Py_ssize_t base, i, end
     cdef uint64_t m
-    cdef uint32_t e
-    cdef cp_t c, special = 0
+    cdef uint32_t e, seen = 0
+    cdef cp_t c
     for base in range(0, n, 64):
         end = n if n - base < 64 else base + 64
         m = 0
         for i in range(base, end):
             c = src[i]
-            if unit_t is uint8_t:   # Latin-1: no special cases, lower case stays in it
-                e = bmp[c]
+            if unit_t is uint32_t and c >= 65536:
+                if lower:
+                    c = Py_UNICODE_TOLOWER(c)
+                e = c | (<uint32_t>(Py_UNICODE_ISALNUM(c) != 0) << WORD_BIT)
             else:
-                special |= (c == 0x130) | (c == 0x3A3)
-                if unit_t is uint32_t and c >= 65536:
-                    if lower:
-                        c = Py_UNICODE_TOLOWER(c)
-                    e = c | (<uint32_t>(Py_UNICODE_ISALNUM(c) != 0) << WORD_BIT)
-                else:
-                    e = bmp[c]
+                e = bmp[c]
+            seen |= e
             out[i] = e & CP_BITS
             m |= <uint64_t>(e >> WORD_BIT) << (i - base)
         if mask != NULL:
             mask[base >> 6] = m
-    return special != 0
+    return (seen & SPECIAL) != 0
 
 
 cdef void load_doc(_Docs docs, Py_ssize_t d, bint lower, bint classify,
