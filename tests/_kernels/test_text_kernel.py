@@ -215,6 +215,44 @@ def test_hash_counts_matches_python_hashing():
             assert rows(indptr, indices, values) == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30))
+def test_hash_counts_of_any_text_equal_sklearn_murmurhash(doc):
+    """Non-ASCII terms are UTF-8-encoded while hashed: char n-grams of 1-6 code points
+    of any widths (1- to 4-byte UTF-8, every phase against MurmurHash's 4-byte blocks)."""
+    indptr, indices, values = _text.hash_counts([doc], 2**31 - 1, True, CHAR, 1, 6, 1)
+    norm = re.sub(r"\s\s+", " ", doc)
+    row: dict[int, float] = {}
+    for n in range(1, 7):
+        for i in range(len(norm) - n + 1):
+            h = sk_murmurhash3_32(norm[i : i + n], seed=0)
+            idx = abs(h) % (2**31 - 1)
+            row[idx] = row.get(idx, 0.0) + (-1.0 if h < 0 else 1.0)
+    assert rows(indptr, indices, values) == [row]
+
+
+@pytest.mark.parametrize("n_features", [1, 3, 2**10, 2**20 + 7, 2**31 - 1])
+def test_hash_counts_rows_sorted_for_every_document_length(n_features):
+    """Hashed keys are sorted by bucketing on their top bits (32 to 1024 keys), by radix
+    sort otherwise: rows of 0-3000 tokens, few or many distinct, come out sorted and summed."""
+    rng = np.random.default_rng(2)
+    words = [f"w{i}" for i in range(5000)]
+    docs = []
+    for n in (0, 1, 31, 32, 33, 100, 1023, 1024, 1025, 3000):
+        docs.append(" ".join(rng.choice(words, n)))
+        docs.append(" ".join(rng.choice(words[:3], n)))  # long runs of equal keys
+    indptr, indices, values = _text.hash_counts(docs, n_features, True, WORD, 1, 1, 1)
+    for d, doc in enumerate(docs):
+        row: dict[int, float] = {}
+        for t in doc.split():
+            h = sk_murmurhash3_32(t, seed=0)
+            idx = abs(h) % n_features
+            row[idx] = row.get(idx, 0.0) + (-1.0 if h < 0 else 1.0)
+        a, b = indptr[d], indptr[d + 1]
+        assert indices[a:b].tolist() == sorted(row)
+        assert values[a:b].tolist() == [row[k] for k in sorted(row)]
+
+
 def test_hash_counts_surrogates_raise():
     with pytest.raises(UnicodeEncodeError):
         _text.hash_counts(["fine", "a\ud800b"], 16, True, CHAR, 1, 1, 1)
@@ -565,6 +603,57 @@ def test_word_tokens_across_64_code_point_blocks(min_len):
             expected[t] = expected.get(t, 0) + 1
         got = {terms[i]: c for i, c in zip(indices[a:b], counts[a:b], strict=True)}
         assert got == expected, docs[d]
+
+
+def test_lowered_word_class_for_every_code_point():
+    """Loading lower-cases and classifies in one pass: a one-character document is
+    a token exactly where ``re``'s ``\\w`` matches its lower case (U+0130: 'i' + a mark)."""
+    docs = [chr(c) for c in range(0x110000)]
+    table = _text.TermTable()
+    indptr, indices, _ = _text.count(docs, table, True, WORD, 1, 1, 1, None, True)
+    expected = [re.findall(r"\w+", d.lower()) for d in docs]
+    np.testing.assert_array_equal(np.diff(indptr), [len(e) for e in expected])
+    terms = table.terms()
+    got = [terms[indices[indptr[c]]] for c in range(0x110000) if expected[c]]
+    assert got == [e[0] for e in expected if e]
+
+
+@pytest.mark.parametrize("lower", [True, False])
+def test_word_tokens_of_documents_of_every_string_kind(lower):
+    """1-, 2- and 4-byte strings mixed in one batch, with case mappings that leave
+    Latin-1 ('ÿ' <- 'Ÿ', 'µ'), that take ``str.lower`` itself ('İ', final 'Σ'),
+    also where that lengthens a document across a 64-code-point block, astral
+    letters with case, astral digits: counts and hashes equal ``re`` on ``str.lower``."""
+    pieces = ["AbC", "ÿŸ", "µ", "ÀÉ", "ΣΑΣ", "İ", "İ" * 70, "ΟΔΟΣ", "𐐀𐐨", "𝟘", "東",
+              "Ǆ", "_", "X" * 70, "ÆØ", "ß"]
+    seps = [" ", "-", "  ", "\xa0", "😀", "\u3000", "."]
+    rng = np.random.default_rng(1)
+    docs = ["", " ", "İ", "Σ", "ÿ" * 64, "Ÿ" * 65, "A" * 64 + "İ", "a" * 200]
+    for _ in range(400):
+        k = int(rng.integers(1, 12))
+        doc = "".join(pieces[i] + seps[j] for i, j in zip(
+            rng.integers(0, len(pieces), k), rng.integers(0, len(seps), k), strict=True))
+        docs.append(doc[: int(rng.integers(0, 160))])
+        latin1 = "".join(ch for ch in doc if ord(ch) < 256)  # a 1-byte string
+        docs.append(latin1)
+    table = _text.TermTable()
+    indptr, indices, counts = _text.count(docs, table, True, WORD, 1, 1, 1, None, lower)
+    terms = table.terms()
+    hashed = _text.hash_counts(docs, 2**18, True, WORD, 1, 1, 1, None, lower)
+    for d, doc in enumerate(docs):
+        tokens = re.findall(r"\w+", doc.lower() if lower else doc)
+        expected: dict[str, int] = {}
+        for t in tokens:
+            expected[t] = expected.get(t, 0) + 1
+        a, b = indptr[d], indptr[d + 1]
+        assert {terms[i]: c for i, c in zip(indices[a:b], counts[a:b], strict=True)} == expected
+        ref: dict[int, float] = {}
+        for t in tokens:
+            h = sk_murmurhash3_32(t, positive=False)
+            key = abs(h) % 2**18
+            ref[key] = ref.get(key, 0.0) + (1.0 if h >= 0 else -1.0)
+        a, b = hashed[0][d], hashed[0][d + 1]
+        assert dict(zip(hashed[1][a:b].tolist(), hashed[2][a:b].tolist(), strict=True)) == ref
 
 
 def test_all_str_accepts_exact_str_only():

@@ -172,6 +172,7 @@ cdef extern from *:
 cdef extern from *:
     void __builtin_prefetch(const void *addr) noexcept nogil
     int __builtin_ctzll(unsigned long long x) noexcept nogil
+    int __builtin_clzll(unsigned long long x) noexcept nogil
 
 
 # ---------------------------------------------------------------------------
@@ -182,27 +183,40 @@ cdef enum:
     F_WORD = 1
     F_SPACE = 2
 
-# Flags and simple lower-case mapping of the Basic Multilingual Plane, filled
-# once at import from CPython's own tables; other planes ask CPython directly.
+# Flags of the Basic Multilingual Plane, filled once at import from CPython's
+# own tables; other planes ask CPython directly.
 cdef uint8_t BMP_FLAGS[65536]
-cdef uint16_t BMP_LOWER[65536]
+
+# What a document's code point ``c`` of the BMP becomes when loaded, as one
+# table entry: the code point itself (``BMP_AS_IS``) or its simple lower-case
+# mapping (``BMP_AS_LOWER``, always in the BMP) in the bits under ``WORD_BIT``,
+# and at ``WORD_BIT`` whether that code point is a word code point. Loading a
+# document thus classifies it for the word tokenizer in the same pass.
+# ``BMP_AS_LOWER`` also marks with ``SPECIAL`` the two code points whose lower
+# case ``str.lower`` does not take from the simple mapping (see ``load_doc``).
+cdef enum:
+    WORD_BIT = 31
+    SPECIAL = 1 << 30
+    CP_BITS = 0x1FFFFF
+
+cdef uint32_t BMP_AS_IS[65536]
+cdef uint32_t BMP_AS_LOWER[65536]
 
 
 cdef void _fill_tables() noexcept nogil:
-    cdef uint32_t c
+    cdef uint32_t c, low
     for c in range(65536):
         BMP_FLAGS[c] = ((F_WORD if (Py_UNICODE_ISALNUM(c) or c == 95) else 0)
                         | (F_SPACE if Py_UNICODE_ISSPACE(c) else 0))
-        BMP_LOWER[c] = <uint16_t>Py_UNICODE_TOLOWER(c)
+    for c in range(65536):
+        low = Py_UNICODE_TOLOWER(c)
+        BMP_AS_IS[c] = c | (<uint32_t>(BMP_FLAGS[c] & F_WORD) << WORD_BIT)
+        BMP_AS_LOWER[c] = low | (<uint32_t>(BMP_FLAGS[low] & F_WORD) << WORD_BIT)
+        if c == 0x130 or c == 0x3A3:
+            BMP_AS_LOWER[c] |= SPECIAL
 
 
 _fill_tables()
-
-
-cdef inline bint is_word(cp_t c) noexcept nogil:
-    if c < 65536:
-        return BMP_FLAGS[c] & F_WORD
-    return Py_UNICODE_ISALNUM(c)
 
 
 cdef inline bint is_space(cp_t c) noexcept nogil:
@@ -303,36 +317,44 @@ cdef inline int32_t murmur3_32_ascii(const cp_t *data, Py_ssize_t n, uint32_t se
     return _mm_finish(h1, k1, rem, n)
 
 
-cdef Py_ssize_t utf8_encode(const cp_t *s, Py_ssize_t n, vector[uint8_t] &out) noexcept nogil:
-    """Encode code points as UTF-8 into ``out``; -1 on a surrogate (not encodable)."""
-    cdef Py_ssize_t i, k = 0
+cdef int32_t murmur3_32_utf8(const cp_t *s, Py_ssize_t n, uint32_t seed,
+                             bint *surrogate) noexcept nogil:
+    """``murmur3_32`` of the UTF-8 encoding of code points, encoded on the fly (no
+    buffer): each code point's bytes join the pending ones, and every four make a
+    block. ``surrogate[0]`` is set (and the hash void) on a surrogate, which has no
+    UTF-8."""
+    cdef uint32_t h1 = seed, u
+    cdef uint64_t pending = 0   # bytes not yet mixed, the first lowest
+    cdef int n_pending = 0, width
+    cdef Py_ssize_t n_bytes = 0, i
     cdef cp_t c
-    if <Py_ssize_t>out.size() < 4 * n:
-        out.resize(4 * n)
-    cdef uint8_t *o = out.data()
     for i in range(n):
         c = s[i]
         if c < 0x80:
-            o[k] = <uint8_t>c
-            k += 1
+            u = c
+            width = 1
         elif c < 0x800:
-            o[k] = <uint8_t>(0xC0 | (c >> 6))
-            o[k + 1] = <uint8_t>(0x80 | (c & 0x3F))
-            k += 2
+            u = (0xC0 | (c >> 6)) | ((0x80 | (c & 0x3F)) << 8)
+            width = 2
         elif c < 0x10000:
             if 0xD800 <= c <= 0xDFFF:
-                return -1
-            o[k] = <uint8_t>(0xE0 | (c >> 12))
-            o[k + 1] = <uint8_t>(0x80 | ((c >> 6) & 0x3F))
-            o[k + 2] = <uint8_t>(0x80 | (c & 0x3F))
-            k += 3
+                surrogate[0] = True
+                return 0
+            u = ((0xE0 | (c >> 12)) | ((0x80 | ((c >> 6) & 0x3F)) << 8)
+                 | ((0x80 | (c & 0x3F)) << 16))
+            width = 3
         else:
-            o[k] = <uint8_t>(0xF0 | (c >> 18))
-            o[k + 1] = <uint8_t>(0x80 | ((c >> 12) & 0x3F))
-            o[k + 2] = <uint8_t>(0x80 | ((c >> 6) & 0x3F))
-            o[k + 3] = <uint8_t>(0x80 | (c & 0x3F))
-            k += 4
-    return k
+            u = ((0xF0 | (c >> 18)) | ((0x80 | ((c >> 12) & 0x3F)) << 8)
+                 | ((0x80 | ((c >> 6) & 0x3F)) << 16) | ((0x80 | (c & 0x3F)) << 24))
+            width = 4
+        pending |= <uint64_t>u << (8 * n_pending)
+        n_pending += width
+        n_bytes += width
+        if n_pending >= 4:
+            h1 = _mm_block(h1, <uint32_t>pending)
+            pending >>= 32
+            n_pending -= 4
+    return _mm_finish(h1, <uint32_t>pending, n_pending, n_bytes)
 
 
 def murmurhash3_32(str s, unsigned int seed=0):
@@ -615,10 +637,10 @@ cdef struct Params:
 
 cdef cppclass Scratch:
     vector[cp_t] doc          # the document's code points
+    vector[uint64_t] mask     # WORD: bit j of mask[k] says doc[64 k + j] is a word code point
     vector[cp_t] norm         # white-space-collapsed text (char analyzers)
     vector[cp_t] term         # a materialised term
     PodVec[int64_t] spans     # token (start, length) pairs
-    vector[uint8_t] utf8
     PodVec[int64_t] keys      # per-document term keys before counting
     vector[int64_t] keys_tmp  # scratch for sort_keys
     vector[uint64_t] hashes   # the tokens' term_hash (emit_tokens)
@@ -643,7 +665,6 @@ cdef inline void emit_hashed(const cp_t *s, Py_ssize_t n, uint64_t th, Params *p
 
 cdef inline void emit(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
                       Scratch *w) noexcept nogil:
-    cdef Py_ssize_t nb
     cdef int32_t h
     cdef uint32_t a, idx
     cdef bint ascii
@@ -652,11 +673,9 @@ cdef inline void emit(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
     else:
         h = murmur3_32_ascii(s, n, 0, &ascii)
         if not ascii:
-            nb = utf8_encode(s, n, w.utf8)
-            if nb < 0:
-                w.bad_surrogate = True
+            h = murmur3_32_utf8(s, n, 0, &w.bad_surrogate)
+            if w.bad_surrogate:
                 return
-            h = murmur3_32(w.utf8.data(), nb, 0)
         if h == -2147483648:   # abs() overflows: scikit-learn's convention
             a = <uint32_t>(2147483647 - (p.n_features - 1))
         else:
@@ -741,12 +760,57 @@ cdef void radix_sort(uint64_t *a, uint64_t *tmp, Py_ssize_t n, int shift) noexce
         memcpy(a, src, n * sizeof(uint64_t))
 
 
-cdef void sort_keys(Scratch *w) noexcept nogil:
-    """Sort ``w.keys`` (non-negative, a document's worth) in increasing order."""
+cdef enum:
+    SPREAD_SORT_MAX = 1024   # most keys spread_sort takes (more: radix_sort)
+
+
+cdef void spread_sort(uint64_t *a, uint64_t *tmp, Py_ssize_t n) noexcept nogil:
+    """Sort ``a[:n]`` (``n <= SPREAD_SORT_MAX``) of keys spread evenly over their range.
+
+    One counting pass files the keys into about ``2 n`` buckets by their top
+    bits; insertion sort then only has the few keys sharing a bucket to order.
+    Fit for hashed keys; ids, which crowd at the small end, are not spread.
+    ``tmp`` holds at least ``n`` values (scratch).
+    """
+    cdef uint16_t count[2 * SPREAD_SORT_MAX + 1]
+    cdef uint64_t largest = 0, x
+    cdef Py_ssize_t i, j, b, n_buckets
+    cdef int shift, bits
+    for i in range(n):
+        largest |= a[i]
+    bits = 64 - __builtin_clzll(<unsigned long long>n)   # 2**bits buckets, 2**bits > n
+    shift = 64 - __builtin_clzll(largest | 1) - bits
+    if shift < 0:
+        shift = 0
+    n_buckets = <Py_ssize_t>(largest >> shift) + 1
+    memset(count, 0, (n_buckets + 1) * sizeof(uint16_t))
+    for i in range(n):
+        count[(a[i] >> shift) + 1] += 1
+    for b in range(1, n_buckets + 1):
+        count[b] += count[b - 1]
+    for i in range(n):
+        b = <Py_ssize_t>(a[i] >> shift)
+        tmp[count[b]] = a[i]
+        count[b] += 1
+    for i in range(n):
+        x = tmp[i]
+        j = i - 1
+        while j >= 0 and a[j] > x:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = x
+
+
+cdef void sort_keys(Scratch *w, bint spread) noexcept nogil:
+    """Sort ``w.keys`` (non-negative, a document's worth) in increasing order;
+    ``spread``: they are hashes, spread evenly over their range (``spread_sort``)."""
     cdef Py_ssize_t n = <Py_ssize_t>w.keys.len
     if n >= 32:
         w.keys_tmp.resize(n)
-    radix_sort(<uint64_t *>w.keys.ptr, <uint64_t *>w.keys_tmp.data(), n, 0)
+    if spread and 32 <= n <= SPREAD_SORT_MAX:
+        spread_sort(<uint64_t *>w.keys.ptr, <uint64_t *>w.keys_tmp.data(), n)
+    else:
+        radix_sort(<uint64_t *>w.keys.ptr, <uint64_t *>w.keys_tmp.data(), n, 0)
 
 
 cdef void collapse_spaces(const cp_t *s, Py_ssize_t n, vector[cp_t] &out) noexcept nogil:
@@ -772,15 +836,6 @@ cdef void collapse_spaces(const cp_t *s, Py_ssize_t n, vector[cp_t] &out) noexce
     out.resize(k)
 
 
-cdef inline uint64_t word_bits(const cp_t *s, Py_ssize_t n) noexcept nogil:
-    """Bit ``j`` set when ``s[j]`` is a word code point (``n <= 64``)."""
-    cdef uint64_t m = 0
-    cdef Py_ssize_t j
-    for j in range(n):
-        m |= (<uint64_t>(is_word(s[j]) != 0)) << j
-    return m
-
-
 cdef inline void _push_token(const cp_t *s, Py_ssize_t start, Py_ssize_t end,
                              int min_token_len, TermTable stop, Scratch *w) noexcept nogil:
     if end - start >= min_token_len:
@@ -789,13 +844,13 @@ cdef inline void _push_token(const cp_t *s, Py_ssize_t start, Py_ssize_t end,
             w.spans.push(end - start)
 
 
-cdef void word_spans(const cp_t *s, Py_ssize_t n, int min_token_len, TermTable stop,
-                     Scratch *w) noexcept nogil:
+cdef void word_spans(const cp_t *s, Py_ssize_t n, const uint64_t *mask, int min_token_len,
+                     TermTable stop, Scratch *w) noexcept nogil:
     """``w.spans`` := (start, length) of the maximal runs of word code points, in order,
     at least ``min_token_len`` long and not in ``stop``.
 
-    Branch-free classification: 64 code points at a time become a bit mask, and
-    the token edges are its 0->1 and 1->0 transitions, visited lowest first
+    ``mask`` classifies the code points, 64 to a word (``load_doc``'s
+    ``w.mask``): the token edges are each word's 0->1 and 1->0 transitions, visited lowest first
     (they alternate start, end, start, ...). Bits past ``n`` are zero, so a
     token running to the end of a partial block ends there; one running to
     the end of a full last block is closed after the loop.
@@ -804,7 +859,7 @@ cdef void word_spans(const cp_t *s, Py_ssize_t n, int min_token_len, TermTable s
     cdef uint64_t m, edges, carry = 0
     w.spans.clear()
     while base < n:
-        m = word_bits(s + base, n - base if n - base < 64 else 64)
+        m = mask[base >> 6]
         edges = m ^ ((m << 1) | carry)
         while edges:
             pos = base + __builtin_ctzll(edges)
@@ -851,7 +906,7 @@ cdef void analyze_doc(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
     cdef const int64_t *spans
     cdef cp_t *t
     if p.analyzer == WORD:
-        word_spans(s, n, p.min_token_len, stop, w)
+        word_spans(s, n, w.mask.data(), p.min_token_len, stop, w)
         if w.spans.failed:
             w.keys.failed = True   # out of memory: the driver raises
             return
@@ -951,46 +1006,79 @@ cdef class _Docs:
             self.lengths.push_back(PyUnicode_GET_LENGTH(d))
 
 
-cdef void load_doc(_Docs docs, Py_ssize_t d, bint lower, Scratch *w) noexcept nogil:
-    """Code points of document ``d`` into ``w.doc``, lower-cased like ``str.lower`` if asked.
+ctypedef fused unit_t:   # one code point of a str buffer, by its kind
+    uint8_t
+    uint16_t
+    uint32_t
+
+
+cdef bint _map_doc(const unit_t *src, Py_ssize_t n, const uint32_t *bmp, bint lower,
+                   cp_t *out, uint64_t *mask) noexcept nogil:
+    """``out[i]`` := ``src[i]`` through ``bmp`` (``BMP_AS_IS`` or ``BMP_AS_LOWER``;
+    ``lower`` says which, for the planes above the BMP); ``mask`` (unless NULL):
+    their word bits, 64 to a word (``Scratch.mask``). ``out`` may be ``src``.
+
+    Returns whether ``bmp`` marked a code point ``SPECIAL``.
+    """
+    cdef Py_ssize_t base, i, end
+    cdef uint64_t m
+    cdef uint32_t e, seen = 0
+    cdef cp_t c
+    for base in range(0, n, 64):
+        end = n if n - base < 64 else base + 64
+        m = 0
+        for i in range(base, end):
+            c = src[i]
+            if unit_t is uint32_t and c >= 65536:
+                if lower:
+                    c = Py_UNICODE_TOLOWER(c)
+                e = c | (<uint32_t>(Py_UNICODE_ISALNUM(c) != 0) << WORD_BIT)
+            else:
+                e = bmp[c]
+            seen |= e
+            out[i] = e & CP_BITS
+            m |= <uint64_t>(e >> WORD_BIT) << (i - base)
+        if mask != NULL:
+            mask[base >> 6] = m
+    return (seen & SPECIAL) != 0
+
+
+cdef void load_doc(_Docs docs, Py_ssize_t d, bint lower, bint classify,
+                   Scratch *w) noexcept nogil:
+    """Code points of document ``d`` into ``w.doc``, lower-cased like ``str.lower`` if asked;
+    with ``classify``, their word bits into ``w.mask`` (the WORD analyzer's input).
 
     One pass over the string's own buffer, whatever its kind. CPython's
     simple lower-case mapping equals ``str.lower`` except for U+0130 (two
     code points) and U+03A3 (the final-sigma rule): a document holding
     either is lower-cased by ``str.lower`` itself (``_python_lower``).
     """
-    cdef Py_ssize_t n = docs.lengths[d], i
+    cdef Py_ssize_t n = docs.lengths[d]
     cdef int kind = docs.kinds[d]
     cdef const void *data = docs.data[d]
-    cdef const uint8_t *d8
-    cdef const uint16_t *d16
-    cdef const cp_t *d32
-    cdef cp_t c
-    cdef cp_t special = 0
-    cdef cp_t *o
+    cdef const uint32_t *bmp = &BMP_AS_LOWER[0] if lower else &BMP_AS_IS[0]
+    cdef uint64_t *mask = NULL
+    cdef bint special
     w.doc.resize(n)
-    o = w.doc.data()
-    if not lower:
-        _widen(kind, data, n, o)
+    if classify:
+        w.mask.resize(n // 64 + 1)
+        mask = w.mask.data()
+    elif not lower:
+        _widen(kind, data, n, w.doc.data())
         return
-    if kind == 1:   # Latin-1: no special cases, lower-case stays in Latin-1
-        d8 = <const uint8_t *>data
-        for i in range(n):
-            o[i] = BMP_LOWER[d8[i]]
+    if kind == 1:
+        special = _map_doc(<const uint8_t *>data, n, bmp, lower, w.doc.data(), mask)
     elif kind == 2:
-        d16 = <const uint16_t *>data
-        for i in range(n):
-            c = d16[i]
-            special |= (c == 0x130) | (c == 0x3A3)
-            o[i] = BMP_LOWER[c]
+        special = _map_doc(<const uint16_t *>data, n, bmp, lower, w.doc.data(), mask)
     else:
-        d32 = <const cp_t *>data
-        for i in range(n):
-            c = d32[i]
-            special |= (c == 0x130) | (c == 0x3A3)
-            o[i] = BMP_LOWER[c] if c < 65536 else Py_UNICODE_TOLOWER(c)
-    if special:
+        special = _map_doc(<const uint32_t *>data, n, bmp, lower, w.doc.data(), mask)
+    if lower and special:
         _python_lower(docs, d, w)
+        if classify:
+            n = <Py_ssize_t>w.doc.size()
+            w.mask.resize(n // 64 + 1)
+            _map_doc(<const uint32_t *>w.doc.data(), n, BMP_AS_IS, False, w.doc.data(),
+                     w.mask.data())
 
 
 cdef void _python_lower(_Docs docs, Py_ssize_t d, Scratch *w) noexcept with gil:
@@ -1064,11 +1152,11 @@ def count(list docs, TermTable table not None, bint grow, int analyzer, int min_
         indptr.push(0)
     with nogil:
         for d in range(n_docs if not failed else 0):
-            load_doc(ds, d, lower, &w)
+            load_doc(ds, d, lower, p.analyzer == WORD, &w)
             w.keys.clear()
             analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
             nk = <Py_ssize_t>w.keys.len
-            sort_keys(&w)
+            sort_keys(&w, False)
             keys = w.keys.ptr
             k = 0
             while k < nk:
@@ -1130,13 +1218,13 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
         indptr.push(0)
     with nogil:
         for d in range(n_docs if not failed else 0):
-            load_doc(ds, d, lower, &w)
+            load_doc(ds, d, lower, p.analyzer == WORD, &w)
             w.keys.clear()
             analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, None, stop, &w)
             if w.bad_surrogate:
                 break
             nk = <Py_ssize_t>w.keys.len
-            sort_keys(&w)
+            sort_keys(&w, True)
             keys = w.keys.ptr
             k = 0
             while k < nk:
@@ -1291,7 +1379,7 @@ def linear_scores(list docs, TermTable table, const double[:, ::1] weights,
         return out
     with nogil:
         for d in range(n_docs):
-            load_doc(ds, d, lower, &w)
+            load_doc(ds, d, lower, p.analyzer == WORD, &w)
             w.keys.clear()
             analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
             if w.bad_surrogate:
@@ -1309,7 +1397,7 @@ def linear_scores(list docs, TermTable table, const double[:, ::1] weights,
                         w.keys.ptr[nk] = key
                         nk += 1
                 w.keys.len = nk
-            sort_keys(&w)
+            sort_keys(&w, hashing)
             row.cols.clear()
             row.vals.clear()
             if hashing:
