@@ -256,3 +256,21 @@ def test_fixed_lag_with_streams_that_pause():
         rows = np.concatenate(got[i])
         want = [model.predict_proba(seq[: min(s + 4, 30)])[s] for s in range(30)]
         assert_allclose(rows, want, rtol=1e-8, atol=1e-12)
+
+
+def test_exact_fallback_inside_a_lane_group():
+    """Twenty short sequences go through the lanes together; the one the scaled pass
+    refuses is redone exactly, the others keep the lanes' rows."""
+    model = F.GaussianHMM(2, covariance_type="diag", init_params="")
+    model.startprob_ = np.array([1 - 1e-200, 1e-200])
+    model.transmat_ = np.eye(2)
+    model.means_ = np.array([[0.0], [0.0]])
+    model.covars_ = np.array([[1e-4], [1e4]])
+    rng = np.random.default_rng(0)
+    seqs = [rng.normal(scale=0.01, size=(5 + i % 4, 1)) for i in range(20)]
+    seqs[7][3] = 50.0  # only the wide state explains it
+    X, lengths = np.concatenate(seqs), [len(s) for s in seqs]
+    got = model.filter(X, lengths)
+    assert_allclose(got, brute_force_filter(model, X, lengths), rtol=1e-8, atol=1e-12)
+    start = sum(lengths[:7])
+    assert got[start + 3, 1] > 0.99

@@ -316,6 +316,12 @@ cdef void filter_group(
     else:
         lane_emissions(task, b, nw, T)
     group_forward(task, b, nw, T)
+    for t in range(T):  # frame by frame: the (nc, L) block of frame t stays in cache
+        for w in range(nw):
+            if t < b.lens[w] and b.state[w] == LANE_OK:
+                lo = b.base[w]
+                for i in range(nc):
+                    out[(lo + t) * nc + i] = F[(t * nc + i) * L + w]
     for w in range(nw):
         s = seqs[w]
         lo = b.base[w]
@@ -324,9 +330,6 @@ cdef void filter_group(
             task.log_prob[s] = filter_exact(task.ch, lc, task.em, lo, lo + n, msg + s * nc,
                                             False, fb, out)
             continue
-        for t in range(n):
-            for i in range(nc):
-                out[(lo + t) * nc + i] = F[(t * nc + i) * L + w]
         for i in range(nc):
             msg[s * nc + i] = out[(lo + n - 1) * nc + i]
         task.log_prob[s] = b.lp[w]
