@@ -525,3 +525,58 @@ def test_gmm_running_scatter_is_about_the_last_e_step_means(covariance_type):
     # unmoved, the scatters would not match: the test sees the move
     plain = np.mean([st["c_n"] for st, _ in seen], axis=0)
     assert not np.allclose(model.partial_fit_stats_["emission:c_n"], plain, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["gaussian", "categorical"])
+def test_weights_and_labels_update_as_repeated_sequences(name):
+    """partial_fit's sample_weight: an integer sequence weight updates as repeated copies
+    of the sequence in the chunk, over several chunks (the chunk size counts frames by
+    weight); the first call equals fit(n_iter=1) with the same weights and labels."""
+    rng = np.random.default_rng(5)
+    if name == "gaussian":
+        make = lambda: GaussianHMM(3, init_params="", n_iter=1)  # noqa: E731
+        chunks = [rng.normal(size=(90, 2)) + 3 * rng.integers(0, 2, (90, 1)) for _ in range(3)]
+        params = dict(startprob_=np.full(3, 1 / 3), transmat_=np.full((3, 3), 1 / 3),
+                      means_=np.array([[0.0, 0.0], [3.0, 3.0], [1.5, 0.0]]),
+                      covars_=np.ones((3, 2)))  # fmt: skip
+    else:
+        make = lambda: CategoricalHMM(3, init_params="", n_iter=1, n_features=4)  # noqa: E731
+        chunks = [rng.integers(0, 4, size=(90, 1)) for _ in range(3)]
+        params = dict(startprob_=np.full(3, 1 / 3), transmat_=np.full((3, 3), 1 / 3),
+                      emissionprob_=rng.dirichlet(np.ones(4), size=3))  # fmt: skip
+    weights = [np.array([2, 1, 3]), np.array([1, 1, 2]), np.array([3, 1, 1])]
+
+    def fresh():
+        m = make()
+        for k, v in params.items():
+            setattr(m, k, v.copy())
+        return m
+
+    weighted, repeated = fresh(), fresh()
+    for X, w in zip(chunks, weights, strict=True):
+        weighted.partial_fit(X, [30, 30, 30], sample_weight=w)
+        seqs = [X[30 * i : 30 * (i + 1)] for i in range(3) for _ in range(w[i])]
+        repeated.partial_fit(np.concatenate(seqs), [30] * int(w.sum()))
+        for attr in params:
+            np.testing.assert_allclose(getattr(weighted, attr), getattr(repeated, attr),
+                                       rtol=1e-10, atol=1e-12)  # fmt: skip
+    assert weighted.partial_fit_frames_ == repeated.partial_fit_frames_ == 180
+    labels = np.full(90, -1)
+    labels[:10] = 1
+    online = fresh().partial_fit(chunks[0], [30, 30, 30], sample_weight=weights[0], states=labels)
+    batch = fresh().fit(chunks[0], [30, 30, 30], sample_weight=weights[0], states=labels)
+    for attr in params:
+        np.testing.assert_array_equal(getattr(online, attr), getattr(batch, attr))
+
+
+def test_fractional_weights_keep_a_float_size_through_model_files(tmp_path):
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(60, 2))
+    model = GaussianHMM(2, random_state=0).partial_fit(X, [30, 30], sample_weight=[0.5, 1.25])
+    assert model.partial_fit_frames_ == 52.5
+    fastgen.save(model, tmp_path / "m.fgm")
+    loaded = fastgen.load(tmp_path / "m.fgm")
+    assert loaded.partial_fit_frames_ == 52.5
+    model.partial_fit(X[::-1], [30, 30])
+    loaded.partial_fit(X[::-1], [30, 30])
+    assert_array_equal(model.means_, loaded.means_)

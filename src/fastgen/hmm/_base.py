@@ -408,8 +408,9 @@ class BaseHMM(BaseEstimator):
         return _restarts.fit(self, X, lengths, sample_weight, states)
 
     def partial_fit(
-        self, X: Any, lengths: Any = None, *, decay: float = 0.6, offset: float = 1.0
-    ) -> BaseHMM:
+        self, X: Any, lengths: Any = None, sample_weight: Any = None, states: Any = None, *,
+        decay: float = 0.6, offset: float = 1.0,
+    ) -> BaseHMM:  # fmt: skip
         """Update the parameters from one chunk of whole sequences (stepwise EM).
 
         Online (stepwise) EM for data that arrives in chunks or does not fit in
@@ -458,6 +459,12 @@ class BaseHMM(BaseEstimator):
         X : array-like (n_samples, n_features), or a list of such arrays
             The chunk: whole sequences, with the ``n_features`` of earlier chunks.
         lengths : int array (n_sequences,), optional; sums to ``n_samples``
+        sample_weight : float array (n_sequences,) or (n_samples,), optional
+            As :meth:`fit`'s, for this chunk: an integer weight updates as repeated
+            copies of the sequence in the chunk would; a weighted chunk's size (the
+            ``F / n_samples`` scaling) counts frames by their weight.
+        states : int array (n_samples,), optional
+            As :meth:`fit`'s: known states of some frames of this chunk (-1: unknown).
         decay : float in (0.5, 1], default=0.6
             How fast the step size decreases.
         offset : float >= 1, default=1
@@ -471,8 +478,9 @@ class BaseHMM(BaseEstimator):
         ----------
         partial_fit_steps_ : int
             Number of updates since the running statistics started.
-        partial_fit_frames_ : int
-            ``F``: the frames of the first chunk, the size the statistics are scaled to.
+        partial_fit_frames_ : int or float
+            ``F``: the frames of the first chunk (weighted: their summed weights), the
+            size the statistics are scaled to.
         partial_fit_stats_ : dict of str to float or float64 array
             The running statistics ``s_k`` (:meth:`SufficientStats.to_dict
             <fastgen.hmm._engine.SufficientStats.to_dict>`).
@@ -493,7 +501,9 @@ class BaseHMM(BaseEstimator):
         >>> bool(np.isfinite(model.score(chunks[0], [100, 100])))
         True
         """
-        return self.engine(self).partial_fit(X, lengths, decay=decay, offset=offset)
+        return self.engine(self).partial_fit(
+            X, lengths, sample_weight, states, decay=decay, offset=offset
+        )
 
     # ------------------------------------------------------------ misc
 

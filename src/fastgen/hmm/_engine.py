@@ -790,15 +790,18 @@ class BaumWelch:
         return self.model
 
     def partial_fit(
-        self, X: Any, lengths: Any = None, *, decay: float = 0.6, offset: float = 1.0
-    ) -> Any:
+        self, X: Any, lengths: Any = None, sample_weight: Any = None, states: Any = None, *,
+        decay: float = 0.6, offset: float = 1.0,
+    ) -> Any:  # fmt: skip
         """One step of stepwise (online) EM on a chunk of whole sequences; returns the
         model (see :meth:`fastgen.hmm.BaseHMM.partial_fit`).
 
         The first call initialises the model as :meth:`fit` does, unless every
         parameter is set; then the E-step of the chunk under the current parameters
+        (weighted and clamped as :meth:`fit`'s by ``sample_weight`` and ``states``)
         gives statistics ``c_k``, scaled by ``F / frames(chunk)`` (``F``: the first
-        chunk's frames, ``partial_fit_frames_``), which are mixed into the running
+        chunk's frames, ``partial_fit_frames_``; with weights, frames count by their
+        weight), which are mixed into the running
         statistics ``s_k = (1 - eta_k) s_(k-1) + eta_k * c_k`` (:func:`step_size`:
         ``eta_0 = 1``, then ``(k + offset) ** -decay``), and the M-step (priors
         included) runs on ``s_k``.  Statistics computed about parameter values (the
@@ -807,19 +810,24 @@ class BaumWelch:
         check_step_size(decay, offset)
         model, family = self.model, self.family
         X, lengths = self.input(X, lengths)
+        weight = input_weights(sample_weight, lengths)
+        states = input_states(states, X.shape[0], model.n_components)
+        size = X.shape[0] if weight is None else float(weight.sum())
         running = model.__dict__.get("partial_fit_stats_")
         if running is None:
             if is_fitted(model):
                 self.check()
             else:
-                self.initialize(X, lengths)
-            step, frames = 0, X.shape[0]
+                self.initialize(X, lengths, weight, states)
+            step, frames = 0, size
         else:
             self.check()
             running, anchor = split_running_stats(running)
             step, frames = model.partial_fit_steps_, model.partial_fit_frames_
         family.check_data(X)
-        stats = self.estep(family.prepare(X), lengths, prepared=True) * (frames / X.shape[0])
+        stats = self.estep(
+            family.prepare(X), lengths, prepared=True, weight=weight, states=states
+        ) * (frames / size)
         new_anchor = family.stats_anchor()  # the E-step's parameters, before the M-step
         if running is not None:
             eta = step_size(step, decay, offset)
@@ -838,5 +846,5 @@ class BaumWelch:
             **{f"anchor:{k}": np.array(v, dtype=np.float64) for k, v in new_anchor.items()},
         }
         model.partial_fit_steps_ = step + 1
-        model.partial_fit_frames_ = int(frames)
+        model.partial_fit_frames_ = int(frames) if float(frames).is_integer() else float(frames)
         return model

@@ -38,9 +38,11 @@ def check_partial_fit_state(est: Any) -> None:
         return
     if len(present) != len(PARTIAL_FIT_STATE):
         raise ValueError(f"partial_fit's state is incomplete: only {present}")
-    for name in ("partial_fit_steps_", "partial_fit_frames_"):
-        if type(state[name]) is not int or state[name] < 1:
-            raise ValueError(f"{name} must be a positive int")
+    if type(state["partial_fit_steps_"]) is not int or state["partial_fit_steps_"] < 1:
+        raise ValueError("partial_fit_steps_ must be a positive int")
+    frames = state["partial_fit_frames_"]  # a float when weighted frames count by weight
+    if type(frames) not in (int, float) or not (np.isfinite(frames) and frames > 0):
+        raise ValueError("partial_fit_frames_ must be a positive, finite number")
     stats = state["partial_fit_stats_"]
     split_running_stats(stats)  # keys
     nc = int(est.n_components)
