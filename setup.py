@@ -52,40 +52,28 @@ extensions = [
     ),
 ]
 
-# --- Row weighting of document-term matrices (tf-idf, norms); its .pxd is cimported by _text.
-extensions.append(
-    Extension(
-        "fastgen._kernels._weighting",
-        ["src/fastgen/_kernels/_weighting.pyx"],
-        language="c",
-        extra_compile_args=compile_args,
-        extra_link_args=link_args,
-    )
-)
 
-# --- Naive Bayes counting kernels (plain C). No multiply-add contraction (FMA): the sums
-# must stay bit-identical to numpy's bincount and scipy's sparse product on every target.
-extensions.append(
-    Extension(
-        "fastgen._kernels._nb",
-        ["src/fastgen/_kernels/_nb.pyx"],
+def plain_c_kernel(name: str, *, contract: bool) -> Extension:
+    """The plain-C kernel ``fastgen._kernels.<name>`` from its ``.pyx``; ``contract``
+    False: no multiply-add contraction (FMA), so sums keep their bits on every target."""
+    return Extension(
+        f"fastgen._kernels.{name}",
+        [f"src/fastgen/_kernels/{name}.pyx"],
         language="c",
-        extra_compile_args=[*compile_args, "-ffp-contract=off"],
+        extra_compile_args=compile_args if contract else [*compile_args, "-ffp-contract=off"],
         extra_link_args=link_args,
     )
-)
-# --- end Naive Bayes
 
-# --- k-means Lloyd steps (plain C), for the HMMs' initialisation.
-extensions.append(
-    Extension(
-        "fastgen._kernels._kmeans",
-        ["src/fastgen/_kernels/_kmeans.pyx"],
-        language="c",
-        extra_compile_args=[*compile_args, "-ffp-contract=off"],
-        extra_link_args=link_args,
-    )
-)
+
+extensions += [
+    # row weighting of document-term matrices (tf-idf, norms); its .pxd is cimported by _text
+    plain_c_kernel("_weighting", contract=True),
+    # Naive Bayes counting: the sums stay bit-identical to numpy's bincount and scipy's
+    # sparse product on every target
+    plain_c_kernel("_nb", contract=False),
+    # k-means Lloyd steps, for the HMMs' initialisation (the same bits on any thread count)
+    plain_c_kernel("_kmeans", contract=False),
+]
 
 # --- Hidden Markov model kernels (plain C): one extension per module of
 # src/fastgen/_kernels/hmm/ (they cimport each other's .pxd). No multiply-add contraction,
