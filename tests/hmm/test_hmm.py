@@ -6,6 +6,7 @@ initialisation is its own, so random initialisations are not expected to match.
 
 from __future__ import annotations
 
+import hmm_compare
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -85,16 +86,7 @@ def copy_params(ours, ref):
 
 
 def assert_same_inference(ref, ours, X, lengths):
-    assert_allclose(ours.score(X, lengths), ref.score(X, lengths), rtol=1e-8)
-    lp_ref, post_ref = ref.score_samples(X, lengths)
-    lp, post = ours.score_samples(X, lengths)
-    assert_allclose(lp, lp_ref, rtol=1e-8)
-    assert_allclose(post, post_ref, rtol=1e-8, atol=1e-12)
-    for algorithm in ("viterbi", "map"):
-        lp_ref, states_ref = ref.decode(X, lengths, algorithm=algorithm)
-        lp, states = ours.decode(X, lengths, algorithm=algorithm)
-        assert_array_equal(states, states_ref)
-        assert_allclose(lp, lp_ref, rtol=1e-8)
+    hmm_compare.assert_same_inference(ours, ref, X, lengths)
 
 
 # --------------------------------------------------------------------------- Gaussian
