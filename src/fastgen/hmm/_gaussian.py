@@ -53,7 +53,7 @@ def kmeans(
     if n < k:
         raise ValueError(f"n_samples={n} should be >= n_components={k} for k-means init")
     sq = np.einsum("ij,ij->i", X, X)
-    tol = KMEANS_TOL * float(np.mean(np.var(X, axis=0))) if n else 0.0
+    tol = KMEANS_TOL * float(np.mean(np.var(X, axis=0)))
     n_chunks = max(min(KMEANS_CHUNKS, n // 256), 1)
     workers = 1 if n * k * d < KMEANS_SERIAL_WORK else min(_threads.get_num_threads(), n_chunks)
     labels, previous = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)

@@ -229,7 +229,7 @@ class HMMStream(BaseEstimator):
         self._state()
         model = self.model
         nc = int(model.n_components)
-        X = np.asarray(X) if not isinstance(X, np.ndarray) else X
+        X = np.asarray(X)
         counts = self._chunk_lengths(len(X), lengths)
         active = np.flatnonzero(counts)
         if active.size == 0:

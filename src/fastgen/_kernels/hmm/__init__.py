@@ -30,6 +30,7 @@ from fastgen._kernels.hmm._entry import (
     EStep,
     Filtered,
     backward_log,
+    check_messages,
     clamped,
     emissions,
     estep,
@@ -54,5 +55,5 @@ __all__ = [
     "estep", "viterbi_batch",
     "log_density_diag", "log_density_diag_missing", "log_density_full",
     "mixture_reduce", "log_frames", "forward_log", "backward_log", "vexp", "kernel_build",
-    "Filtered", "forward_filter",
+    "Filtered", "check_messages", "forward_filter",
 ]  # fmt: skip

@@ -58,7 +58,7 @@ __all__ = [
     "estep", "viterbi_batch",
     "log_density_diag", "log_density_diag_missing", "log_density_full",
     "mixture_reduce", "log_frames", "forward_log", "backward_log", "vexp", "kernel_build",
-    "Filtered", "forward_filter",
+    "Filtered", "check_messages", "forward_filter",
 ]  # fmt: skip
 
 EMIT_LOG_FRAMES = 0  # log_frame holds the log-likelihoods
@@ -664,6 +664,20 @@ class Filtered(NamedTuple):
     message: np.ndarray  # float64 (n_sequences, n_components): p(z_last | x_1..last)
 
 
+def check_messages(rows: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` unless every row of ``rows`` (float, (n, n_components)) is a
+    forward message :func:`forward_filter` can carry: a distribution (finite,
+    non-negative, summing to 1 within 1e-9), or all zero (a sequence already
+    impossible)."""
+    sums = rows.sum(axis=1)
+    if not (
+        np.isfinite(rows).all()
+        and (rows >= 0).all()
+        and ((np.abs(sums - 1) <= 1e-9) | (sums == 0)).all()
+    ):
+        raise ValueError(f"{name} rows must be distributions (or all zero)")
+
+
 def forward_filter(
     startidx: np.ndarray,
     startprob: np.ndarray,
@@ -710,14 +724,7 @@ def forward_filter(
         given = np.asarray(message, dtype=np.float64) if message is not None else None
         if given is None or given.shape != (n_seq, nc):
             raise ValueError("message must have shape (n_sequences, n_components)")
-        rows = given[carry.astype(bool)]
-        sums = rows.sum(axis=1)
-        if not (
-            np.isfinite(rows).all()
-            and (rows >= 0).all()
-            and ((np.abs(sums - 1) <= 1e-9) | (sums == 0)).all()
-        ):
-            raise ValueError("message rows must be distributions (or all zero)")
+        check_messages(given[carry.astype(bool)], "message")
         out_message[:] = given
     chain = ChainArrays(startprob, transmat, True)
     scaled = _scaled_table(em, True)
@@ -727,8 +734,8 @@ def forward_filter(
     seqs = np.arange(n_seq, dtype=np.int64)
     lane_seqs = seqs[:0]
     if not carry.any():  # many short fresh sequences: the lanes
+        # the others stay in increasing order: runs of consecutive ids are contiguous frames
         lane_seqs, seqs = _lane_split(startidx, seqs, nc, FB_LANE_CELLS, LANE_MIN_SEQUENCES)
-        seqs = np.sort(seqs)  # runs of consecutive ids are contiguous frames
     if len(lane_seqs):
         n_lane = min(-(-len(lane_seqs) // LANES), MAX_CHUNKS)
         longest = int(np.diff(startidx)[lane_seqs].max())

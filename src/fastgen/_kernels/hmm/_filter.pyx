@@ -26,8 +26,6 @@ the model (every state ``-inf``) zeroes its row and every later one of the seque
 the log-likelihood becomes ``-inf``.
 """
 
-import numpy as np
-
 from libc.math cimport INFINITY, exp, log
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free
@@ -224,19 +222,24 @@ cdef int check_filter_call(
     object carried, object message, object filtered, object log_prob, Py_ssize_t n_chunks,
     Py_ssize_t first, Py_ssize_t step,
 ) except -1:
-    """Shapes and bounds of a filter call (the entry point checked the values)."""
+    """Shapes and bounds of a filter call (the entry point checked the values);
+    ``carried`` None: no sequence is carried (the lanes)."""
     cdef Py_ssize_t nc = chain.c.nc, n = em.c.n_samples, s
     check_scaled(em, scaled)
     if em.c.n_components != nc:
         raise ValueError("the emissions and the chain disagree on n_components")
     cdef const int64_t[::1] si = startidx
     cdef const int64_t[::1] sq = seqs
-    cdef const unsigned char[::1] car = carried
     cdef double[:, ::1] msg = message
     cdef double[:, ::1] out = filtered
     cdef double[::1] lp = log_prob
     cdef Py_ssize_t n_seq = si.shape[0] - 1
-    if (n_seq < 1 or si[0] != 0 or si[n_seq] != n or car.shape[0] != n_seq
+    cdef const unsigned char[::1] car
+    if carried is not None:
+        car = carried
+        if car.shape[0] != n_seq:
+            raise ValueError("filter: arrays and bounds disagree")
+    if (n_seq < 1 or si[0] != 0 or si[n_seq] != n
             or msg.shape[0] != n_seq or msg.shape[1] != nc or out.shape[0] != n
             or out.shape[1] != nc or lp.shape[0] != n_seq or n_chunks < 1 or first < 0
             or step < 1):
@@ -344,9 +347,8 @@ def filter_lane_chunks(
     longer than ``longest``) ``STAT_LANES`` at a time, the groups split into ``n_chunks``
     contiguous chunks; this call runs chunks ``first, first + step, ...``.  Outputs as
     :func:`filter_chunks`."""
-    carried = np.zeros(len(message), dtype=np.uint8)
-    check_filter_call(em, scaled, chain, seqs, startidx, carried, message, filtered,
-                      log_prob, n_chunks, first, step)
+    check_filter_call(em, scaled, chain, seqs, startidx, None, message, filtered, log_prob,
+                      n_chunks, first, step)
     cdef const int64_t[::1] si = startidx
     cdef const int64_t[::1] sq = seqs
     cdef double[:, ::1] msg = message
