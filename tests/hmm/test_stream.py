@@ -124,6 +124,18 @@ def test_save_and_resume(tmp_path):
     assert_array_equal(parted.flush().smoothed, whole.flush().smoothed)
 
 
+def test_a_stream_saved_before_its_first_update(tmp_path):
+    model, X = CASES["gaussian-full"]
+    fastgen.save(model.stream(n_streams=2, lag=1), tmp_path / "fresh.fgm")
+    assert fastgen.info(tmp_path / "fresh.fgm")["summary"]["frames_seen"] == 0
+    loaded = fastgen.load(tmp_path / "fresh.fgm")
+    assert "n_frames_" not in vars(loaded)
+    got = loaded.update(X[:4], [2, 2])
+    want = model.stream(n_streams=2, lag=1).update(X[:4], [2, 2])
+    assert_array_equal(got.filtered, want.filtered)
+    assert_array_equal(got.smoothed, want.smoothed)
+
+
 def _tampered(tmp_path, **state):
     model, X = CASES["categorical"]
     stream = model.stream(n_streams=2, lag=1)

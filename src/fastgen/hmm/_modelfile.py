@@ -153,5 +153,5 @@ def stream_summary(stream: Any) -> dict:
         "model": type(stream.model).__name__,
         "n_streams": int(stream.n_streams),
         "lag": int(stream.lag),
-        "frames_seen": int(np.sum(stream.n_frames_)),
+        "frames_seen": int(np.sum(vars(stream).get("n_frames_", 0))),  # none before update
     }
