@@ -56,9 +56,12 @@ Differences from hmmlearn
   posteriors (all known: the supervised estimate); hmmlearn has neither.  See
   :meth:`BaseHMM.fit`; :func:`fastgen.dask.fit_hmm` takes frame weights as
   ``weight_column``.
-* ``GaussianHMM(allow_nan=True)`` treats NaN entries of ``X`` as missing values,
-  marginalised out (full / tied: the exact EM of missing data, with conditional
-  Gaussian moments); hmmlearn has no such option.
+* ``allow_nan=True`` (``GaussianHMM``, ``GMMHMM``, ``VariationalGaussianHMM``) treats
+  NaN entries of ``X`` as missing values, marginalised out of the densities; ``fit``
+  is the exact EM of missing data (the missing entries' conditional Gaussian moments,
+  per state or mixture component; ``GaussianHMM`` diag / spherical: per-feature
+  observed sums), or for the variational model the mean field with the missing
+  entries as latents.  hmmlearn has no such option.
 * A sequence of probability zero under the model gets all-zero posteriors (hmmlearn:
   NaN) and adds nothing to the EM statistics.
 * Variational models derive their point estimates (``startprob_``, ``transmat_``,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -10,10 +9,9 @@ import numpy as np
 from fastgen import _threads
 from fastgen._kernels import _kmeans
 from fastgen._kernels import hmm as _k
-from fastgen._validation import check_array
 from fastgen.hmm._base import BaseHMM
 from fastgen.hmm._family import EmissionFamily
-from fastgen.hmm._missing import MissingFrames
+from fastgen.hmm._missing import MissingFrames, check_observations, impute_column_means
 from fastgen.hmm._util import check_random_state, stored_array, stored_count
 
 __all__ = ["GaussianEmissions", "GaussianHMM", "cholesky_lower", "kmeans", "not_positive_definite"]
@@ -152,13 +150,7 @@ class GaussianEmissions(EmissionFamily):
     # ------------------------------------------------------------ data
 
     def validate_X(self, X: Any) -> np.ndarray:
-        name = type(self.model).__name__
-        if not self.model.allow_nan:
-            return np.ascontiguousarray(check_array(X, dtype=np.float64, estimator_name=name))
-        X = check_array(X, dtype=np.float64, ensure_all_finite=False, estimator_name=name)
-        if np.isinf(X).any():
-            raise ValueError("Input X contains infinity.")
-        return np.ascontiguousarray(X)
+        return check_observations(X, type(self.model).__name__, self.model.allow_nan)
 
     def check_data(self, X: np.ndarray) -> None:
         nf = self.model.means_.shape[1]
@@ -204,10 +196,7 @@ class GaussianEmissions(EmissionFamily):
             raise ValueError(f"X has {nf} features, but means_ has {np.shape(m.means_)[-1]}")
         m.n_features = nf
         if self.needs_data() and self._missing(X):  # initialise from column-mean imputed X
-            with np.errstate(invalid="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # a never-observed feature
-                col = np.nanmean(X, axis=0)
-            X = np.where(np.isnan(X), np.nan_to_num(col)[None, :], X)
+            X = impute_column_means(X)
         if self.needs_init("m", "means_"):
             m.means_ = kmeans(X, m.n_components, check_random_state(m.random_state))
         if self.needs_init("c", "_covars_"):

@@ -8,7 +8,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from fastgen._kernels import hmm as _k
-from fastgen._validation import check_array
 from fastgen.hmm._base import BaseHMM
 from fastgen.hmm._family import EmissionFamily
 from fastgen.hmm._gaussian import (
@@ -17,6 +16,7 @@ from fastgen.hmm._gaussian import (
     kmeans,
     not_positive_definite,
 )
+from fastgen.hmm._missing import MissingFrames, check_observations, impute_column_means
 from fastgen.hmm._util import check_distribution, check_random_state, stored_array, stored_count
 
 __all__ = ["GMMEmissions", "GMMHMM"]
@@ -26,9 +26,11 @@ class Frames(NamedTuple):
     """Validated observations with what the statistics reuse every EM iteration."""
 
     X: np.ndarray  # float64 (n_samples, n_features)
-    shift: np.ndarray  # float64 (n_features,): the mean of X
-    Xc: np.ndarray  # X - shift (moments about the mean lose less to cancellation)
+    shift: np.ndarray  # float64 (n_features,): the mean of X (observed entries)
+    Xc: np.ndarray  # X - shift (moments about the mean lose less to cancellation), NaN -> 0
     products: dict  # lazily: "square" Xc**2, "outer" upper-triangle products of Xc
+    nan: np.ndarray | None  # with NaN entries (allow_nan): their mask, else None
+    patterns: MissingFrames | None  # with NaN entries and full / tied covariances
 
 
 class Priors(NamedTuple):
@@ -60,6 +62,12 @@ class GMMEmissions(EmissionFamily):
     log-likelihoods the kernels' forward-backward takes.  The within-state
     responsibilities of that evaluation are kept for the statistics of the same E-step
     (weighted by the state posteriors), which are moments of the mean-centred data.
+
+    With ``allow_nan``, NaN entries are missing values: each component's density is
+    that of the observed coordinates, and the statistics are the exact EM's, with the
+    missing entries' conditional moments given the observed ones in each component
+    (:class:`~fastgen.hmm._missing.MissingFrames`; diagonal covariances: the
+    component's mean and variance).
     """
 
     letters = "mcw"
@@ -72,8 +80,7 @@ class GMMEmissions(EmissionFamily):
     # ------------------------------------------------------------ data
 
     def validate_X(self, X: Any) -> np.ndarray:
-        name = type(self.model).__name__
-        return np.ascontiguousarray(check_array(X, dtype=np.float64, estimator_name=name))
+        return check_observations(X, type(self.model).__name__, self.model.allow_nan)
 
     def check_data(self, X: np.ndarray) -> None:
         nf = self.model.means_.shape[2]
@@ -87,8 +94,17 @@ class GMMEmissions(EmissionFamily):
     def prepare(self, X: Any) -> Frames:
         if isinstance(X, Frames):
             return X
-        shift = X.mean(axis=0) if X.shape[0] else np.zeros(X.shape[1])
-        return Frames(X, shift, X - shift, {})
+        nan = np.isnan(X) if self.model.allow_nan else None
+        if nan is None or not nan.any():
+            shift = X.mean(axis=0) if X.shape[0] else np.zeros(X.shape[1])
+            return Frames(X, shift, X - shift, {}, None, None)
+        patterns = MissingFrames(X) if self.model.covariance_type in ("full", "tied") else None
+        seen = (~nan).sum(axis=0)
+        Xc = np.where(nan, 0.0, X)
+        shift = np.where(seen > 0, Xc.sum(axis=0) / np.maximum(seen, 1), 0.0)
+        Xc -= shift
+        Xc[nan] = 0.0
+        return Frames(X, shift, Xc, {}, nan, patterns)
 
     # ------------------------------------------------------------ parameters
 
@@ -119,6 +135,8 @@ class GMMEmissions(EmissionFamily):
             raise ValueError(f"X has {nf} features, but means_ has {np.shape(m.means_)[-1]}")
         m.n_features = nf
         cv = None
+        if self.needs_data():  # with missing values: from column-mean imputed X
+            X = impute_column_means(X)
 
         def data_covariance() -> np.ndarray:
             c = np.cov(X.T) + m.min_covar * np.eye(nf)
@@ -262,24 +280,45 @@ class GMMEmissions(EmissionFamily):
         m = self.model
         return (m.weights_, m.means_, m.covars_, m.covariance_type)
 
-    def component_log_density(self, X: np.ndarray) -> np.ndarray:
+    def component_variances(self) -> np.ndarray:
+        """Diagonal / spherical covariances as (n_components * n_mix, n_features)."""
+        m = self.model
+        nc, nm, nf = m.means_.shape
+        if m.covariance_type == "spherical":
+            return np.repeat(m.covars_.reshape(nc * nm, 1), nf, axis=1)
+        return m.covars_.reshape(nc * nm, nf)
+
+    def component_matrices(self) -> np.ndarray:
+        """Full / tied covariances as (n_components * n_mix, n_features, n_features)."""
+        m = self.model
+        nc, nm, nf = m.means_.shape
+        mats = m.covars_.reshape(-1, nf, nf)
+        return np.repeat(mats, nm, axis=0) if m.covariance_type == "tied" else mats
+
+    def component_log_density(self, frames: Frames) -> np.ndarray:
         """``log weight + log N(x | mean, covariance)`` of every mixture component,
-        float64 (n_samples, n_components * n_mix), state-major."""
+        float64 (n_samples, n_components * n_mix), state-major (with missing values:
+        the density of the observed coordinates)."""
         m = self.model
         nc, nm, nf = m.means_.shape
         means = m.means_.reshape(nc * nm, nf)
-        ct = m.covariance_type
-        if ct == "diag":
-            out = _k.log_density_diag(X, means, m.covars_.reshape(nc * nm, nf))
-        elif ct == "spherical":
-            cv = np.repeat(m.covars_.reshape(nc * nm, 1), nf, axis=1)
-            out = _k.log_density_diag(X, means, cv)
+        X = frames.X
+        if m.covariance_type in ("diag", "spherical"):
+            missing = frames.nan is not None
+            density = _k.log_density_diag_missing if missing else _k.log_density_diag
+            out = density(X, means, self.component_variances())
         else:
             mats = m.covars_.reshape(-1, nf, nf)
             chol = cholesky_lower(mats)
-            if ct == "tied":
+            if m.covariance_type == "tied":
                 chol = np.repeat(chol, nm, axis=0)
-            out = _k.log_density_full(X, means, chol)
+            if frames.patterns is None:
+                out = _k.log_density_full(X, means, chol)
+            else:
+                out = frames.patterns.log_likelihood(
+                    means, self.component_matrices(), cholesky_lower,
+                    lambda Xc: _k.log_density_full(Xc, means, chol),
+                )  # fmt: skip
         with np.errstate(divide="ignore"):
             out += np.log(m.weights_).reshape(1, nc * nm)
         return out
@@ -291,7 +330,7 @@ class GMMEmissions(EmissionFamily):
         that ``e / s`` are the within-state responsibilities."""
         m = self.model
         nc, nm = m.n_components, m.n_mix
-        dens = np.ascontiguousarray(self.component_log_density(frames.X), dtype=np.float64)
+        dens = np.ascontiguousarray(self.component_log_density(frames), dtype=np.float64)
         dens = dens.reshape(-1, nc * nm)
         # one fused compiled pass: per state, the maximum over the components, the
         # exponentials relative to it (in place), their sum and its log (a state whose
@@ -342,28 +381,45 @@ class GMMEmissions(EmissionFamily):
         stats = {"post": gamma.sum(axis=0), "post_mix": n_km.reshape(nc, nm)}
         if not (self.fits("m") or self.fits("c")):
             return stats
-        s1 = r.T @ frames.Xc  # (nc*nm, nf) about the shift
+        ct = m.covariance_type
+        d = m.means_.reshape(nc * nm, nf) - frames.shift  # current means about the shift
+        r_mis = None  # diagonal with missing entries: their posterior mass (nc*nm, nf)
+        if frames.patterns is not None:  # E[x | x_o] and E[x x^T | x_o] per component
+            s1, s2, _ = frames.patterns.shifted_moments(
+                m.means_.reshape(nc * nm, nf), self.component_matrices(), r, cholesky_lower,
+                second=self.fits("c"),
+            )  # fmt: skip
+            s1_seen = s1
+        else:
+            s1_seen = r.T @ frames.Xc  # (nc*nm, nf) about the shift (missing entries: 0)
+            s1 = s1_seen
+            if frames.nan is not None:  # a missing entry's expectation: the component's mean
+                r_mis = r.T @ frames.nan.astype(np.float64)
+                s1 = s1_seen + r_mis * d
         # sums of X itself (the shift restored), for the means
         stats["obs"] = (s1 + n_km[:, None] * frames.shift).reshape(nc, nm, nf)
         if not self.fits("c"):
             return stats
-        d = m.means_.reshape(nc * nm, nf) - frames.shift  # current means about the shift
-        ct = m.covariance_type
         if ct in ("diag", "spherical"):
             sq = frames.products.get("square")
             if sq is None:
                 sq = frames.products["square"] = frames.Xc * frames.Xc
-            c_n = r.T @ sq - 2 * d * s1 + d * d * n_km[:, None]
+            if r_mis is None:
+                c_n = r.T @ sq - 2 * d * s1 + d * d * n_km[:, None]
+            else:  # observed entries' squares about the mean, missing ones' variances
+                c_n = r.T @ sq - 2 * d * s1_seen + d * d * (n_km[:, None] - r_mis)
+                c_n += r_mis * self.component_variances()
             c_n = c_n.reshape(nc, nm, nf)
             stats["c_n"] = c_n.sum(axis=2) if ct == "spherical" else c_n
             return stats
-        iu = np.triu_indices(nf)
-        outer = frames.products.get("outer")
-        if outer is None:
-            outer = frames.products["outer"] = frames.Xc[:, iu[0]] * frames.Xc[:, iu[1]]
-        s2 = np.empty((nc * nm, nf, nf))
-        s2[:, iu[0], iu[1]] = r.T @ outer
-        s2[:, iu[1], iu[0]] = s2[:, iu[0], iu[1]]
+        if frames.patterns is None:
+            iu = np.triu_indices(nf)
+            outer = frames.products.get("outer")
+            if outer is None:
+                outer = frames.products["outer"] = frames.Xc[:, iu[0]] * frames.Xc[:, iu[1]]
+            s2 = np.empty((nc * nm, nf, nf))
+            s2[:, iu[0], iu[1]] = r.T @ outer
+            s2[:, iu[1], iu[0]] = s2[:, iu[0], iu[1]]
         ds1 = d[:, :, None] * s1[:, None, :]
         c_n = s2 - ds1 - ds1.transpose(0, 2, 1) + n_km[:, None, None] * (d[:, :, None] * d[:, None])
         c_n = c_n.reshape(nc, nm, nf, nf)
@@ -517,6 +573,14 @@ class GMMHMM(BaseHMM):
     implementation : {"log", "scaling"}, default="log"
     n_init : int, default=1
         Random restarts of ``fit``, as :class:`GaussianHMM`.
+    allow_nan : bool, default=False
+        fastgen only.  NaN entries of ``X`` are missing values (at random): every
+        mixture component's density is that of the observed coordinates (a frame with
+        nothing observed has likelihood 1 in every state), and ``fit`` is the exact EM
+        of missing data: the statistics take each missing entry's conditional mean
+        and covariance given the frame's observed entries, in each component.  The
+        initial means and covariances come from ``X`` with its missing entries set to
+        their column's observed mean.  ``inf`` is refused.
 
     Attributes
     ----------
@@ -587,6 +651,7 @@ class GMMHMM(BaseHMM):
         init_params: str = "stmcw",
         implementation: str = "log",
         n_init: int = 1,
+        allow_nan: bool = False,
     ) -> None:
         self.n_components = n_components
         self.n_mix = n_mix
@@ -608,6 +673,7 @@ class GMMHMM(BaseHMM):
         self.init_params = init_params
         self.implementation = implementation
         self.n_init = n_init
+        self.allow_nan = allow_nan
 
 
 GMMHMM.__module__ = "fastgen.hmm"

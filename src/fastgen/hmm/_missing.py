@@ -20,14 +20,42 @@ Written for any set of components (means ``(n_components, n_features)``, covaria
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["MissingFrames"]
+from fastgen._validation import check_array
+
+__all__ = ["MissingFrames", "check_observations", "impute_column_means"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
+
+
+def check_observations(X: Any, name: str, allow_nan: bool) -> np.ndarray:
+    """``X`` as C-contiguous float64 (n_samples, n_features), finite; with
+    ``allow_nan``, NaN entries pass (missing values) and only infinity is refused.
+    Raises ``ValueError`` naming the estimator ``name``."""
+    if not allow_nan:
+        return np.ascontiguousarray(check_array(X, dtype=np.float64, estimator_name=name))
+    X = check_array(X, dtype=np.float64, ensure_all_finite=False, estimator_name=name)
+    if np.isinf(X).any():
+        raise ValueError("Input X contains infinity.")
+    return np.ascontiguousarray(X)
+
+
+def impute_column_means(X: np.ndarray) -> np.ndarray:
+    """``X`` with each NaN entry replaced by its column's observed mean (0 for a
+    column never observed): where initialisations (k-means, data covariance) start
+    from when values are missing.  ``X`` itself when nothing is missing."""
+    nan = np.isnan(X)
+    if not nan.any():
+        return X
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a never-observed feature
+        col = np.nanmean(X, axis=0)
+    return np.where(nan, np.nan_to_num(col)[None, :], X)
 
 
 class Pattern(NamedTuple):
@@ -179,7 +207,27 @@ class MissingFrames:
         """Expected sufficient statistics ``sum_t gamma_tk E[x_t | x_t,o, k]`` (n_components,
         n_features) and, with ``second``, ``sum_t gamma_tk E[x_t x_t^T | x_t,o, k]``
         (n_components, n_features, n_features) under the components ``means`` /
-        ``covs``, for the posteriors ``gamma`` (n_samples, n_components).
+        ``covs``, for the posteriors ``gamma`` (n_samples, n_components)."""
+        s1, s2, w = self.shifted_moments(means, covs, gamma, cholesky, second)
+        # back from moments about shift: x = (x - shift) + shift
+        obs = s1 + w[:, None] * self.shift
+        if s2 is None:
+            return obs, None
+        outer = np.einsum("ki,j->kij", s1, self.shift)
+        out2 = s2 + outer + outer.transpose(0, 2, 1)
+        out2 += w[:, None, None] * np.outer(self.shift, self.shift)
+        return obs, out2
+
+    def shifted_moments(
+        self,
+        means: np.ndarray,
+        covs: np.ndarray,
+        gamma: np.ndarray,
+        cholesky: Callable[[np.ndarray], np.ndarray],
+        second: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """:meth:`moments` of ``x - shift`` (less cancellation for a caller that
+        centres them again), with the posterior sums ``sum_t gamma_tk`` (n_components,).
 
         In a pattern, the completed frame is linear in ``u = (x_o - shift_o, 1)``:
         ``E[x - shift | x_o, k] = B_k u``, so its moments are ``B_k`` applied to the
@@ -225,11 +273,4 @@ class MissingFrames:
                 cond = mats[:, m[:, None], m] - np.matmul(gain, s_mo.transpose(0, 2, 1))
                 s2 += np.matmul(np.matmul(B, u2), B.transpose(0, 2, 1))
                 s2[:, m[:, None], m] += u1[:, -1, None, None] * cond
-        # back from moments about shift: x = (x - shift) + shift
-        obs = s1 + w[:, None] * self.shift
-        if not second:
-            return obs, None
-        outer = np.einsum("ki,j->kij", s1, self.shift)
-        out2 = s2 + outer + outer.transpose(0, 2, 1)
-        out2 += w[:, None, None] * np.outer(self.shift, self.shift)
-        return obs, out2
+        return s1, s2, w

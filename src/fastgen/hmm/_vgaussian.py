@@ -8,6 +8,7 @@ import numpy as np
 
 from fastgen._kernels import hmm as _k
 from fastgen.hmm._gaussian import GaussianEmissions, GaussianHMM, kmeans
+from fastgen.hmm._missing import impute_column_means
 from fastgen.hmm._util import check_random_state, digamma, gammaln, stored_array, stored_count
 from fastgen.hmm._variational import (
     CHAIN_STATE,
@@ -44,6 +45,16 @@ class VariationalGaussianEmissions(VariationalEmissions, GaussianEmissions):
     ``scale_posterior_ / dof_posterior_`` (the point estimate ``covars_``) plus a
     per-state constant, so the E-step runs on the kernels' Gaussian emissions (with
     ``log_offset``) and accumulates their statistics there.
+
+    Missing values (``allow_nan``) are latent variables of the mean field: in each
+    state the missing entries ``m`` of a frame get their optimal factor
+    ``q(x_m | state)``, the normal of mean ``E[mu_m] + C_mo C_oo^-1 (x_o - E[mu_o])``
+    and covariance ``C_mm - C_mo C_oo^-1 C_om`` (``C = covars_``: the conditional of
+    the point estimate).  The E-step's term of the frame, ``E[log p(x)]`` plus the
+    entropy of that factor, is then the same constant plus the density of the
+    observed entries alone under ``N(means_, covars_)``; the M-step takes the
+    statistics of the completed frames (the conditional moments).  Coordinate ascent
+    on ``q(z, x_m)`` and the posteriors, so the lower bound still never decreases.
     """
 
     state_attributes = (
@@ -89,6 +100,7 @@ class VariationalGaussianEmissions(VariationalEmissions, GaussianEmissions):
         init_m, init_c = self.needs_init_any("m"), self.needs_init_any("c")
         if not (init_m or init_c):
             return
+        X = impute_column_means(X)  # missing values: start from the column means
         centers = kmeans(X, nc, check_random_state(m.random_state))
         sq = np.einsum("ij,ij->i", centers, centers)
         labels = (sq - 2 * X @ centers.T).argmin(axis=1)
@@ -257,6 +269,9 @@ class VariationalGaussianEmissions(VariationalEmissions, GaussianEmissions):
         offset = 0.5 * (psi + nf * (_LOG_4PI - np.log(dof)) - nf / m.beta_posterior_)
         if not np.isfinite(offset).all():
             raise ValueError("the posteriors give non-finite expected log-likelihoods")
+        if self._missing(X):  # the observed entries' density, the same constants
+            frames = self.log_likelihood(X) + offset
+            return _k.emissions(_k.EMIT_LOG_FRAMES, log_frame=frames)
         cv = self.posterior_covars()
         means = m.means_posterior_
         if m.covariance_type in ("diag", "spherical"):
@@ -264,6 +279,24 @@ class VariationalGaussianEmissions(VariationalEmissions, GaussianEmissions):
             return _k.emissions(_k.EMIT_DIAG, X=X, means=means, covars=covars, log_offset=offset)
         chol = np.linalg.cholesky(np.broadcast_to(cv, (nc, nf, nf)))
         return _k.emissions(_k.EMIT_FULL, X=X, means=means, chol=chol, log_offset=offset)
+
+    def _with_post_f(self, stats: dict) -> dict:
+        return stats  # the posteriors take the completed frames' statistics
+
+    def posterior_stats(self, X: Any, gamma: np.ndarray) -> dict:
+        """The Gaussian family's statistics; with missing entries under diagonal
+        covariances, those of the frames completed by ``q(x_m | state)`` (mean
+        ``means_``, variance ``covars_``) rather than per-feature sums."""
+        stats = super().posterior_stats(X, gamma)
+        seen = stats.pop("post_f", None)
+        if seen is not None:
+            m = self.model
+            unseen = stats["post"][:, None] - seen  # posterior mass of missing entries
+            stats["obs"] = stats["obs"] + unseen * m.means_posterior_
+            if "obs**2" in stats:
+                second = m.means_posterior_**2 + self.diag_covars()
+                stats["obs**2"] = stats["obs**2"] + unseen * second
+        return stats
 
     def mstep(self, stats: dict) -> None:
         """Normal-Wishart posteriors from the statistics (hmmlearn's update)."""
@@ -361,6 +394,14 @@ class VariationalGaussianHMM(VariationalHMM):
     implementation : {"log", "scaling"}, default="log"
     n_init : int, default=1
         Random restarts of ``fit``, as :class:`GaussianHMM`.
+    allow_nan : bool, default=False
+        fastgen only.  NaN entries of ``X`` are missing values (at random).  ``score``,
+        ``predict`` and the other point-estimate methods marginalise them out, as
+        :class:`GaussianHMM` does; ``fit`` treats them as latent variables of the
+        mean field (each missing entry gets its conditional normal given the frame's
+        observed entries, in each state), so the lower bound stays a bound and never
+        decreases.  The initialisation sets them to their column's observed mean.
+        ``inf`` is refused.
 
     Attributes
     ----------
@@ -404,7 +445,6 @@ class VariationalGaussianHMM(VariationalHMM):
     """
 
     emission_family = VariationalGaussianEmissions
-    allow_nan: ClassVar[bool] = False  # the Gaussian family's missing values: not here
 
     def __init__(
         self,
@@ -425,6 +465,7 @@ class VariationalGaussianHMM(VariationalHMM):
         init_params: str = "stmc",
         implementation: str = "log",
         n_init: int = 1,
+        allow_nan: bool = False,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -443,6 +484,7 @@ class VariationalGaussianHMM(VariationalHMM):
         self.init_params = init_params
         self.implementation = implementation
         self.n_init = n_init
+        self.allow_nan = allow_nan
 
     @property
     def means_(self) -> np.ndarray:
