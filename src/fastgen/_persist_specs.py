@@ -624,7 +624,7 @@ SPECS: dict[str, Spec] = {
         required=("n_frames_", "log_likelihood_", "filtered_", "held_", "held_log_frames_",
                   "held_filtered_"),
         check=_check_hmm_stream, summary=lambda est: jsonable(_hmm("stream_summary")(est)),
-        fitted=_fitted_by("n_frames_"),
+        fitted=_fitted_by("n_frames_"), host_access=_hmm("stream_host_access"),
     ),
     "sklearn.Pipeline": Spec(
         "sklearn.pipeline", "Pipeline", check=_check_pipeline, summary=_summary_pipeline,

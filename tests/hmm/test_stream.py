@@ -169,6 +169,27 @@ def test_hostile_state_is_refused(tmp_path, state):
         fastgen.load(path)
 
 
+@pytest.mark.parametrize("n_streams, lag", [(10**12, 10**6), (10**7, 100), (2, 10**9)])
+def test_oversized_fresh_stream_needs_trust(tmp_path, n_streams, lag):
+    """A stream saved before its first update holds no arrays: its parameters alone
+    would size the state the first update allocates.  Beyond 2 GiB, loading it needs
+    trust."""
+    model, X = CASES["categorical"]
+    fastgen.save(model.stream(n_streams=2, lag=1), tmp_path / "fresh.fgm")
+    path = tamper(
+        tmp_path / "fresh.fgm", tmp_path / "big.fgm",
+        manifest=lambda m: m["params"].update({"n_streams": n_streams, "lag": lag}),
+    )  # fmt: skip
+    with pytest.raises(fastgen.ModelFileError, match="big.fgm: .*GiB of state.*trusted=True"):
+        fastgen.load(path)
+    assert fastgen.load(path, trusted=True).n_streams == n_streams  # the owner's call
+    small = tamper(
+        tmp_path / "fresh.fgm", tmp_path / "ok.fgm",
+        manifest=lambda m: m["params"].update({"n_streams": 1000, "lag": 50}),
+    )  # fmt: skip
+    assert fastgen.load(small).update(X[:3], [3] + [0] * 999).filtered.shape == (3, 3)
+
+
 def test_bad_input():
     model, X = CASES["gaussian-full"]
     with pytest.raises(ValueError, match="n_streams"):

@@ -147,6 +147,35 @@ def check_stream(stream: Any) -> None:
         state[name] = np.array(state[name], dtype=np.float64)
 
 
+#: a stream file (one saved before its first update holds no state arrays) may not
+#: make its first update allocate more state than a model file may hold by default
+MAX_UNTRUSTED_STREAM_STATE = 2 * 1024**3
+
+
+def stream_state_bytes(stream: Any) -> int:
+    """Bytes of the state arrays an :class:`~fastgen.hmm.HMMStream` holds (created by
+    its first update): per stream two counts, a log-likelihood, a filtered row and
+    ``lag`` held rows of log-likelihoods and filtered probabilities."""
+    ns, lag, nc = int(stream.n_streams), int(stream.lag), int(stream.model.n_components)
+    return 8 * ns * (3 + nc * (1 + 2 * lag))
+
+
+def stream_host_access(stream: Any) -> list[str]:
+    """A stream file whose state would exceed :data:`MAX_UNTRUSTED_STREAM_STATE` needs
+    trust: its parameters alone would make the first update exhaust memory."""
+    try:
+        size = stream_state_bytes(stream)
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        return []  # not integers: the parameter validation refuses them
+    if size <= MAX_UNTRUSTED_STREAM_STATE:
+        return []
+    return [
+        f"n_streams={stream.n_streams} with lag={stream.lag} makes the stream hold "
+        f"{size / 1024**3:.1f} GiB of state (more than "
+        f"{MAX_UNTRUSTED_STREAM_STATE / 1024**3:.0f} GiB)"
+    ]
+
+
 def stream_summary(stream: Any) -> dict:
     """Facts shown by ``fastgen.info`` for a stream."""
     return {
