@@ -248,7 +248,7 @@ def test_info_text_and_json(tmp_path, nb_file, capsys):
     assert code == 0 and json.loads(out) == fastgen.info(nb_file)
     vae = make_vae_file(tmp_path / "vae.fgm")
     code, out, _ = run(["info", vae], capsys)
-    assert code == 0 and "kind: vae" in out and "latent_dim: 2" in out
+    assert code == 0 and "kind: fastgen.OnnxVAE" in out and "latent_dim: 2" in out
     code, _, err = run(["info", tmp_path / "nope.fgm"], capsys)
     assert code == 1 and "model file not found" in err
 
@@ -826,3 +826,47 @@ def test_module_entry_point_error_exit(tmp_path):
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 1
     assert proc.stderr == f"fastgen: error: {tmp_path / 'in.txt'}: input file not found\n"
+
+
+# --------------------------------------------------------------------------- help
+
+
+def _parsers(parser, path=()):
+    """Every (sub)command's parser with its command path."""
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, (*path, name))
+
+
+def test_every_command_and_option_is_described_with_its_default():
+    import argparse
+
+    for path, parser in _parsers(cli.build_parser()):
+        if path:
+            assert parser.description, f"fastgen {' '.join(path)} has no description"
+        text = parser.format_help()
+        for action in parser._actions:
+            if not action.option_strings or action.help is argparse.SUPPRESS:
+                continue
+            where = f"fastgen {' '.join(path)} {action.option_strings[0]}"
+            assert action.help, f"{where} has no help"
+            if not any(action.default is v for v in (None, False, argparse.SUPPRESS)):
+                assert "default" in action.help.lower() or f"(default: {action.default})" in (
+                    " ".join(text.split())
+                ), f"{where} does not show its default {action.default!r}"
+
+
+def test_train_nb_takes_the_column_its_error_names(tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    path.write_text("text,label,extra\ngood film,pos,x\nbad film,neg,y\ngood plot,pos,z\n")
+    code, _, err = run(["train", "nb", path, "-o", tmp_path / "m.fgm", "--label-column",
+                        "label"], capsys)  # fmt: skip
+    assert code == 1 and "--column NAME" in err
+    code, _, err = run(["train", "nb", path, "-o", tmp_path / "m.fgm", "--label-column",
+                        "label", "--column", "text"], capsys)  # fmt: skip
+    assert code == 0, err
+    assert fastgen.load(tmp_path / "m.fgm").predict(["good"]).tolist() == ["pos"]

@@ -289,5 +289,5 @@ def test_neural_section_on_the_8x8_fallback(tmp_path, monkeypatch):
     assert main(["--out", str(tmp_path), "--quick", "--quiet", "--skip", "text,hmm"]) == 0
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "## Autoencoder and VAE: 8x8 digits (fallback) (64-32-16-8)" in report
-    assert fastgen.info(tmp_path / "autoencoder.fgm")["kind"] == "autoencoder"
+    assert fastgen.info(tmp_path / "autoencoder.fgm")["kind"] == "fastgen.OnnxAutoencoder"
     assert fastgen.load(tmp_path / "vae.fgm").generate(3, seed=0).shape == (3, 64)

@@ -1049,7 +1049,12 @@ def test_autoencoder_save_is_export(tmp_path):
                                   fastgen.load(tmp_path / "ae2.fgm", device="cpu").encode(X))
     np.testing.assert_allclose(model.encode(X), ae.encode(X), atol=1e-5, rtol=0)
     out = fastgen.info(tmp_path / "ae.fgm")
-    assert out["kind"] == "autoencoder"
+    assert out["kind"] == "fastgen.OnnxAutoencoder"
+    assert out["summary"]["nn_kind"] == "autoencoder"
+    for kind in ("fastgen.OnnxAutoencoder", "autoencoder"):  # info's name and the file's
+        assert isinstance(fastgen.load(tmp_path / "ae.fgm", kind=kind), OnnxAutoencoder)
+    with pytest.raises(ModelFileError, match="expected"):
+        fastgen.load(tmp_path / "ae.fgm", kind="fastgen.OnnxVAE")
     assert {"input_dim": 6, "latent_dim": 2}.items() <= out["summary"].items()
     with pytest.raises(ModelFileError, match="expected"):
         fastgen.load(tmp_path / "ae.fgm", kind="fastgen.MultinomialNB")

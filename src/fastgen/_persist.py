@@ -41,7 +41,7 @@ import numpy as np
 
 from ._modelfile import ModelFileError, open_modelfile, peek_kind, write_modelfile
 from ._persist_codec import Decoder, Encoder, referenced_members, unknown_kind
-from ._persist_specs import NEURAL_KINDS, SPECS, jsonable, spec_for
+from ._persist_specs import NEURAL_KIND_NAMES, NEURAL_KINDS, SPECS, jsonable, spec_for
 
 __all__ = ["NEURAL_KINDS", "ModelFileError", "info", "load", "save"]
 
@@ -138,8 +138,9 @@ def load(path: str | os.PathLike, *, trusted: bool = False, max_size: int | None
     ----------
     path : str or path-like
     kind : str or tuple of str, optional (keyword)
-        Accepted kinds (e.g. ``"fastgen.MultinomialNB"``, ``"vae"``); a file of any
-        other kind raises :class:`ModelFileError`.
+        Accepted kinds, as :func:`info` names them (e.g. ``"fastgen.MultinomialNB"``,
+        ``"fastgen.OnnxVAE"``; a neural file's own kind, ``"vae"``, works too); a file
+        of any other kind raises :class:`ModelFileError`.
     **kwargs
         For neural files only (``device``, ``n_jobs``, ``intra_op_num_threads``, ``batch_size``,
         ``allow_spinning``, ``io_binding``): passed to :func:`fastgen.nn.load`.  Given for a
@@ -177,7 +178,9 @@ def _load(path: str | os.PathLike, trusted: bool, max_size: int | None,
         if (not isinstance(accepted, (tuple, list)) or not accepted
                 or not all(isinstance(k, str) for k in accepted)):
             raise TypeError(f"kind must be a str or a tuple of str, got {expected!r}")
-        accepted = tuple(accepted)
+        # info's names of the neural kinds are accepted as the manifests' own
+        names = {v: k for k, v in NEURAL_KIND_NAMES.items()}
+        accepted = tuple(names.get(k, k) for k in accepted)
     file_kind = peek_kind(path)
     if file_kind in NEURAL_KINDS:
         if accepted is not None and file_kind not in accepted:
@@ -271,7 +274,9 @@ def info(path: str | os.PathLike, *, trusted: bool = False,
     Returns
     -------
     dict
-        ``kind``, ``format_version``, ``fastgen_version``, ``params`` (a readable
+        ``kind`` (the class :func:`load` returns, e.g. ``"fastgen.GaussianHMM"``,
+        ``"fastgen.OnnxVAE"``, ``"sklearn.Pipeline"``), ``format_version``,
+        ``fastgen_version``, ``params`` (a readable
         JSON-ready view), ``summary`` (kind-specific: ``fitted``, ``n_features``,
         ``classes``, ``n_components``, ``vocabulary_size``, input/latent dims, ...),
         ``n_members`` and ``size_bytes``.
@@ -287,7 +292,9 @@ def info(path: str | os.PathLike, *, trusted: bool = False,
     kind = man["kind"]
     if kind in NEURAL_KINDS:
         graphs = man["graphs"]
-        summary: dict[str, Any] = {"fitted": True, "graphs": sorted(graphs)}
+        # the manifest's own kind is what fastgen.nn.load(kind=...) takes
+        summary: dict[str, Any] = {"fitted": True, "nn_kind": kind, "graphs": sorted(graphs)}
+        kind = NEURAL_KIND_NAMES[kind]
         for key, name in (("input_shape", "input_dim"), ("latent_shape", "latent_dim")):
             shape = man.get(key)
             if isinstance(shape, list) and shape:

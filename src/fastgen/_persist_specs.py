@@ -17,10 +17,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["NEURAL_KINDS", "SPECS", "Spec", "jsonable", "spec_for", "validate_params"]
+__all__ = [
+    "NEURAL_KINDS", "NEURAL_KIND_NAMES", "SPECS", "Spec", "jsonable", "spec_for",
+    "validate_params",
+]  # fmt: skip
 
 #: kinds written by ``Autoencoder.export``/``VAE.export``/``nn.export_keras``
 NEURAL_KINDS = ("autoencoder", "vae", "keras")
+#: how ``info`` names them: as every other kind, the class ``load`` returns
+NEURAL_KIND_NAMES = {
+    "autoencoder": "fastgen.OnnxAutoencoder",
+    "vae": "fastgen.OnnxVAE",
+    "keras": "fastgen.OnnxKerasModel",
+}
 
 #: classes listed by ``info`` summaries (``n_classes`` gives the full count)
 _SUMMARY_CLASSES = 50

@@ -33,6 +33,8 @@ from fastgen._signals import Terminated, exit_signals, stop_in_chain
 __all__ = ["build_parser", "find_benchmarks", "main"]
 
 PROG = "fastgen"
+#: samples per decoder call of ``fastgen generate`` without ``--batch-size``
+GENERATE_BATCH = 65_536
 
 
 class CLIError(Exception):
@@ -191,14 +193,12 @@ def _read_labels(path: str, column: str | None, labels_file: str | None) -> np.n
 
 
 def _need_training_stack(what: str) -> None:
-    from fastgen.nn import missing_train_packages
+    from fastgen._extras import MissingExtraError, require
 
-    missing = missing_train_packages()
-    if missing:
-        raise CLIError(
-            f"{what} needs the 'train' extra (missing: {', '.join(missing)}); "
-            "pip install 'fastgen-models[train]'"
-        )
+    try:
+        require("train", what)
+    except MissingExtraError as exc:
+        raise CLIError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- commands
@@ -520,7 +520,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise CLIError(f"{args.model}: holds a {type(model).__name__}; generate needs a VAE")
     rng = np.random.default_rng(args.seed)
     latent = int(model.latent_dim)
-    batch = args.batch_size or 65_536
+    batch = args.batch_size or GENERATE_BATCH
     progress = False if args.quiet else (True if args.progress else None)
     with (
         Progress(total=args.n, enabled=progress, desc="generate") as bar,
@@ -666,6 +666,26 @@ def cmd_demo(argv: list[str]) -> int:
 # --------------------------------------------------------------------------- parser
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option with a default shows it (``store_true`` flags and options whose
+    absence means "the model's own choice" excepted)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (not action.option_strings or "default" in text.lower()
+                or any(action.default is v for v in (None, False, argparse.SUPPRESS))):
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
+
+
+class _Parser(argparse.ArgumentParser):
+    """``fastgen``'s parsers (subcommands included): :class:`_HelpFormatter` help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``fastgen`` argument parser (``demo`` arguments are the demo's own)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -685,7 +705,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"a suffix: 512M, 4G; default {_format_size(DEFAULT_MAX_SIZE)})",
     )
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG, parents=[common],
         description="fastgen: fast classical generative models. Batch prediction, training, "
         "sampling and model inspection.",
@@ -701,7 +721,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="fastgen model file")
     p.add_argument("input", help="input: .txt/.csv/.parquet (text), .npy/.csv/.parquet (numeric)")
     p.add_argument("-o", "--output", required=True, help="output .npy, .csv or .parquet")
-    p.add_argument("--batch-size", type=_positive_int, help="rows per chunk")
+    p.add_argument("--batch-size", type=_positive_int,
+                   help="rows per chunk (default: 10,000 documents; numeric rows: about "
+                   "half a million values, 1,024 to 65,536 rows)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where neural models run (default: auto)")
     p.add_argument("--proba", action="store_true",
@@ -728,18 +750,24 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", parents=[common], help="train a model and save it",
                        description="Train a model on DATA and save it to MODEL.")
     tsub = t.add_subparsers(dest="model_kind", metavar="KIND", required=True)
-    nb = tsub.add_parser("nb", parents=[common], help="text Naive Bayes (TextClassifier)")
+    nb = tsub.add_parser(
+        "nb", parents=[common], help="text Naive Bayes (TextClassifier)",
+        description="Fit a TextClassifier (a vectorizer and a Naive Bayes classifier, "
+        "fused) on the documents and labels of DATA and save it.",
+    )
     nb.add_argument("data", help=".csv/.parquet with text and label columns, or .txt")
     nb.add_argument("-o", "--output", required=True, help="model file to write")
-    nb.add_argument("--text-column", metavar="NAME", help="column of documents")
+    nb.add_argument("--text-column", "--column", metavar="NAME", dest="text_column",
+                    help="column of documents (needed when the file has several)")
     nb.add_argument("--label-column", metavar="NAME", help="column of labels")
     nb.add_argument("--labels", metavar="FILE", help="for .txt data: labels, one per line")
-    nb.add_argument("--analyzer", choices=("word", "char", "char_wb"), default="word")
-    nb.add_argument("--ngram-min", type=_positive_int, default=1)
-    nb.add_argument("--ngram-max", type=_positive_int, default=1)
+    nb.add_argument("--analyzer", choices=("word", "char", "char_wb"), default="word",
+                    help="terms: words, character n-grams, or character n-grams within words")
+    nb.add_argument("--ngram-min", type=_positive_int, default=1, help="shortest n-gram")
+    nb.add_argument("--ngram-max", type=_positive_int, default=1, help="longest n-gram")
     nb.add_argument("--alpha", type=float, default=1.0, help="additive smoothing")
     nb.add_argument("--nb", choices=("multinomial", "complement", "bernoulli"),
-                    default="multinomial")
+                    default="multinomial", help="the Naive Bayes classifier")
     nb.add_argument("--tfidf", action="store_true",
                     help="weigh the counts by tf-idf with l2-normalised rows (TfidfVectorizer)")
     nb.add_argument("--sublinear-tf", action="store_true",
@@ -755,65 +783,94 @@ def build_parser() -> argparse.ArgumentParser:
     hmm = tsub.add_parser(
         "hmm", parents=[common],
         help="Gaussian, Gaussian-mixture, categorical, Poisson or multinomial HMM",
+        description="Fit a hidden Markov model by EM (Baum-Welch) on the observations of "
+        "DATA, one sequence or several (--lengths, --lengths-column or --sequence-column), "
+        "and save it.",
     )
     hmm.add_argument("data", help=".npy/.csv/.parquet of observations")
     hmm.add_argument("-o", "--output", required=True, help="model file to write")
     hmm.add_argument("--column", action="append", metavar="NAME", help="feature column(s)")
     hmm.add_argument("--lengths", metavar="FILE", help="side file of sequence lengths")
-    hmm.add_argument("--lengths-column", metavar="NAME")
-    hmm.add_argument("--sequence-column", metavar="NAME")
+    hmm.add_argument("--lengths-column", metavar="NAME",
+                     help="column with each sequence's length on its first row")
+    hmm.add_argument("--sequence-column", metavar="NAME",
+                     help="column of sequence ids (rows of a sequence contiguous)")
     hmm.add_argument("--emission", default="gaussian",
-                     choices=("gaussian", "gmm", "categorical", "poisson", "multinomial"))
+                     choices=("gaussian", "gmm", "categorical", "poisson", "multinomial"),
+                     help="the emission family")
     hmm.add_argument("--variational", action="store_true",
                      help="variational Bayes fit (VariationalGaussianHMM or "
                           "VariationalCategoricalHMM): posteriors over the parameters")
-    hmm.add_argument("--n-components", type=_positive_int, required=True)
+    hmm.add_argument("--n-components", type=_positive_int, required=True,
+                     help="number of hidden states")
     hmm.add_argument("--n-mix", type=_positive_int, default=None,
                      help="Gaussians per state of --emission gmm (default 1)")
     hmm.add_argument("--covariance-type", choices=("diag", "full", "spherical", "tied"),
-                     default="diag")
-    hmm.add_argument("--n-iter", type=_positive_int, default=10)
-    hmm.add_argument("--tol", type=float, default=1e-2)
-    hmm.add_argument("--seed", type=int, default=0)
+                     default="diag", help="Gaussian and GMM emissions: covariance shape")
+    hmm.add_argument("--n-iter", type=_positive_int, default=10, help="most EM iterations")
+    hmm.add_argument("--tol", type=float, default=1e-2,
+                     help="stop when the log-likelihood gains less than this")
+    hmm.add_argument("--seed", type=int, default=0, help="random_state of the initialisation")
 
     for kind, label in (("ae", "dense autoencoder"), ("vae", "variational autoencoder")):
-        n = tsub.add_parser(kind, parents=[common], help=f"{label} (needs the train extra)")
+        n = tsub.add_parser(
+            kind, parents=[common], help=f"{label} (needs the train extra)",
+            description=f"Train a {label} with Keras on the numeric rows of DATA, export "
+            "it to ONNX through the export checks, and save it (inference needs only "
+            "onnxruntime).  Needs the train extra.",
+        )
         n.add_argument("data", help=".npy/.csv/.parquet of numeric rows")
         n.add_argument("-o", "--output", required=True, help="model file to write")
         n.add_argument("--column", action="append", metavar="NAME", help="feature column(s)")
-        n.add_argument("--latent-dim", type=_positive_int, default=32)
+        n.add_argument("--latent-dim", type=_positive_int, default=32,
+                       help="width of the code")
         n.add_argument("--hidden", type=_int_list, help="hidden widths, e.g. 128,64")
-        n.add_argument("--epochs", type=_positive_int, default=10)
-        n.add_argument("--batch-size", type=_positive_int, default=128)
-        n.add_argument("--validation-split", type=float, default=0.0)
+        n.add_argument("--epochs", type=_positive_int, default=10, help="training epochs")
+        n.add_argument("--batch-size", type=_positive_int, default=128,
+                       help="rows per gradient step")
+        n.add_argument("--validation-split", type=float, default=0.0,
+                       help="share of the rows held out to report the validation loss")
         n.add_argument("--loss", choices=("binary_crossentropy", "mse"),
                        default="binary_crossentropy",
                        help="binary_crossentropy for data in [0, 1], else mse")
         n.add_argument("--output-activation", default="sigmoid",
                        help="decoder output activation (sigmoid, linear, ...)")
-        n.add_argument("--seed", type=int, default=0)
+        n.add_argument("--seed", type=int, default=0,
+                       help="seeds Keras's initialisation and shuffling")
     t.set_defaults(func=cmd_train)
 
     # generate
     g = sub.add_parser("generate", parents=[common, model_file],
-                       help="sample from a VAE model file")
+                       help="sample from a VAE model file",
+                       description="Draw N latent codes from the standard normal and "
+                       "write their decodings to OUTPUT (.npy, .csv or .parquet).")
     g.add_argument("model", help="VAE model file")
     g.add_argument("-n", type=_positive_int, required=True, help="number of samples")
     g.add_argument("-o", "--output", required=True, help="output .npy, .csv or .parquet")
     g.add_argument("--seed", type=int, default=None, help="seed (same as VAE.generate)")
-    g.add_argument("--batch-size", type=_positive_int, help="samples per decoder call")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    g.add_argument("--batch-size", type=_positive_int,
+                   help=f"samples per decoder call (default: {GENERATE_BATCH:,})")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the decoder runs")
     g.add_argument("--progress", action="store_true", help="force the progress bar on")
     g.set_defaults(func=cmd_generate)
 
     # info
-    i = sub.add_parser("info", parents=[common, model_file], help="describe a model file")
+    i = sub.add_parser("info", parents=[common, model_file], help="describe a model file",
+                       description="Check MODEL as loading it would, then print its kind "
+                       "(the class fastgen.load returns), parameters and a summary.")
     i.add_argument("model", help="fastgen model file")
     i.add_argument("--json", action="store_true", help="print JSON")
     i.set_defaults(func=cmd_info)
 
     # bench
-    b = sub.add_parser("bench", parents=[common], help="run the benchmark suite (source checkout)")
+    b = sub.add_parser(
+        "bench", parents=[common], help="run the benchmark suite (source checkout)",
+        description="Run fastgen's pytest-benchmark suite (the benchmarks/ folder of a "
+        "source checkout) and print its report: every benchmark times fastgen and the "
+        "incumbent (scikit-learn, hmmlearn or Keras) in the same run and gives the "
+        "speed-up.  Needs the dev extra.",
+    )
     b.add_argument("--size", default="small", help="small, full or a number of documents")
     b.add_argument("-k", metavar="EXPR", help="pytest -k expression selecting benchmarks")
     b.add_argument("--json", metavar="FILE", help="also keep pytest-benchmark's JSON here")
@@ -821,6 +878,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # demo (arguments are forwarded to fastgen.demo.main)
     sub.add_parser("demo", help="run the demo (fastgen demo --help for its options)",
+                   description="Run the demo on the data sets installed packages ship.",
                    add_help=False)
     return parser
 

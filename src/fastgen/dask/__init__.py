@@ -31,10 +31,14 @@ scheduler locally, or a cluster through ``distributed.Client("tcp://scheduler:87
 
 from __future__ import annotations
 
-from fastgen.dask._common import OnnxModelFile, release_models
-from fastgen.dask._hmm import fit_hmm
-from fastgen.dask._naive_bayes import fit_naive_bayes, fit_text_classifier
-from fastgen.dask._predict import predict
+from fastgen._extras import require
+
+require("dask", "fastgen.dask")  # before the modules that import Dask
+
+from fastgen.dask._common import OnnxModelFile, release_models  # noqa: E402
+from fastgen.dask._hmm import fit_hmm  # noqa: E402
+from fastgen.dask._naive_bayes import fit_naive_bayes, fit_text_classifier  # noqa: E402
+from fastgen.dask._predict import predict  # noqa: E402
 
 __all__ = [
     "OnnxModelFile",

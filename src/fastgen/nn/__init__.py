@@ -13,6 +13,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from fastgen._extras import EXTRAS, missing_packages
+
 _NAMES = {
     "Autoencoder": "_keras_models",
     "VAE": "_keras_models",
@@ -29,14 +31,12 @@ _NAMES = {
 __all__ = sorted([*_NAMES, "TRAIN_PACKAGES", "missing_train_packages"])
 
 #: what training and export need (the ``train`` extra)
-TRAIN_PACKAGES = ("tensorflow", "keras", "tf2onnx", "onnx")
+TRAIN_PACKAGES = EXTRAS["train"]
 
 
 def missing_train_packages() -> list[str]:
     """Names in :data:`TRAIN_PACKAGES` that are not installed (found without importing)."""
-    from importlib.util import find_spec
-
-    return [name for name in TRAIN_PACKAGES if find_spec(name) is None]
+    return missing_packages("train")
 
 
 def __getattr__(name: str) -> Any:

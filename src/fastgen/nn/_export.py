@@ -24,6 +24,7 @@ import numpy as np
 from fastgen._modelfile import write_modelfile
 from fastgen.nn import _onnx_gate
 from fastgen.nn._onnx_gate import MAX_OPSET, GateError, is_random_op
+from fastgen.nn._stack import training_module
 
 __all__ = ["DEFAULT_OPSET", "MAX_OPSET", "ExportError", "export_keras", "to_onnx"]
 
@@ -49,7 +50,7 @@ class _LogCapture(logging.Handler):
 
 def check_graph(proto: Any, what: str, opset_limit: int = MAX_OPSET) -> None:
     """Static gates on an ONNX ``ModelProto``; raise :class:`ExportError` on failure."""
-    import onnx
+    onnx = training_module("onnx", "ONNX export")
 
     ops = [(n.op_type, n.domain) for n in proto.graph.node]
     check_graph_random_first(proto, what)
@@ -86,8 +87,8 @@ def to_onnx(
     """
     if not 1 <= opset <= MAX_OPSET:
         raise ExportError(f"opset must be between 1 and {MAX_OPSET} (tf2onnx), got {opset}")
-    import tensorflow as tf
-    import tf2onnx
+    tf = training_module("tensorflow", "ONNX export")
+    tf2onnx = training_module("tf2onnx", "ONNX export")
 
     spec = (tf.TensorSpec((None, input_dim), tf.float32, name=input_name),)
 

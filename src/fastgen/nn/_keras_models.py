@@ -15,6 +15,7 @@ import numpy as np
 
 from fastgen._base import BaseEstimator, check_is_fitted
 from fastgen.nn._inference import check_input, map_batches, row_error, sample_latent
+from fastgen.nn._stack import training_module
 
 __all__ = ["VAE", "Autoencoder"]
 
@@ -100,8 +101,7 @@ class _DenseAutoencoderBase(BaseEstimator):
                 validation_data = validation_data[0]
             Xv = _train_array(validation_data, int(self.input_dim), "validation_data")
             val = (Xv, Xv)
-        import keras
-
+        keras = training_module("keras", f"{type(self).__name__}.fit")
         if keras.backend.backend() != "tensorflow":
             raise RuntimeError(
                 "fastgen.nn trains with the TensorFlow backend (needed for the ONNX "
@@ -321,7 +321,7 @@ class Autoencoder(_DenseAutoencoderBase):
 
 def _vae_model_class(keras):
     """The Keras VAE model (custom train/test steps); defined lazily (imports tf)."""
-    import tensorflow as tf
+    tf = training_module("tensorflow", "VAE.fit")
 
     class _KerasVAE(keras.Model):
         def __init__(self, encoder, decoder, beta, loss, **kwargs):
