@@ -76,6 +76,8 @@ def test_report_has_every_section_and_all_checks_pass(demo_out, summary):
             assert row["fastgen_s"] > 0
         for name in sec["files"]:
             assert (demo_out / name).is_file(), name
+            if name.endswith(".png"):  # shown, not only listed
+                assert f"]({name})" in report, name
     assert "**FAIL**" not in report
     assert report.count("Speed (wall time") == len(ran)
 
@@ -291,3 +293,10 @@ def test_neural_section_on_the_8x8_fallback(tmp_path, monkeypatch):
     assert "## Autoencoder and VAE: 8x8 digits (fallback) (64-32-16-8)" in report
     assert fastgen.info(tmp_path / "autoencoder.fgm")["kind"] == "fastgen.OnnxAutoencoder"
     assert fastgen.load(tmp_path / "vae.fgm").generate(3, seed=0).shape == (3, 64)
+
+
+def test_environment_names_fastgens_own_version():
+    from fastgen.demo._report import environment
+
+    # the fastgen-models distribution, not an unrelated "fastgen"
+    assert environment()["fastgen"] == f"{fastgen.__version__} (fastgen-models)"

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from fastgen._extras import DISTRIBUTION
+
 T = TypeVar("T")
 
 
@@ -179,6 +181,9 @@ def render_section(sec: Section, out: Path) -> list[str]:
         lines += [f"Note: {sec.note}", ""]
     if sec.files:
         lines += ["Files: " + ", ".join(f"`{f}` ({_file_size(out / f)})" for f in sec.files), ""]
+    for name in sec.files:  # the figures themselves, beside report.md
+        if name.endswith(".png") and (out / name).is_file():
+            lines += [f"![{Path(name).stem.replace('_', ' ')}]({name})", ""]
     return lines
 
 
@@ -187,7 +192,7 @@ def environment() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     env = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for pkg, dists in (("fastgen", ["fastgen"]), ("numpy", ["numpy"]),
+    for pkg, dists in (("fastgen", [DISTRIBUTION]), ("numpy", ["numpy"]),
                        ("scikit-learn", ["scikit-learn"]), ("hmmlearn", ["hmmlearn"]),
                        ("tensorflow", ["tensorflow", "tensorflow-cpu"]), ("keras", ["keras"]),
                        ("onnxruntime", ["onnxruntime", "onnxruntime-gpu"])):
