@@ -15,7 +15,7 @@ WHEEL_VENV := .venv-wheel
 WHEEL_PY := $(CURDIR)/$(WHEEL_VENV)/bin/python
 LINT_PATHS := src tests benchmarks tools setup.py
 
-.PHONY: venv build test lint dist wheel-venv bench demo clean
+.PHONY: venv build test lint dist wheel-venv bench demo docs clean
 
 venv: $(STAMP) build
 
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel "Cython>=3.0" "numpy>=2.0"
 	$(PY) -m pip uninstall --quiet --yes fastgen 2>/dev/null || true
-	$(PY) -m pip install --quiet -e ".[dev,demo,release]"
+	$(PY) -m pip install --quiet -e ".[dev,demo,release,docs]"
 	touch $(STAMP)
 
 # Rebuild the Cython kernels in place whenever a .pyx changes (the editable install imports from src/).
@@ -79,6 +79,15 @@ bench: venv
 demo: venv
 	$(VENV)/bin/fastgen demo --out demo-output
 
+# The documentation site in docs/_build/html: warnings are errors, the gallery's examples run
+# (DOCS_QUICK=1: on smaller data, as `make test` builds it), then every internal link and
+# image of the built pages is checked, with no network.
+DOCS_QUICK ?= 0
+docs: venv
+	rm -rf docs/_build docs/generated docs/auto_examples
+	FASTGEN_DOCS_QUICK=$(DOCS_QUICK) $(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	$(PY) tools/check_site.py docs/_build/html
+
 clean:
-	rm -rf build $(DIST) $(WHEEL_VENV) $(VENV) \
+	rm -rf build $(DIST) $(WHEEL_VENV) $(VENV) docs/_build docs/generated docs/auto_examples \
 		src/fastgen/_kernels/*.c src/fastgen/_kernels/*.cpp src/fastgen/_kernels/*.so

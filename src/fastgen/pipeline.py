@@ -11,6 +11,8 @@ from .naive_bayes import LinearForm, linear_form
 from .text._analysis import as_document_list
 from .text._fused import FusedFront, fused_front, streaming_refusal
 
+__all__ = ["TextClassifier"]
+
 
 class TextClassifier(ClassifierMixin, BaseEstimator):
     """A vectorizer followed by a Naive Bayes classifier, scored without the sparse matrix.
