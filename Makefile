@@ -82,11 +82,14 @@ demo: venv
 # The documentation site in docs/_build/html: warnings are errors, the gallery's examples run
 # (DOCS_QUICK=1: on smaller data, as `make test` builds it), then every internal link and
 # image of the built pages is checked, with no network.
+# DOCS_PY: the interpreter whose fastgen is documented (make test: the wheel's venv).
 DOCS_QUICK ?= 0
+DOCS_PY ?= $(PY)
 docs: venv
 	rm -rf docs/_build docs/generated docs/auto_examples
-	FASTGEN_DOCS_QUICK=$(DOCS_QUICK) $(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
-	$(PY) tools/check_site.py docs/_build/html
+	FASTGEN_DOCS_QUICK=$(DOCS_QUICK) MPLBACKEND=Agg $(DOCS_PY) -m sphinx -W --keep-going -q \
+		-b html docs docs/_build/html
+	$(DOCS_PY) tools/check_site.py docs/_build/html
 
 clean:
 	rm -rf build $(DIST) $(WHEEL_VENV) $(VENV) docs/_build docs/generated docs/auto_examples \

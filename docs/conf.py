@@ -8,13 +8,11 @@ are fetched, and tools/check_site.py checks every internal link of the built pag
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-import fastgen
+import fastgen  # the installed package: make test builds the site against the wheel
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # examples import nothing from the checkout but stay runnable
 
 project = "fastgen"
 author = "the fastgen developers"
