@@ -51,6 +51,8 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
     "abort_on_example_error": True,
+    "backreferences_dir": "generated/backreferences",  # the API pages' example lists
+    "doc_module": ("fastgen",),
     "download_all_examples": False,
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
