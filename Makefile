@@ -54,13 +54,14 @@ wheel-venv: dist
 	rm -rf $(WHEEL_VENV)
 	$(PY) -m venv $(WHEEL_VENV)
 	$(WHEEL_PY) -m pip install --quiet --upgrade pip
-	$(WHEEL_PY) -m pip install --quiet "$$(ls $(CURDIR)/$(DIST)/*.whl)[dev,demo]"
+	$(WHEEL_PY) -m pip install --quiet "$$(ls $(CURDIR)/$(DIST)/*.whl)[dev,demo,docs]"
 
 # ruff, then the test suite against the installed wheel, run from an empty directory outside the
 # checkout so `import fastgen` can only find the installed package (FASTGEN_TEST_INSTALLED=1
 # makes tests/conftest.py and benchmarks/conftest.py check that it did). Then every benchmark
 # once at the small size, from the repository root (they import `benchmarks.*`; src/ is
-# never on sys.path, so `fastgen` is still the wheel's).
+# never on sys.path, so `fastgen` is still the wheel's). Then the documentation site, built
+# against the wheel with the gallery in its small configuration (make docs).
 test: lint wheel-venv
 	tmp="$$(mktemp -d)" && cd "$$tmp" && \
 		FASTGEN_TEST_INSTALLED=1 $(CURDIR)/$(WHEEL_VENV)/bin/pytest -q -p no:cacheprovider \
@@ -68,6 +69,7 @@ test: lint wheel-venv
 		status=$$?; rm -rf "$$tmp"; exit $$status
 	FASTGEN_TEST_INSTALLED=1 FASTGEN_BENCH_SIZE=small $(WHEEL_VENV)/bin/pytest -q \
 		-p no:cacheprovider benchmarks --benchmark-disable
+	$(MAKE) docs DOCS_QUICK=1 DOCS_PY=$(WHEEL_PY)
 
 bench: venv
 	mkdir -p benchmark-results
@@ -85,7 +87,7 @@ demo: venv
 # DOCS_PY: the interpreter whose fastgen is documented (make test: the wheel's venv).
 DOCS_QUICK ?= 0
 DOCS_PY ?= $(PY)
-docs: venv
+docs: $(STAMP)
 	rm -rf docs/_build docs/generated docs/auto_examples
 	FASTGEN_DOCS_QUICK=$(DOCS_QUICK) MPLBACKEND=Agg $(DOCS_PY) -m sphinx -W --keep-going -q \
 		-b html docs docs/_build/html
