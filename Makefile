@@ -15,7 +15,7 @@ WHEEL_VENV := .venv-wheel
 WHEEL_PY := $(CURDIR)/$(WHEEL_VENV)/bin/python
 LINT_PATHS := src tests benchmarks tools setup.py
 
-.PHONY: venv build test lint dist wheel-venv bench demo docs clean
+.PHONY: venv build test lint dist wheel-venv bench demo docs docs-shots clean
 
 venv: $(STAMP) build
 
@@ -92,6 +92,17 @@ docs: $(STAMP)
 	FASTGEN_DOCS_QUICK=$(DOCS_QUICK) MPLBACKEND=Agg $(DOCS_PY) -m sphinx -W --keep-going -q \
 		-b html docs docs/_build/html
 	$(DOCS_PY) tools/check_site.py docs/_build/html
+
+# Screenshots of a built site as a reader sees it (headless Chromium, Debian's `chromium`):
+# docs/_build/screenshots/*.png. SHOTS: pages relative to docs/_build/html, without .html.
+SHOTS ?= index api generated/fastgen.hmm.GaussianHMM auto_examples/index
+docs-shots:
+	mkdir -p docs/_build/screenshots
+	for page in $(SHOTS); do \
+		chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,1600 \
+			--screenshot=docs/_build/screenshots/$$(echo $$page | tr / _).png \
+			"file://$(CURDIR)/docs/_build/html/$$page.html" 2>/dev/null || exit 1; \
+	done
 
 clean:
 	rm -rf build $(DIST) $(WHEEL_VENV) $(VENV) docs/_build docs/generated docs/auto_examples \
