@@ -79,6 +79,20 @@ class BaseEstimator:
         return sorted(p.name for p in params if p.name != "self" and p.kind != p.VAR_KEYWORD)
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Parameters of this estimator, as given to the constructor.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            If True, also return the parameters of parameters that are estimators
+            themselves (for example the vectorizer of a ``TextClassifier``), under the
+            keys ``<parameter>__<sub-parameter>``.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their current values.
+        """
         out: dict[str, Any] = {}
         for key in self._get_param_names():
             value = getattr(self, key)
@@ -89,6 +103,24 @@ class BaseEstimator:
         return out
 
     def set_params(self, **params: Any) -> BaseEstimator:
+        """Set parameters of this estimator; fitted attributes are left as they are.
+
+        Parameters
+        ----------
+        **params : dict
+            New parameter values by name.  ``<parameter>__<sub-parameter>`` sets a
+            parameter of a nested estimator.
+
+        Returns
+        -------
+        self : object
+            The estimator itself, with the new parameters.
+
+        Raises
+        ------
+        ValueError
+            A name is not a parameter of this estimator (or of the nested one).
+        """
         if not params:
             return self
         valid = self.get_params(deep=True)
@@ -133,7 +165,19 @@ class BaseEstimator:
         """Write this estimator to a fastgen model file; ``fastgen.load(path)`` reads it.
 
         Parameters and fitted state are stored as data only (JSON and ``.npy``
-        arrays, no pickle); see :func:`fastgen.save`.
+        arrays, no pickle); see :func:`fastgen.save`.  Fitted or unfitted
+        estimators can both be saved.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file; replaced if it exists.
+
+        Raises
+        ------
+        ValueError
+            A parameter or fitted attribute is not data (for example a callable
+            tokenizer).
         """
         from ._persist import save
 
@@ -157,7 +201,23 @@ class ClassifierMixin:
     _estimator_type = "classifier"
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """Mean accuracy of ``predict(X)`` against ``y`` (weighted by ``sample_weight``)."""
+        """Mean accuracy of ``predict(X)`` against ``y`` (weighted by ``sample_weight``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Samples, in any form the estimator's ``predict`` accepts.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the average; None weighs all samples equally.
+
+        Returns
+        -------
+        score : float
+            Fraction of samples (or of the total weight) predicted correctly, in
+            [0, 1].
+        """
         y = np.asarray(y)
         correct = (self.predict(X) == y).astype(np.float64)
         if sample_weight is None:

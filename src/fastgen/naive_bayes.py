@@ -141,16 +141,51 @@ class LinearForm:
     values in increasing column order) for the results to be bit-identical to the
     classifier's own ``predict*``.
 
-    Attributes
+    A caller computes ``dot = X_used @ weights`` its own way (for example while
+    tokenizing, as :class:`fastgen.pipeline.TextClassifier` does), then finishes with
+    :meth:`joint_log_likelihood` and :meth:`predict`, :meth:`predict_proba` or
+    :meth:`predict_log_proba`.  Instances are made by :func:`linear_form`; the
+    dataclass is frozen, and each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     weights : ndarray of shape (n_features, n_classes)
-        float64, C-contiguous.
+        Per-feature, per-class weights, float64 and C-contiguous.
     binarize : float or None
-        Threshold applied to the input first, or None.
+        Threshold applied to the input first: values ``> binarize`` count as 1, the
+        others as 0 (BernoulliNB's ``binarize``).  None means the input is used as it
+        is.
     bias : ndarray of shape (n_classes,)
-        Added to ``X_used @ weights``.
+        Per-class term added to ``X_used @ weights`` (for MultinomialNB the class log
+        prior).
     classes : ndarray of shape (n_classes,)
-        The classifier's ``classes_``.
+        The classifier's ``classes_``: the labels the columns stand for.
+
+    Attributes
+    ----------
+    n_features : int
+        Number of input features, the number of rows of ``weights``.
+
+    See Also
+    --------
+    linear_form : The linear form of a fitted classifier.
+    fastgen.pipeline.TextClassifier : Uses the form to score raw documents in one pass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.naive_bayes import BernoulliNB, linear_form
+    >>> X = np.array([[2, 0, 1], [0, 3, 1], [1, 0, 0]])
+    >>> clf = BernoulliNB().fit(X, ["a", "b", "a"])
+    >>> form = linear_form(clf)
+    >>> form.weights.shape, form.binarize, form.n_features
+    ((3, 2), 0.0, 3)
+    >>> X_used = (X > form.binarize).astype(np.float64)
+    >>> jll = form.joint_log_likelihood(X_used @ form.weights)
+    >>> form.predict(jll).tolist()
+    ['a', 'b', 'a']
+    >>> bool(np.allclose(form.predict_proba(jll), clf.predict_proba(X)))
+    True
     """
 
     weights: np.ndarray
@@ -160,23 +195,73 @@ class LinearForm:
 
     @property
     def n_features(self) -> int:
+        """Number of input features (rows of ``weights``)."""
         return int(self.weights.shape[0])
 
     def joint_log_likelihood(self, dot: np.ndarray) -> np.ndarray:
-        """The joint log likelihood from ``dot = X_used @ weights`` (updated in place)."""
+        """The joint log likelihood from ``dot = X_used @ weights`` (updated in place).
+
+        Parameters
+        ----------
+        dot : ndarray of shape (n_samples, n_classes)
+            The product ``X_used @ weights``, float64.  It is modified in place:
+            ``bias`` is added to every row.
+
+        Returns
+        -------
+        jll : ndarray of shape (n_samples, n_classes)
+            ``dot`` itself, now holding the joint log likelihood ``log P(x, y)`` of
+            every sample and class (columns follow ``classes``).
+        """
         dot += self.bias
         return dot
 
     def predict(self, jll: np.ndarray) -> np.ndarray:
-        """Class labels (n_samples,) from a joint log likelihood (n_samples, n_classes)."""
+        """Class labels (n_samples,) from a joint log likelihood (n_samples, n_classes).
+
+        Parameters
+        ----------
+        jll : ndarray of shape (n_samples, n_classes)
+            Joint log likelihood, as returned by :meth:`joint_log_likelihood`.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            The label of the largest column of each row (the first one on ties).
+        """
         return self.classes[np.argmax(jll, axis=1)]
 
     def predict_log_proba(self, jll: np.ndarray) -> np.ndarray:
-        """Normalised class log-probabilities (n_samples, n_classes)."""
+        """Normalised class log-probabilities (n_samples, n_classes).
+
+        Parameters
+        ----------
+        jll : ndarray of shape (n_samples, n_classes)
+            Joint log likelihood, as returned by :meth:`joint_log_likelihood`; not
+            modified.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            ``jll`` minus the log-sum-exp of each row: the log of the class
+            probabilities, columns following ``classes``.
+        """
         return jll - np.atleast_2d(_logsumexp_rows(jll)).T
 
     def predict_proba(self, jll: np.ndarray) -> np.ndarray:
-        """Class probabilities (n_samples, n_classes)."""
+        """Class probabilities (n_samples, n_classes).
+
+        Parameters
+        ----------
+        jll : ndarray of shape (n_samples, n_classes)
+            Joint log likelihood, as returned by :meth:`joint_log_likelihood`; not
+            modified.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Class probabilities; each row sums to 1 and columns follow ``classes``.
+        """
         out = self.predict_log_proba(jll)
         return np.exp(out, out=out)
 
@@ -193,10 +278,25 @@ def linear_form(classifier: Any) -> LinearForm | None:
     Parameters
     ----------
     classifier : estimator
+        Any object.  A fitted ``MultinomialNB``, ``ComplementNB`` or ``BernoulliNB``
+        gives its form; anything else gives None.
 
     Returns
     -------
-    LinearForm or None
+    form : LinearForm or None
+        The classifier's weights, ``binarize`` threshold, class bias and classes, or
+        None when its joint log likelihood is not affine in its input.
+
+    Raises
+    ------
+    NotFittedError
+        ``classifier`` is one of the three linear classifiers but is not fitted yet
+        (a ``ValueError`` and an ``AttributeError``).
+
+    See Also
+    --------
+    LinearForm : What the form holds and how a caller finishes the prediction.
+    fastgen.pipeline.TextClassifier : Scores raw documents with the form in one pass.
 
     Examples
     --------
@@ -210,6 +310,12 @@ def linear_form(classifier: Any) -> LinearForm | None:
     True
     >>> form.predict(jll).tolist()
     [0, 1]
+
+    Classifiers without a linear form give None:
+
+    >>> from fastgen.naive_bayes import GaussianNB
+    >>> print(linear_form(GaussianNB().fit(X, [0, 1])))
+    None
     """
     if not isinstance(classifier, _BaseNB):
         return None
@@ -289,28 +395,124 @@ class _BaseNB(ClassifierMixin, BaseEstimator):
     def predict_joint_log_proba(self, X: Any) -> np.ndarray:
         """Joint log probability ``log P(x, y)`` for every sample and class.
 
+        The unnormalised scores the other ``predict*`` methods are computed from:
+        ``log P(y) + log P(x | y)`` (for ComplementNB, the complement weights summed
+        over the features).
+
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
+            Samples to classify, in the form ``fit`` accepted: counts or other
+            non-negative values (a dense array or a CSR matrix) for MultinomialNB and
+            ComplementNB, any real values (binarized as in ``fit``) for BernoulliNB,
+            non-negative integer category codes (dense) for CategoricalNB, real values
+            (dense) for GaussianNB.
 
         Returns
         -------
-        ndarray of shape (n_samples, n_classes)
-            Columns follow :attr:`classes_`.
+        jll : ndarray of shape (n_samples, n_classes)
+            Joint log likelihood of every sample and class; columns follow
+            ``classes_``.
+
+        Raises
+        ------
+        NotFittedError
+            The classifier is not fitted yet (a ``ValueError`` and an
+            ``AttributeError``).
+        ValueError
+            ``X`` has a different number of features (or different feature names)
+            than the data the classifier was fitted on.
         """
         self._check_fitted()
         return self._joint_log_likelihood(self._check_X(X))
 
     def predict(self, X: Any) -> np.ndarray:
-        """Most probable class for every sample, shape (n_samples,)."""
+        """Most probable class for every sample, shape (n_samples,).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Samples to classify, in the form ``fit`` accepted: counts or other
+            non-negative values (a dense array or a CSR matrix) for MultinomialNB and
+            ComplementNB, any real values (binarized as in ``fit``) for BernoulliNB,
+            non-negative integer category codes (dense) for CategoricalNB, real values
+            (dense) for GaussianNB.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            The class of ``classes_`` with the largest joint log likelihood for each
+            sample (the first one on ties).
+
+        Raises
+        ------
+        NotFittedError
+            The classifier is not fitted yet (a ``ValueError`` and an
+            ``AttributeError``).
+        ValueError
+            ``X`` has a different number of features (or different feature names)
+            than the data the classifier was fitted on.
+        """
         return self._predict_from_jll(self.predict_joint_log_proba(X))
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """Log of class probabilities, shape (n_samples, n_classes)."""
+        """Log of class probabilities, shape (n_samples, n_classes).
+
+        Computed from the joint log likelihood with a log-sum-exp, so very small
+        probabilities keep their precision.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Samples to classify, in the form ``fit`` accepted: counts or other
+            non-negative values (a dense array or a CSR matrix) for MultinomialNB and
+            ComplementNB, any real values (binarized as in ``fit``) for BernoulliNB,
+            non-negative integer category codes (dense) for CategoricalNB, real values
+            (dense) for GaussianNB.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log of the probability of each class for each sample; columns follow
+            ``classes_``.
+
+        Raises
+        ------
+        NotFittedError
+            The classifier is not fitted yet (a ``ValueError`` and an
+            ``AttributeError``).
+        ValueError
+            ``X`` has a different number of features (or different feature names)
+            than the data the classifier was fitted on.
+        """
         return self._predict_log_proba_from_jll(self.predict_joint_log_proba(X))
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes); rows sum to 1."""
+        """Class probabilities, shape (n_samples, n_classes); rows sum to 1.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Samples to classify, in the form ``fit`` accepted: counts or other
+            non-negative values (a dense array or a CSR matrix) for MultinomialNB and
+            ComplementNB, any real values (binarized as in ``fit``) for BernoulliNB,
+            non-negative integer category codes (dense) for CategoricalNB, real values
+            (dense) for GaussianNB.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class for each sample; columns follow ``classes_``.
+
+        Raises
+        ------
+        NotFittedError
+            The classifier is not fitted yet (a ``ValueError`` and an
+            ``AttributeError``).
+        ValueError
+            ``X`` has a different number of features (or different feature names)
+            than the data the classifier was fitted on.
+        """
         return self._predict_proba_from_jll(self.predict_joint_log_proba(X))
 
     # ---- shared fitting helpers
@@ -482,15 +684,36 @@ class _BaseDiscreteNB(_BaseNB):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> BaseEstimator:
         """Fit the model on ``X`` and ``y``.
 
+        Counts the (weighted) samples of each class and the feature values of each
+        class, then computes the smoothed feature log probabilities and the class log
+        priors.  Any earlier fit is discarded.
+
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
+            Training samples.  MultinomialNB and ComplementNB take non-negative
+            values (typically term counts or tf-idf weights), dense or CSR;
+            BernoulliNB takes any real values and binarizes them with ``binarize``;
+            CategoricalNB takes non-negative integer category codes, dense only.
         y : array-like of shape (n_samples,)
+            Class label of each sample.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the counts; None gives every sample weight 1.
 
         Returns
         -------
-        self
+        self : object
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            ``X`` has negative values (MultinomialNB, ComplementNB, CategoricalNB),
+            ``X`` and ``y`` have different lengths, ``y`` is None or not a
+            classification target, ``class_prior`` has a length other than the number
+            of classes, or an array ``alpha`` has a length other than
+            ``n_features``.  A constructor parameter of the wrong type or value
+            raises ``InvalidParameterError`` (a ``ValueError`` and a ``TypeError``).
         """
         self._validate_params()
         X, y = self._check_X_y(X, y, reset=True)
@@ -508,17 +731,46 @@ class _BaseDiscreteNB(_BaseNB):
     ) -> BaseEstimator:
         """Update the model with one batch of samples.
 
+        The counts of the batch are added to those of earlier calls and the
+        probabilities recomputed, so successive calls on the parts of a data set give
+        the same model as one ``fit`` on all of it (exactly for integer counts, to
+        rounding for other values).  Use it for data that does not fit in memory, or
+        that arrives over time.
+
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
+            Training samples.  MultinomialNB and ComplementNB take non-negative
+            values (typically term counts or tf-idf weights), dense or CSR;
+            BernoulliNB takes any real values and binarizes them with ``binarize``;
+            CategoricalNB takes non-negative integer category codes, dense only.
+            Every batch must have the same number of features.
         y : array-like of shape (n_samples,)
+            Class label of each sample.
+            Every label must be one of ``classes``.
         classes : array-like of shape (n_classes,), default=None
-            All classes; required on the first call, optional (but checked) later.
+            All the labels that can occur in any batch; required on the first call
+            (a batch need not contain every class).  Later calls may omit it; if
+            given, it must equal the first call's.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the counts; None gives every sample weight 1.
 
         Returns
         -------
-        self
+        self : object
+            The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            ``X`` has negative values (MultinomialNB, ComplementNB, CategoricalNB),
+            ``X`` and ``y`` have different lengths, ``y`` is None or not a
+            classification target, ``class_prior`` has a length other than the number
+            of classes, or an array ``alpha`` has a length other than
+            ``n_features``; also when ``classes`` is missing on the first call or
+            differs from the first call's, or ``y`` holds a label not in it.  A
+            constructor parameter of the wrong type or value raises
+            ``InvalidParameterError`` (a ``ValueError`` and a ``TypeError``).
         """
         self._validate_params()
         first_call = not hasattr(self, "classes_")
@@ -592,33 +844,90 @@ class _LinearDiscreteNB(_BaseDiscreteNB):
 class MultinomialNB(_LinearDiscreteNB):
     """Naive Bayes classifier for multinomial models (e.g. word counts).
 
+    Each class is modelled by a multinomial distribution over the features: the
+    probability of feature ``i`` in class ``y`` is estimated as the smoothed share
+    ``(N_yi + alpha) / (N_y + alpha * n_features)`` of the class's feature total.
+    Suited to term counts (:class:`fastgen.text.CountVectorizer`,
+    :class:`fastgen.text.HashingVectorizer`), and in practice to tf-idf weights as
+    well.  ``X`` may be a dense array or a CSR matrix of non-negative values.
+    Parameters, fitted attributes and predictions follow scikit-learn's
+    ``MultinomialNB``; the counting runs in a compiled kernel.
+
     Parameters
     ----------
     alpha : float or array-like of shape (n_features,), default=1.0
-        Additive (Laplace/Lidstone) smoothing parameter.
+        Additive (Laplace/Lidstone) smoothing: the value added to every feature count
+        of every class before the counts are turned into probabilities, so that a
+        feature never seen with a class does not get probability 0.  1.0 is Laplace
+        smoothing, values below 1 Lidstone smoothing, 0 none.  An array gives one
+        value per feature.
     force_alpha : bool, default=True
-        If False, an alpha below 1e-10 is raised to 1e-10 with a warning.
+        If True, ``alpha`` is used as given, even below 1e-10 (a zero ``alpha`` can
+        then give ``-inf`` log probabilities).  If False, values below 1e-10 are
+        raised to 1e-10 at fit time with a ``UserWarning``.
     fit_prior : bool, default=True
-        Learn class priors from the data; otherwise use a uniform prior.
+        If True, the class priors are the (weighted) class frequencies of the
+        training data; if False, every class gets the same prior.  Ignored when
+        ``class_prior`` is given.
     class_prior : array-like of shape (n_classes,), default=None
-        Fixed class prior probabilities.
+        Prior probability of each class, in the order of ``classes_`` (the sorted
+        labels), used as given instead of priors learnt from the data.  Its length
+        must equal the number of classes.
 
     Attributes
     ----------
     class_count_ : ndarray of shape (n_classes,)
-        Weighted number of samples per class.
+        Number of training samples of each class (sum of their weights when
+        ``sample_weight`` was given).
     class_log_prior_ : ndarray of shape (n_classes,)
-        Log prior of each class.
+        Log prior probability of each class: from ``class_prior``, from the class
+        frequencies (``fit_prior=True``) or uniform.
     classes_ : ndarray of shape (n_classes,)
-        Class labels.
+        Class labels seen in training (or given to ``partial_fit``), sorted.
     feature_count_ : ndarray of shape (n_classes, n_features)
-        Weighted feature totals per class.
+        Sum of each feature's values over the training samples of each class
+        (weighted by ``sample_weight``), before smoothing.
     feature_log_prob_ : ndarray of shape (n_classes, n_features)
-        Smoothed log probability ``log P(x_i | y)``.
+        Smoothed log probability ``log P(x_i | y)`` of each feature given each
+        class.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
-        Feature names, set when ``X`` had string column names.
+        Names of the features seen during fit; set only when ``X`` had string
+        column names (for example a pandas DataFrame).
+
+    See Also
+    --------
+    ComplementNB : Complement Naive Bayes, often better on imbalanced text classes.
+    BernoulliNB : Naive Bayes for binary (presence/absence) features.
+    fastgen.text.CountVectorizer : Turns documents into the term counts it takes.
+    fastgen.pipeline.TextClassifier : A vectorizer and this classifier, scoring raw
+        text in one compiled pass.
+    linear_form : The classifier's joint log likelihood as weights and a bias.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.text import CountVectorizer
+    >>> from fastgen.naive_bayes import MultinomialNB
+    >>> docs = ["free money now", "win free money", "meeting at noon", "lunch meeting today"]
+    >>> y = ["spam", "spam", "ham", "ham"]
+    >>> vec = CountVectorizer()
+    >>> X = vec.fit_transform(docs)
+    >>> clf = MultinomialNB().fit(X, y)
+    >>> clf.classes_.tolist()
+    ['ham', 'spam']
+    >>> clf.predict(vec.transform(["free lunch money", "noon meeting"])).tolist()
+    ['spam', 'ham']
+    >>> np.round(clf.predict_proba(vec.transform(["free lunch money"])), 3).tolist()
+    [[0.182, 0.818]]
+
+    Training in batches with ``partial_fit`` gives the same model as ``fit``:
+
+    >>> batched = MultinomialNB().partial_fit(X[:2], y[:2], classes=["ham", "spam"])
+    >>> batched = batched.partial_fit(X[2:], y[2:])
+    >>> bool(np.array_equal(batched.feature_log_prob_, clf.feature_log_prob_))
+    True
     """
 
     def __init__(
@@ -656,29 +965,92 @@ class MultinomialNB(_LinearDiscreteNB):
 class ComplementNB(_LinearDiscreteNB):
     """Complement Naive Bayes (Rennie et al., 2003), suited to imbalanced text data.
 
+    Instead of estimating each class's feature distribution from that class's
+    samples, ComplementNB estimates it from the samples of all the *other*
+    classes (the complement), which has more data when a class is small; a
+    sample is assigned to the class whose complement fits it worst.  The weights
+    are ``-log((N_~yi + alpha) / (N_~y + alpha * n_features))``, ``N_~yi`` being
+    feature ``i``'s total outside class ``y``.  Takes non-negative values (counts or
+    tf-idf weights), dense or CSR.  Its ``predict_proba`` values rank the classes
+    but are not calibrated probabilities.  Parameters, fitted attributes and
+    predictions follow scikit-learn's ``ComplementNB``.
+
     Parameters
     ----------
     alpha : float or array-like of shape (n_features,), default=1.0
-        Additive smoothing parameter.
+        Additive (Laplace/Lidstone) smoothing: the value added to every complement
+        feature count of every class before the counts are turned into
+        probabilities, so that no complement probability is 0.  1.0 is Laplace
+        smoothing, values below 1 Lidstone smoothing, 0 none.  An array gives one
+        value per feature.
     force_alpha : bool, default=True
-        If False, an alpha below 1e-10 is raised to 1e-10 with a warning.
+        If True, ``alpha`` is used as given, even below 1e-10 (a zero ``alpha`` can
+        then give ``-inf`` log probabilities).  If False, values below 1e-10 are
+        raised to 1e-10 at fit time with a ``UserWarning``.
     fit_prior : bool, default=True
-        Only used when the training set has a single class.
+        Whether ``class_log_prior_`` is learnt from the class frequencies (True) or
+        uniform (False).  The prior enters predictions only when the training data
+        has a single class; ``class_log_prior_`` is computed either way.
     class_prior : array-like of shape (n_classes,), default=None
-        Only used when the training set has a single class.
+        Prior probability of each class, in the order of ``classes_``, used as given
+        for ``class_log_prior_``.  As with ``fit_prior``, predictions use it only
+        when the training data has a single class.
     norm : bool, default=False
-        Apply the second normalisation of the weights.
+        If True, each class's complement log probabilities are divided by their sum
+        (the weight normalisation of Rennie et al.), so that the weights of every
+        class sum to 1 and no class wins through larger weights alone.  If False,
+        the weights are the negated complement log probabilities.
 
     Attributes
     ----------
-    class_count_, class_log_prior_, classes_, feature_count_, n_features_in_ :
-        As in :class:`MultinomialNB`.
+    class_count_ : ndarray of shape (n_classes,)
+        Number of training samples of each class (sum of their weights when
+        ``sample_weight`` was given).
+    class_log_prior_ : ndarray of shape (n_classes,)
+        Log prior probability of each class: from ``class_prior``, from the class
+        frequencies (``fit_prior=True``) or uniform.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen in training (or given to ``partial_fit``), sorted.
+    feature_count_ : ndarray of shape (n_classes, n_features)
+        Sum of each feature's values over the training samples of each class
+        (weighted by ``sample_weight``), before smoothing.
     feature_all_ : ndarray of shape (n_features,)
-        Weighted feature totals over all classes.
+        Sum of each feature's values over all training samples (the column sums of
+        ``feature_count_``).
     feature_log_prob_ : ndarray of shape (n_classes, n_features)
-        Complement weights (larger means more likely).
+        Complement weights of each class and feature; a larger value makes the class
+        more likely.
+    n_features_in_ : int
+        Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
-        Feature names, set when ``X`` had string column names.
+        Names of the features seen during fit; set only when ``X`` had string
+        column names (for example a pandas DataFrame).
+
+    See Also
+    --------
+    MultinomialNB : The multinomial model ComplementNB complements.
+    fastgen.text.TfidfVectorizer : Tf-idf weights, a common input for ComplementNB.
+    fastgen.pipeline.TextClassifier : A vectorizer and this classifier, scoring raw
+        text in one compiled pass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.text import CountVectorizer
+    >>> from fastgen.naive_bayes import ComplementNB
+    >>> docs = ["free money now", "win free money", "meeting at noon", "lunch meeting today"]
+    >>> y = ["spam", "spam", "ham", "ham"]
+    >>> vec = CountVectorizer()
+    >>> X = vec.fit_transform(docs)
+    >>> clf = ComplementNB(norm=True).fit(X, y)
+    >>> clf.classes_.tolist()
+    ['ham', 'spam']
+    >>> clf.predict(vec.transform(["free lunch money", "noon meeting"])).tolist()
+    ['spam', 'ham']
+    >>> clf.feature_log_prob_.shape
+    (2, 9)
+    >>> np.round(clf.feature_log_prob_.sum(axis=1), 3).tolist()  # norm=True
+    [1.0, 1.0]
     """
 
     def __init__(
@@ -729,28 +1101,89 @@ class ComplementNB(_LinearDiscreteNB):
 class BernoulliNB(_LinearDiscreteNB):
     """Naive Bayes classifier for multivariate Bernoulli (binary feature) models.
 
+    Each feature is a yes/no event (a word occurs in the document or not); unlike
+    MultinomialNB, the absence of a feature counts as evidence too.  Inputs are
+    binarized with ``binarize`` first (dense arrays or CSR matrices, any real
+    values), both in ``fit`` and in the ``predict*`` methods.  The probability of
+    feature ``i`` in class ``y`` is estimated as ``(N_yi + alpha) / (N_y + 2 *
+    alpha)``, ``N_yi`` being the number of class ``y`` samples in which it occurs.
+    Parameters, fitted attributes and predictions follow scikit-learn's
+    ``BernoulliNB``.
+
     Parameters
     ----------
     alpha : float or array-like of shape (n_features,), default=1.0
-        Additive smoothing parameter.
+        Additive (Laplace/Lidstone) smoothing: the value added to every feature count
+        of every class before the counts are turned into probabilities, so that a
+        feature never seen with a class does not get probability 0.  1.0 is Laplace
+        smoothing, values below 1 Lidstone smoothing, 0 none.  An array gives one
+        value per feature.
     force_alpha : bool, default=True
-        If False, an alpha below 1e-10 is raised to 1e-10 with a warning.
+        If True, ``alpha`` is used as given, even below 1e-10 (a zero ``alpha`` can
+        then give ``-inf`` log probabilities).  If False, values below 1e-10 are
+        raised to 1e-10 at fit time with a ``UserWarning``.
     binarize : float or None, default=0.0
-        Threshold mapping features to {0, 1} (``x > binarize``); ``None`` means the
-        input is already binary.
+        Threshold mapping features to {0, 1}: values ``> binarize`` become 1, the
+        others 0 (with the default, every non-zero count is a 1).  None means the
+        input is already binary and is used as it is.
     fit_prior : bool, default=True
-        Learn class priors from the data; otherwise use a uniform prior.
+        If True, the class priors are the (weighted) class frequencies of the
+        training data; if False, every class gets the same prior.  Ignored when
+        ``class_prior`` is given.
     class_prior : array-like of shape (n_classes,), default=None
-        Fixed class prior probabilities.
+        Prior probability of each class, in the order of ``classes_`` (the sorted
+        labels), used as given instead of priors learnt from the data.  Its length
+        must equal the number of classes.
 
     Attributes
     ----------
-    class_count_, class_log_prior_, classes_, feature_count_, n_features_in_ :
-        As in :class:`MultinomialNB`.
+    class_count_ : ndarray of shape (n_classes,)
+        Number of training samples of each class (sum of their weights when
+        ``sample_weight`` was given).
+    class_log_prior_ : ndarray of shape (n_classes,)
+        Log prior probability of each class: from ``class_prior``, from the class
+        frequencies (``fit_prior=True``) or uniform.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen in training (or given to ``partial_fit``), sorted.
+    feature_count_ : ndarray of shape (n_classes, n_features)
+        Number of training samples of each class in which each feature is 1 after
+        binarizing (weighted by ``sample_weight``), before smoothing.
     feature_log_prob_ : ndarray of shape (n_classes, n_features)
-        Smoothed log probability ``log P(x_i = 1 | y)``.
+        Smoothed log probability ``log P(x_i = 1 | y)`` of each feature being present
+        given each class.
+    n_features_in_ : int
+        Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
-        Feature names, set when ``X`` had string column names.
+        Names of the features seen during fit; set only when ``X`` had string
+        column names (for example a pandas DataFrame).
+
+    See Also
+    --------
+    MultinomialNB : Naive Bayes on counts rather than presence.
+    fastgen.text.CountVectorizer : With ``binary=True``, gives presence features.
+    fastgen.pipeline.TextClassifier : A vectorizer and this classifier, scoring raw
+        text in one compiled pass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.text import CountVectorizer
+    >>> from fastgen.naive_bayes import BernoulliNB
+    >>> docs = ["free money now", "win free money", "meeting at noon", "lunch meeting today"]
+    >>> y = ["spam", "spam", "ham", "ham"]
+    >>> vec = CountVectorizer()
+    >>> X = vec.fit_transform(docs)
+    >>> clf = BernoulliNB().fit(X, y)
+    >>> clf.classes_.tolist()
+    ['ham', 'spam']
+    >>> clf.predict(vec.transform(["free lunch money", "noon meeting"])).tolist()
+    ['spam', 'ham']
+
+    ``feature_count_`` counts documents containing a term, not occurrences; both
+    spam documents contain "free":
+
+    >>> float(clf.feature_count_[1, vec.vocabulary_["free"]])
+    2.0
     """
 
     def __init__(
@@ -820,31 +1253,90 @@ class BernoulliNB(_LinearDiscreteNB):
 class CategoricalNB(_BaseDiscreteNB):
     """Naive Bayes classifier for categorical features coded ``0 .. n_categories - 1``.
 
+    Each feature has its own categorical distribution per class, estimated as the
+    smoothed share ``(N_yjk + alpha) / (N_y + alpha * n_categories_j)`` of the
+    class ``y`` samples whose feature ``j`` is category ``k``.  ``X`` must be a dense
+    array of non-negative integers, each the code of a category (an encoder such
+    as scikit-learn's ``OrdinalEncoder`` gives them); sparse input is refused.
+    Parameters, fitted attributes and predictions follow scikit-learn's
+    ``CategoricalNB``.
+
     Parameters
     ----------
     alpha : float, default=1.0
-        Additive smoothing parameter.
+        Additive (Laplace/Lidstone) smoothing: the value added to the count of every
+        (class, feature, category) before the counts are turned into probabilities,
+        so that a category never seen with a class does not get probability 0.  One
+        value for all features; 0 means no smoothing.
     force_alpha : bool, default=True
-        If False, an alpha below 1e-10 is raised to 1e-10 with a warning.
+        If True, ``alpha`` is used as given, even below 1e-10 (a zero ``alpha`` can
+        then give ``-inf`` log probabilities).  If False, values below 1e-10 are
+        raised to 1e-10 at fit time with a ``UserWarning``.
     fit_prior : bool, default=True
-        Learn class priors from the data; otherwise use a uniform prior.
+        If True, the class priors are the (weighted) class frequencies of the
+        training data; if False, every class gets the same prior.  Ignored when
+        ``class_prior`` is given.
     class_prior : array-like of shape (n_classes,), default=None
-        Fixed class prior probabilities.
+        Prior probability of each class, in the order of ``classes_`` (the sorted
+        labels), used as given instead of priors learnt from the data.  Its length
+        must equal the number of classes.
     min_categories : int or array-like of shape (n_features,), default=None
-        Minimum number of categories per feature.
+        Minimum number of categories of each feature (an int for all features, or
+        one per feature).  Without it a feature has ``max(X[:, j]) + 1`` categories,
+        the largest code seen in training plus one; set it when codes that do not
+        occur in the training data may occur at prediction time, as they would
+        otherwise be out of range (an ``IndexError``).
 
     Attributes
     ----------
     category_count_ : list of n_features ndarrays of shape (n_classes, n_categories_j)
-        Weighted (class, category) counts per feature.
-    class_count_, class_log_prior_, classes_, n_features_in_ :
-        As in :class:`MultinomialNB`.
+        For each feature, the number of training samples of each class having each
+        category (weighted by ``sample_weight``), before smoothing.
+    class_count_ : ndarray of shape (n_classes,)
+        Number of training samples of each class (sum of their weights when
+        ``sample_weight`` was given).
+    class_log_prior_ : ndarray of shape (n_classes,)
+        Log prior probability of each class: from ``class_prior``, from the class
+        frequencies (``fit_prior=True``) or uniform.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen in training (or given to ``partial_fit``), sorted.
     feature_log_prob_ : list of n_features ndarrays of shape (n_classes, n_categories_j)
-        Smoothed ``log P(x_j = k | y)``.
+        For each feature, the smoothed log probability ``log P(x_j = k | y)`` of each
+        category given each class.
     n_categories_ : ndarray of shape (n_features,), dtype int64
-        Number of categories per feature (from the last batch and ``min_categories``).
+        Number of categories of each feature: the largest code plus one of the last
+        batch fitted, or ``min_categories`` where larger.
+    n_features_in_ : int
+        Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
-        Feature names, set when ``X`` had string column names.
+        Names of the features seen during fit; set only when ``X`` had string
+        column names (for example a pandas DataFrame).
+
+    See Also
+    --------
+    MultinomialNB : Naive Bayes for count features.
+    BernoulliNB : Naive Bayes for binary features.
+    GaussianNB : Naive Bayes for continuous features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.naive_bayes import CategoricalNB
+    >>> X = np.array([[0, 2], [1, 2], [2, 0], [2, 1]])  # two features, codes 0..2
+    >>> y = [0, 0, 1, 1]
+    >>> clf = CategoricalNB().fit(X, y)
+    >>> clf.n_categories_.tolist()
+    [3, 3]
+    >>> clf.predict([[0, 2], [2, 0]]).tolist()
+    [0, 1]
+
+    ``min_categories`` leaves room for codes the training data lacks:
+
+    >>> clf = CategoricalNB(min_categories=4).fit(X, y)
+    >>> clf.n_categories_.tolist()
+    [4, 4]
+    >>> np.round(clf.predict_proba([[3, 3]]), 3).tolist()
+    [[0.5, 0.5]]
     """
 
     _accept_sparse = False
@@ -957,31 +1449,68 @@ class CategoricalNB(_BaseDiscreteNB):
 class GaussianNB(_BaseNB):
     """Gaussian Naive Bayes, with incremental updates through :meth:`partial_fit`.
 
+    Each feature is modelled, within each class, by a normal distribution whose
+    mean and variance are estimated from the training samples of that class.  For
+    continuous, real-valued features in a dense array.  Parameters, fitted
+    attributes and predictions follow scikit-learn's ``GaussianNB``.
+
     Parameters
     ----------
     priors : array-like of shape (n_classes,), default=None
-        Fixed class prior probabilities.
+        Prior probability of each class, in the order of ``classes_`` (the sorted
+        labels): one value per class, non-negative, summing to 1.  None learns the
+        priors from the (weighted) class frequencies of the training data.
     var_smoothing : float, default=1e-9
-        Fraction of the largest feature variance added to all variances.
+        Fraction of the largest feature variance of the training data added to every
+        variance, which keeps the variances away from 0 (a feature constant within a
+        class would otherwise make the likelihood infinite).  Must be >= 0.
 
     Attributes
     ----------
     class_count_ : ndarray of shape (n_classes,)
-        Weighted number of samples per class.
+        Number of training samples of each class (sum of their weights when
+        ``sample_weight`` was given).
     class_prior_ : ndarray of shape (n_classes,)
-        Probability of each class.
+        Prior probability of each class: ``priors``, or the class frequencies.
     classes_ : ndarray of shape (n_classes,)
-        Class labels.
+        Class labels seen in training (or given to ``partial_fit``), sorted.
     epsilon_ : float
-        Absolute value added to the variances.
+        Absolute value added to the variances: ``var_smoothing`` times the largest
+        feature variance of the (last) training batch.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
-        Feature names, set when ``X`` had string column names.
+        Names of the features seen during fit; set only when ``X`` had string
+        column names (for example a pandas DataFrame).
     theta_ : ndarray of shape (n_classes, n_features)
-        Per-class feature means.
+        Mean of each feature in each class.
     var_ : ndarray of shape (n_classes, n_features)
-        Per-class feature variances (plus ``epsilon_``).
+        Variance of each feature in each class, ``epsilon_`` included.
+
+    See Also
+    --------
+    CategoricalNB : Naive Bayes for categorical features.
+    MultinomialNB : Naive Bayes for count features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.naive_bayes import GaussianNB
+    >>> X = np.array([[-1.0, -1.0], [-2.0, -1.0], [-3.0, -2.0],
+    ...               [1.0, 1.0], [2.0, 1.0], [3.0, 2.0]])
+    >>> y = [1, 1, 1, 2, 2, 2]
+    >>> clf = GaussianNB().fit(X, y)
+    >>> clf.predict([[-0.8, -1.0]]).tolist()
+    [1]
+    >>> np.round(clf.theta_, 3).tolist()
+    [[-2.0, -1.333], [2.0, 1.333]]
+
+    The same model, fitted in two batches:
+
+    >>> batched = GaussianNB().partial_fit(X[:3], y[:3], classes=[1, 2])
+    >>> batched = batched.partial_fit(X[3:], y[3:])
+    >>> bool(np.allclose(batched.var_, clf.var_))
+    True
     """
 
     _fitted_attr = "class_prior_"
@@ -1006,15 +1535,31 @@ class GaussianNB(_BaseNB):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GaussianNB:
         """Fit per-class means and variances.
 
+        Any earlier fit is discarded.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Training samples, real values (dense; sparse matrices are refused with a
+            ``TypeError``).
         y : array-like of shape (n_samples,)
+            Class label of each sample.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the class counts, means and variances; None gives
+            every sample weight 1.
 
         Returns
         -------
-        self
+        self : object
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            ``X`` and ``y`` have different lengths, ``y`` is not a classification
+            target, or ``priors`` does not have one non-negative value per class
+            summing to 1.  A constructor parameter of the wrong type or value
+            raises ``InvalidParameterError`` (a ``ValueError`` and a ``TypeError``).
         """
         y = check_y(y, estimator_name=type(self).__name__)
         return self._partial_fit(X, y, np.unique(y), refit=True, sample_weight=sample_weight)
@@ -1024,17 +1569,43 @@ class GaussianNB(_BaseNB):
     ) -> GaussianNB:
         """Update means and variances with one batch (Chan, Golub & LeVeque).
 
+        The running per-class count, mean and variance are combined with those of
+        the batch by the pairwise update of Chan, Golub and LeVeque, so successive
+        calls give the means and variances of one ``fit`` on all the data, to
+        rounding.  Only the smoothing differs: ``epsilon_`` is recomputed from each
+        batch's own variances, and the last batch's is the one added to ``var_``.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Training samples, real values (dense; sparse matrices are refused with a
+            ``TypeError``).
+            Every batch must have the same number of features.
         y : array-like of shape (n_samples,)
+            Class label of each sample.
+            Every label must be one of ``classes``.
         classes : array-like of shape (n_classes,), default=None
-            All classes; required on the first call.
+            All the labels that can occur in any batch; required on the first call
+            (a batch need not contain every class).  Later calls may omit it; if
+            given, it must equal the first call's.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample of the batch; None gives every sample weight 1.
 
         Returns
         -------
-        self
+        self : object
+            The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            ``X`` and ``y`` have different lengths, ``y`` is not a classification
+            target, or ``priors`` does not have one non-negative value per class
+            summing to 1; also when ``classes`` is missing on the first call or
+            differs from the first call's, ``y`` holds a label not in it, or the
+            batch has a different number of features.  A constructor parameter of
+            the wrong type or value raises ``InvalidParameterError`` (a
+            ``ValueError`` and a ``TypeError``).
         """
         return self._partial_fit(X, y, classes, refit=False, sample_weight=sample_weight)
 
