@@ -79,6 +79,22 @@ class BaseEstimator:
         return sorted(p.name for p in params if p.name != "self" and p.kind != p.VAR_KEYWORD)
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Get the parameters of this estimator.
+
+        The parameters are the constructor's keyword arguments, read back from the
+        attributes of the same names.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also list the parameters of parameters that are estimators themselves
+            (those with ``get_params``), under the names ``<parameter>__<name>``.
+
+        Returns
+        -------
+        params : dict
+            Parameter name to value.
+        """
         out: dict[str, Any] = {}
         for key in self._get_param_names():
             value = getattr(self, key)
@@ -89,6 +105,28 @@ class BaseEstimator:
         return out
 
     def set_params(self, **params: Any) -> BaseEstimator:
+        """Set the parameters of this estimator.
+
+        Values are stored unchanged and checked only when the estimator next uses
+        them (``fit``, ``transform``, ...). Fitted attributes are left as they are.
+
+        Parameters
+        ----------
+        **params : dict
+            New parameter values by name; ``<parameter>__<name>`` sets a parameter of
+            a parameter that is an estimator (such as ``vectorizer__min_df`` of a
+            ``TextClassifier``).
+
+        Returns
+        -------
+        self : object
+            This estimator.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a parameter of the estimator.
+        """
         if not params:
             return self
         valid = self.get_params(deep=True)
@@ -134,6 +172,17 @@ class BaseEstimator:
 
         Parameters and fitted state are stored as data only (JSON and ``.npy``
         arrays, no pickle); see :func:`fastgen.save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination file; replaced if it exists.
+
+        Raises
+        ------
+        ValueError
+            When a parameter or attribute cannot be stored as data (a callable
+            tokenizer or preprocessor, for example).
         """
         from ._persist import save
 
@@ -157,7 +206,24 @@ class ClassifierMixin:
     _estimator_type = "classifier"
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """Mean accuracy of ``predict(X)`` against ``y`` (weighted by ``sample_weight``)."""
+        """Mean accuracy of ``predict(X)`` against ``y``.
+
+        Parameters
+        ----------
+        X : array-like
+            Samples, in the form the estimator's ``predict`` takes (raw documents for
+            a ``TextClassifier``).
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the mean; None weighs every sample equally.
+
+        Returns
+        -------
+        score : float
+            Fraction of samples whose predicted label equals ``y`` (weighted mean
+            with ``sample_weight``).
+        """
         y = np.asarray(y)
         correct = (self.predict(X) == y).astype(np.float64)
         if sample_weight is None:
@@ -178,6 +244,22 @@ class TransformerMixin:
     """``fit_transform`` as ``fit(X).transform(X)``, and the transformer tags."""
 
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
+        """Fit to ``X``, then transform ``X``: ``fit(X, y, **fit_params).transform(X)``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix
+            Input, in the form ``fit`` and ``transform`` take.
+        y : None
+            Ignored by the transformers; accepted for pipeline compatibility.
+        **fit_params : dict
+            Further keyword arguments passed on to ``fit``.
+
+        Returns
+        -------
+        X_new : array-like or sparse matrix
+            The transformed input, as ``transform`` returns it.
+        """
         return self.fit(X, y, **fit_params).transform(X)
 
     def __sklearn_tags__(self):  # pragma: no cover - called by scikit-learn only
