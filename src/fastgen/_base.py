@@ -238,6 +238,22 @@ class TransformerMixin:
     """``fit_transform`` as ``fit(X).transform(X)``, and the transformer tags."""
 
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
+        """Fit to ``X``, then transform ``X``: ``fit(X, y, **fit_params).transform(X)``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix
+            Input, in the form ``fit`` and ``transform`` take.
+        y : None
+            Ignored by the transformers; accepted for pipeline compatibility.
+        **fit_params : dict
+            Further keyword arguments passed on to ``fit``.
+
+        Returns
+        -------
+        X_new : array-like or sparse matrix
+            The transformed input, as ``transform`` returns it.
+        """
         return self.fit(X, y, **fit_params).transform(X)
 
     def __sklearn_tags__(self):  # pragma: no cover - called by scikit-learn only

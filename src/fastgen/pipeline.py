@@ -15,24 +15,83 @@ __all__ = ["TextClassifier"]
 
 
 class TextClassifier(ClassifierMixin, BaseEstimator):
-    """A vectorizer followed by a Naive Bayes classifier, scored without the sparse matrix.
+    """A text vectorizer followed by a Naive Bayes classifier, predicting from raw text.
 
-    ``fit`` is the two-step route (``vectorizer.fit_transform`` then
-    ``classifier.fit``). ``predict``/``predict_proba`` on raw documents run one
-    compiled pass that tokenizes, looks terms up (or hashes them), weighs each
-    document's row as the vectorizer does and accumulates class scores
-    directly, when the pair allows it: a fastgen ``CountVectorizer``,
-    ``HashingVectorizer`` or ``TfidfVectorizer`` whose analyzer is compiled
-    (described by :func:`fastgen.text._fused.fused_front`), and a classifier
-    whose joint log-likelihood is linear (``MultinomialNB``, ``ComplementNB``,
-    ``BernoulliNB``: :func:`fastgen.naive_bayes.linear_form`). Results are
-    identical to the two-step route, which is used otherwise. ``partial_fit``
-    trains in batches (out-of-core) when the vectorizer allows it.
+    ``fit`` is the two-step route: ``vectorizer.fit_transform`` on the documents,
+    then ``classifier.fit`` on the matrix. ``predict``, ``predict_proba``,
+    ``predict_log_proba`` and ``predict_joint_log_proba`` on raw documents run
+    one compiled pass per chunk of documents instead, when the pair allows it:
+    the pass tokenizes each document, looks its terms up (or hashes them), weighs
+    the document's row as the vectorizer would (binary, sublinear tf, idf, norm)
+    and adds the class scores up directly, without building the sparse matrix.
+    Its results are bit-identical to
+    ``classifier.predict_proba(vectorizer.transform(docs))``.
+
+    The fused pass is used for a fastgen :class:`~fastgen.text.CountVectorizer`,
+    :class:`~fastgen.text.HashingVectorizer` or
+    :class:`~fastgen.text.TfidfVectorizer` (not a subclass) whose analyzer is
+    compiled (no ``tokenizer``, callable ``analyzer`` or uncommon
+    ``token_pattern``) and whose output dtype is float64, float32, int64 or
+    int32, together with a fastgen ``MultinomialNB``, ``ComplementNB`` or
+    ``BernoulliNB`` (any ``binarize``). Any other pair, scikit-learn's estimators
+    included, takes the two-step route with the same results. The fused pass
+    runs on the vectorizer's ``n_jobs`` threads.
+
+    ``partial_fit`` trains in batches (out-of-core learning) when the vectorizer
+    transforms each document independently of the others.
 
     Parameters
     ----------
-    vectorizer : fastgen or scikit-learn text vectorizer (default ``CountVectorizer()``)
-    classifier : classifier taking the vectorizer's output (default ``MultinomialNB()``)
+    vectorizer : estimator, default=None
+        The text vectorizer: a fastgen or scikit-learn vectorizer, or any
+        estimator with ``fit_transform`` and ``transform`` taking raw documents.
+        ``fit`` trains a clone of it (the object passed is left as it is). None
+        means ``CountVectorizer()``.
+    classifier : estimator, default=None
+        The classifier trained on the vectorizer's output, such as a fastgen
+        Naive Bayes classifier. ``fit`` trains a clone of it. None means
+        ``MultinomialNB()``.
+
+    Attributes
+    ----------
+    vectorizer_ : estimator
+        The fitted clone of ``vectorizer``.
+    classifier_ : estimator
+        The fitted clone of ``classifier``.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, as the classifier holds them (sorted, for the Naive
+        Bayes classifiers); the columns of ``predict_proba`` follow this order.
+
+    See Also
+    --------
+    fastgen.text.CountVectorizer : The default vectorizer.
+    fastgen.text.HashingVectorizer : A stateless vectorizer, for ``partial_fit``.
+    fastgen.text.TfidfVectorizer : Tf-idf weighted counts.
+    fastgen.naive_bayes.MultinomialNB : The default classifier.
+    fastgen.naive_bayes.ComplementNB : A Naive Bayes classifier suited to
+        tf-idf features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.pipeline import TextClassifier
+    >>> docs = ["good fun film", "a fun plot", "bad dull film", "dull awful plot"]
+    >>> y = ["pos", "pos", "neg", "neg"]
+    >>> model = TextClassifier().fit(docs, y)
+    >>> model.classes_.tolist()
+    ['neg', 'pos']
+    >>> model.predict(["fun film", "awful dull"]).tolist()
+    ['pos', 'neg']
+    >>> np.round(model.predict_proba(["fun film"]), 3).tolist()
+    [[0.221, 0.779]]
+
+    Tf-idf features with ``ComplementNB``, also scored by the fused pass:
+
+    >>> from fastgen.naive_bayes import ComplementNB
+    >>> from fastgen.text import TfidfVectorizer
+    >>> tfidf = TextClassifier(TfidfVectorizer(sublinear_tf=True), ComplementNB())
+    >>> tfidf.fit(docs, y).predict(["a good film"]).tolist()
+    ['pos']
     """
 
     def __init__(self, vectorizer: Any = None, classifier: Any = None) -> None:
@@ -40,7 +99,32 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.classifier = classifier
 
     def fit(self, raw_documents: Any, y: Any, sample_weight: Any = None) -> TextClassifier:
-        """Fit the vectorizer on ``raw_documents`` and the classifier on its output."""
+        """Fit a clone of the vectorizer on the documents and of the classifier on its output.
+
+        Parameters
+        ----------
+        raw_documents : iterable
+            The training documents, in the form the vectorizer takes (``str``,
+            ``bytes``, file names or file objects per its ``input``). A single
+            string is refused.
+        y : array-like of shape (n_documents,)
+            Class label of each document.
+        sample_weight : array-like of shape (n_documents,), default=None
+            Weight of each document, passed to the classifier's ``fit``; None
+            weighs every document equally.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For a single string instead of an iterable of documents, or what the
+            vectorizer and classifier raise (invalid parameters, no terms, labels
+            that do not match the documents, ...).
+        """
         from .naive_bayes import MultinomialNB
         from .text import CountVectorizer
 
@@ -76,15 +160,21 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        raw_documents : iterable of str, bytes or files (as the vectorizer takes)
+        raw_documents : iterable
+            One batch of documents, in the form the vectorizer takes. A single
+            string is refused.
         y : array-like of shape (n_documents,)
+            Class label of each document of the batch.
         classes : array-like of shape (n_classes,), default=None
             All the classes; required on the first call, optional (checked) later.
         sample_weight : array-like of shape (n_documents,), default=None
+            Weight of each document of the batch, passed to the classifier's
+            ``partial_fit``; None weighs every document equally.
 
         Returns
         -------
-        self
+        self : object
+            The estimator, trained on every batch so far.
 
         Raises
         ------
@@ -132,7 +222,28 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     # ----------------------------------------------------------- prediction
     def predict_joint_log_proba(self, raw_documents: Any) -> np.ndarray:
-        """Unnormalised class log-probabilities, float64 (n_documents, n_classes)."""
+        """Return the unnormalised class log-probabilities of each document.
+
+        That is ``log P(c) + log P(document | c)`` for every class ``c``, before
+        normalising over the classes; computed by the fused pass when there is
+        one, otherwise by the classifier's ``predict_joint_log_proba``.
+
+        Parameters
+        ----------
+        raw_documents : iterable
+            The documents, in the form the vectorizer takes. A single string is
+            refused.
+
+        Returns
+        -------
+        jll : ndarray of shape (n_documents, n_classes)
+            Joint log-likelihoods, float64, columns in ``classes_`` order.
+
+        Raises
+        ------
+        NotFittedError
+            If the model has not been fitted.
+        """
         check_is_fitted(self, "classifier_")
         docs = as_document_list(raw_documents)
         fused = self._fused() if docs else None  # no documents: the two steps' answer
@@ -141,15 +252,67 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return self._fused_jll(fused, docs)
 
     def predict(self, raw_documents: Any) -> np.ndarray:
-        """Most probable class of each document, shape (n_documents,)."""
+        """Predict the most probable class of each document.
+
+        Parameters
+        ----------
+        raw_documents : iterable
+            The documents, in the form the vectorizer takes. A single string is
+            refused.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_documents,)
+            The predicted labels, taken from ``classes_``.
+
+        Raises
+        ------
+        NotFittedError
+            If the model has not been fitted.
+        """
         return self._predict("predict", raw_documents)
 
     def predict_log_proba(self, raw_documents: Any) -> np.ndarray:
-        """Class log-probabilities, float64 (n_documents, n_classes)."""
+        """Return the log of the class probabilities of each document.
+
+        Parameters
+        ----------
+        raw_documents : iterable
+            The documents, in the form the vectorizer takes. A single string is
+            refused.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_documents, n_classes)
+            Log-probabilities, float64, columns in ``classes_`` order.
+
+        Raises
+        ------
+        NotFittedError
+            If the model has not been fitted.
+        """
         return self._predict("predict_log_proba", raw_documents)
 
     def predict_proba(self, raw_documents: Any) -> np.ndarray:
-        """Class probabilities, float64 (n_documents, n_classes)."""
+        """Return the class probabilities of each document.
+
+        Parameters
+        ----------
+        raw_documents : iterable
+            The documents, in the form the vectorizer takes. A single string is
+            refused.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_documents, n_classes)
+            Probabilities, float64, each row summing to one, columns in
+            ``classes_`` order.
+
+        Raises
+        ------
+        NotFittedError
+            If the model has not been fitted.
+        """
         return self._predict("predict_proba", raw_documents)
 
     def _predict(self, method: str, raw_documents: Any) -> np.ndarray:

@@ -77,7 +77,38 @@ def check_sparse_dtype(dtype: Any) -> np.dtype:
 
 
 def strip_accents_unicode(s: str) -> str:
-    """Remove accents: NFKD-decompose and drop combining marks (ASCII passes through)."""
+    """Remove accents and other combining marks from a string.
+
+    The string is decomposed to Unicode normal form NFKD (an accented letter
+    becomes its base letter followed by combining marks, compatibility characters
+    such as ligatures become their plain equivalents) and the combining marks are
+    dropped. Letters without a decomposition (``ß``, ``œ``, non-Latin scripts)
+    are kept. A pure ASCII string is returned as it is, without normalisation.
+    This is what ``strip_accents="unicode"`` applies to every document, in Python.
+
+    Parameters
+    ----------
+    s : str
+        The text to strip.
+
+    Returns
+    -------
+    str
+        ``s`` without combining marks, NFKD-normalised unless it was ASCII.
+
+    See Also
+    --------
+    strip_accents_ascii : Keep only what has an ASCII form (faster, drops more).
+    CountVectorizer : Applies it to every document with ``strip_accents="unicode"``.
+
+    Examples
+    --------
+    >>> from fastgen.text import strip_accents_unicode
+    >>> strip_accents_unicode("café naïve Ångström")
+    'cafe naive Angstrom'
+    >>> strip_accents_unicode("Straße")
+    'Straße'
+    """
     if s.isascii():
         return s
     normalized = unicodedata.normalize("NFKD", s)
@@ -85,7 +116,38 @@ def strip_accents_unicode(s: str) -> str:
 
 
 def strip_accents_ascii(s: str) -> str:
-    """Transliterate to ASCII: NFKD-decompose and drop what is not ASCII."""
+    """Transliterate a string to ASCII, dropping what has no ASCII form.
+
+    The string is decomposed to Unicode normal form NFKD, then every character
+    that is not ASCII is removed: accented Latin letters keep their base letter,
+    while letters without an ASCII decomposition (``ß``, ``œ``, Greek, Cyrillic,
+    CJK, ...) disappear. This is what ``strip_accents="ascii"`` applies to every
+    document, in Python; use it only for text in languages written in ASCII
+    letters plus accents.
+
+    Parameters
+    ----------
+    s : str
+        The text to transliterate.
+
+    Returns
+    -------
+    str
+        The ASCII characters of the NFKD form of ``s``.
+
+    See Also
+    --------
+    strip_accents_unicode : Remove only combining marks, keep every letter.
+    CountVectorizer : Applies it to every document with ``strip_accents="ascii"``.
+
+    Examples
+    --------
+    >>> from fastgen.text import strip_accents_ascii
+    >>> strip_accents_ascii("café naïve Ångström")
+    'cafe naive Angstrom'
+    >>> strip_accents_ascii("Straße")
+    'Strae'
+    """
     return unicodedata.normalize("NFKD", s).encode("ASCII", "ignore").decode("ASCII")
 
 
@@ -228,7 +290,30 @@ class TextAnalysisMixin:
 
     # ----------------------------------------------------------- per document
     def decode(self, doc: Any) -> str:
-        """Read and decode one document per ``input``, ``encoding`` and ``decode_error``."""
+        """Read and decode one document per ``input``, ``encoding`` and ``decode_error``.
+
+        With ``input="filename"`` the file at ``doc`` is read in binary mode; with
+        ``input="file"`` the object's ``read()`` is called; bytes are then decoded
+        with ``encoding``, following ``decode_error``. A ``str`` is returned as it is.
+
+        Parameters
+        ----------
+        doc : str, bytes, path or file-like object
+            One raw document, in the form ``input`` says.
+
+        Returns
+        -------
+        str
+            The document's text (what a ``file``'s ``read()`` returns if that is not
+            bytes).
+
+        Raises
+        ------
+        ValueError
+            If ``doc`` is ``np.nan`` (a missing value in a column of documents).
+        UnicodeDecodeError
+            If the bytes are not valid in ``encoding`` and ``decode_error="strict"``.
+        """
         if self.input == "filename":
             with open(doc, "rb") as fh:
                 doc = fh.read()
@@ -252,7 +337,19 @@ class TextAnalysisMixin:
         raise ValueError(f'Invalid value for "strip_accents": {self.strip_accents}')
 
     def build_preprocessor(self) -> Callable[[str], str]:
-        """Return the per-document preprocessing (lower-casing, accent stripping)."""
+        """Return the function applied to every decoded document before tokenizing.
+
+        It is ``preprocessor`` when one is given; otherwise it lower-cases (with
+        ``lowercase``) and then strips accents (per ``strip_accents``), or returns
+        the document unchanged when neither is asked for. The compiled analyzers
+        apply the same steps (lower-casing in the kernel itself when nothing else
+        is configured); this function is the Python form of them.
+
+        Returns
+        -------
+        callable
+            ``preprocess(doc: str) -> str``.
+        """
         if self.preprocessor is not None:
             return self.preprocessor
         accents = self._accent_function()
@@ -261,7 +358,23 @@ class TextAnalysisMixin:
         return partial(_preprocess, accent_function=accents, lower=self.lowercase)
 
     def build_tokenizer(self) -> Callable[[str], list[str]]:
-        """Return a function that splits a string into tokens."""
+        """Return the function that splits a preprocessed document into word tokens.
+
+        It is ``tokenizer`` when one is given; otherwise the ``findall`` of the
+        compiled ``token_pattern`` regular expression (when the pattern has one
+        capturing group, the group's text is the token). Used by the ``word``
+        analyzer only.
+
+        Returns
+        -------
+        callable
+            ``tokenize(doc: str) -> list of str``.
+
+        Raises
+        ------
+        ValueError
+            If ``token_pattern`` has more than one capturing group.
+        """
         if self.tokenizer is not None:
             return self.tokenizer
         token_pattern = re.compile(self.token_pattern)
@@ -273,11 +386,47 @@ class TextAnalysisMixin:
         return token_pattern.findall
 
     def get_stop_words(self) -> frozenset | None:
-        """Build or fetch the effective stop-word set."""
+        """Return the stop words the ``word`` analyzer removes.
+
+        Returns
+        -------
+        frozenset of str or None
+            scikit-learn's English list for ``stop_words="english"`` (scikit-learn
+            must be installed), the given collection as a frozenset, or None when
+            ``stop_words`` is None.
+
+        Raises
+        ------
+        ValueError
+            For a string other than ``"english"``, or ``"english"`` without
+            scikit-learn installed.
+        """
         return _check_stop_list(self.stop_words)
 
     def build_analyzer(self) -> Callable[[Any], list]:
-        """Return a callable mapping one raw document to its list of terms (Python path)."""
+        """Return the Python function that turns one raw document into its terms.
+
+        The function decodes the document (:meth:`decode`), preprocesses it
+        (:meth:`build_preprocessor`), then, per ``analyzer``: tokenizes it
+        (:meth:`build_tokenizer`), removes the stop words and forms word n-grams
+        (``"word"``); forms character n-grams of the whole text (``"char"``) or of
+        each space-padded word (``"char_wb"``), after collapsing runs of white
+        space; or calls the ``analyzer`` callable on the decoded document.
+        ``fit`` and ``transform`` use the compiled kernel instead whenever it
+        supports the configuration; both give the same terms.
+
+        Returns
+        -------
+        callable
+            ``analyze(doc) -> list`` of terms (strings, or whatever a callable
+            ``analyzer`` or ``tokenizer`` produces).
+
+        Raises
+        ------
+        ValueError
+            For an ``analyzer`` that is neither callable nor one of ``"word"``,
+            ``"char"``, ``"char_wb"``.
+        """
         if callable(self.analyzer):
             return partial(_analyze, analyzer=self.analyzer, decoder=self.decode)
         preprocess = self.build_preprocessor()

@@ -78,21 +78,161 @@ class _Vocabulary(dict):
 
 
 class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
-    """Convert a collection of text documents to a matrix of token counts.
+    r"""Convert a collection of text documents to a matrix of token counts.
 
-    Same parameters, attributes and output as
-    ``sklearn.feature_extraction.text.CountVectorizer``, plus ``n_jobs``:
-    documents are counted in chunks on that many threads (``-1``: all
-    cores) and merged into exactly the serial result.
+    A drop-in replacement for scikit-learn's ``CountVectorizer``: the same
+    parameters, fitted attributes and output (the same vocabulary, column order,
+    values and dtype), plus ``n_jobs``. ``fit`` learns a vocabulary of terms
+    (words, word n-grams or character n-grams) from the documents; ``transform``
+    counts how often each vocabulary term occurs in each document.
 
-    The default word analyzer (token patterns ``(?u)\\b\\w\\w+\\b`` and
-    ``(?u)\\b\\w+\\b``), word n-grams and the ``char``/``char_wb`` analyzers
-    run in a compiled kernel; custom token patterns, tokenizers and callable
-    analyzers run in Python with identical results.
+    What runs compiled: the ``"word"`` analyzer with the default token pattern
+    ``(?u)\b\w\w+\b`` or ``(?u)\b\w+\b`` (any ``ngram_range``, with or without
+    stop words) and the ``"char"`` and ``"char_wb"`` analyzers are tokenized,
+    n-grammed and counted in a compiled kernel, lower-casing included. Decoding
+    bytes and files, accent stripping and a custom ``preprocessor`` run in Python,
+    one call per document, before the kernel. Any other token pattern, a
+    ``tokenizer`` or a callable ``analyzer`` makes the whole analysis run in
+    Python, one document at a time on one thread; the results are the same
+    either way.
 
-    Output: ``scipy.sparse.csr_matrix`` of shape (n_documents, n_features)
-    and dtype ``dtype``; columns follow ``vocabulary_`` (terms sorted by
-    code point).
+    Parameters
+    ----------
+    input : {"content", "filename", "file"}, default="content"
+        What each item of the documents passed to ``fit`` and ``transform`` is:
+        the text itself as ``str`` or ``bytes`` (``"content"``), the path of a
+        file to read (``"filename"``), or an object with a ``read()`` method,
+        such as an open file (``"file"``).
+    encoding : str, default="utf-8"
+        Codec used to decode documents that are ``bytes`` (and files, which are
+        read as bytes). Must be a text encoding known to Python's ``codecs``.
+    decode_error : {"strict", "ignore", "replace"}, default="strict"
+        What decoding does with bytes that are not valid in ``encoding``: raise
+        ``UnicodeDecodeError`` (``"strict"``), drop them (``"ignore"``), or put
+        the replacement character U+FFFD in their place (``"replace"``).
+    strip_accents : {"ascii", "unicode"} or callable, default=None
+        Accent removal applied to each document after lower-casing:
+        :func:`strip_accents_ascii` (``"ascii"``), :func:`strip_accents_unicode`
+        (``"unicode"``), your own ``str -> str`` function, or none (None). It runs
+        in Python on every document before the compiled tokenizer. Ignored when
+        ``preprocessor`` is given.
+    lowercase : bool, default=True
+        Convert documents to lower case before tokenizing; the terms of a given
+        ``vocabulary`` should then be lower case too (a warning says when they are
+        not). Done in the compiled kernel when no ``preprocessor`` or
+        ``strip_accents`` is set, in Python otherwise. Ignored when
+        ``preprocessor`` is given.
+    preprocessor : callable, default=None
+        Function ``str -> str`` applied to each decoded document instead of the
+        built-in lower-casing and accent stripping (which are then not applied).
+        It runs in Python; the tokenizing after it stays compiled when the
+        analyzer allows. Not used with a callable ``analyzer``.
+    tokenizer : callable, default=None
+        Function ``str -> list of tokens`` that replaces ``token_pattern`` for the
+        ``"word"`` analyzer; stop words and n-grams are then applied to its
+        tokens. A tokenizer makes the analysis run in Python.
+    stop_words : {"english"}, list of str or None, default=None
+        Words removed from the tokens before n-grams are formed, with the
+        ``"word"`` analyzer only: ``"english"`` (scikit-learn's English list,
+        which needs scikit-learn installed), your own collection of words (not an
+        iterator), or none. The words are compared with preprocessed tokens, so
+        with ``lowercase=True`` they should be lower case; a warning says when
+        tokenizing the list itself gives tokens not in it. Stop-word removal runs
+        in the compiled kernel.
+    token_pattern : str or None
+        Regular expression that a token matches, for the ``"word"`` analyzer
+        without ``tokenizer``. The default, ``r"(?u)\b\w\w+\b"``, takes runs of
+        two or more word characters (letters, digits, underscore), so punctuation
+        and white space separate tokens and one-character words are dropped.
+        With one capturing group, the group's text is the token; more than one
+        group is an error.
+        The default and ``(?u)\b\w+\b`` (tokens of one or more characters) are
+        compiled; any other pattern runs Python's ``re``. Not used (with a
+        warning) when ``tokenizer`` is given.
+    ngram_range : tuple (min_n, max_n), default=(1, 1)
+        Lengths of the n-grams that become terms, both bounds included, with
+        ``1 <= min_n <= max_n``: runs of consecutive tokens joined by a space for
+        the ``"word"`` analyzer, substrings of that many characters for
+        ``"char"`` and ``"char_wb"``. ``(1, 2)`` gives single words and pairs of
+        adjacent words. Not used with a callable ``analyzer``.
+    analyzer : {"word", "char", "char_wb"} or callable, default="word"
+        How a preprocessed document becomes terms: word n-grams of its tokens
+        (``"word"``), character n-grams of the whole text with runs of white
+        space collapsed to one space (``"char"``), or character n-grams taken
+        inside each word padded with one space on each side (``"char_wb"``, so
+        no n-gram spans two words). A callable receives each decoded document
+        (no preprocessing) and returns its terms; it runs in Python.
+    max_df : float in [0.0, 1.0] or int, default=1.0
+        Leave out of the vocabulary the terms that occur in more documents than
+        this: a fraction of the documents (float) or a number of documents
+        (int). Lowering it removes corpus-specific frequent words. Not used with
+        a given ``vocabulary``.
+    min_df : float in [0.0, 1.0] or int, default=1
+        Leave out of the vocabulary the terms that occur in fewer documents than
+        this: a fraction of the documents (float) or a number of documents (int).
+        Not used with a given ``vocabulary``.
+    max_features : int, default=None
+        Keep only this many terms: those with the highest total counts over the
+        whole corpus, after ``max_df`` and ``min_df``. None keeps every term. Not
+        used with a given ``vocabulary``.
+    vocabulary : Mapping or iterable, default=None
+        A fixed vocabulary instead of one learned from the documents: a mapping
+        of term to column index (the indices ``0 .. n_terms - 1``, each once), or
+        an iterable of distinct terms whose order gives the columns (a ``set`` is
+        sorted first). With a vocabulary, ``transform`` works without ``fit`` and
+        terms outside it are ignored. None learns the vocabulary in ``fit``.
+    binary : bool, default=False
+        Store 1 for every term present in a document instead of its count (for
+        models of presence, such as ``BernoulliNB``).
+    dtype : dtype, default=np.int64
+        Type of the values of the output matrix; any dtype ``scipy.sparse``
+        supports.
+    n_jobs : int or None, default=1
+        Threads that analyse and count the documents: they are split into
+        chunks, counted in parallel on the compiled path and merged into exactly
+        the result of one thread. None means 1, ``-1`` all cores, ``-2`` all but
+        one, and so on. Each thread gets at least 256 documents, so small inputs
+        use fewer threads; the Python path always uses one.
+
+    Attributes
+    ----------
+    vocabulary_ : dict
+        Term to column index. The columns are the terms in sorted (code point)
+        order. Editing it in place, as scikit-learn allows, is seen by the next
+        ``transform``.
+    fixed_vocabulary_ : bool
+        True when ``vocabulary`` was given (nothing was learned), False when the
+        vocabulary was learned by ``fit``.
+
+    See Also
+    --------
+    TfidfVectorizer : The same counts weighted by inverse document frequency.
+    HashingVectorizer : Counts in hashed columns, with no vocabulary to learn.
+    fastgen.naive_bayes.MultinomialNB : A classifier for count matrices.
+    fastgen.pipeline.TextClassifier : Vectorizer and Naive Bayes, predicting from
+        raw text in one compiled pass.
+
+    Examples
+    --------
+    >>> from fastgen.text import CountVectorizer
+    >>> docs = ["The cat sat on the mat.", "The dog sat.", "A cat and a dog!"]
+    >>> vec = CountVectorizer()
+    >>> X = vec.fit_transform(docs)
+    >>> vec.get_feature_names_out()
+    array(['and', 'cat', 'dog', 'mat', 'on', 'sat', 'the'], dtype=object)
+    >>> X.toarray()
+    array([[0, 1, 0, 1, 1, 1, 2],
+           [0, 0, 1, 0, 0, 1, 1],
+           [1, 1, 1, 0, 0, 0, 0]])
+    >>> vec.transform(["a cat, a cat and a bird"]).toarray()
+    array([[1, 2, 0, 0, 0, 0, 0]])
+
+    Single words and pairs of words that occur in at least two documents,
+    counted on two threads:
+
+    >>> pairs = CountVectorizer(ngram_range=(1, 2), min_df=2, n_jobs=2).fit(docs)
+    >>> pairs.get_feature_names_out()
+    array(['cat', 'dog', 'sat', 'the'], dtype=object)
     """
 
     def __init__(
@@ -218,12 +358,58 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
 
     # ----------------------------------------------------------- public API
     def fit(self, raw_documents: Any, y: Any = None) -> CountVectorizer:
-        """Learn the vocabulary of ``raw_documents`` (iterable of str, bytes or files)."""
+        """Learn the vocabulary of the documents.
+
+        Parameters
+        ----------
+        raw_documents : iterable
+            The documents, each a ``str``, ``bytes``, file name or file object
+            according to ``input``. A single string is refused.
+        y : None
+            Ignored; accepted for pipeline compatibility.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For invalid parameters, a single string instead of an iterable of
+            documents, documents without any term, or ``max_df``/``min_df``/
+            ``max_features`` that leave no term.
+        """
         self.fit_transform(raw_documents)
         return self
 
     def fit_transform(self, raw_documents: Any, y: Any = None) -> sp.csr_matrix:
-        """Learn the vocabulary and return the document-term matrix."""
+        """Learn the vocabulary and return the document-term matrix.
+
+        Equal to ``fit(raw_documents).transform(raw_documents)``, computed in one
+        pass over the documents.
+
+        Parameters
+        ----------
+        raw_documents : iterable
+            The documents, each a ``str``, ``bytes``, file name or file object
+            according to ``input``. A single string is refused.
+        y : None
+            Ignored; accepted for pipeline compatibility.
+
+        Returns
+        -------
+        X : scipy.sparse.csr_matrix of shape (n_documents, n_features)
+            Count (or with ``binary``, presence) of every vocabulary term in every
+            document, values of type ``dtype``.
+
+        Raises
+        ------
+        ValueError
+            For invalid parameters, a single string instead of an iterable of
+            documents, documents without any term, or ``max_df``/``min_df``/
+            ``max_features`` that leave no term.
+        """
         docs = as_document_list(raw_documents)
         self._validate_params()
         self._validate_vocabulary()
@@ -318,7 +504,31 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "vocabulary_")
 
     def transform(self, raw_documents: Any) -> sp.csr_matrix:
-        """Document-term matrix of ``raw_documents`` over the fitted vocabulary."""
+        """Count the vocabulary's terms in each document.
+
+        Terms that are not in ``vocabulary_`` are ignored. With a ``vocabulary``
+        given, no ``fit`` is needed.
+
+        Parameters
+        ----------
+        raw_documents : iterable
+            The documents, each a ``str``, ``bytes``, file name or file object
+            according to ``input``. A single string is refused.
+
+        Returns
+        -------
+        X : scipy.sparse.csr_matrix of shape (n_documents, n_features)
+            Count (or with ``binary``, presence) of every vocabulary term in every
+            document, values of type ``dtype``.
+
+        Raises
+        ------
+        NotFittedError
+            If the vectorizer has neither been fitted nor given a ``vocabulary``.
+        ValueError
+            For invalid parameters, or a single string instead of an iterable of
+            documents.
+        """
         docs = as_document_list(raw_documents)
         self._check_vocabulary()
         self._validate_params()
@@ -338,7 +548,27 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         return self._transform_fixed(docs, weighting, dtype)
 
     def inverse_transform(self, X: Any) -> list[np.ndarray]:
-        """Terms with non-zero entries in each row of ``X`` (n_samples, n_features)."""
+        """Return the terms present in each row of a document-term matrix.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_documents, n_features)
+            A matrix whose columns are this vectorizer's features, such as the
+            output of ``transform``.
+
+        Returns
+        -------
+        terms : list of ndarray
+            One object array per row, with the terms of the columns that hold a
+            non-zero value, in the order the row stores them (column order for
+            dense input).
+
+        Raises
+        ------
+        ValueError
+            If ``X`` is not two-dimensional or does not have ``n_features``
+            columns.
+        """
         self._check_vocabulary()
         if sp.issparse(X):
             X = sp.csr_matrix(X)
@@ -359,7 +589,24 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         return [inverse[np.flatnonzero(row)] for row in X]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Vocabulary terms in column order, as an object array."""
+        """Return the vocabulary's terms in column order.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored: the output features are the vocabulary's terms. Accepted for
+            compatibility with scikit-learn's transformers.
+
+        Returns
+        -------
+        feature_names_out : ndarray of shape (n_features,), dtype=object
+            ``feature_names_out[j]`` is the term of column ``j``.
+
+        Raises
+        ------
+        NotFittedError
+            If the vectorizer has neither been fitted nor given a ``vocabulary``.
+        """
         self._check_vocabulary()
         return np.asarray(
             [t for t, _ in sorted(self.vocabulary_.items(), key=lambda item: item[1])],

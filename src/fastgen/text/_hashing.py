@@ -24,15 +24,148 @@ _FLOAT_DTYPES = (np.float64, np.float32)
 
 
 class HashingVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
-    """Convert text documents to a matrix of hashed token occurrences.
+    r"""Convert text documents to a matrix of hashed token occurrences.
 
-    Same parameters and bit-identical output as
-    ``sklearn.feature_extraction.text.HashingVectorizer`` (signed 32-bit
-    MurmurHash3 of each term's UTF-8 bytes, seed 0), plus ``n_jobs``.
-    Stateless: ``transform`` needs no ``fit``, which makes it the vectorizer
-    for streaming and distributed jobs.
+    A drop-in replacement for scikit-learn's ``HashingVectorizer`` with
+    bit-identical output, plus ``n_jobs``. Instead of learning a vocabulary, each
+    term is sent to a column by its hash: the signed 32-bit MurmurHash3 (seed 0)
+    of the term's UTF-8 bytes, taken modulo ``n_features``. The vectorizer is
+    therefore stateless: ``transform`` needs no ``fit``, uses little memory
+    whatever the number of distinct terms, and gives every batch of documents
+    the same columns, which makes it the vectorizer for streaming, out-of-core
+    (``TextClassifier.partial_fit``) and distributed jobs. The price is that
+    different terms can share a column (collisions) and that columns cannot be
+    mapped back to terms.
 
-    Output: ``scipy.sparse.csr_matrix`` (n_documents, n_features).
+    What runs compiled: as for :class:`CountVectorizer`, the ``"word"`` analyzer
+    with the default token pattern or ``(?u)\b\w+\b`` and the ``"char"`` and
+    ``"char_wb"`` analyzers are tokenized, hashed, counted and normalised in a
+    compiled kernel; decoding, accent stripping and a custom ``preprocessor`` run
+    in Python before it. Other token patterns, a ``tokenizer`` or a callable
+    ``analyzer`` run the analysis and hashing in Python, on one thread, with the
+    same results.
+
+    Parameters
+    ----------
+    input : {"content", "filename", "file"}, default="content"
+        What each item of the documents passed to ``transform`` is: the text
+        itself as ``str`` or ``bytes`` (``"content"``), the path of a file to
+        read (``"filename"``), or an object with a ``read()`` method, such as an
+        open file (``"file"``).
+    encoding : str, default="utf-8"
+        Codec used to decode documents that are ``bytes`` (and files, which are
+        read as bytes). Must be a text encoding known to Python's ``codecs``.
+    decode_error : {"strict", "ignore", "replace"}, default="strict"
+        What decoding does with bytes that are not valid in ``encoding``: raise
+        ``UnicodeDecodeError`` (``"strict"``), drop them (``"ignore"``), or put
+        the replacement character U+FFFD in their place (``"replace"``).
+    strip_accents : {"ascii", "unicode"} or callable, default=None
+        Accent removal applied to each document after lower-casing:
+        :func:`strip_accents_ascii` (``"ascii"``), :func:`strip_accents_unicode`
+        (``"unicode"``), your own ``str -> str`` function, or none (None). It runs
+        in Python on every document before the compiled tokenizer. Ignored when
+        ``preprocessor`` is given.
+    lowercase : bool, default=True
+        Convert documents to lower case before tokenizing. Done in the compiled
+        kernel when no ``preprocessor`` or ``strip_accents`` is set, in Python
+        otherwise. Ignored when ``preprocessor`` is given.
+    preprocessor : callable, default=None
+        Function ``str -> str`` applied to each decoded document instead of the
+        built-in lower-casing and accent stripping (which are then not applied).
+        It runs in Python; the tokenizing after it stays compiled when the
+        analyzer allows. Not used with a callable ``analyzer``.
+    tokenizer : callable, default=None
+        Function ``str -> list of tokens`` that replaces ``token_pattern`` for the
+        ``"word"`` analyzer; stop words and n-grams are then applied to its
+        tokens. A tokenizer makes the analysis run in Python.
+    stop_words : {"english"}, list of str or None, default=None
+        Words removed from the tokens before n-grams are formed, with the
+        ``"word"`` analyzer only: ``"english"`` (scikit-learn's English list,
+        which needs scikit-learn installed), your own collection of words (not an
+        iterator), or none. The words are compared with preprocessed tokens, so
+        with ``lowercase=True`` they should be lower case. Stop-word removal runs
+        in the compiled kernel.
+    token_pattern : str or None
+        Regular expression that a token matches, for the ``"word"`` analyzer
+        without ``tokenizer``. The default, ``r"(?u)\b\w\w+\b"``, takes runs of
+        two or more word characters (letters, digits, underscore), so punctuation
+        and white space separate tokens and one-character words are dropped.
+        With one capturing group, the group's text is the token; more than one
+        group is an error.
+        The default and ``(?u)\b\w+\b`` (tokens of one or more characters) are
+        compiled; any other pattern runs Python's ``re``. Not used (with a
+        warning) when ``tokenizer`` is given.
+    ngram_range : tuple (min_n, max_n), default=(1, 1)
+        Lengths of the n-grams that become terms, both bounds included, with
+        ``1 <= min_n <= max_n``: runs of consecutive tokens joined by a space for
+        the ``"word"`` analyzer, substrings of that many characters for
+        ``"char"`` and ``"char_wb"``. Not used with a callable ``analyzer``.
+    analyzer : {"word", "char", "char_wb"} or callable, default="word"
+        How a preprocessed document becomes terms: word n-grams of its tokens
+        (``"word"``), character n-grams of the whole text with runs of white
+        space collapsed to one space (``"char"``), or character n-grams taken
+        inside each word padded with one space on each side (``"char_wb"``). A
+        callable receives each decoded document (no preprocessing) and returns
+        its terms (``str``, or ``bytes``, which are hashed as they are); it runs
+        in Python.
+    n_features : int, default=2**20
+        Number of columns of the output, from 1 to ``2**31 - 1``. A term goes to
+        column ``abs(hash) % n_features``; fewer columns mean smaller models
+        downstream but more terms sharing a column.
+    binary : bool, default=False
+        Store 1 in every column that a term of the document hashes to, instead
+        of its (signed) count, before normalisation (a column whose signed terms
+        cancel out also gets 1).
+    norm : {"l1", "l2", "max"} or None, default="l2"
+        Scale each row after counting to unit Euclidean length (``"l2"``), unit
+        sum of absolute values (``"l1"``), or a largest absolute value of 1
+        (``"max"``); None leaves the counts as they are.
+    alternate_sign : bool, default=True
+        Add -1 instead of +1 for a term whose hash is negative, so that
+        collisions tend to cancel out rather than add up, keeping inner products
+        close to those of the unhashed counts. Set it to False for non-negative
+        output, as ``MultinomialNB`` requires.
+    dtype : dtype, default=np.float64
+        Type of the values of the output matrix; any dtype ``scipy.sparse``
+        supports. With a ``norm``, an integer dtype gives float64 (normalising
+        needs floating point), and a complex dtype is refused.
+    n_jobs : int or None, default=1
+        Threads that analyse and hash the documents: they are split into chunks,
+        hashed in parallel on the compiled path and stacked into exactly the
+        result of one thread. None means 1, ``-1`` all cores, ``-2`` all but one,
+        and so on. Each thread gets at least 256 documents, so small inputs use
+        fewer threads; the Python path always uses one.
+
+    Attributes
+    ----------
+    (none)
+        Nothing is learned: ``fit`` only checks the parameters and sets no
+        attribute, and ``transform`` depends on the parameters alone.
+
+    See Also
+    --------
+    CountVectorizer : Counts over a learned vocabulary, columns named by term.
+    TfidfVectorizer : Counts weighted by inverse document frequency.
+    fastgen.pipeline.TextClassifier : Hashing and Naive Bayes, trainable in
+        batches with ``partial_fit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.text import HashingVectorizer
+    >>> docs = ["The cat sat on the mat.", "The dog sat.", "A cat and a dog!"]
+    >>> X = HashingVectorizer(n_features=16).transform(docs)
+    >>> X.shape
+    (3, 16)
+    >>> np.round(np.linalg.norm(X.toarray(), axis=1), 3).tolist()
+    [1.0, 1.0, 1.0]
+
+    Plain counts (no norm, no signs): each row sums to the document's number of
+    tokens.
+
+    >>> counts = HashingVectorizer(n_features=16, norm=None, alternate_sign=False)
+    >>> np.asarray(counts.transform(docs).sum(axis=1)).ravel().tolist()
+    [6.0, 3.0, 3.0]
     """
 
     def __init__(
@@ -88,18 +221,76 @@ class HashingVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"Complex data not supported: dtype={self.dtype!r} with norm={norm!r}")
 
     def fit(self, X: Any, y: Any = None) -> HashingVectorizer:
-        """Validate the parameters (the vectorizer is stateless) and return ``self``."""
+        """Check the parameters; nothing is learned.
+
+        Parameters
+        ----------
+        X : iterable
+            Documents (not read). A single string is refused, as in ``transform``.
+        y : None
+            Ignored; accepted for pipeline compatibility.
+
+        Returns
+        -------
+        self : object
+            The estimator, unchanged.
+
+        Raises
+        ------
+        ValueError
+            For invalid parameters or a single string instead of an iterable of
+            documents.
+        """
         if isinstance(X, str):
             raise ValueError("Iterable over raw text documents expected, string object received.")
         self._validate_params()
         return self
 
     def partial_fit(self, X: Any, y: Any = None) -> HashingVectorizer:
-        """No-op kept for API compatibility with scikit-learn."""
+        """Do nothing: the vectorizer learns nothing from data.
+
+        Kept so that the vectorizer can stand where a ``partial_fit`` is called
+        on every batch of a stream. The parameters are not checked here (they are
+        on every ``transform``).
+
+        Parameters
+        ----------
+        X : iterable
+            Documents (not read).
+        y : None
+            Ignored; accepted for pipeline compatibility.
+
+        Returns
+        -------
+        self : object
+            The estimator, unchanged.
+        """
         return self
 
     def transform(self, X: Any) -> sp.csr_matrix:
-        """Hashed term-occurrence matrix of the documents ``X``."""
+        """Hash the terms of each document into a row of ``n_features`` columns.
+
+        No ``fit`` is needed.
+
+        Parameters
+        ----------
+        X : iterable
+            The documents, each a ``str``, ``bytes``, file name or file object
+            according to ``input``. A single string is refused.
+
+        Returns
+        -------
+        X_hashed : scipy.sparse.csr_matrix of shape (n_documents, n_features)
+            Signed (``alternate_sign``) or plain counts per column, normalised
+            per ``norm``, values of type ``dtype`` (float64 for an integer
+            ``dtype`` with a norm).
+
+        Raises
+        ------
+        ValueError
+            For invalid parameters, no documents at all, or a single string
+            instead of an iterable of documents.
+        """
         docs = as_document_list(X)
         self._validate_params()
         if not docs:
@@ -142,7 +333,27 @@ class HashingVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         return X
 
     def fit_transform(self, X: Any, y: Any = None) -> sp.csr_matrix:
-        """Same as ``transform`` (nothing is learned)."""
+        """Check the parameters and hash the documents: equal to ``transform(X)``.
+
+        Parameters
+        ----------
+        X : iterable
+            The documents, each a ``str``, ``bytes``, file name or file object
+            according to ``input``. A single string is refused.
+        y : None
+            Ignored; accepted for pipeline compatibility.
+
+        Returns
+        -------
+        X_hashed : scipy.sparse.csr_matrix of shape (n_documents, n_features)
+            The matrix ``transform`` returns.
+
+        Raises
+        ------
+        ValueError
+            For invalid parameters, no documents at all, or a single string
+            instead of an iterable of documents.
+        """
         return self.fit(X, y).transform(X)
 
     def __sklearn_tags__(self):  # pragma: no cover - called by scikit-learn only

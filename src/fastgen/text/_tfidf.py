@@ -49,15 +49,20 @@ def _check_norm(estimator: Any) -> None:
 
 
 class TfidfTransformer(TransformerMixin, BaseEstimator):
-    """Transform a count matrix to a normalized tf or tf-idf representation.
+    """Transform a count matrix to a normalised tf or tf-idf representation.
 
-    Same parameters, attributes and results as
-    ``sklearn.feature_extraction.text.TfidfTransformer``, plus ``n_jobs``.
+    A drop-in replacement for scikit-learn's ``TfidfTransformer``: the same
+    parameters, attributes and results, plus ``n_jobs``.
     The weight of term ``t`` in document ``d`` is ``tf(t, d) * idf(t)``, with
     ``tf`` the count (``1 + log(count)`` with ``sublinear_tf``) and
     ``idf(t) = log((1 + n) / (1 + df(t))) + 1`` (without the ones when
     ``smooth_idf=False``), ``n`` documents of which ``df(t)`` contain ``t``;
     each row is then scaled to unit ``norm``.
+
+    The weighting runs row by row in a compiled kernel that reads the counts in
+    their own dtype and writes the weighted values straight into the output
+    (float32 for float32 input, float64 otherwise), without an intermediate
+    float64 copy of the matrix.
 
     Parameters
     ----------
@@ -82,6 +87,16 @@ class TfidfTransformer(TransformerMixin, BaseEstimator):
         float32 input and float64 otherwise.
     n_features_in_ : int
         Number of columns seen by ``fit``.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Column names seen by ``fit``, set only when ``X`` had column names that
+        are all strings (a pandas DataFrame, for example).
+
+    See Also
+    --------
+    TfidfVectorizer : Counting and tf-idf weighting of raw documents in one
+        estimator.
+    CountVectorizer : Produces the count matrices this transformer weighs.
+    fastgen.naive_bayes.ComplementNB : A classifier suited to tf-idf features.
 
     Examples
     --------
@@ -123,11 +138,17 @@ class TfidfTransformer(TransformerMixin, BaseEstimator):
         X : sparse matrix or array-like of shape (n_samples, n_features)
             Term counts (CSR or CSC; other formats and dense input are converted).
         y : None
-            Ignored.
+            Ignored; accepted for pipeline compatibility.
 
         Returns
         -------
-        self : TfidfTransformer
+        self : object
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For invalid parameters or input that is not a numeric matrix.
         """
         self._validate_params()
         X = validate_data(self, X, reset=True, accept_sparse=("csr", "csc"))
@@ -160,9 +181,17 @@ class TfidfTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        scipy.sparse.csr_matrix of shape (n_samples, n_features)
-            float32 for float32 input, float64 otherwise; the input's sparsity
-            structure.
+        X_tfidf : scipy.sparse.csr_matrix of shape (n_samples, n_features)
+            The weighted, normalised matrix: float32 for float32 input, float64
+            otherwise; the input's sparsity structure.
+
+        Raises
+        ------
+        NotFittedError
+            If ``fit`` has not been called (and no ``idf_`` was assigned).
+        ValueError
+            If ``X`` does not have ``n_features_in_`` columns, or, with
+            ``sublinear_tf``, stores a value that is zero or negative.
         """
         if not ("n_features_in_" in self.__dict__ or "idf_" in self.__dict__):
             check_is_fitted(self, "n_features_in_")
@@ -218,7 +247,15 @@ class TfidfTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of str objects, shape (n_features,)
+        feature_names_out : ndarray of shape (n_features,), dtype=object
+            The input's column names: ``input_features``, else
+            ``feature_names_in_``, else ``x0, x1, ...``.
+
+        Raises
+        ------
+        ValueError
+            If ``input_features`` differs from ``feature_names_in_`` or has the
+            wrong length.
         """
         check_is_fitted(self, "n_features_in_")
         n = self.n_features_in_
@@ -245,63 +282,179 @@ class TfidfTransformer(TransformerMixin, BaseEstimator):
 
 
 class TfidfVectorizer(CountVectorizer):
-    """Convert a collection of raw documents to a matrix of TF-IDF features.
+    r"""Convert a collection of raw documents to a matrix of TF-IDF features.
 
-    ``CountVectorizer`` followed by ``TfidfTransformer``, with the parameters,
-    attributes and results of ``sklearn.feature_extraction.text.TfidfVectorizer``
-    (identical vocabulary and sparse structure; values equal to rounding), plus
-    ``n_jobs``. The counts of each chunk of documents are weighed on the thread
-    that counted them.
+    A drop-in replacement for scikit-learn's ``TfidfVectorizer``: a
+    :class:`CountVectorizer` followed by a :class:`TfidfTransformer`, with the
+    same parameters, attributes and results (identical vocabulary and sparse
+    structure; float64 values bit for bit, float32 values kept in float32), plus
+    ``n_jobs``. The weight of term ``t`` in document ``d`` is
+    ``tf(t, d) * idf(t)`` (see :class:`TfidfTransformer`), and each row is then
+    scaled to unit ``norm``.
+
+    What runs compiled: counting as in :class:`CountVectorizer` (the ``"word"``
+    analyzer with the default token pattern or ``(?u)\b\w+\b``, the ``"char"``
+    and ``"char_wb"`` analyzers), and the weighting (``binary``,
+    ``sublinear_tf``, idf, norm) in every case, done on the thread that counted
+    each chunk of documents, right after counting. Decoding, accent stripping and
+    a custom ``preprocessor`` run in Python before the kernel; other token
+    patterns, a ``tokenizer`` or a callable ``analyzer`` make the counting run in
+    Python, with the same results.
 
     Parameters
     ----------
-    input, encoding, decode_error, strip_accents, lowercase, preprocessor, tokenizer, \
-analyzer, stop_words, token_pattern, ngram_range, max_df, min_df, max_features, \
-vocabulary, binary
-        How documents become terms and which terms are kept: see
-        :class:`CountVectorizer`. ``binary=True`` makes every count 1 before weighting
-        (tf-idf of term presence).
-    dtype : float32 or float64, default=float64
-        Output dtype; ``idf_`` has the same. Any other dtype warns and gives float64.
+    input : {"content", "filename", "file"}, default="content"
+        What each item of the documents passed to ``fit`` and ``transform`` is:
+        the text itself as ``str`` or ``bytes`` (``"content"``), the path of a
+        file to read (``"filename"``), or an object with a ``read()`` method,
+        such as an open file (``"file"``).
+    encoding : str, default="utf-8"
+        Codec used to decode documents that are ``bytes`` (and files, which are
+        read as bytes). Must be a text encoding known to Python's ``codecs``.
+    decode_error : {"strict", "ignore", "replace"}, default="strict"
+        What decoding does with bytes that are not valid in ``encoding``: raise
+        ``UnicodeDecodeError`` (``"strict"``), drop them (``"ignore"``), or put
+        the replacement character U+FFFD in their place (``"replace"``).
+    strip_accents : {"ascii", "unicode"} or callable, default=None
+        Accent removal applied to each document after lower-casing:
+        :func:`strip_accents_ascii` (``"ascii"``), :func:`strip_accents_unicode`
+        (``"unicode"``), your own ``str -> str`` function, or none (None). It runs
+        in Python on every document before the compiled tokenizer. Ignored when
+        ``preprocessor`` is given.
+    lowercase : bool, default=True
+        Convert documents to lower case before tokenizing; the terms of a given
+        ``vocabulary`` should then be lower case too (a warning says when they are
+        not). Done in the compiled kernel when no ``preprocessor`` or
+        ``strip_accents`` is set, in Python otherwise. Ignored when
+        ``preprocessor`` is given.
+    preprocessor : callable, default=None
+        Function ``str -> str`` applied to each decoded document instead of the
+        built-in lower-casing and accent stripping (which are then not applied).
+        It runs in Python; the tokenizing after it stays compiled when the
+        analyzer allows. Not used with a callable ``analyzer``.
+    tokenizer : callable, default=None
+        Function ``str -> list of tokens`` that replaces ``token_pattern`` for the
+        ``"word"`` analyzer; stop words and n-grams are then applied to its
+        tokens. A tokenizer makes the counting run in Python.
+    analyzer : {"word", "char", "char_wb"} or callable, default="word"
+        How a preprocessed document becomes terms: word n-grams of its tokens
+        (``"word"``), character n-grams of the whole text with runs of white
+        space collapsed to one space (``"char"``), or character n-grams taken
+        inside each word padded with one space on each side (``"char_wb"``, so
+        no n-gram spans two words). A callable receives each decoded document
+        (no preprocessing) and returns its terms; it runs in Python.
+    stop_words : {"english"}, list of str or None, default=None
+        Words removed from the tokens before n-grams are formed, with the
+        ``"word"`` analyzer only: ``"english"`` (scikit-learn's English list,
+        which needs scikit-learn installed), your own collection of words (not an
+        iterator), or none. The words are compared with preprocessed tokens, so
+        with ``lowercase=True`` they should be lower case; a warning says when
+        tokenizing the list itself gives tokens not in it. Stop-word removal runs
+        in the compiled kernel.
+    token_pattern : str or None
+        Regular expression that a token matches, for the ``"word"`` analyzer
+        without ``tokenizer``. The default, ``r"(?u)\b\w\w+\b"``, takes runs of
+        two or more word characters (letters, digits, underscore), so punctuation
+        and white space separate tokens and one-character words are dropped.
+        With one capturing group, the group's text is the token; more than one
+        group is an error.
+        The default and ``(?u)\b\w+\b`` (tokens of one or more characters) are
+        compiled; any other pattern runs Python's ``re``. Not used (with a
+        warning) when ``tokenizer`` is given.
+    ngram_range : tuple (min_n, max_n), default=(1, 1)
+        Lengths of the n-grams that become terms, both bounds included, with
+        ``1 <= min_n <= max_n``: runs of consecutive tokens joined by a space for
+        the ``"word"`` analyzer, substrings of that many characters for
+        ``"char"`` and ``"char_wb"``. Not used with a callable ``analyzer``.
+    max_df : float in [0.0, 1.0] or int, default=1.0
+        Leave out of the vocabulary the terms that occur in more documents than
+        this: a fraction of the documents (float) or a number of documents
+        (int). Not used with a given ``vocabulary``.
+    min_df : float in [0.0, 1.0] or int, default=1
+        Leave out of the vocabulary the terms that occur in fewer documents than
+        this: a fraction of the documents (float) or a number of documents (int).
+        Not used with a given ``vocabulary``.
+    max_features : int, default=None
+        Keep only this many terms: those with the highest total counts over the
+        whole corpus, after ``max_df`` and ``min_df``. None keeps every term. Not
+        used with a given ``vocabulary``.
+    vocabulary : Mapping or iterable, default=None
+        A fixed vocabulary instead of one learned from the documents: a mapping
+        of term to column index (the indices ``0 .. n_terms - 1``, each once), or
+        an iterable of distinct terms whose order gives the columns (a ``set`` is
+        sorted first). ``fit`` then learns only ``idf_``; terms outside the
+        vocabulary are ignored. None learns the vocabulary in ``fit``.
+    binary : bool, default=False
+        Count every term present in a document once (tf-idf of presence rather
+        than of counts). The idf and the norm still apply.
+    dtype : {np.float64, np.float32}, default=np.float64
+        Type of the values of the output matrix and of ``idf_``. Any other dtype
+        gives float64, with a warning.
     norm : {"l1", "l2"} or None, default="l2"
-        Row normalisation, as in :class:`TfidfTransformer`.
+        Scale each row to unit Euclidean length (``"l2"``, so that the dot
+        product of two rows is their cosine similarity) or to a unit sum of
+        absolute values (``"l1"``); None leaves the rows as weighed.
     use_idf : bool, default=True
-        Weigh terms by inverse document frequency.
+        Multiply each term's tf by its inverse document frequency ``idf_``,
+        learned by ``fit``; False gives the (normalised) term frequencies alone.
     smooth_idf : bool, default=True
-        Smooth the document frequencies (as if one extra document held every term).
+        Add one to every document frequency and to the number of documents, as
+        if one extra document held every term once; this avoids a division by
+        zero for a term of a given ``vocabulary`` that occurs in no document.
     sublinear_tf : bool, default=False
-        Use ``1 + log(count)`` instead of the count.
+        Replace each count ``c`` by ``1 + log(c)``, so that a term repeated many
+        times in a document weighs less than proportionally.
     n_jobs : int or None, default=1
-        Threads counting and weighing chunks of documents (``-1``: all cores); the
-        result does not depend on it.
+        Threads that count and weigh the documents: they are split into chunks,
+        each counted and weighed on one thread on the compiled path and merged
+        into exactly the result of one thread. None means 1, ``-1`` all cores,
+        ``-2`` all but one, and so on. Each thread gets at least 256 documents,
+        so small inputs use fewer threads; the Python counting path uses one.
 
     Attributes
     ----------
     vocabulary_ : dict
-        Term to column index.
+        Term to column index. The columns are the terms in sorted (code point)
+        order.
     fixed_vocabulary_ : bool
-        Whether ``vocabulary`` was given.
+        True when ``vocabulary`` was given (only ``idf_`` was learned).
     idf_ : ndarray of shape (n_features,)
-        Inverse document frequencies (only with ``use_idf``); may be assigned, with a
-        vocabulary, to use known weights without fitting.
+        Inverse document frequency of each column's term, only with ``use_idf``,
+        in ``dtype``. It may be assigned, together with a ``vocabulary``, to use
+        known weights without fitting.
 
     See Also
     --------
-    CountVectorizer : the term counts alone.
-    TfidfTransformer : tf-idf of an existing count matrix.
+    CountVectorizer : The term counts alone.
+    TfidfTransformer : Tf-idf weighting of an existing count matrix.
+    HashingVectorizer : Stateless hashed counts (combine with
+        ``TfidfTransformer`` for hashed tf-idf).
+    fastgen.naive_bayes.ComplementNB : A Naive Bayes classifier suited to
+        tf-idf features.
+    fastgen.pipeline.TextClassifier : Vectorizer and Naive Bayes, predicting from
+        raw text in one compiled pass.
 
     Examples
     --------
+    >>> import numpy as np
     >>> from fastgen.text import TfidfVectorizer
     >>> docs = ["the cat sat", "the dog sat", "the cat ran"]
     >>> vec = TfidfVectorizer()
     >>> X = vec.fit_transform(docs)
     >>> vec.get_feature_names_out()
     array(['cat', 'dog', 'ran', 'sat', 'the'], dtype=object)
+    >>> vec.idf_.round(3).tolist()
+    [1.288, 1.693, 1.693, 1.288, 1.0]
     >>> X.toarray().round(2)
     array([[0.62, 0.  , 0.  , 0.62, 0.48],
            [0.  , 0.72, 0.  , 0.55, 0.43],
            [0.55, 0.  , 0.72, 0.  , 0.43]])
+
+    float32 output and sublinear term frequencies, counted on two threads:
+
+    >>> vec32 = TfidfVectorizer(dtype=np.float32, sublinear_tf=True, n_jobs=2)
+    >>> vec32.fit_transform(docs).dtype
+    dtype('float32')
     """
 
     def __init__(
@@ -400,17 +553,27 @@ vocabulary, binary
 
     # ----------------------------------------------------------- public API
     def fit(self, raw_documents: Any, y: Any = None) -> TfidfVectorizer:
-        """Learn the vocabulary and the idf of ``raw_documents``.
+        """Learn the vocabulary and the idf of the documents.
 
         Parameters
         ----------
-        raw_documents : iterable of str, bytes or files (see ``input``)
+        raw_documents : iterable
+            The documents, each a ``str``, ``bytes``, file name or file object
+            according to ``input``. A single string is refused.
         y : None
-            Ignored.
+            Ignored; accepted for pipeline compatibility.
 
         Returns
         -------
-        self : TfidfVectorizer
+        self : object
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For invalid parameters, a single string instead of an iterable of
+            documents, documents without any term, or ``max_df``/``min_df``/
+            ``max_features`` that leave no term.
         """
         self._fit_counts(raw_documents)
         return self
@@ -466,17 +629,31 @@ vocabulary, binary
         return self
 
     def fit_transform(self, raw_documents: Any, y: Any = None) -> sp.csr_matrix:
-        """Learn the vocabulary and idf, and return the tf-idf matrix of ``raw_documents``.
+        """Learn the vocabulary and idf, and return the tf-idf matrix of the documents.
+
+        Equal to ``fit(raw_documents).transform(raw_documents)``, computed in one
+        pass over the documents.
 
         Parameters
         ----------
-        raw_documents : iterable of str, bytes or files (see ``input``)
+        raw_documents : iterable
+            The documents, each a ``str``, ``bytes``, file name or file object
+            according to ``input``. A single string is refused.
         y : None
-            Ignored.
+            Ignored; accepted for pipeline compatibility.
 
         Returns
         -------
-        scipy.sparse.csr_matrix of shape (n_documents, n_features)
+        X : scipy.sparse.csr_matrix of shape (n_documents, n_features)
+            Tf-idf weights of every vocabulary term in every document, float32
+            when ``dtype`` is float32, float64 otherwise.
+
+        Raises
+        ------
+        ValueError
+            For invalid parameters, a single string instead of an iterable of
+            documents, documents without any term, or ``max_df``/``min_df``/
+            ``max_features`` that leave no term.
         """
         X = self._fit_counts(raw_documents)
         dtype = output_dtype(self.dtype)
@@ -491,15 +668,32 @@ vocabulary, binary
         return out
 
     def transform(self, raw_documents: Any) -> sp.csr_matrix:
-        """Tf-idf matrix of ``raw_documents`` over the fitted vocabulary and idf.
+        """Weigh the vocabulary's terms in each document by the learned idf.
+
+        Terms that are not in ``vocabulary_`` are ignored. Each chunk of
+        documents is counted and weighed on the same thread, without an
+        intermediate count matrix for the whole input.
 
         Parameters
         ----------
-        raw_documents : iterable of str, bytes or files (see ``input``)
+        raw_documents : iterable
+            The documents, each a ``str``, ``bytes``, file name or file object
+            according to ``input``. A single string is refused.
 
         Returns
         -------
-        scipy.sparse.csr_matrix of shape (n_documents, n_features)
+        X : scipy.sparse.csr_matrix of shape (n_documents, n_features)
+            Tf-idf weights of every vocabulary term in every document, float32
+            when ``dtype`` is float32, float64 otherwise.
+
+        Raises
+        ------
+        NotFittedError
+            If the vectorizer has not been fitted (a given ``vocabulary`` alone is
+            not enough unless ``idf_`` is assigned too).
+        ValueError
+            For invalid parameters, or a single string instead of an iterable of
+            documents.
         """
         if "_tfidf" not in self.__dict__:
             raise NotFittedError("The TF-IDF vectorizer is not fitted")
