@@ -79,6 +79,19 @@ class BaseEstimator:
         return sorted(p.name for p in params if p.name != "self" and p.kind != p.VAR_KEYWORD)
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Parameters of this estimator: its constructor's arguments, by name.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also list the parameters of parameters that are estimators themselves, as
+            ``"<name>__<parameter>"``.
+
+        Returns
+        -------
+        dict of str to object
+            Every constructor parameter's current value.
+        """
         out: dict[str, Any] = {}
         for key in self._get_param_names():
             value = getattr(self, key)
@@ -89,6 +102,24 @@ class BaseEstimator:
         return out
 
     def set_params(self, **params: Any) -> BaseEstimator:
+        """Set parameters of this estimator (``clone`` and grid searches use it).
+
+        Parameters
+        ----------
+        **params : dict
+            New values by parameter name; ``"<name>__<parameter>"`` sets a parameter
+            of a parameter that is an estimator.
+
+        Returns
+        -------
+        self : object
+            The estimator, with its parameters updated.
+
+        Raises
+        ------
+        ValueError
+            If a name is not a parameter of the estimator.
+        """
         if not params:
             return self
         valid = self.get_params(deep=True)
@@ -134,6 +165,16 @@ class BaseEstimator:
 
         Parameters and fitted state are stored as data only (JSON and ``.npy``
         arrays, no pickle); see :func:`fastgen.save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination of the model file; replaced if it exists.
+
+        Raises
+        ------
+        ValueError
+            If a parameter or attribute is not data (a callable tokenizer, ...).
         """
         from ._persist import save
 
