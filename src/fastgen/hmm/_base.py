@@ -40,7 +40,14 @@ class SubclassEmissions(EmissionFamily):
     """The emissions of a :class:`BaseHMM` subclass written against hmmlearn's hooks:
     frame log-likelihoods from the model's ``_compute_log_likelihood(X)`` and draws
     from its ``_generate_sample_from_state(state, random_state)``; nothing to
-    initialise or fit (only the chain is learned)."""
+    initialise or fit (only the chain is learned).
+
+    Parameters
+    ----------
+    model : BaseHMM
+        The estimator the family is bound to: it reads the estimator's
+        hyperparameters and reads and writes its fitted emission attributes.
+    """
 
     def validate_X(self, X: Any) -> np.ndarray:
         return np.ascontiguousarray(
@@ -81,33 +88,114 @@ class SubclassEmissions(EmissionFamily):
 class BaseHMM(BaseEstimator):
     """Hidden Markov model estimator: the chain and the API, for any emission family.
 
-    Subclasses set ``emission_family`` (an :class:`EmissionFamily` subclass) and a
-    constructor storing hmmlearn's parameters (``n_components``, ``startprob_prior``,
-    ``transmat_prior``, ``algorithm``, ``random_state``, ``n_iter``, ``tol``,
-    ``verbose``, ``params``, ``init_params``, ``implementation`` and the family's own).
+    Every fastgen HMM is this class plus one emission family: it holds the Markov
+    chain (``startprob_``, ``transmat_``) and every method of the estimator API
+    (``fit``, ``partial_fit``, ``score``, ``decode``, ``sample``, ...).  Subclasses
+    set ``emission_family`` (an :class:`~fastgen.hmm._family.EmissionFamily`
+    subclass) and a constructor storing hmmlearn's parameters and the family's own.
 
     As hmmlearn's ``BaseHMM``, it may also be subclassed through hmmlearn's hooks: a
-    subclass that keeps the default ``emission_family`` (:class:`SubclassEmissions`)
-    and this constructor implements ``_compute_log_likelihood(X)`` (frame
-    log-likelihoods, (n_samples, n_components)) and, to sample,
-    ``_generate_sample_from_state(state, random_state)``; EM then learns the chain.
+    subclass that keeps the default ``emission_family`` and this constructor
+    implements ``_compute_log_likelihood(X)`` (frame log-likelihoods, shape
+    ``(n_samples, n_components)``) and, to sample,
+    ``_generate_sample_from_state(state, random_state)``; EM then learns the chain
+    only.  The ``engine`` class attribute names the EM engine that fits and checks
+    the model (:class:`~fastgen.hmm._engine.BaumWelch` unless a subclass says
+    otherwise).
 
     Parameters
     ----------
     n_components : int, default=1
-    startprob_prior, transmat_prior : float or array, default=1.0
+        Number of hidden states.
+    startprob_prior : float or array of shape (n_components,), default=1.0
+        Concentrations of the Dirichlet prior on ``startprob_``.  The M-step takes
+        the maximum a posteriori estimate: the expected number of sequences starting
+        in each state plus ``startprob_prior - 1``, clipped at 0 and normalised.
+        1.0 gives the maximum-likelihood update; larger values pull ``startprob_``
+        towards uniform.
+    transmat_prior : float or array of shape (n_components, n_components), default=1.0
+        Concentrations of the Dirichlet prior on each row of ``transmat_``, applied to
+        the expected transition counts as ``startprob_prior`` is to the start counts.
     algorithm : {"viterbi", "map"}, default="viterbi"
-    random_state : int, RandomState or None
+        Decoder of :meth:`decode` and :meth:`predict`: "viterbi" finds the most likely
+        state sequence, "map" the most probable state of each frame on its own (the
+        argmax of :meth:`predict_proba`).
+    random_state : int, numpy.random.RandomState or None, default=None
+        Source of the random draws of ``fit``'s initialisation (and of
+        :meth:`sample` when it is given no generator).  An int makes fits
+        reproducible; None uses NumPy's global generator.
     n_iter : int, default=10
+        Maximum number of EM iterations of ``fit``.
     tol : float, default=1e-2
+        Convergence threshold of ``fit``: EM stops once an iteration increases the
+        log-likelihood by less than ``tol``.
     verbose : bool, default=False
-    params, init_params : str, default=all letters
+        When True, ``fit`` prints one line per EM iteration to standard error (the
+        iteration, the log-likelihood and its change).
+    params : str, default=all ASCII letters
+        Letters of the parameters that EM updates: "s" for ``startprob_``, "t" for
+        ``transmat_`` and the emission family's letters; parameters whose letter is
+        missing keep their values.
+    init_params : str, default=all ASCII letters
+        Letters of the parameters that ``fit`` initialises before EM (same letters as
+        ``params``).  A parameter whose letter is missing starts from the value set
+        on the model; one that is not set is initialised anyway.
     implementation : {"log", "scaling"}, default="log"
+        How forward-backward keeps its numbers in range: "log" works with
+        log-probabilities, "scaling" normalises the forward and backward messages at
+        every frame.  Both compute the same quantities; "scaling" raises
+        ``ValueError`` when it underflows nonetheless.
     n_init : int, default=1
-        Random restarts of ``fit``, as :class:`GaussianHMM`.
+        Number of random restarts of ``fit`` (fastgen only); the fit with the highest
+        final log-likelihood is kept.  See :class:`GaussianHMM` for how the restarts
+        are seeded and run.
 
-    ``engine`` is the EM engine fitting and checking it (:class:`BaumWelch` unless a
-    subclass says otherwise).
+    Attributes
+    ----------
+    n_features : int
+        Number of features (columns) of ``X``, or of symbols for the categorical
+        models; set by ``fit``.
+    startprob_ : ndarray of shape (n_components,)
+        Probability of each state at the start of a sequence.
+    transmat_ : ndarray of shape (n_components, n_components)
+        Transition probabilities: row ``i`` is the distribution of the next state
+        after state ``i``.
+    monitor_ : ConvergenceMonitor
+        The convergence monitor of the last ``fit``: ``monitor_.history`` holds the
+        log-likelihood of every iteration, ``monitor_.iter`` their number.
+    restart_objectives_ : ndarray of shape (n_restarts,)
+        The final log-likelihood of each of ``fit``'s restarts, in seed order.
+    partial_fit_steps_ : int
+        Number of :meth:`partial_fit` updates since the running statistics started.
+    partial_fit_frames_ : int or float
+        The number of frames (or their summed weights) of the first
+        :meth:`partial_fit` chunk, the size the running statistics are scaled to.
+    partial_fit_stats_ : dict of str to float or ndarray
+        The running sufficient statistics of :meth:`partial_fit`.
+
+    See Also
+    --------
+    GaussianHMM : HMM with Gaussian emissions.
+    CategoricalHMM : HMM with categorical (symbol) emissions.
+    fastgen.hmm.HMMStream : Filter sequences chunk by chunk with a fitted model.
+    fastgen.dask.fit_hmm : Fit an HMM by EM over a Dask DataFrame.
+
+    Examples
+    --------
+    A subclass written against hmmlearn's hook: two states with fixed unit-variance
+    Gaussian emissions centred on 0 and 4; EM learns the chain.
+
+    >>> import numpy as np
+    >>> from fastgen.hmm import BaseHMM
+    >>> class TwoLevels(BaseHMM):
+    ...     def _compute_log_likelihood(self, X):
+    ...         return -0.5 * (X - np.array([0.0, 4.0])) ** 2 - 0.5 * np.log(2 * np.pi)
+    >>> X = np.concatenate([np.zeros(30), np.full(30, 4.0)])[:, None]
+    >>> model = TwoLevels(2, random_state=0).fit(X)
+    >>> model.predict(X)[[0, -1]].tolist()
+    [0, 1]
+    >>> np.round(model.transmat_, 2).tolist()
+    [[0.97, 0.03], [0.0, 1.0]]
     """
 
     emission_family: ClassVar[type[EmissionFamily]] = SubclassEmissions
@@ -204,24 +292,92 @@ class BaseHMM(BaseEstimator):
         return prepared_input(self, X, lengths)
 
     def score_samples(self, X: Any, lengths: Any = None) -> tuple[float, np.ndarray]:
-        """Log-likelihood of ``X`` and state posteriors.
+        """Log-likelihood of ``X`` and the posterior probability of every state.
+
+        Runs forward-backward once and returns both the log-likelihood (as
+        :meth:`score`) and the smoothed state posteriors (as :meth:`predict_proba`).
 
         Parameters
         ----------
-        X : array-like (n_samples, n_features), or a list of such arrays
-        lengths : int array (n_sequences,), optional; sums to ``n_samples``
+        X : array-like of shape (n_samples, n_features), or list of such arrays
+            Observations, one row per frame, the sequences one after the other (for
+            the categorical models: one column of integer symbols).  A list holds one
+            2-D array per sequence and replaces ``lengths``.
+        lengths : array-like of int of shape (n_sequences,), optional
+            Number of frames of each sequence of ``X``, in order; they sum to
+            ``n_samples``.  None: ``X`` is a single sequence.
 
         Returns
         -------
         log_prob : float
-        posteriors : float64 (n_samples, n_components)
+            Log-likelihood of ``X``, summed over its sequences.
+        posteriors : ndarray of shape (n_samples, n_components)
+            ``p(z_t = i | sequence)`` of every frame ``t`` and state ``i``, given its
+            whole sequence; rows sum to 1 (all zero in a sequence that is impossible
+            under the model).
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted yet (no ``startprob_``).
+        ValueError
+            If ``X`` or ``lengths`` is invalid, or does not match the fitted model.
+
+        See Also
+        --------
+        score : The log-likelihood only.
+        filter : Posteriors given the frames up to each frame only.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgen.hmm import GaussianHMM
+        >>> X = np.random.default_rng(0).normal(size=(100, 1))
+        >>> model = GaussianHMM(2, random_state=0).fit(X)
+        >>> log_prob, posteriors = model.score_samples(X)
+        >>> posteriors.shape
+        (100, 2)
+        >>> bool(np.isclose(log_prob, model.score(X)))
+        True
         """
         family, X, lengths = self._prepare(X, lengths)
         r = forward_backward(self, family, X, lengths, posteriors=True)
         return float(r.log_prob.sum()), r.gamma
 
     def score(self, X: Any, lengths: Any = None) -> float:
-        """Log-likelihood of ``X`` (summed over sequences)."""
+        """Log-likelihood of ``X`` under the model, summed over its sequences.
+
+        For the variational models, the log-likelihood under their point estimates
+        (the posterior means).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or list of such arrays
+            Observations, one row per frame, the sequences one after the other (for
+            the categorical models: one column of integer symbols).  A list holds one
+            2-D array per sequence and replaces ``lengths``.
+        lengths : array-like of int of shape (n_sequences,), optional
+            Number of frames of each sequence of ``X``, in order; they sum to
+            ``n_samples``.  None: ``X`` is a single sequence.
+
+        Returns
+        -------
+        float
+            ``log p(X)``: the sum of the log-likelihoods of the sequences (``-inf``
+            when one is impossible under the model).
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted yet (no ``startprob_``).
+        ValueError
+            If ``X`` or ``lengths`` is invalid, or does not match the fitted model.
+
+        See Also
+        --------
+        score_sequences : The log-likelihood of each sequence.
+        score_samples : The log-likelihood and the state posteriors.
+        """
         family, X, lengths = self._prepare(X, lengths)
         return float(forward_backward(self, family, X, lengths, posteriors=False).log_prob.sum())
 
@@ -233,12 +389,17 @@ class BaseHMM(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like (n_samples, n_features), or a list of such arrays
-        lengths : int array (n_sequences,), optional; sums to ``n_samples``
+        X : array-like of shape (n_samples, n_features), or list of such arrays
+            Observations, one row per frame, the sequences one after the other (for
+            the categorical models: one column of integer symbols).  A list holds one
+            2-D array per sequence and replaces ``lengths``.
+        lengths : array-like of int of shape (n_sequences,), optional
+            Number of frames of each sequence of ``X``, in order; they sum to
+            ``n_samples``.  None: ``X`` is a single sequence.
 
         Returns
         -------
-        float64 (n_sequences,)
+        ndarray of shape (n_sequences,)
             ``log p(X_i)`` of sequence ``i`` under the model (``-inf`` for an impossible
             sequence).
 
@@ -267,12 +428,17 @@ class BaseHMM(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like (n_samples, n_features), or a list of such arrays
-        lengths : int array (n_sequences,), optional; sums to ``n_samples``
+        X : array-like of shape (n_samples, n_features), or list of such arrays
+            Observations, one row per frame, the sequences one after the other (for
+            the categorical models: one column of integer symbols).  A list holds one
+            2-D array per sequence and replaces ``lengths``.
+        lengths : array-like of int of shape (n_sequences,), optional
+            Number of frames of each sequence of ``X``, in order; they sum to
+            ``n_samples``.  None: ``X`` is a single sequence.
 
         Returns
         -------
-        float64 (n_samples, n_components)
+        ndarray of shape (n_samples, n_components)
             Rows sum to 1 (all zero in an impossible sequence from its first
             impossible frame on).
 
@@ -298,6 +464,18 @@ class BaseHMM(BaseEstimator):
 
         Equivalent to ``HMMStream(self, n_streams, lag)``: see :class:`HMMStream`.
 
+        Parameters
+        ----------
+        n_streams : int, default=1
+            Number of concurrent sequences the stream follows.
+        lag : int, default=0
+            Frames of look-ahead of the fixed-lag smoother (0: filtering only).
+
+        Returns
+        -------
+        HMMStream
+            A new stream bound to this model, every sequence at its start.
+
         Examples
         --------
         >>> import numpy as np
@@ -314,16 +492,87 @@ class BaseHMM(BaseEstimator):
         return HMMStream(self, n_streams=n_streams, lag=lag)
 
     def predict_proba(self, X: Any, lengths: Any = None) -> np.ndarray:
-        """State posteriors, float64 (n_samples, n_components)."""
+        """Posterior probability of every state at every frame, given its sequence.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or list of such arrays
+            Observations, one row per frame, the sequences one after the other (for
+            the categorical models: one column of integer symbols).  A list holds one
+            2-D array per sequence and replaces ``lengths``.
+        lengths : array-like of int of shape (n_sequences,), optional
+            Number of frames of each sequence of ``X``, in order; they sum to
+            ``n_samples``.  None: ``X`` is a single sequence.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+            ``p(z_t = i | sequence)``; rows sum to 1 (all zero in a sequence that is
+            impossible under the model).
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted yet (no ``startprob_``).
+        ValueError
+            If ``X`` or ``lengths`` is invalid, or does not match the fitted model.
+
+        See Also
+        --------
+        filter : The same without look-ahead, ``p(z_t | x_1..t)``.
+        predict : The most likely states.
+        """
         return self.score_samples(X, lengths)[1]
 
     def decode(
         self, X: Any, lengths: Any = None, algorithm: str | None = None
     ) -> tuple[float, np.ndarray]:
-        """Most likely states: ``(log_prob, state_sequence int64 (n_samples,))``.
+        """Most likely hidden states of ``X`` and their score.
 
-        ``algorithm`` is ``"viterbi"`` (joint path) or ``"map"`` (per-frame argmax of
-        the posteriors, whose ``log_prob`` is the sum of the maxima, as hmmlearn).
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or list of such arrays
+            Observations, one row per frame, the sequences one after the other (for
+            the categorical models: one column of integer symbols).  A list holds one
+            2-D array per sequence and replaces ``lengths``.
+        lengths : array-like of int of shape (n_sequences,), optional
+            Number of frames of each sequence of ``X``, in order; they sum to
+            ``n_samples``.  None: ``X`` is a single sequence.
+        algorithm : {"viterbi", "map"}, optional
+            "viterbi": the most likely state sequence of each sequence as a whole;
+            "map": the most probable state of each frame on its own (the argmax of
+            :meth:`predict_proba`).  None (default): the model's ``algorithm``.
+
+        Returns
+        -------
+        log_prob : float
+            "viterbi": the log-probability of the decoded paths jointly with ``X``,
+            summed over sequences; "map": the sum over frames of the largest
+            posterior probability, as hmmlearn returns it.
+        state_sequence : ndarray of int of shape (n_samples,)
+            The decoded state of every frame.
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted yet.
+        ValueError
+            If ``algorithm`` is unknown, or ``X`` or ``lengths`` is invalid.
+
+        See Also
+        --------
+        predict : The decoded states only.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgen.hmm import GaussianHMM
+        >>> X = np.concatenate([np.zeros((20, 1)), np.full((20, 1), 5.0)])
+        >>> X += np.random.default_rng(0).normal(0, 0.1, X.shape)
+        >>> model = GaussianHMM(2, random_state=0).fit(X)
+        >>> log_prob, states = model.decode(X)
+        >>> int((states[:20] != states[0]).sum()), int((states[20:] != states[-1]).sum())
+        (0, 0)
         """
         family, X, lengths = self._prepare(X, lengths)
         algorithm = algorithm or self.algorithm
@@ -336,7 +585,35 @@ class BaseHMM(BaseEstimator):
         return float(np.max(gamma, axis=1).sum()), np.argmax(gamma, axis=1)
 
     def predict(self, X: Any, lengths: Any = None) -> np.ndarray:
-        """Most likely state of every sample, int64 (n_samples,)."""
+        """Most likely hidden state of every frame, by the model's ``algorithm``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or list of such arrays
+            Observations, one row per frame, the sequences one after the other (for
+            the categorical models: one column of integer symbols).  A list holds one
+            2-D array per sequence and replaces ``lengths``.
+        lengths : array-like of int of shape (n_sequences,), optional
+            Number of frames of each sequence of ``X``, in order; they sum to
+            ``n_samples``.  None: ``X`` is a single sequence.
+
+        Returns
+        -------
+        ndarray of int of shape (n_samples,)
+            The decoded state of every frame (see :meth:`decode`).
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted yet (no ``startprob_``).
+        ValueError
+            If ``X`` or ``lengths`` is invalid, or does not match the fitted model.
+
+        See Also
+        --------
+        decode : The states and their log-probability, with a choice of decoder.
+        predict_proba : The posterior probability of every state.
+        """
         return self.decode(X, lengths)[1]
 
     # ------------------------------------------------------------ learning
@@ -347,10 +624,21 @@ class BaseHMM(BaseEstimator):
         """Estimate the parameters by EM (Baum-Welch), the best of ``n_init`` fits,
         optionally weighted and/or semi-supervised.
 
+        Runs up to ``n_iter`` EM iterations from the initialisation that
+        ``init_params`` selects, stopping early once the log-likelihood gains less
+        than ``tol``; with ``n_init > 1``, that many fits from different seeds, the
+        best kept.  It starts afresh: running statistics of :meth:`partial_fit` are
+        dropped.
+
         Parameters
         ----------
-        X : array-like (n_samples, n_features), or a list of such arrays
-        lengths : int array (n_sequences,), optional; sums to ``n_samples``
+        X : array-like of shape (n_samples, n_features), or list of such arrays
+            Observations, one row per frame, the sequences one after the other (for
+            the categorical models: one column of integer symbols).  A list holds one
+            2-D array per sequence and replaces ``lengths``.
+        lengths : array-like of int of shape (n_sequences,), optional
+            Number of frames of each sequence of ``X``, in order; they sum to
+            ``n_samples``.  None: ``X`` is a single sequence.
         sample_weight : float array (n_sequences,) or (n_samples,), optional
             Non-negative finite weights, one per sequence or one per frame.  Frame
             ``t``'s weight multiplies its contributions to the expected sufficient
@@ -383,7 +671,20 @@ class BaseHMM(BaseEstimator):
 
         Returns
         -------
-        self
+        self : object
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            If a hyperparameter, ``X``, ``lengths``, ``sample_weight`` or ``states`` is
+            invalid, or if set parameters are inconsistent.
+
+        See Also
+        --------
+        partial_fit : Online EM over chunks of sequences.
+        fastgen.hmm.select_n_components : Choose ``n_components`` by BIC or AIC.
+        fastgen.dask.fit_hmm : The same EM over a Dask DataFrame.
 
         Examples
         --------
@@ -457,8 +758,11 @@ class BaseHMM(BaseEstimator):
         Parameters
         ----------
         X : array-like (n_samples, n_features), or a list of such arrays
-            The chunk: whole sequences, with the ``n_features`` of earlier chunks.
-        lengths : int array (n_sequences,), optional; sums to ``n_samples``
+            The chunk: whole sequences, with the ``n_features`` of earlier chunks.  A
+            list holds one 2-D array per sequence and replaces ``lengths``.
+        lengths : array-like of int of shape (n_sequences,), optional
+            Number of frames of each sequence of the chunk, in order; they sum to
+            ``n_samples``.  None: the chunk is a single sequence.
         sample_weight : float array (n_sequences,) or (n_samples,), optional
             As :meth:`fit`'s, for this chunk: an integer weight updates as repeated
             copies of the sequence in the chunk would; a weighted chunk's size (the
@@ -472,7 +776,14 @@ class BaseHMM(BaseEstimator):
 
         Returns
         -------
-        self
+        self : object
+            The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            If ``decay`` or ``offset`` is out of range, or the chunk is invalid (as
+            for :meth:`fit`).
 
         Attributes
         ----------
@@ -510,12 +821,43 @@ class BaseHMM(BaseEstimator):
     def sample(
         self, n_samples: int = 1, random_state: Any = None, currstate: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Draw ``n_samples`` observations and their states (hmmlearn's random stream).
+        """Draw a sequence of ``n_samples`` observations and their hidden states.
+
+        The draws consume the generator in hmmlearn's order, so a model with the same
+        parameters and seed gives the same sample as hmmlearn's.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of frames to draw.
+        random_state : int, numpy.random.RandomState or None, default=None
+            Source of the draws; None: the model's ``random_state``.
+        currstate : int, optional
+            State of the first frame; None (default): drawn from ``startprob_``.
 
         Returns
         -------
-        X : array (n_samples, n_features)
-        state_sequence : int array (n_samples,)
+        X : ndarray of shape (n_samples, n_features)
+            The observations (integer counts or symbols for the discrete models).
+        state_sequence : ndarray of int of shape (n_samples,)
+            The hidden state of every frame.
+
+        Raises
+        ------
+        NotFittedError
+            If the model's parameters are not set.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgen.hmm import CategoricalHMM
+        >>> model = CategoricalHMM(2, init_params="", random_state=0)
+        >>> model.startprob_ = np.array([1.0, 0.0])
+        >>> model.transmat_ = np.array([[0.0, 1.0], [1.0, 0.0]])
+        >>> model.emissionprob_ = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> X, states = model.sample(4)
+        >>> X.ravel().tolist(), states.tolist()
+        ([0, 1, 0, 1], [0, 1, 0, 1])
         """
         check_is_fitted(self, self.engine.fitted_attribute)
         em = self.engine(self)
@@ -534,7 +876,19 @@ class BaseHMM(BaseEstimator):
         return np.atleast_2d(X), np.array(states, dtype=int)
 
     def get_stationary_distribution(self) -> np.ndarray:
-        """Stationary distribution of ``transmat_``, float64 (n_components,)."""
+        """Stationary distribution of the chain: the left eigenvector of ``transmat_``
+        of eigenvalue 1, normalised.
+
+        Returns
+        -------
+        ndarray of shape (n_components,)
+            ``pi`` with ``pi @ transmat_ == pi`` and entries summing to 1.
+
+        Raises
+        ------
+        NotFittedError
+            If ``transmat_`` is not set.
+        """
         from scipy import linalg  # imported where used: scipy.linalg takes ~0.3 s to import
 
         check_is_fitted(self, "transmat_")
@@ -547,10 +901,69 @@ class BaseHMM(BaseEstimator):
         return nc - 1 + nc * (nc - 1) + sum(family_of(self).n_fit_scalars().values())
 
     def aic(self, X: Any, lengths: Any = None) -> float:
-        """Akaike information criterion: ``-2 log L + 2 n_params``."""
+        """Akaike information criterion of the model on ``X``: ``-2 log L + 2 n_params``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or list of such arrays
+            Observations, one row per frame, the sequences one after the other (for
+            the categorical models: one column of integer symbols).  A list holds one
+            2-D array per sequence and replaces ``lengths``.
+        lengths : array-like of int of shape (n_sequences,), optional
+            Number of frames of each sequence of ``X``, in order; they sum to
+            ``n_samples``.  None: ``X`` is a single sequence.
+
+        Returns
+        -------
+        float
+            The criterion; lower is better.  ``n_params`` is the number of free
+            scalars of the model (hmmlearn's count), ``L`` the likelihood of ``X``
+            (for the variational models, under their point estimates).
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted yet (no ``startprob_``).
+        ValueError
+            If ``X`` or ``lengths`` is invalid, or does not match the fitted model.
+
+        See Also
+        --------
+        fastgen.hmm.select_n_components : Fit and compare several ``n_components``.
+        """
         return -2 * self.score(X, lengths) + 2 * self._n_parameters()
 
     def bic(self, X: Any, lengths: Any = None) -> float:
-        """Bayesian information criterion: ``-2 log L + n_params log(n_samples)``."""
+        """Bayesian information criterion of the model on ``X``:
+        ``-2 log L + n_params log(n_samples)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or list of such arrays
+            Observations, one row per frame, the sequences one after the other (for
+            the categorical models: one column of integer symbols).  A list holds one
+            2-D array per sequence and replaces ``lengths``.
+        lengths : array-like of int of shape (n_sequences,), optional
+            Number of frames of each sequence of ``X``, in order; they sum to
+            ``n_samples``.  None: ``X`` is a single sequence.
+
+        Returns
+        -------
+        float
+            The criterion; lower is better.  ``n_params`` is the number of free
+            scalars of the model (hmmlearn's count), ``L`` the likelihood of ``X``
+            (for the variational models, under their point estimates).
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted yet (no ``startprob_``).
+        ValueError
+            If ``X`` or ``lengths`` is invalid, or does not match the fitted model.
+
+        See Also
+        --------
+        fastgen.hmm.select_n_components : Fit and compare several ``n_components``.
+        """
         n = input_sequences(X, lengths, family_of(self))[0].shape[0]
         return -2 * self.score(X, lengths) + self._n_parameters() * np.log(n)

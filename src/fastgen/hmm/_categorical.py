@@ -17,7 +17,14 @@ __all__ = ["CategoricalEmissions", "CategoricalHMM"]
 
 class CategoricalEmissions(EmissionFamily):
     """One symbol per frame drawn from ``emissionprob_[state]`` (the kernels' table
-    lookup; the E-step kernel counts the symbols)."""
+    lookup; the E-step kernel counts the symbols).
+
+    Parameters
+    ----------
+    model : BaseHMM
+        The estimator the family is bound to: it reads the estimator's
+        hyperparameters and reads and writes its fitted emission attributes.
+    """
 
     letters = "e"
     symbols = True
@@ -136,26 +143,119 @@ class CategoricalEmissions(EmissionFamily):
 class CategoricalHMM(BaseHMM):
     """Hidden Markov model with categorical emissions (hmmlearn's ``CategoricalHMM``).
 
-    ``X`` holds non-negative integer symbols with shape ``(n_samples, 1)``.
+    Each frame is one symbol, an integer in ``[0, n_features)``, drawn from the
+    hidden state's distribution ``emissionprob_[state]``; ``X`` holds the symbols
+    with shape ``(n_samples, 1)``.  Every method of the estimator API is documented
+    on :class:`BaseHMM`.
 
     Parameters
     ----------
     n_components : int, default=1
-    startprob_prior, transmat_prior : float or array, default=1.0
-    emissionprob_prior : float or array, default=1.0
-        Dirichlet prior of the rows of ``emissionprob_``.
+        Number of hidden states.
+    startprob_prior : float or array of shape (n_components,), default=1.0
+        Concentrations of the Dirichlet prior on ``startprob_``.  The M-step takes
+        the maximum a posteriori estimate: the expected number of sequences starting
+        in each state plus ``startprob_prior - 1``, clipped at 0 and normalised.
+        1.0 gives the maximum-likelihood update; larger values pull ``startprob_``
+        towards uniform.
+    transmat_prior : float or array of shape (n_components, n_components), default=1.0
+        Concentrations of the Dirichlet prior on each row of ``transmat_``, applied to
+        the expected transition counts as ``startprob_prior`` is to the start counts.
+    emissionprob_prior : float or array of shape (n_components, n_features), default=1.0
+        Concentrations of the Dirichlet prior on each row of ``emissionprob_``,
+        applied to the expected symbol counts as ``transmat_prior`` is to the
+        transitions (1.0: the maximum-likelihood update).  Keyword-only.
     n_features : int, optional
-        Number of symbols; inferred as ``X.max() + 1`` by ``fit`` when None (and then
-        set, as hmmlearn does).
-    algorithm, random_state, n_iter, tol, verbose, implementation, n_init
-        As :class:`GaussianHMM`.
-    params, init_params : str, default="ste"
+        Number of symbols.  None (default): ``fit`` sets it to ``X.max() + 1``, as
+        hmmlearn does; set it when later data (or ``partial_fit`` chunks) may hold
+        larger symbols.  Keyword-only.
+    algorithm : {"viterbi", "map"}, default="viterbi"
+        Decoder of ``decode`` and ``predict``: "viterbi" finds the most likely
+        state sequence, "map" the most probable state of each frame on its own (the
+        argmax of ``predict_proba``).
+    random_state : int, numpy.random.RandomState or None, default=None
+        Source of the random draws of ``fit``'s initialisation (Dirichlet draws of the
+        chain, random rows of ``emissionprob_``) and of ``sample`` when it is given no
+        generator.  An int makes fits reproducible; None uses NumPy's global generator.
+    n_iter : int, default=10
+        Maximum number of EM iterations of ``fit``.
+    tol : float, default=1e-2
+        Convergence threshold of ``fit``: EM stops once an iteration increases the
+        log-likelihood by less than ``tol``.
+    verbose : bool, default=False
+        When True, ``fit`` prints one line per EM iteration to standard error (the
+        iteration, the log-likelihood and its change).
+    params : str, default="ste"
+        Letters of the parameters that EM updates: "s" ``startprob_``, "t"
+        ``transmat_``, "e" ``emissionprob_``.  Parameters whose letter is missing keep
+        their values.
+    init_params : str, default="ste"
+        Letters of the parameters that ``fit`` initialises before EM (same letters as
+        ``params``).  A parameter whose letter is missing starts from the value set on
+        the model; one that is not set is initialised anyway.
+    implementation : {"log", "scaling"}, default="log"
+        How forward-backward keeps its numbers in range: "log" works with
+        log-probabilities, "scaling" normalises the forward and backward messages at
+        every frame.  Both compute the same quantities; "scaling" raises
+        ``ValueError`` when it underflows nonetheless.
+    n_init : int, default=1
+        fastgen only.  Number of EM fits that ``fit`` runs from the initialisations
+        of as many seeds (drawn from ``random_state``); the one with the highest
+        final log-likelihood is kept (``restart_objectives_`` records each).  See
+        :class:`GaussianHMM` for how the seeds are chosen.
 
     Attributes
     ----------
-    startprob_, transmat_, monitor_, restart_objectives_
-        As :class:`GaussianHMM`.
-    emissionprob_ : float64 (n_components, n_features)
+    n_features : int
+        Number of symbols (the constructor's value, or set by ``fit``).
+    startprob_ : ndarray of shape (n_components,)
+        Probability of each state at the start of a sequence.
+    transmat_ : ndarray of shape (n_components, n_components)
+        Transition probabilities: row ``i`` is the distribution of the state that
+        follows state ``i``.
+    emissionprob_ : ndarray of shape (n_components, n_features)
+        Probability of each symbol in each state (rows sum to 1).
+    monitor_ : ConvergenceMonitor
+        The convergence monitor of the last ``fit``: ``monitor_.history`` holds the
+        log-likelihood of every iteration, ``monitor_.iter`` their number.
+    restart_objectives_ : ndarray of shape (n_restarts,)
+        The final log-likelihood of each of ``fit``'s restarts, in seed order;
+        ``fit`` kept the first of the highest.  One value when ``n_init=1`` (or when
+        one fit ran).
+    partial_fit_steps_ : int
+        Number of ``partial_fit`` updates since its running statistics started (set
+        by ``partial_fit`` only).
+    partial_fit_frames_ : int or float
+        Frames of the first ``partial_fit`` chunk (weighted: their summed weights),
+        the size its running statistics are scaled to.
+    partial_fit_stats_ : dict of str to float or ndarray
+        The running sufficient statistics of ``partial_fit``, which model files keep
+        so that a loaded model goes on learning.
+
+    See Also
+    --------
+    VariationalCategoricalHMM : Categorical emissions fitted by variational inference.
+    MultinomialHMM : Counts of several draws per frame.
+    fastgen.hmm.select_n_components : Choose ``n_components`` by BIC or AIC.
+    fastgen.hmm.HMMStream : Filter sequences chunk by chunk with a fitted model.
+    fastgen.dask.fit_hmm : Fit the model by EM over a Dask DataFrame.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.hmm import CategoricalHMM
+    >>> truth = CategoricalHMM(2, init_params="", random_state=0)
+    >>> truth.startprob_ = np.array([0.5, 0.5])
+    >>> truth.transmat_ = np.array([[0.95, 0.05], [0.05, 0.95]])
+    >>> truth.emissionprob_ = np.array([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8]])
+    >>> X, states = truth.sample(500)
+    >>> # EM finds local optima: keep the best of 8 restarts
+    >>> model = CategoricalHMM(2, n_iter=50, n_init=8, random_state=0).fit(X)
+    >>> model.n_features, model.emissionprob_.shape
+    (3, (2, 3))
+    >>> accuracy = (model.predict(X) == states).mean()
+    >>> bool(accuracy > 0.9 or accuracy < 0.1)
+    True
     """
 
     def __init__(

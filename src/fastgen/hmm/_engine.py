@@ -61,12 +61,42 @@ PARTIAL_FIT_STATE = ("partial_fit_steps_", "partial_fit_frames_", "partial_fit_s
 class ConvergenceMonitor:
     """Track the log-likelihood of EM iterations and decide convergence (hmmlearn's).
 
+    ``fit`` creates one per model (``monitor_``), resets it, reports the objective
+    of every iteration to it and stops once :attr:`converged`; the variational
+    models report their lower bound.  Assigning a monitor (or a subclass with another
+    ``converged``) to ``monitor_`` before ``fit`` makes ``fit`` use it, as in
+    hmmlearn.
+
+    Parameters
+    ----------
+    tol : float
+        Convergence threshold: converged once an iteration gains less than ``tol``.
+    n_iter : int
+        Maximum number of iterations: converged once this many were reported.
+    verbose : bool
+        When True, :meth:`report` prints a progress line (iteration, objective, gain)
+        to standard error.
+
     Attributes
     ----------
     history : deque of float
         Log-likelihood of every iteration so far.
     iter : int
         Number of iterations performed.
+
+    See Also
+    --------
+    GaussianHMM : Its ``monitor_`` after ``fit``.
+    fastgen.dask.fit_hmm : Reports to the model's monitor on the client.
+
+    Examples
+    --------
+    >>> from fastgen.hmm import ConvergenceMonitor
+    >>> monitor = ConvergenceMonitor(tol=0.01, n_iter=10, verbose=False)
+    >>> for log_prob in (-120.0, -100.0, -99.995):
+    ...     monitor.report(log_prob)
+    >>> monitor.iter, monitor.converged
+    (3, True)
     """
 
     _template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
@@ -88,7 +118,17 @@ class ConvergenceMonitor:
         self.history.clear()
 
     def report(self, log_prob: float) -> None:
-        """Record ``log_prob``; print a progress line to stderr when ``verbose``."""
+        """Record the objective of one iteration; print a progress line to stderr when
+        ``verbose``.
+
+        A decrease of more than about ``1.5e-8`` is logged as a warning (EM should
+        never decrease it).
+
+        Parameters
+        ----------
+        log_prob : float
+            The log-likelihood (or lower bound) of the iteration.
+        """
         if self.verbose:
             delta = log_prob - self.history[-1] if self.history else np.nan
             print(

@@ -141,7 +141,14 @@ class GaussianEmissions(EmissionFamily):
     """Multivariate normal emissions: ``means_`` and ``covars_`` of one of four
     ``covariance_type`` (the kernels' diagonal and Cholesky densities); with
     ``allow_nan``, NaN entries of ``X`` are marginalised out (full and tied covariances:
-    :class:`~fastgen.hmm._missing.MissingFrames`, conditional Gaussian marginals)."""
+    :class:`~fastgen.hmm._missing.MissingFrames`, conditional Gaussian marginals).
+
+    Parameters
+    ----------
+    model : BaseHMM
+        The estimator the family is bound to: it reads the estimator's
+        hyperparameters and reads and writes its fitted emission attributes.
+    """
 
     letters = "mc"
     parameters = {"m": "means_", "c": "covars_"}
@@ -468,26 +475,75 @@ class GaussianEmissions(EmissionFamily):
 class GaussianHMM(BaseHMM):
     """Hidden Markov model with Gaussian emissions (hmmlearn's ``GaussianHMM``).
 
+    Each state emits from a multivariate normal distribution with its own mean and
+    covariance.  ``fit`` runs EM (Baum-Welch) from a k-means initialisation of the
+    means; every method of the estimator API is documented on :class:`BaseHMM`.
+
     Parameters
     ----------
     n_components : int, default=1
+        Number of hidden states.
     covariance_type : {"diag", "spherical", "full", "tied"}, default="diag"
+        Form of the covariances: "diag" a diagonal matrix per state, "spherical" one
+        variance per state for every feature, "full" a full matrix per state,
+        "tied" one full matrix shared by all states.
     min_covar : float, default=1e-3
-        Added to the diagonal of the initial covariance.
-    startprob_prior, transmat_prior : float or array, default=1.0
-        Dirichlet priors of ``startprob_`` and the rows of ``transmat_``.
-    means_prior, means_weight : float or array, default=0
-        Normal prior on ``means_``.
-    covars_prior, covars_weight : float or array, default=1e-2, 1
-        (Inverse-)Wishart / gamma prior on ``covars_``.
+        Added to the diagonal of the initial covariances (the covariance of ``X``)
+        so that they start positive-definite.
+    startprob_prior : float or array of shape (n_components,), default=1.0
+        Concentrations of the Dirichlet prior on ``startprob_``.  The M-step takes
+        the maximum a posteriori estimate: the expected number of sequences starting
+        in each state plus ``startprob_prior - 1``, clipped at 0 and normalised.
+        1.0 gives the maximum-likelihood update; larger values pull ``startprob_``
+        towards uniform.
+    transmat_prior : float or array of shape (n_components, n_components), default=1.0
+        Concentrations of the Dirichlet prior on each row of ``transmat_``, applied to
+        the expected transition counts as ``startprob_prior`` is to the start counts.
+    means_prior : float or array, default=0
+        Centre of the normal prior on ``means_``.
+    means_weight : float or array, default=0
+        Weight of the normal prior on ``means_``, in frames: the M-step mean is
+        ``(means_weight * means_prior + sum of the posterior-weighted frames) /
+        (means_weight + posterior mass)``.  0 gives the maximum-likelihood update.
+    covars_prior : float or array, default=1e-2
+        Scale of the prior on ``covars_``: inverse gamma per variance ("diag",
+        "spherical") or inverse Wishart ("full", "tied"), as hmmlearn applies it.  It
+        is added to the posterior scatter of every state, which keeps covariances
+        away from zero.
+    covars_weight : float or array, default=1
+        Shape of that prior: the denominator of the covariance update is the
+        posterior mass plus ``covars_weight - 1`` ("diag", "spherical") or
+        ``covars_weight - n_features`` ("full", "tied"), each clipped at 0.
     algorithm : {"viterbi", "map"}, default="viterbi"
-    random_state : int, RandomState or None
+        Decoder of ``decode`` and ``predict``: "viterbi" finds the most likely
+        state sequence, "map" the most probable state of each frame on its own (the
+        argmax of ``predict_proba``).
+    random_state : int, numpy.random.RandomState or None, default=None
+        Source of the random draws of ``fit``'s initialisation (k-means of the means,
+        Dirichlet draws of ``startprob_`` and ``transmat_``) and of ``sample`` when it
+        is given no generator.  An int makes fits reproducible; None uses NumPy's global
+        generator.
     n_iter : int, default=10
+        Maximum number of EM iterations of ``fit``.
     tol : float, default=1e-2
+        Convergence threshold of ``fit``: EM stops once an iteration increases the
+        log-likelihood by less than ``tol``.
     verbose : bool, default=False
-    params, init_params : str, default="stmc"
-        Letters of the parameters updated by EM / initialised by ``fit``.
+        When True, ``fit`` prints one line per EM iteration to standard error (the
+        iteration, the log-likelihood and its change).
+    params : str, default="stmc"
+        Letters of the parameters that EM updates: "s" ``startprob_``, "t"
+        ``transmat_``, "m" ``means_``, "c" ``covars_``.  Parameters whose letter is
+        missing keep their values.
+    init_params : str, default="stmc"
+        Letters of the parameters that ``fit`` initialises before EM (same letters as
+        ``params``).  A parameter whose letter is missing starts from the value set on
+        the model; one that is not set is initialised anyway.
     implementation : {"log", "scaling"}, default="log"
+        How forward-backward keeps its numbers in range: "log" works with
+        log-probabilities, "scaling" normalises the forward and backward messages at
+        every frame.  Both compute the same quantities; "scaling" raises
+        ``ValueError`` when it underflows nonetheless.
     allow_nan : bool, default=False
         fastgen only.  NaN entries of ``X`` are missing values (at random): they are
         marginalised out of the emission densities (a frame with nothing observed has
@@ -505,27 +561,69 @@ class GaussianHMM(BaseHMM):
         ``numpy.random.SeedSequence``; None or a ``RandomState`` gives ``n_init`` int
         seeds drawn from that generator.  On 20,000 frames or more the restarts run
         side by side on the :func:`fastgen.get_num_threads` threads (shared between
-        them); the result does not depend on that number.  Restarts differ only in what ``fit``
-        initialises: with ``init_params=""`` and every parameter set, one fit runs (with
-        a warning).  With ``verbose``, the restarts' progress lines interleave.
+        them); the result does not depend on that number.  Restarts differ only in
+        what ``fit`` initialises: with ``init_params=""`` and every parameter set, one
+        fit runs (with a warning).  With ``verbose``, the restarts' progress lines
+        interleave.
 
     Attributes
     ----------
     n_features : int
-    startprob_ : float64 (n_components,)
-    transmat_ : float64 (n_components, n_components)
-    means_ : float64 (n_components, n_features)
-    covars_ : float64 (n_components, n_features, n_features)
-        Full matrices whatever ``covariance_type``; set it with hmmlearn's shapes
-        ``(n_components,)`` spherical (or hmmlearn's other spherical forms: one value
-        per component, rows of equal variances, multiples of the identity),
-        ``(n_components, n_features)`` diag,
-        ``(n_components, n_features, n_features)`` full, ``(n_features, n_features)`` tied.
+        Number of features (columns of ``X``).
+    startprob_ : ndarray of shape (n_components,)
+        Probability of each state at the start of a sequence.
+    transmat_ : ndarray of shape (n_components, n_components)
+        Transition probabilities: row ``i`` is the distribution of the state that
+        follows state ``i``.
+    means_ : ndarray of shape (n_components, n_features)
+        Mean of every state.
+    covars_ : ndarray of shape (n_components, n_features, n_features)
+        Covariance matrix of every state, full matrices whatever
+        ``covariance_type``; set it with hmmlearn's shapes ``(n_components,)``
+        spherical (or hmmlearn's other spherical forms: one value per component, rows
+        of equal variances, multiples of the identity), ``(n_components,
+        n_features)`` diag, ``(n_components, n_features, n_features)`` full,
+        ``(n_features, n_features)`` tied.
     monitor_ : ConvergenceMonitor
-    restart_objectives_ : float64 (n_restarts,)
-        The last objective each restart recorded (log-likelihood; lower bound for the
-        variational models), in seed order; ``fit`` kept the first of the highest.
-        One value when ``n_init=1`` (or one fit ran).
+        The convergence monitor of the last ``fit``: ``monitor_.history`` holds the
+        log-likelihood of every iteration, ``monitor_.iter`` their number.
+    restart_objectives_ : ndarray of shape (n_restarts,)
+        The final log-likelihood of each of ``fit``'s restarts, in seed order;
+        ``fit`` kept the first of the highest.  One value when ``n_init=1`` (or when
+        one fit ran).
+    partial_fit_steps_ : int
+        Number of ``partial_fit`` updates since its running statistics started (set
+        by ``partial_fit`` only).
+    partial_fit_frames_ : int or float
+        Frames of the first ``partial_fit`` chunk (weighted: their summed weights),
+        the size its running statistics are scaled to.
+    partial_fit_stats_ : dict of str to float or ndarray
+        The running sufficient statistics of ``partial_fit``, which model files keep
+        so that a loaded model goes on learning.
+
+    See Also
+    --------
+    GMMHMM : A mixture of Gaussians in each state.
+    VariationalGaussianHMM : Gaussian emissions fitted by variational inference.
+    PoissonHMM : HMM with Poisson count emissions.
+    fastgen.hmm.select_n_components : Choose ``n_components`` by BIC or AIC.
+    fastgen.hmm.HMMStream : Filter sequences chunk by chunk with a fitted model.
+    fastgen.dask.fit_hmm : Fit the model by EM over a Dask DataFrame.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.hmm import GaussianHMM
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(0, 1, (100, 2)), rng.normal(5, 1, (100, 2))])
+    >>> model = GaussianHMM(2, covariance_type="full", random_state=0).fit(X)
+    >>> model.means_.shape, model.covars_.shape
+    ((2, 2), (2, 2, 2))
+    >>> np.round(np.sort(model.means_[:, 0]), 1).tolist()
+    [-0.1, 4.9]
+    >>> states = model.predict(X)
+    >>> bool((states[:100] == states[0]).all() and (states[100:] != states[0]).all())
+    True
     """
 
     def __init__(

@@ -68,6 +68,12 @@ class GMMEmissions(EmissionFamily):
     missing entries' conditional moments given the observed ones in each component
     (:class:`~fastgen.hmm._missing.MissingFrames`; diagonal covariances: the
     component's mean and variance).
+
+    Parameters
+    ----------
+    model : BaseHMM
+        The estimator the family is bound to: it reads the estimator's
+        hyperparameters and reads and writes its fitted emission attributes.
     """
 
     letters = "mcw"
@@ -539,40 +545,84 @@ class GMMEmissions(EmissionFamily):
 class GMMHMM(BaseHMM):
     """Hidden Markov model with Gaussian-mixture emissions (hmmlearn's ``GMMHMM``).
 
-    Each state emits from its own mixture of ``n_mix`` Gaussians.
+    Each state emits from its own mixture of ``n_mix`` Gaussians.  Every method of
+    the estimator API is documented on :class:`BaseHMM`.
 
     Parameters
     ----------
     n_components : int, default=1
-        Number of states.
+        Number of hidden states.
     n_mix : int, default=1
         Number of Gaussians in each state's mixture.
     min_covar : float, default=1e-3
-        Added to the diagonal of the initial covariances.
-    startprob_prior, transmat_prior : float or array, default=1.0
-        Dirichlet priors of ``startprob_`` and the rows of ``transmat_``.
+        Added to the diagonal of the initial covariances so that they start
+        positive-definite.
+    startprob_prior : float or array of shape (n_components,), default=1.0
+        Concentrations of the Dirichlet prior on ``startprob_``.  The M-step takes
+        the maximum a posteriori estimate: the expected number of sequences starting
+        in each state plus ``startprob_prior - 1``, clipped at 0 and normalised.
+        1.0 gives the maximum-likelihood update; larger values pull ``startprob_``
+        towards uniform.
+    transmat_prior : float or array of shape (n_components, n_components), default=1.0
+        Concentrations of the Dirichlet prior on each row of ``transmat_``, applied to
+        the expected transition counts as ``startprob_prior`` is to the start counts.
     weights_prior : float or array, default=1.0
-        Dirichlet prior of the rows of ``weights_`` (broadcast to (n_components, n_mix)).
-    means_prior, means_weight : float or array, default=0.0
-        Mean and precision of the normal prior on ``means_`` (broadcast to
-        (n_components, n_mix, n_features) and (n_components, n_mix)).
-    covars_prior, covars_weight : float, array or None, default=None
-        Prior on ``covars_``: inverse gamma ("spherical", "diag") or inverse Wishart
-        ("full", "tied"), as hmmlearn applies it; None takes hmmlearn's defaults, which
-        make the update the maximum-likelihood one.
+        Concentrations of the Dirichlet prior on each row of ``weights_``
+        (broadcast to (n_components, n_mix)), applied to the components' expected
+        counts as ``transmat_prior`` is to the transitions.
+    means_prior : float or array, default=0.0
+        Centre of the normal prior on ``means_`` (broadcast to (n_components, n_mix,
+        n_features)).
+    means_weight : float or array, default=0.0
+        Precision weight of that prior, in frames (broadcast to (n_components,
+        n_mix)); 0 gives the maximum-likelihood update of the means.
+    covars_prior : float, array or None, default=None
+        Scale of the prior on ``covars_``: inverse gamma ("spherical", "diag") or
+        inverse Wishart ("full", "tied"), as hmmlearn applies it.  None takes
+        hmmlearn's default, which together with the default ``covars_weight`` makes
+        the update the maximum-likelihood one.
+    covars_weight : float, array or None, default=None
+        Shape (degrees of freedom) of the prior on ``covars_``; None takes hmmlearn's
+        default, as for ``covars_prior``.
     algorithm : {"viterbi", "map"}, default="viterbi"
+        Decoder of ``decode`` and ``predict``: "viterbi" finds the most likely
+        state sequence, "map" the most probable state of each frame on its own (the
+        argmax of ``predict_proba``).
     covariance_type : {"diag", "spherical", "full", "tied"}, default="diag"
-        "tied": the components of a state share one full covariance.
-    random_state : int, RandomState or None
+        Form of the components' covariances: "diag" diagonal, "spherical" one
+        variance per component, "full" a full matrix per component, "tied": the
+        components of a state share one full covariance.
+    random_state : int, numpy.random.RandomState or None, default=None
+        Source of the random draws of ``fit``'s initialisation (k-means of the means,
+        Dirichlet draws of the chain and the weights) and of ``sample`` when it is given
+        no generator.  An int makes fits reproducible; None uses NumPy's global
+        generator.
     n_iter : int, default=10
+        Maximum number of EM iterations of ``fit``.
     tol : float, default=1e-2
+        Convergence threshold of ``fit``: EM stops once an iteration increases the
+        log-likelihood by less than ``tol``.
     verbose : bool, default=False
-    params, init_params : str, default="stmcw"
-        Letters of the parameters updated by EM / initialised by ``fit``: ``s``
-        startprob, ``t`` transmat, ``m`` means, ``c`` covars, ``w`` mixture weights.
+        When True, ``fit`` prints one line per EM iteration to standard error (the
+        iteration, the log-likelihood and its change).
+    params : str, default="stmcw"
+        Letters of the parameters that EM updates: "s" ``startprob_``, "t"
+        ``transmat_``, "m" ``means_``, "c" ``covars_``, "w" ``weights_``.  Parameters
+        whose letter is missing keep their values.
+    init_params : str, default="stmcw"
+        Letters of the parameters that ``fit`` initialises before EM (same letters as
+        ``params``).  A parameter whose letter is missing starts from the value set on
+        the model; one that is not set is initialised anyway.
     implementation : {"log", "scaling"}, default="log"
+        How forward-backward keeps its numbers in range: "log" works with
+        log-probabilities, "scaling" normalises the forward and backward messages at
+        every frame.  Both compute the same quantities; "scaling" raises
+        ``ValueError`` when it underflows nonetheless.
     n_init : int, default=1
-        Random restarts of ``fit``, as :class:`GaussianHMM`.
+        fastgen only.  Number of EM fits that ``fit`` runs from the initialisations
+        of as many seeds (drawn from ``random_state``); the one with the highest
+        final log-likelihood is kept (``restart_objectives_`` records each).  See
+        :class:`GaussianHMM` for how the seeds are chosen.
     allow_nan : bool, default=False
         fastgen only.  NaN entries of ``X`` are missing values (at random): every
         mixture component's density is that of the observed coordinates (a frame with
@@ -585,18 +635,45 @@ class GMMHMM(BaseHMM):
     Attributes
     ----------
     n_features : int
-    startprob_ : float64 (n_components,)
-    transmat_ : float64 (n_components, n_components)
-    weights_ : float64 (n_components, n_mix)
+        Number of features (columns of ``X``).
+    startprob_ : ndarray of shape (n_components,)
+        Probability of each state at the start of a sequence.
+    transmat_ : ndarray of shape (n_components, n_components)
+        Transition probabilities: row ``i`` is the distribution of the state that
+        follows state ``i``.
+    weights_ : ndarray of shape (n_components, n_mix)
         Mixture weights of each state (rows sum to 1).
-    means_ : float64 (n_components, n_mix, n_features)
-    covars_ : float64
-        hmmlearn's shapes: (n_components, n_mix) "spherical", (n_components, n_mix,
-        n_features) "diag", (n_components, n_mix, n_features, n_features) "full",
-        (n_components, n_features, n_features) "tied".
+    means_ : ndarray of shape (n_components, n_mix, n_features)
+        Mean of every mixture component of every state.
+    covars_ : ndarray
+        Covariances of the components, in hmmlearn's shapes: (n_components, n_mix)
+        "spherical", (n_components, n_mix, n_features) "diag", (n_components, n_mix,
+        n_features, n_features) "full", (n_components, n_features, n_features)
+        "tied".
     monitor_ : ConvergenceMonitor
-    restart_objectives_ : float64 (n_restarts,)
-        As :class:`GaussianHMM`.
+        The convergence monitor of the last ``fit``: ``monitor_.history`` holds the
+        log-likelihood of every iteration, ``monitor_.iter`` their number.
+    restart_objectives_ : ndarray of shape (n_restarts,)
+        The final log-likelihood of each of ``fit``'s restarts, in seed order;
+        ``fit`` kept the first of the highest.  One value when ``n_init=1`` (or when
+        one fit ran).
+    partial_fit_steps_ : int
+        Number of ``partial_fit`` updates since its running statistics started (set
+        by ``partial_fit`` only).
+    partial_fit_frames_ : int or float
+        Frames of the first ``partial_fit`` chunk (weighted: their summed weights),
+        the size its running statistics are scaled to.
+    partial_fit_stats_ : dict of str to float or ndarray
+        The running sufficient statistics of ``partial_fit``, which model files keep
+        so that a loaded model goes on learning.
+
+    See Also
+    --------
+    GaussianHMM : One Gaussian per state.
+    VariationalGaussianHMM : Gaussian emissions fitted by variational inference.
+    fastgen.hmm.select_n_components : Choose ``n_components`` by BIC or AIC.
+    fastgen.hmm.HMMStream : Filter sequences chunk by chunk with a fitted model.
+    fastgen.dask.fit_hmm : Fit the model by EM over a Dask DataFrame.
 
     Notes
     -----

@@ -52,6 +52,12 @@ class MultinomialEmissions(EmissionFamily):
     The frame log-likelihoods ``log n! - sum_i log x_i! + sum_i x_i log p_i`` (``n``
     the frame's total) go to the kernels as precomputed frames; the statistics
     (``obs = gamma.T @ X``) come from the posteriors.
+
+    Parameters
+    ----------
+    model : BaseHMM
+        The estimator the family is bound to: it reads the estimator's
+        hyperparameters and reads and writes its fitted emission attributes.
     """
 
     letters = "e"
@@ -203,41 +209,96 @@ class MultinomialHMM(BaseHMM):
     """Hidden Markov model with multinomial emissions (hmmlearn's ``MultinomialHMM``).
 
     Every frame is a vector of counts: ``n_trials`` draws from the hidden state's
-    distribution over ``n_features`` outcomes, counted per outcome.
+    distribution over ``n_features`` outcomes, counted per outcome.  Every method of
+    the estimator API is documented on :class:`BaseHMM`.
 
     Parameters
     ----------
     n_components : int, default=1
+        Number of hidden states.
     n_trials : int, array of int or None, default=None
         Number of draws per frame: every row of ``X`` must add up to it.  None: ``fit``
         sets it to the row totals of the data it fits (one per sample, as hmmlearn);
         sampling needs a single value.
-    startprob_prior, transmat_prior : float or array, default=1.0
-        Dirichlet priors of ``startprob_`` and the rows of ``transmat_``.
+    startprob_prior : float or array of shape (n_components,), default=1.0
+        Concentrations of the Dirichlet prior on ``startprob_``.  The M-step takes
+        the maximum a posteriori estimate: the expected number of sequences starting
+        in each state plus ``startprob_prior - 1``, clipped at 0 and normalised.
+        1.0 gives the maximum-likelihood update; larger values pull ``startprob_``
+        towards uniform.
+    transmat_prior : float or array of shape (n_components, n_components), default=1.0
+        Concentrations of the Dirichlet prior on each row of ``transmat_``, applied to
+        the expected transition counts as ``startprob_prior`` is to the start counts.
     algorithm : {"viterbi", "map"}, default="viterbi"
-    random_state : int, RandomState or None
+        Decoder of ``decode`` and ``predict``: "viterbi" finds the most likely
+        state sequence, "map" the most probable state of each frame on its own (the
+        argmax of ``predict_proba``).
+    random_state : int, numpy.random.RandomState or None, default=None
+        Source of the random draws of ``fit``'s initialisation (Dirichlet draws of the
+        chain, random rows of ``emissionprob_``) and of ``sample`` when it is given no
+        generator.  An int makes fits reproducible; None uses NumPy's global generator.
     n_iter : int, default=10
+        Maximum number of EM iterations of ``fit``.
     tol : float, default=1e-2
+        Convergence threshold of ``fit``: EM stops once an iteration increases the
+        log-likelihood by less than ``tol``.
     verbose : bool, default=False
-    params, init_params : str, default="ste"
-        Letters of the parameters updated by EM / initialised by ``fit``: ``s``
-        startprob, ``t`` transmat, ``e`` emissionprob (initialised with uniform
-        random rows, hmmlearn's draw).
+        When True, ``fit`` prints one line per EM iteration to standard error (the
+        iteration, the log-likelihood and its change).
+    params : str, default="ste"
+        Letters of the parameters that EM updates: "s" ``startprob_``, "t"
+        ``transmat_``, "e" ``emissionprob_`` (initialised with uniform random rows,
+        hmmlearn's draw).  Parameters whose letter is missing keep their values.
+    init_params : str, default="ste"
+        Letters of the parameters that ``fit`` initialises before EM (same letters as
+        ``params``).  A parameter whose letter is missing starts from the value set on
+        the model; one that is not set is initialised anyway.
     implementation : {"log", "scaling"}, default="log"
+        How forward-backward keeps its numbers in range: "log" works with
+        log-probabilities, "scaling" normalises the forward and backward messages at
+        every frame.  Both compute the same quantities; "scaling" raises
+        ``ValueError`` when it underflows nonetheless.
     n_init : int, default=1
-        Random restarts of ``fit``, as :class:`GaussianHMM`.
+        fastgen only.  Number of EM fits that ``fit`` runs from the initialisations
+        of as many seeds (drawn from ``random_state``); the one with the highest
+        final log-likelihood is kept (``restart_objectives_`` records each).  See
+        :class:`GaussianHMM` for how the seeds are chosen.
 
     Attributes
     ----------
     n_features : int
         Number of outcomes (columns of ``X``).
-    startprob_ : float64 (n_components,)
-    transmat_ : float64 (n_components, n_components)
-    emissionprob_ : float64 (n_components, n_features)
-        Probability of each outcome in each state.
+    startprob_ : ndarray of shape (n_components,)
+        Probability of each state at the start of a sequence.
+    transmat_ : ndarray of shape (n_components, n_components)
+        Transition probabilities: row ``i`` is the distribution of the state that
+        follows state ``i``.
+    emissionprob_ : ndarray of shape (n_components, n_features)
+        Probability of each outcome in each state (rows sum to 1).
     monitor_ : ConvergenceMonitor
-    restart_objectives_ : float64 (n_restarts,)
-        As :class:`GaussianHMM`.
+        The convergence monitor of the last ``fit``: ``monitor_.history`` holds the
+        log-likelihood of every iteration, ``monitor_.iter`` their number.
+    restart_objectives_ : ndarray of shape (n_restarts,)
+        The final log-likelihood of each of ``fit``'s restarts, in seed order;
+        ``fit`` kept the first of the highest.  One value when ``n_init=1`` (or when
+        one fit ran).
+    partial_fit_steps_ : int
+        Number of ``partial_fit`` updates since its running statistics started (set
+        by ``partial_fit`` only).
+    partial_fit_frames_ : int or float
+        Frames of the first ``partial_fit`` chunk (weighted: their summed weights),
+        the size its running statistics are scaled to.
+    partial_fit_stats_ : dict of str to float or ndarray
+        The running sufficient statistics of ``partial_fit``, which model files keep
+        so that a loaded model goes on learning.
+
+    See Also
+    --------
+    CategoricalHMM : One symbol per frame.
+    PoissonHMM : Independent Poisson counts per feature.
+    fastgen.hmm.select_n_components : Choose ``n_components`` by BIC or AIC.
+    fastgen.hmm.HMMStream : Filter sequences chunk by chunk with a fitted model.
+    fastgen.dask.fit_hmm : Fit the model by EM over a Dask DataFrame.
 
     Notes
     -----

@@ -26,6 +26,12 @@ class PoissonEmissions(EmissionFamily):
     The frame log-likelihoods ``X @ log(lambdas_).T - lambdas_.sum(1) - log(X!)`` go to
     the kernels as precomputed frames; the statistics (``post``, ``obs = gamma.T @ X``)
     come from the posteriors.
+
+    Parameters
+    ----------
+    model : BaseHMM
+        The estimator the family is bound to: it reads the estimator's
+        hyperparameters and reads and writes its fitted emission attributes.
     """
 
     letters = "l"
@@ -135,40 +141,100 @@ class PoissonHMM(BaseHMM):
     """Hidden Markov model with Poisson emissions (hmmlearn's ``PoissonHMM``).
 
     Every feature of a frame is an independent Poisson count whose rate depends on
-    the hidden state.
+    the hidden state.  Every method of the estimator API is documented on
+    :class:`BaseHMM`.
 
     Parameters
     ----------
     n_components : int, default=1
-    startprob_prior, transmat_prior : float or array, default=1.0
-        Dirichlet priors of ``startprob_`` and the rows of ``transmat_``.
-    lambdas_prior, lambdas_weight : float or array, default=0.0
-        Gamma prior (shape, rate) on ``lambdas_``, as hmmlearn applies it: the update
+        Number of hidden states.
+    startprob_prior : float or array of shape (n_components,), default=1.0
+        Concentrations of the Dirichlet prior on ``startprob_``.  The M-step takes
+        the maximum a posteriori estimate: the expected number of sequences starting
+        in each state plus ``startprob_prior - 1``, clipped at 0 and normalised.
+        1.0 gives the maximum-likelihood update; larger values pull ``startprob_``
+        towards uniform.
+    transmat_prior : float or array of shape (n_components, n_components), default=1.0
+        Concentrations of the Dirichlet prior on each row of ``transmat_``, applied to
+        the expected transition counts as ``startprob_prior`` is to the start counts.
+    lambdas_prior : float or array, default=0.0
+        Shape of the gamma prior on ``lambdas_``, as hmmlearn applies it: the update
         is ``(lambdas_prior + n * y_bar) / (lambdas_weight + n)`` with ``y_bar`` the
-        state's posterior mean count and ``n`` the total posterior mass.
+        state's posterior mean count and ``n`` its total posterior mass.
+    lambdas_weight : float or array, default=0.0
+        Rate of that gamma prior (the denominator's added mass); with
+        ``lambdas_prior=0`` too the update is the maximum-likelihood one.
     algorithm : {"viterbi", "map"}, default="viterbi"
-    random_state : int, RandomState or None
+        Decoder of ``decode`` and ``predict``: "viterbi" finds the most likely
+        state sequence, "map" the most probable state of each frame on its own (the
+        argmax of ``predict_proba``).
+    random_state : int, numpy.random.RandomState or None, default=None
+        Source of the random draws of ``fit``'s initialisation (Dirichlet draws of the
+        chain, the gamma draw of ``lambdas_``) and of ``sample`` when it is given no
+        generator.  An int makes fits reproducible; None uses NumPy's global generator.
     n_iter : int, default=10
+        Maximum number of EM iterations of ``fit``.
     tol : float, default=1e-2
+        Convergence threshold of ``fit``: EM stops once an iteration increases the
+        log-likelihood by less than ``tol``.
     verbose : bool, default=False
-    params, init_params : str, default="stl"
-        Letters of the parameters updated by EM / initialised by ``fit``: ``s``
-        startprob, ``t`` transmat, ``l`` lambdas.  ``lambdas_`` starts from a gamma
-        draw matching the mean and variance of ``X`` (hmmlearn's method of moments).
+        When True, ``fit`` prints one line per EM iteration to standard error (the
+        iteration, the log-likelihood and its change).
+    params : str, default="stl"
+        Letters of the parameters that EM updates: "s" ``startprob_``, "t"
+        ``transmat_``, "l" ``lambdas_`` (which starts from a gamma draw matching the
+        mean and variance of ``X``, hmmlearn's method of moments).  Parameters whose
+        letter is missing keep their values.
+    init_params : str, default="stl"
+        Letters of the parameters that ``fit`` initialises before EM (same letters as
+        ``params``).  A parameter whose letter is missing starts from the value set on
+        the model; one that is not set is initialised anyway.
     implementation : {"log", "scaling"}, default="log"
+        How forward-backward keeps its numbers in range: "log" works with
+        log-probabilities, "scaling" normalises the forward and backward messages at
+        every frame.  Both compute the same quantities; "scaling" raises
+        ``ValueError`` when it underflows nonetheless.
     n_init : int, default=1
-        Random restarts of ``fit``, as :class:`GaussianHMM`.
+        fastgen only.  Number of EM fits that ``fit`` runs from the initialisations
+        of as many seeds (drawn from ``random_state``); the one with the highest
+        final log-likelihood is kept (``restart_objectives_`` records each).  See
+        :class:`GaussianHMM` for how the seeds are chosen.
 
     Attributes
     ----------
     n_features : int
-    startprob_ : float64 (n_components,)
-    transmat_ : float64 (n_components, n_components)
-    lambdas_ : float64 (n_components, n_features)
+        Number of features (columns of ``X``).
+    startprob_ : ndarray of shape (n_components,)
+        Probability of each state at the start of a sequence.
+    transmat_ : ndarray of shape (n_components, n_components)
+        Transition probabilities: row ``i`` is the distribution of the state that
+        follows state ``i``.
+    lambdas_ : ndarray of shape (n_components, n_features)
         Poisson rate of every feature in every state.
     monitor_ : ConvergenceMonitor
-    restart_objectives_ : float64 (n_restarts,)
-        As :class:`GaussianHMM`.
+        The convergence monitor of the last ``fit``: ``monitor_.history`` holds the
+        log-likelihood of every iteration, ``monitor_.iter`` their number.
+    restart_objectives_ : ndarray of shape (n_restarts,)
+        The final log-likelihood of each of ``fit``'s restarts, in seed order;
+        ``fit`` kept the first of the highest.  One value when ``n_init=1`` (or when
+        one fit ran).
+    partial_fit_steps_ : int
+        Number of ``partial_fit`` updates since its running statistics started (set
+        by ``partial_fit`` only).
+    partial_fit_frames_ : int or float
+        Frames of the first ``partial_fit`` chunk (weighted: their summed weights),
+        the size its running statistics are scaled to.
+    partial_fit_stats_ : dict of str to float or ndarray
+        The running sufficient statistics of ``partial_fit``, which model files keep
+        so that a loaded model goes on learning.
+
+    See Also
+    --------
+    MultinomialHMM : Counts of a fixed number of draws per frame.
+    GaussianHMM : HMM with Gaussian emissions.
+    fastgen.hmm.select_n_components : Choose ``n_components`` by BIC or AIC.
+    fastgen.hmm.HMMStream : Filter sequences chunk by chunk with a fitted model.
+    fastgen.dask.fit_hmm : Fit the model by EM over a Dask DataFrame.
 
     Notes
     -----

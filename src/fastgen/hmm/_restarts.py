@@ -141,8 +141,13 @@ def select_n_components(
         Unfitted template (any family); cloned, never fitted itself.  Its
         ``random_state`` seeds every candidate (the same seed for each: pass an int for
         reproducible results).
-    X : array-like (n_samples, n_features), or a list of such arrays
-    lengths : int array (n_sequences,), optional; sums to ``n_samples``
+    X : array-like of shape (n_samples, n_features), or list of such arrays
+        The training data, one row per frame, the sequences one after the other; a
+        list holds one 2-D array per sequence and replaces ``lengths``.  Every
+        candidate is fitted and scored on it.
+    lengths : array-like of int of shape (n_sequences,), optional
+        Number of frames of each sequence of ``X``, in order; they sum to
+        ``n_samples``.  None: ``X`` is a single sequence.
     n_components : iterable of int, default=range(1, 6)
         The candidates (positive, distinct).
     criterion : {"bic", "aic"}, default="bic"
@@ -162,6 +167,12 @@ def select_n_components(
     ValueError
         For an empty, non-integer, non-positive or repeated ``n_components``, an unknown
         ``criterion``, or what the candidates' ``fit`` refuses.
+
+    See Also
+    --------
+    fastgen.hmm.BaseHMM.bic : The Bayesian information criterion of a fitted model.
+    fastgen.hmm.BaseHMM.aic : The Akaike information criterion of a fitted model.
+    GaussianHMM : ``n_init`` random restarts of a single fit.
 
     Notes
     -----

@@ -35,7 +35,9 @@ STATE = ("n_frames_", "log_likelihood_", "filtered_", "held_", "held_log_frames_
 class StreamOutput(NamedTuple):
     """What :meth:`HMMStream.update` and :meth:`HMMStream.flush` return.
 
-    Attributes
+    A named tuple of three arrays, read by name (``out.filtered``) or unpacked.
+
+    Parameters
     ----------
     filtered : float64 (n_rows, n_components)
         ``p(z_t | x_1..t)`` of every frame of the chunk, in the chunk's row order
@@ -47,6 +49,21 @@ class StreamOutput(NamedTuple):
         stream's frames in time order.  With ``lag=0``: the filtered rows again.
     smoothed_lengths : int64 (n_streams,)
         How many rows of ``smoothed`` belong to each stream.
+
+    See Also
+    --------
+    fastgen.hmm.HMMStream : The stream that returns it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.hmm import GaussianHMM
+    >>> X = np.random.default_rng(0).normal(size=(40, 1))
+    >>> model = GaussianHMM(2, random_state=0).fit(X)
+    >>> out = model.stream(n_streams=2, lag=1).update(X[:10], lengths=[6, 4])
+    >>> out.filtered.shape, out.smoothed.shape, out.smoothed_lengths.tolist()
+    ((10, 2), (8, 2), [5, 3])
+    >>> filtered, smoothed, smoothed_lengths = out
     """
 
     filtered: np.ndarray
@@ -103,6 +120,12 @@ class HMMStream(BaseEstimator):
         each stream).
 
     The state attributes are created by the first :meth:`update` (or :meth:`reset`).
+
+    See Also
+    --------
+    fastgen.hmm.BaseHMM.stream : The same stream, from a fitted model.
+    fastgen.hmm.BaseHMM.filter : Filtered probabilities of whole sequences.
+    fastgen.hmm.BaseHMM.predict_proba : Smoothed probabilities of whole sequences.
 
     Examples
     --------
@@ -179,7 +202,24 @@ class HMMStream(BaseEstimator):
         return idx.astype(np.int64)
 
     def reset(self, streams: Any = None) -> HMMStream:
-        """Start ``streams`` (default: all) afresh, dropping what they held; returns self."""
+        """Start ``streams`` afresh, dropping what they held (no output).
+
+        Parameters
+        ----------
+        streams : int or array-like of int, optional
+            Indices of the streams to reset, in ``[0, n_streams)``.  None (default):
+            all of them.
+
+        Returns
+        -------
+        HMMStream
+            ``self``, those streams at the start of a new sequence.
+
+        Raises
+        ------
+        ValueError
+            If a stream index is out of range or not an integer.
+        """
         self._state()
         idx = self._streams(streams)
         self.n_frames_[idx] = 0
@@ -225,6 +265,15 @@ class HMMStream(BaseEstimator):
         Returns
         -------
         StreamOutput
+            ``filtered``: the filtered rows of every frame of ``X``, in its order;
+            ``smoothed`` / ``smoothed_lengths``: the frames that now have ``lag``
+            frames after them, smoothed (``lag=0``: the filtered rows again).
+
+        Raises
+        ------
+        ValueError
+            If ``lengths`` does not match the streams and the rows of ``X``, or ``X``
+            does not suit the model.
         """
         self._state()
         model = self.model
@@ -252,6 +301,12 @@ class HMMStream(BaseEstimator):
     def flush(self, streams: Any = None) -> StreamOutput:
         """End the sequences of ``streams`` (default: all): emit their held frames,
         smoothed on everything the sequence had, then start them afresh.
+
+        Parameters
+        ----------
+        streams : int or array-like of int, optional
+            Indices of the streams whose sequences end, in ``[0, n_streams)``.  None
+            (default): all of them.
 
         Returns
         -------

@@ -156,7 +156,13 @@ class VariationalEmissions(EmissionFamily):
 
 class VariationalBaumWelch(BaumWelch):
     """Variational EM of a :class:`VariationalHMM`: the engine's loop, its hooks
-    replaced (see the module docstring).  ``monitor_`` records the lower bound."""
+    replaced (see the module docstring).  ``monitor_`` records the lower bound.
+
+    Parameters
+    ----------
+    model : VariationalHMM
+        The estimator, fitted in place.
+    """
 
     family: VariationalEmissions
     objective_name = "lower_bound"

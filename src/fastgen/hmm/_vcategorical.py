@@ -30,6 +30,12 @@ class VariationalCategoricalEmissions(VariationalEmissions, CategoricalEmissions
     The E-step runs the kernels' categorical table with ``E[log emissionprob]`` (rows
     summing to less than 1), whose symbol counts the kernel accumulates; ``score`` and
     friends use ``emissionprob_``, the posterior mean (as :class:`CategoricalEmissions`).
+
+    Parameters
+    ----------
+    model : BaseHMM
+        The estimator the family is bound to: it reads the estimator's
+        hyperparameters and reads and writes its fitted emission attributes.
     """
 
     state_attributes = (
@@ -113,42 +119,111 @@ class VariationalCategoricalHMM(VariationalHMM):
     Dirichlet priors and posteriors over ``startprob_``, the rows of ``transmat_`` and
     of ``emissionprob_``; ``fit`` maximises the evidence lower bound, which ``monitor_``
     records.  ``X`` holds non-negative integer symbols, shape ``(n_samples, 1)``.
+    Every method of the estimator API is documented on :class:`BaseHMM`; ``score``,
+    ``decode`` and the others use the posterior means.
 
     Parameters
     ----------
     n_components : int, default=1
-    startprob_prior, transmat_prior, emissionprob_prior : float or array, optional
-        Dirichlet priors (concentrations) of ``startprob_``, the rows of ``transmat_``
-        and of ``emissionprob_``; default ``1 / n_components`` (``1 / n_features`` for
-        the emissions).
+        Number of hidden states.
+    startprob_prior : float or array of shape (n_components,), optional
+        Concentrations of the Dirichlet prior on ``startprob_``; the posterior
+        ``startprob_posterior_`` is this prior plus the expected number of sequences
+        starting in each state.  None (default): ``1 / n_components``.
+    transmat_prior : float or array of shape (n_components, n_components), optional
+        Concentrations of the Dirichlet prior on each row of ``transmat_``; the
+        posterior ``transmat_posterior_`` is this prior plus the expected transition
+        counts.  None (default): ``1 / n_components``.
+    emissionprob_prior : float or array of shape (n_components, n_features), optional
+        Concentrations of the Dirichlet prior on each row of ``emissionprob_``; the
+        posterior is this prior plus the expected symbol counts.  None (default):
+        ``1 / n_features``.
     n_features : int, optional
-        Number of symbols; ``fit`` sets it to ``X.max() + 1`` when None.
+        Number of symbols.  None (default): ``fit`` sets it to ``X.max() + 1``.
     algorithm : {"viterbi", "map"}, default="viterbi"
-    random_state : int, RandomState or None
+        Decoder of ``decode`` and ``predict``: "viterbi" finds the most likely
+        state sequence, "map" the most probable state of each frame on its own (the
+        argmax of ``predict_proba``).
+    random_state : int, numpy.random.RandomState or None, default=None
+        Source of the random draws of ``fit``'s initialisation (Dirichlet draws of the
+        starting posteriors of the chain and the emissions) and of ``sample`` when it is
+        given no generator.  An int makes fits reproducible; None uses NumPy's global
+        generator.
     n_iter : int, default=100
+        Maximum number of EM iterations of ``fit``.
     tol : float, default=1e-6
-        EM stops when the lower bound gains less than this.
+        Convergence threshold of ``fit``: EM stops once an iteration increases the
+        lower bound by less than ``tol``.
     verbose : bool, default=False
-    params, init_params : str, default="ste"
-        ``s`` start, ``t`` transitions, ``e`` emissions: updated by EM / initialised by
-        ``fit`` (a letter's prior and posterior together; missing ones are always
-        initialised).
+        When True, ``fit`` prints one line per EM iteration to standard error (the
+        iteration, the lower bound and its change).
+    params : str, default="ste"
+        Letters of the parameters that EM updates: "s" the start distribution, "t" the
+        transitions, "e" the emissions.  Parameters whose letter is missing keep their
+        values.
+    init_params : str, default="ste"
+        Letters of the parameters that ``fit`` initialises before EM (same letters as
+        ``params``).  A parameter whose letter is missing starts from the value set on
+        the model; one that is not set is initialised anyway.  A letter initialises the
+        prior and the posterior of its parameter together.
     implementation : {"log", "scaling"}, default="log"
+        How forward-backward keeps its numbers in range: "log" works with
+        log-probabilities, "scaling" normalises the forward and backward messages at
+        every frame.  Both compute the same quantities; "scaling" raises
+        ``ValueError`` when it underflows nonetheless.
     n_init : int, default=1
-        Random restarts of ``fit``, as :class:`GaussianHMM`.
+        fastgen only.  Number of EM fits that ``fit`` runs from the initialisations
+        of as many seeds (drawn from ``random_state``); the one with the highest
+        final lower bound is kept (``restart_objectives_`` records each).  See
+        :class:`GaussianHMM` for how the seeds are chosen.
 
     Attributes
     ----------
     n_features : int
-    startprob_prior_, startprob_posterior_ : float64 (n_components,)
-    transmat_prior_, transmat_posterior_ : float64 (n_components, n_components)
-    emissionprob_prior_, emissionprob_posterior_ : float64 (n_components, n_features)
-    startprob_, transmat_, emissionprob_ : float64
-        The posterior means: what ``score``, ``decode``, ``predict`` and ``sample`` use.
+        Number of symbols (the constructor's value, or set by ``fit``).
+    startprob_prior_ : ndarray of shape (n_components,)
+        Dirichlet prior on ``startprob_``, as used by ``fit``.
+    startprob_posterior_ : ndarray of shape (n_components,)
+        Dirichlet posterior on ``startprob_``.
+    transmat_prior_ : ndarray of shape (n_components, n_components)
+        Dirichlet priors on the rows of ``transmat_``.
+    transmat_posterior_ : ndarray of shape (n_components, n_components)
+        Dirichlet posteriors on the rows of ``transmat_``.
+    emissionprob_prior_ : ndarray of shape (n_components, n_features)
+        Dirichlet priors on the rows of ``emissionprob_``.
+    emissionprob_posterior_ : ndarray of shape (n_components, n_features)
+        Dirichlet posteriors on the rows of ``emissionprob_``.
+    startprob_ : ndarray of shape (n_components,)
+        Posterior mean of the start distribution.
+    transmat_ : ndarray of shape (n_components, n_components)
+        Posterior mean of the transition matrix.
+    emissionprob_ : ndarray of shape (n_components, n_features)
+        Posterior mean of the emission probabilities.  These three point estimates
+        are what ``score``, ``decode``, ``predict`` and ``sample`` use.
     monitor_ : ConvergenceMonitor
-        Its ``history`` holds the lower bound of every iteration.
-    restart_objectives_ : float64 (n_restarts,)
-        As :class:`GaussianHMM`.
+        The convergence monitor of the last ``fit``: ``monitor_.history`` holds the
+        lower bound of every iteration, ``monitor_.iter`` their number.
+    restart_objectives_ : ndarray of shape (n_restarts,)
+        The final lower bound of each of ``fit``'s restarts, in seed order;
+        ``fit`` kept the first of the highest.  One value when ``n_init=1`` (or when
+        one fit ran).
+    partial_fit_steps_ : int
+        Number of ``partial_fit`` updates since its running statistics started (set
+        by ``partial_fit`` only).
+    partial_fit_frames_ : int or float
+        Frames of the first ``partial_fit`` chunk (weighted: their summed weights),
+        the size its running statistics are scaled to.
+    partial_fit_stats_ : dict of str to float or ndarray
+        The running sufficient statistics of ``partial_fit``, which model files keep
+        so that a loaded model goes on learning.
+
+    See Also
+    --------
+    CategoricalHMM : The same model fitted by maximum likelihood (EM).
+    VariationalGaussianHMM : Gaussian emissions fitted by variational inference.
+    fastgen.hmm.select_n_components : Choose ``n_components`` by BIC or AIC.
+    fastgen.hmm.HMMStream : Filter sequences chunk by chunk with a fitted model.
+    fastgen.dask.fit_hmm : Fit the model by EM over a Dask DataFrame.
 
     Notes
     -----

@@ -55,6 +55,12 @@ class VariationalGaussianEmissions(VariationalEmissions, GaussianEmissions):
     observed entries alone under ``N(means_, covars_)``; the M-step takes the
     statistics of the completed frames (the conditional moments).  Coordinate ascent
     on ``q(z, x_m)`` and the posteriors, so the lower bound still never decreases.
+
+    Parameters
+    ----------
+    model : BaseHMM
+        The estimator the family is bound to: it reads the estimator's
+        hyperparameters and reads and writes its fitted emission attributes.
     """
 
     state_attributes = (
@@ -368,32 +374,74 @@ class VariationalGaussianHMM(VariationalHMM):
 
     Dirichlet posteriors over ``startprob_`` and the rows of ``transmat_``,
     Normal-Wishart posteriors over each state's mean and precision; ``fit`` maximises
-    the evidence lower bound, which ``monitor_`` records.
+    the evidence lower bound, which ``monitor_`` records.  Every method of the
+    estimator API is documented on :class:`BaseHMM`; ``score``, ``decode`` and the
+    others use the point estimates.
 
     Parameters
     ----------
     n_components : int, default=1
+        Number of hidden states.
     covariance_type : {"full", "diag", "spherical", "tied"}, default="full"
-    startprob_prior, transmat_prior : float or array, optional
-        Dirichlet priors; default ``1 / n_components``.
-    means_prior, beta_prior : array, optional
-        Normal prior over the means: centre (default the data mean) and precision
-        scale (default 1), shapes (n_components, n_features) and (n_components,).
-    dof_prior, scale_prior : float or array, optional
-        Wishart prior over the precisions: degrees of freedom (default ``n_features``;
-        a number when tied, else (n_components,)) and inverse scale (default 1e-3
-        identity; shape that of ``covars_`` for the ``covariance_type``).
+        Form of the covariances: "full" a full matrix per state, "diag" a diagonal
+        one, "spherical" one variance per state, "tied" one full matrix shared by
+        all states.
+    startprob_prior : float or array of shape (n_components,), optional
+        Concentrations of the Dirichlet prior on ``startprob_``; the posterior
+        ``startprob_posterior_`` is this prior plus the expected number of sequences
+        starting in each state.  None (default): ``1 / n_components``.
+    transmat_prior : float or array of shape (n_components, n_components), optional
+        Concentrations of the Dirichlet prior on each row of ``transmat_``; the
+        posterior ``transmat_posterior_`` is this prior plus the expected transition
+        counts.  None (default): ``1 / n_components``.
+    means_prior : array of shape (n_components, n_features), optional
+        Centre of the normal prior over the means.  None (default): the mean of
+        ``X``.
+    beta_prior : array of shape (n_components,), optional
+        Precision scale of the normal prior over the means, in frames (the prior
+        mean counts as ``beta_prior`` observations).  None (default): 1.
+    dof_prior : float or array of shape (n_components,), optional
+        Degrees of freedom of the Wishart prior over the precisions (a number when
+        "tied"); must exceed ``n_features - 1``.  None (default): ``n_features``.
+    scale_prior : float or array, optional
+        Inverse scale of the Wishart prior, in the shape of ``covars_`` for the
+        ``covariance_type`` (see ``scale_prior_``).  None (default): 1e-3 times the
+        identity.
     algorithm : {"viterbi", "map"}, default="viterbi"
-    random_state : int, RandomState or None
+        Decoder of ``decode`` and ``predict``: "viterbi" finds the most likely
+        state sequence, "map" the most probable state of each frame on its own (the
+        argmax of ``predict_proba``).
+    random_state : int, numpy.random.RandomState or None, default=None
+        Source of the random draws of ``fit``'s initialisation (k-means of the means,
+        Dirichlet draws of the chain's posteriors) and of ``sample`` when it is given no
+        generator.  An int makes fits reproducible; None uses NumPy's global generator.
     n_iter : int, default=100
+        Maximum number of EM iterations of ``fit``.
     tol : float, default=1e-6
+        Convergence threshold of ``fit``: EM stops once an iteration increases the
+        lower bound by less than ``tol``.
     verbose : bool, default=False
-    params, init_params : str, default="stmc"
-        ``s`` start, ``t`` transitions, ``m`` means (with beta), ``c`` covariances
-        (dof and scale).
+        When True, ``fit`` prints one line per EM iteration to standard error (the
+        iteration, the lower bound and its change).
+    params : str, default="stmc"
+        Letters of the parameters that EM updates: "s" the start distribution, "t" the
+        transitions, "m" the means (with ``beta``), "c" the covariances (``dof`` and
+        ``scale``).  Parameters whose letter is missing keep their values.
+    init_params : str, default="stmc"
+        Letters of the parameters that ``fit`` initialises before EM (same letters as
+        ``params``).  A parameter whose letter is missing starts from the value set on
+        the model; one that is not set is initialised anyway.  A letter initialises the
+        prior and the posterior of its parameter together.
     implementation : {"log", "scaling"}, default="log"
+        How forward-backward keeps its numbers in range: "log" works with
+        log-probabilities, "scaling" normalises the forward and backward messages at
+        every frame.  Both compute the same quantities; "scaling" raises
+        ``ValueError`` when it underflows nonetheless.
     n_init : int, default=1
-        Random restarts of ``fit``, as :class:`GaussianHMM`.
+        fastgen only.  Number of EM fits that ``fit`` runs from the initialisations
+        of as many seeds (drawn from ``random_state``); the one with the highest
+        final lower bound is kept (``restart_objectives_`` records each).  See
+        :class:`GaussianHMM` for how the seeds are chosen.
     allow_nan : bool, default=False
         fastgen only.  NaN entries of ``X`` are missing values (at random).  ``score``,
         ``predict`` and the other point-estimate methods marginalise them out, as
@@ -406,23 +454,55 @@ class VariationalGaussianHMM(VariationalHMM):
     Attributes
     ----------
     n_features : int
-    startprob_prior_, startprob_posterior_, transmat_prior_, transmat_posterior_
-        As :class:`VariationalCategoricalHMM`.
-    means_prior_, means_posterior_ : float64 (n_components, n_features)
-    beta_prior_, beta_posterior_ : float64 (n_components,)
-    dof_prior_, dof_posterior_ : float64 (n_components,), or float when tied
-    scale_prior_, scale_posterior_ : float64
-        (n_components,) spherical, (n_components, n_features) diag,
-        (n_components, n_features, n_features) full, (n_features, n_features) tied.
-    startprob_, transmat_, means_, covars_
-        The point estimates ``score``, ``decode``, ``predict`` and ``sample`` use: the
-        Dirichlet means, ``means_posterior_`` and ``scale_posterior_ /
-        dof_posterior_`` (``covars_`` as full matrices; ``_covars_`` in hmmlearn's
-        shapes).
+        Number of features (columns of ``X``).
+    startprob_prior_, startprob_posterior_ : ndarray of shape (n_components,)
+        Dirichlet prior and posterior on ``startprob_``.
+    transmat_prior_, transmat_posterior_ : ndarray of shape (n_components, n_components)
+        Dirichlet priors and posteriors on the rows of ``transmat_``.
+    means_prior_, means_posterior_ : ndarray of shape (n_components, n_features)
+        Centres of the normal prior and posterior over the means.
+    beta_prior_, beta_posterior_ : ndarray of shape (n_components,)
+        Their precision scales.
+    dof_prior_, dof_posterior_ : ndarray of shape (n_components,), or float when tied
+        Degrees of freedom of the Wishart prior and posterior over the precisions.
+    scale_prior_, scale_posterior_ : ndarray
+        Their inverse scales: (n_components,) spherical, (n_components, n_features)
+        diag, (n_components, n_features, n_features) full, (n_features, n_features)
+        tied.
+    startprob_ : ndarray of shape (n_components,)
+        Posterior mean of the start distribution.
+    transmat_ : ndarray of shape (n_components, n_components)
+        Posterior mean of the transition matrix.
+    means_ : ndarray of shape (n_components, n_features)
+        ``means_posterior_``.
+    covars_ : ndarray of shape (n_components, n_features, n_features)
+        ``scale_posterior_ / dof_posterior_`` as full matrices (``_covars_`` in
+        hmmlearn's shapes).  These four point estimates are what ``score``,
+        ``decode``, ``predict`` and ``sample`` use.
     monitor_ : ConvergenceMonitor
-        Its ``history`` holds the lower bound of every iteration.
-    restart_objectives_ : float64 (n_restarts,)
-        As :class:`GaussianHMM`.
+        The convergence monitor of the last ``fit``: ``monitor_.history`` holds the
+        lower bound of every iteration, ``monitor_.iter`` their number.
+    restart_objectives_ : ndarray of shape (n_restarts,)
+        The final lower bound of each of ``fit``'s restarts, in seed order;
+        ``fit`` kept the first of the highest.  One value when ``n_init=1`` (or when
+        one fit ran).
+    partial_fit_steps_ : int
+        Number of ``partial_fit`` updates since its running statistics started (set
+        by ``partial_fit`` only).
+    partial_fit_frames_ : int or float
+        Frames of the first ``partial_fit`` chunk (weighted: their summed weights),
+        the size its running statistics are scaled to.
+    partial_fit_stats_ : dict of str to float or ndarray
+        The running sufficient statistics of ``partial_fit``, which model files keep
+        so that a loaded model goes on learning.
+
+    See Also
+    --------
+    GaussianHMM : The same emissions fitted by maximum likelihood (EM).
+    VariationalCategoricalHMM : Categorical emissions fitted by variational inference.
+    fastgen.hmm.select_n_components : Choose ``n_components`` by BIC or AIC.
+    fastgen.hmm.HMMStream : Filter sequences chunk by chunk with a fitted model.
+    fastgen.dask.fit_hmm : Fit the model by EM over a Dask DataFrame.
 
     Notes
     -----
