@@ -79,6 +79,19 @@ class BaseEstimator:
         return sorted(p.name for p in params if p.name != "self" and p.kind != p.VAR_KEYWORD)
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Parameters of this estimator (its constructor's arguments).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also list the parameters of parameters that are estimators themselves,
+            as ``<parameter>__<name>`` (e.g. ``vectorizer__min_df``).
+
+        Returns
+        -------
+        dict
+            Parameter names mapped to their current values.
+        """
         out: dict[str, Any] = {}
         for key in self._get_param_names():
             value = getattr(self, key)
@@ -89,6 +102,24 @@ class BaseEstimator:
         return out
 
     def set_params(self, **params: Any) -> BaseEstimator:
+        """Set parameters of this estimator; nested ones as ``<parameter>__<name>``.
+
+        Parameters
+        ----------
+        **params
+            New parameter values by name.  Values are stored unchanged and checked
+            at the next ``fit``.
+
+        Returns
+        -------
+        self : object
+            This estimator.
+
+        Raises
+        ------
+        ValueError
+            A name is not a parameter of this estimator.
+        """
         if not params:
             return self
         valid = self.get_params(deep=True)
