@@ -44,7 +44,8 @@ class BatchError(ValueError):
     ...     check_output_path("predictions.json")
     ... except BatchError as exc:
     ...     print(exc)
-    predictions.json: unknown output format (extension '.json'); expected one of .csv, .npy, .parquet, .pq
+    predictions.json: unknown output format (extension '.json');
+    expected one of .csv, .npy, .parquet, .pq
     """
 
 
