@@ -30,7 +30,8 @@ docscrape = pytest.importorskip("numpydoc.docscrape")
 
 #: the public modules whose docstrings are complete (each joins once its pass is done)
 MODULES: tuple[str, ...] = (
-    "fastgen.text", "fastgen.naive_bayes", "fastgen.pipeline", "fastgen.hmm",
+    "fastgen", "fastgen.text", "fastgen.naive_bayes", "fastgen.pipeline", "fastgen.hmm",
+    "fastgen.nn", "fastgen.batch", "fastgen.dask",
 )  # fmt: skip
 EVERYWHERE = {"GL08", "PR01", "PR02", "PR07", "RT01", "RT03"}
 TOP_LEVEL = EVERYWHERE | {"SA01", "EX01"}

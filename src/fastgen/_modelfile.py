@@ -56,7 +56,28 @@ _RESERVED = {"format", "format_version", "kind", "fastgen_version", "members"}
 
 
 class ModelFileError(ValueError):
-    """A model file is unreadable, corrupt, tampered with, too new or of the wrong kind."""
+    """A model file is unreadable, corrupt, tampered with, too new or of the wrong kind.
+
+    Raised by :func:`fastgen.load`, :func:`fastgen.info`, :func:`fastgen.nn.load` and
+    everything that opens a model file, before the model is used.  The message starts
+    with the file's path and says what was refused.  A subclass of ``ValueError``.
+
+    See Also
+    --------
+    fastgen.load : Load a model file.
+    fastgen.info : Check and describe a model file.
+
+    Examples
+    --------
+    >>> import fastgen
+    >>> with open("empty.fgm", "wb") as f:
+    ...     pass
+    >>> try:
+    ...     fastgen.info("empty.fgm")
+    ... except fastgen.ModelFileError as exc:
+    ...     print(exc)
+    empty.fgm: not a fastgen model file, or truncated/corrupt ...
+    """
 
 
 @dataclass

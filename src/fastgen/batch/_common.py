@@ -26,7 +26,26 @@ __all__ = [
 class BatchError(ValueError):
     """A batch job cannot run: missing or malformed input, bad output path, shape mismatch.
 
-    The message is one line meant for the user (the CLI prints it without a traceback).
+    Raised by :func:`predict_file` and the other functions of ``fastgen.batch`` before
+    or during a job (bad rows with ``on_error="fail"``, a model producing NaN); a job
+    that raises it leaves no output file.  The message is one line meant for the
+    user, naming the file and the row where there is one (the ``fastgen`` command
+    prints it without a traceback).  A subclass of ``ValueError``.
+
+    See Also
+    --------
+    predict_file : The batch job.
+    fastgen.ModelFileError : Raised for a model file that cannot be loaded.
+
+    Examples
+    --------
+    >>> from fastgen.batch import BatchError, check_output_path
+    >>> try:
+    ...     check_output_path("predictions.json")
+    ... except BatchError as exc:
+    ...     print(exc)
+    predictions.json: unknown output format (extension '.json');
+    expected one of .csv, .npy, .parquet, .pq
     """
 
 

@@ -54,9 +54,10 @@ def load_model(
     ----------
     model : path or model object
         A fastgen model file, or an already loaded model (returned as is).
-    device : {"auto", "cpu", "cuda"}
-        Where a neural model file runs.
-    trusted : bool
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where a neural model file runs; ``"auto"`` uses CUDA when onnxruntime can,
+        else the CPU.
+    trusted : bool, default=False
         The model file comes from a source you trust: allow parameters that let it
         act on the host (reading files named by the data, custom token patterns...);
         see :func:`fastgen.load`.
@@ -64,12 +65,38 @@ def load_model(
         Cap, in bytes, on the model file's total uncompressed size (default: the
         library's cap); raise it for very large models.
 
+    Returns
+    -------
+    object
+        ``model`` itself when it is not a path; else the loaded model: a fastgen
+        estimator or ``Pipeline``, or an onnxruntime model for a neural file.
+
     Raises
     ------
     BatchError
         The file is missing or not a file, or ``device="cuda"`` for a classical model.
     fastgen.ModelFileError
         The file is corrupt, tampered with, too large or refused as untrusted.
+
+    See Also
+    --------
+    fastgen.load : Load a model file with every option.
+    make_plan : How the loaded model consumes chunks.
+
+    Examples
+    --------
+    >>> from fastgen.batch import load_model
+    >>> from fastgen.naive_bayes import MultinomialNB
+    >>> from fastgen.pipeline import TextClassifier
+    >>> from fastgen.text import CountVectorizer
+    >>> docs = ["good fun film", "bad dull film", "great fun", "slow weak plot"]
+    >>> clf = TextClassifier(CountVectorizer(), MultinomialNB())
+    >>> clf = clf.fit(docs, ["pos", "neg", "pos", "neg"])
+    >>> clf.save("sentiment.fgm")
+    >>> load_model("sentiment.fgm")
+    TextClassifier(classifier=MultinomialNB(), vectorizer=CountVectorizer())
+    >>> load_model(clf) is clf
+    True
     """
     _check_device(device)
     if not isinstance(model, (str, os.PathLike)):
@@ -131,22 +158,52 @@ def _indexed(prefix: str, single: str | None = None) -> Callable[[int], list[str
 
 @dataclass
 class Plan:
-    """How a model consumes chunks.
+    """How a model consumes chunks: its input kind, the method called, output names.
 
+    Made by :func:`make_plan` for a loaded model; :func:`predict_file` and
+    :func:`predict_chunks` use it to read the input and call the model.
+
+    Parameters
+    ----------
     kind : {"text", "numeric", "sequences"}
-        The input the model takes (see :func:`fastgen.batch.read_chunks`).
+        The input the model takes (see :func:`fastgen.batch.read_chunks`):
+        documents, numeric rows, or numeric rows grouped into whole sequences.
     method : str
         Name of the model method called on every chunk.
     n_features : int or None
         Feature columns the model expects (None: documents, or unknown).
+    call : callable
+        ``call(chunk)``: the model's output for one :class:`Chunk`.
     names : callable
-        ``names(width)``: output column names for CSV/Parquet.
+        ``names(width)``: output column names for CSV/Parquet (``width`` is 1 for
+        a 1-D output).
     row_check : callable, optional
-        Extra per-row validation of numeric input (e.g. HMM symbols).
-    streams : bool
+        Extra per-row validation of numeric input (e.g. that an HMM's symbols are
+        integers in range): ``row_check(values) -> [(index, reason), ...]``.
+    streams : bool, default=False
         Chunks without ``lengths`` continue one sequence (an HMM's ``filter``, which
         carries its forward message from chunk to chunk): an input without sequence
         boundaries is then read in row chunks instead of whole.
+
+    See Also
+    --------
+    make_plan : Make the plan of a model.
+    read_chunks : Read an input in the plan's ``kind``.
+
+    Examples
+    --------
+    >>> from fastgen.batch import Chunk, make_plan
+    >>> from fastgen.naive_bayes import MultinomialNB
+    >>> from fastgen.pipeline import TextClassifier
+    >>> from fastgen.text import CountVectorizer
+    >>> docs = ["good fun film", "bad dull film", "great fun", "slow weak plot"]
+    >>> clf = TextClassifier(CountVectorizer(), MultinomialNB())
+    >>> clf = clf.fit(docs, ["pos", "neg", "pos", "neg"])
+    >>> plan = make_plan(clf, proba=True)
+    >>> plan.kind, plan.method, plan.names(2)
+    ('text', 'predict_proba', ['proba_neg', 'proba_pos'])
+    >>> plan.apply(Chunk(["fun film", "weak plot"], first_row=1)).shape
+    (2, 2)
     """
 
     kind: str
@@ -158,7 +215,23 @@ class Plan:
     streams: bool = False
 
     def apply(self, chunk: Chunk) -> np.ndarray:
-        """The model's output for one chunk, checked to have one row per input row."""
+        """The model's output for one chunk, checked to have one row per input row.
+
+        Parameters
+        ----------
+        chunk : Chunk
+            Input rows (and sequence lengths for an HMM).
+
+        Returns
+        -------
+        ndarray of shape (len(chunk),) or (len(chunk), k)
+            The method's output.
+
+        Raises
+        ------
+        BatchError
+            The output does not have one row per input row.
+        """
         out = np.asarray(self.call(chunk))
         if out.ndim == 0 or out.shape[0] != len(chunk):
             raise BatchError(
@@ -207,6 +280,48 @@ def make_plan(model: Any, method: str | None = None, proba: bool = False) -> Pla
     sequence of any length streams in bounded memory); autoencoders/VAEs ``encode``
     (also ``reconstruct``, ``score_samples``, ``decode``); exported Keras models
     ``predict``.
+
+    Parameters
+    ----------
+    model : model object
+        A loaded model: a text classifier (``TextClassifier`` or a ``Pipeline``
+        starting with a vectorizer), an HMM, an autoencoder or VAE, an exported
+        Keras model, or another estimator with ``predict``.
+    method : str, optional
+        The method to call on every chunk instead of the default above; it must be
+        one of the batch methods of the model's family.
+    proba : bool, default=False
+        Use the probability method (``predict_proba`` for classifiers and HMMs).
+        Conflicts with a ``method`` that is not a probability method.
+
+    Returns
+    -------
+    Plan
+        The input kind, method, expected feature count and output column names.
+
+    Raises
+    ------
+    BatchError
+        The model cannot run in batches (a vectorizer, no ``predict``), has no such
+        batch method, or ``proba`` does not apply.
+
+    See Also
+    --------
+    predict_chunks : Apply the plan to chunks.
+    predict_file : Apply it file to file.
+
+    Examples
+    --------
+    >>> from fastgen.batch import make_plan
+    >>> from fastgen.naive_bayes import MultinomialNB
+    >>> from fastgen.pipeline import TextClassifier
+    >>> from fastgen.text import CountVectorizer
+    >>> docs = ["good fun film", "bad dull film", "great fun", "slow weak plot"]
+    >>> clf = TextClassifier(CountVectorizer(), MultinomialNB())
+    >>> clf = clf.fit(docs, ["pos", "neg", "pos", "neg"])
+    >>> plan = make_plan(clf)
+    >>> plan.kind, plan.method, plan.n_features, plan.names(1)
+    ('text', 'predict', None, ['prediction'])
     """
     what = type(model).__name__
     if hasattr(model, "build_analyzer") and not hasattr(model, "predict"):
@@ -309,6 +424,14 @@ def _input_row(chunk: Chunk, i: int, skipped: Any) -> int:
 class BatchReport:
     """What a :func:`predict_file` job did.
 
+    Parameters
+    ----------
+    input : str
+        The input path.
+    output : str
+        The output path.
+    method : str
+        The model method applied to every chunk.
     rows : int
         Rows written to the output.
     chunks : int
@@ -317,12 +440,31 @@ class BatchReport:
         Wall time of the job (reading, predicting, writing).
     rows_per_s : float
         ``rows / seconds``.
-    output : str
-        The output path.
-    skipped_rows : list of int
-        1-based input rows dropped with ``on_error="skip"``.
-    skip_reasons : list of str
-        The first messages about skipped rows.
+    skipped_rows : list of int, optional
+        1-based input rows dropped with ``on_error="skip"`` (default: none).
+    skip_reasons : list of str, optional
+        The first messages about skipped rows (at most 20).
+
+    See Also
+    --------
+    predict_file : The job that returns it.
+
+    Examples
+    --------
+    >>> from fastgen.batch import predict_file
+    >>> from fastgen.naive_bayes import MultinomialNB
+    >>> from fastgen.pipeline import TextClassifier
+    >>> from fastgen.text import CountVectorizer
+    >>> docs = ["good fun film", "bad dull film", "great fun", "slow weak plot"]
+    >>> clf = TextClassifier(CountVectorizer(), MultinomialNB())
+    >>> clf = clf.fit(docs, ["pos", "neg", "pos", "neg"])
+    >>> with open("reviews.txt", "wb") as f:  # row 2 is not valid UTF-8
+    ...     _ = f.write(b"fun film\\n\\xff\\ngreat\\n")
+    >>> report = predict_file(clf, "reviews.txt", "labels.csv", on_error="skip")
+    >>> report.rows, report.chunks, report.method, report.skipped_rows
+    (2, 1, 'predict', [2])
+    >>> report.summary()
+    '2 rows -> labels.csv (predict, 1 chunk(s), ...'
     """
 
     input: str
@@ -340,6 +482,14 @@ class BatchReport:
         return len(self.skipped_rows)
 
     def summary(self) -> str:
+        """One line describing the job, as the ``fastgen predict`` command prints it.
+
+        Returns
+        -------
+        str
+            Rows, output, method, chunks, time and speed, and the first skipped
+            row's reason if any.
+        """
         text = (
             f"{self.rows:,} rows -> {self.output} ({self.method}, {self.chunks} chunk(s), "
             f"{self.seconds:.2f} s, {self.rows_per_s:,.0f} rows/s)"
@@ -362,13 +512,38 @@ def predict_chunks(
         :class:`~fastgen.batch.Chunk` objects (e.g. from :func:`read_chunks`; HMM
         chunks carry ``lengths``), or plain chunks: lists of documents / 2-D arrays.
     method : str, optional
-        Overrides the model's default method.
-    proba : bool
+        Overrides the model's default method (see :func:`make_plan`).
+    proba : bool, default=False
         Use the probability method (classifiers, HMMs).
 
     Yields
     ------
     ndarray of shape (n_rows,) or (n_rows, k)
+        The method's output for one chunk, one row per input row.
+
+    Raises
+    ------
+    BatchError
+        The model has no such batch method, or an output does not have one row per
+        input row.
+
+    See Also
+    --------
+    read_chunks : Read a file in chunks.
+    predict_file : Read, predict and write in one call.
+
+    Examples
+    --------
+    >>> from fastgen.batch import predict_chunks
+    >>> from fastgen.naive_bayes import MultinomialNB
+    >>> from fastgen.pipeline import TextClassifier
+    >>> from fastgen.text import CountVectorizer
+    >>> docs = ["good fun film", "bad dull film", "great fun", "slow weak plot"]
+    >>> clf = TextClassifier(CountVectorizer(), MultinomialNB())
+    >>> clf = clf.fit(docs, ["pos", "neg", "pos", "neg"])
+    >>> chunks = [["fun film", "weak plot"], ["great"]]
+    >>> [out.tolist() for out in predict_chunks(clf, chunks)]
+    [['pos', 'neg'], ['pos']]
     """
     plan = make_plan(model, method, proba)
     for chunk in chunks:
@@ -401,7 +576,7 @@ def predict_file(
     ----------
     model : path or model object
         A fastgen model file (loaded with ``fastgen.load``) or a loaded model.
-    input : path
+    input : str or path-like
         Text models: ``.txt`` (one document per line), ``.csv``/``.parquet`` (the
         ``column``); HMMs: ``.npy``/``.csv``/``.parquet`` with ``lengths``,
         ``lengths_column`` or ``sequence_column`` (see :func:`read_chunks`; without
@@ -409,23 +584,47 @@ def predict_file(
         streams it in chunks, bad rows being dropped one by one with
         ``on_error="skip"``); neural and other numeric models: ``.npy`` (read in
         chunks), ``.csv``, ``.parquet``.
-    output : path
+    output : str or path-like
         ``.npy``, ``.csv`` or ``.parquet``; written to a temporary file in the same
         directory and renamed at the end, so a failed or interrupted job leaves no
         partial output.
-    method, proba : see :func:`make_plan`
+    method : str, optional
+        The model method applied to every chunk; default per model family (e.g.
+        ``predict``, ``encode`` for autoencoders); see :func:`make_plan`.
+    proba : bool, default=False
+        Write probabilities (``predict_proba``) instead of predictions.
     batch_size : int, optional
         Rows per chunk (default: 10,000 documents or ~512k numeric values).
-    column, lengths, lengths_column, sequence_column, on_error : see :func:`read_chunks`
+    column : str or list of str, optional
+        CSV/Parquet input: the text column of a text model (required when the file
+        has several columns), or the feature columns of a numeric model (default:
+        all but a grouping column).
+    lengths : array-like or path, optional
+        HMM input: the sequence lengths, or a side file holding them (``.npy``,
+        ``.txt``, ``.csv``, ``.parquet``).
+    lengths_column : str, optional
+        HMM input without ``lengths``: the column holding each sequence's length on
+        its first row.
+    sequence_column : str, optional
+        HMM input: the column of sequence ids (a sequence's rows contiguous).
+    on_error : {"fail", "skip"}, default="fail"
+        Bad input rows (malformed records, non-numbers, NaN, invalid UTF-8) stop the
+        job with their row number, or are dropped (for an HMM the whole sequence)
+        and listed in the report.
     progress : bool, optional
         Progress bar on stderr; default: only when stderr is a terminal.
-    device : {"auto", "cpu", "cuda"}
+    device : {"auto", "cpu", "cuda"}, default="auto"
         Where a neural model file runs (ignored for loaded models).
-    trusted, max_size : see :func:`load_model` (model files only)
+    trusted : bool, default=False
+        Accept model-file parameters that let the file act on the host (custom
+        token patterns and the like); see :func:`fastgen.load`.
+    max_size : int, optional
+        Cap, in bytes, on the model file's uncompressed size (default 2 GiB).
 
     Returns
     -------
     BatchReport
+        Rows written, chunks, time, speed and skipped rows.
 
     Raises
     ------
@@ -436,6 +635,34 @@ def predict_file(
         Nothing is written in that case.
     fastgen.ModelFileError
         A corrupt, tampered, too large or untrusted model file.
+
+    See Also
+    --------
+    predict_chunks : The same on chunks in memory.
+    read_chunks : How the input is read.
+    fastgen.dask.predict : Batch inference on a Dask cluster.
+
+    Examples
+    --------
+    >>> from fastgen.batch import predict_file
+    >>> from fastgen.naive_bayes import MultinomialNB
+    >>> from fastgen.pipeline import TextClassifier
+    >>> from fastgen.text import CountVectorizer
+    >>> docs = ["good fun film", "bad dull film", "great fun", "slow weak plot"]
+    >>> clf = TextClassifier(CountVectorizer(), MultinomialNB())
+    >>> clf = clf.fit(docs, ["pos", "neg", "pos", "neg"])
+    >>> clf.save("sentiment.fgm")
+    >>> with open("reviews.txt", "w") as f:
+    ...     _ = f.write("fun film\\nweak plot\\ngreat\\n")
+    >>> report = predict_file("sentiment.fgm", "reviews.txt", "labels.csv", batch_size=2)
+    >>> report.rows, report.chunks
+    (3, 2)
+    >>> print(open("labels.csv").read())
+    prediction
+    pos
+    neg
+    pos
+    <BLANKLINE>
     """
     _check_device(device)
     check_on_error(on_error)

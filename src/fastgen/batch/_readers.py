@@ -37,7 +37,33 @@ RowCheck = Callable[[np.ndarray], list]
 
 
 def default_batch_size(kind: str, n_features: int | None = None) -> int:
-    """Rows per chunk when none is given: 10,000 documents, or ~512k numeric values."""
+    """Rows per chunk when none is given: 10,000 documents, or ~512k numeric values.
+
+    Parameters
+    ----------
+    kind : {"text", "numeric", "sequences"}
+        The input kind (see :func:`read_chunks`).
+    n_features : int, optional
+        Feature columns of a numeric input; None counts as 1.
+
+    Returns
+    -------
+    int
+        10,000 for text; for numeric input 2**19 values' worth of rows, clipped
+        to [1024, 65536].
+
+    See Also
+    --------
+    read_chunks : Uses it when ``batch_size`` is None.
+
+    Examples
+    --------
+    >>> from fastgen.batch import default_batch_size
+    >>> default_batch_size("text"), default_batch_size("numeric", 784)
+    (10000, 1024)
+    >>> default_batch_size("numeric", 16)
+    32768
+    """
     if kind == "text":
         return DEFAULT_TEXT_BATCH
     return int(np.clip(_NUMERIC_VALUES // max(n_features or 1, 1), 1024, 65_536))
@@ -45,13 +71,30 @@ def default_batch_size(kind: str, n_features: int | None = None) -> int:
 
 @dataclass
 class Chunk:
-    """Rows of the input ready for a model.
+    """Rows of the input ready for a model; ``len(chunk)`` is the number of rows.
 
-    data : list of str (documents) or ndarray of shape (n_rows, n_features)
+    Parameters
+    ----------
+    data : list of str or ndarray of shape (n_rows, n_features)
+        The rows: documents, or numeric rows.
     first_row : int
         1-based input row number of the first row read into this chunk.
     lengths : int64 ndarray of shape (n_sequences,), optional
-        Sequence lengths (``kind="sequences"``), summing to ``len(data)``.
+        Sequence lengths (``kind="sequences"``), summing to ``len(data)``; None for
+        other kinds.
+
+    See Also
+    --------
+    read_chunks : Read a file as chunks.
+    Plan.apply : Run a model on a chunk.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.batch import Chunk
+    >>> chunk = Chunk(np.zeros((5, 2)), first_row=1, lengths=np.array([2, 3]))
+    >>> len(chunk), chunk.lengths.tolist()
+    (5, [2, 3])
     """
 
     data: Any
@@ -75,8 +118,39 @@ def _parse_length(value: Any, where: str) -> int:
 def read_lengths(lengths: Any, column: str | None = None) -> np.ndarray:
     """Sequence lengths from an array-like or a side file, as int64 (n_sequences,).
 
-    Files: ``.npy`` (1-D integers), ``.txt`` (one integer per line), ``.csv`` /
-    ``.parquet`` (``column``, or the only column).
+    Parameters
+    ----------
+    lengths : array-like of int or str or path-like
+        The lengths themselves (1-D, positive integers), or a file holding them:
+        ``.npy`` (1-D integers), ``.txt`` (one integer per line, blank lines
+        ignored), ``.csv`` / ``.parquet``.
+    column : str, optional
+        CSV/Parquet files: the column of lengths (default: the only column).
+
+    Returns
+    -------
+    ndarray of shape (n_sequences,)
+        int64 lengths, all positive.
+
+    Raises
+    ------
+    BatchError
+        The file is missing or in an unknown format, or a value is not a positive
+        integer (the message names the row), or there are no lengths.
+
+    See Also
+    --------
+    read_chunks : Reads sequences delimited by these lengths.
+
+    Examples
+    --------
+    >>> from fastgen.batch import read_lengths
+    >>> read_lengths([3, 2]).tolist()
+    [3, 2]
+    >>> with open("lengths.txt", "w") as f:
+    ...     print(200, 150, sep="\\n", file=f)
+    >>> read_lengths("lengths.txt").tolist()
+    [200, 150]
     """
     if isinstance(lengths, (str, os.PathLike)):
         path = os.fspath(lengths)
@@ -195,8 +269,34 @@ class _Boundaries:
 class ChunkReader:
     """Iterable of :class:`Chunk` over one input file; see :func:`read_chunks`.
 
-    Attributes (set when the file is opened, before iterating)
-    ----------------------------------------------------------
+    The file is opened (and its header and columns checked) at construction; it can
+    be iterated once, and is closed at the end of the iteration, by :meth:`close`
+    or by leaving a ``with`` block.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The input file; see :func:`read_chunks` for the formats.
+    kind : {"text", "numeric", "sequences"}, default="numeric"
+        Documents, numeric rows, or numeric rows grouped into whole sequences.
+    batch_size : int, optional
+        Rows per chunk (default: :func:`default_batch_size`).
+    column : str or list of str, optional
+        Text: the text column.  Numeric: the feature columns.
+    lengths : array-like or path, optional
+        Sequence lengths, or a side file holding them.
+    lengths_column : str, optional
+        The column holding each sequence's length on its first row (or the column
+        of the ``lengths`` side file).
+    sequence_column : str, optional
+        The column of sequence ids.
+    on_error : {"fail", "skip"}, default="fail"
+        Raise on the first bad row, or drop bad rows and record them.
+    row_check : callable, optional
+        ``row_check(values) -> [(index, reason), ...]``: extra bad rows in a block.
+
+    Attributes
+    ----------
     n_features : int or None
         Feature columns of a numeric input.
     feature_names : list of str or None
@@ -205,6 +305,25 @@ class ChunkReader:
         Rows in the file when the format records it (``.npy``, Parquet).
     errors : RowErrors
         The ``on_error`` policy and the skipped rows (after iterating).
+    skipped_rows : list of int
+        1-based numbers of the rows dropped with ``on_error="skip"``.
+
+    See Also
+    --------
+    read_chunks : Open a file (the usual way to make a reader).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.batch import ChunkReader
+    >>> np.save("X.npy", np.arange(12.0).reshape(6, 2))
+    >>> with ChunkReader("X.npy", batch_size=4) as reader:
+    ...     print(reader.n_features, reader.total_rows)
+    ...     for chunk in reader:
+    ...         print(chunk.first_row, chunk.data.shape)
+    2 6
+    1 (4, 2)
+    5 (2, 2)
     """
 
     def __init__(
@@ -264,10 +383,17 @@ class ChunkReader:
         self.close()
 
     def close(self) -> None:
+        """Close the input file (done by the iteration's end and by ``with``)."""
         self.source.close()
 
     def fraction(self) -> float | None:
-        """Share of the input read so far (0-1) when known."""
+        """Share of the input read so far.
+
+        Returns
+        -------
+        float or None
+            Between 0 and 1, or None when the reader cannot tell.
+        """
         return self.source.fraction()
 
     @property
@@ -443,8 +569,40 @@ def read_chunks(
     row_check : callable, optional
         ``row_check(values) -> [(index, reason), ...]``: extra bad rows in a block.
 
+    Returns
+    -------
+    ChunkReader
+        An iterable of :class:`Chunk` (once); a context manager closing the file.
+        Its ``n_features``, ``feature_names`` and ``total_rows`` are known before
+        iterating, its ``skipped_rows`` after.
+
+    Raises
+    ------
+    BatchError
+        Unknown format, missing file or column, conflicting ways to delimit
+        sequences; while iterating, a bad row with ``on_error="fail"`` (naming the
+        file and row) or sequences that do not match their lengths.
+
+    See Also
+    --------
+    predict_chunks : Run a model on the chunks.
+    predict_file : Read, predict and write in one call.
+
+    Notes
+    -----
     Without any of ``lengths``/``lengths_column``/``sequence_column``, a
     ``"sequences"`` input is one sequence and is read whole.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.batch import read_chunks
+    >>> np.save("frames.npy", np.arange(12.0).reshape(6, 2))
+    >>> with read_chunks("frames.npy", "sequences", lengths=[2, 4], batch_size=1) as reader:
+    ...     for chunk in reader:
+    ...         print(chunk.first_row, chunk.data.shape, chunk.lengths.tolist())
+    1 (2, 2) [2]
+    3 (4, 2) [4]
     """
     return ChunkReader(
         path,

@@ -49,7 +49,24 @@ def remove_pending_outputs() -> None:
 
     For a process about to exit on a signal (the ``fastgen`` command line): the
     writers' own cleanup normally did it already; this also covers a signal that came
-    between a writer's creation and the ``with`` block meant to close it.
+    between a writer's creation and the ``with`` block meant to close it.  The
+    outputs themselves are never touched.
+
+    See Also
+    --------
+    open_writer : Make a writer.
+    OutputWriter.abort : Remove one writer's temporary file.
+
+    Examples
+    --------
+    >>> import os
+    >>> from fastgen.batch import open_writer, remove_pending_outputs
+    >>> writer = open_writer("scores.npy")
+    >>> os.path.exists(writer.tmp)  # the hidden temporary file beside the output
+    True
+    >>> remove_pending_outputs()
+    >>> os.path.exists(writer.tmp), os.path.exists("scores.npy")
+    (False, False)
     """
     for tmp in list(_PENDING):
         _remove_quietly(tmp)
@@ -63,7 +80,34 @@ def _default_names(width: int) -> list[str]:
 def check_output_path(path: str | os.PathLike, input_path: str | None = None) -> str:
     """Validate an output path before any work: format, directory, permissions.
 
-    Returns the output format (``"npy"``, ``"csv"`` or ``"parquet"``).
+    Parameters
+    ----------
+    path : str or path-like
+        The output file; its extension gives the format (``.npy``, ``.csv``,
+        ``.parquet`` or ``.pq``).
+    input_path : str, optional
+        The job's input file, which the output must not overwrite.
+
+    Returns
+    -------
+    str
+        The output format: ``"npy"``, ``"csv"`` or ``"parquet"``.
+
+    Raises
+    ------
+    BatchError
+        Unknown extension, missing or unwritable directory, a directory at
+        ``path``, or ``path`` is the input file.
+
+    See Also
+    --------
+    open_writer : Open a writer for the path.
+
+    Examples
+    --------
+    >>> from fastgen.batch import check_output_path
+    >>> check_output_path("labels.csv"), check_output_path("scores.pq")
+    ('csv', 'parquet')
     """
     path = os.fspath(path)
     fmt = file_format(path, ("npy", "csv", "parquet"), "output")
@@ -96,6 +140,43 @@ class OutputWriter:
     aborts (close, delete the temporary file) and propagates.  ``write(values)``
     takes a 1-D array (one value per row) or a 2-D array (rows, columns); every
     chunk must have the first chunk's width, and a dtype that casts to it safely.
+    Make writers with :func:`open_writer`, which picks the subclass for the
+    output's format (``.npy``, CSV or Parquet).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The output file.
+    names : callable, optional
+        ``names(width)``: the CSV/Parquet column names of an output with ``width``
+        columns (1 for a 1-D output); default ``y_0``, ``y_1``, ...
+
+    Attributes
+    ----------
+    rows : int
+        Rows written so far.
+    tmp : str
+        The temporary file, renamed to ``path`` by :meth:`commit`.
+
+    See Also
+    --------
+    open_writer : Make the writer for a path.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.batch import open_writer
+    >>> with open_writer("scores.csv", lambda width: ["score"]) as writer:
+    ...     writer.write(np.array([0.5, 1.25]))
+    ...     writer.write(np.array([2.0]))
+    >>> writer.rows
+    3
+    >>> print(open("scores.csv").read())
+    score
+    0.5
+    1.25
+    2.0
+    <BLANKLINE>
     """
 
     def __init__(self, path: str | os.PathLike, names: ColumnNames | None = None) -> None:
@@ -134,7 +215,20 @@ class OutputWriter:
 
     # ------------------------------------------------------------ public
     def write(self, values: Any) -> None:
-        """Append rows (1-D: one value each; 2-D: one row each)."""
+        """Append rows to the temporary file.
+
+        Parameters
+        ----------
+        values : array-like of shape (n_rows,) or (n_rows, width)
+            Numbers or strings: 1-D, one value per row; 2-D, one row per row.  Every
+            call must have the first call's width and a dtype that casts to the
+            first call's safely.
+
+        Raises
+        ------
+        BatchError
+            Wrong shape or dtype, or the disk refused the write (full, permission).
+        """
         values = np.asarray(values)
         if values.ndim not in (1, 2) or values.dtype.hasobject:
             raise BatchError(
@@ -164,6 +258,13 @@ class OutputWriter:
         self.rows += len(values)
 
     def column_names(self) -> list[str]:
+        """The CSV/Parquet column names of the output, from ``names``.
+
+        Returns
+        -------
+        list of str
+            One name per column (one for a 1-D output).
+        """
         return self.names(1 if self.width is None else self.width)
 
     def commit(self) -> None:
@@ -323,7 +424,41 @@ _WRITERS = {"npy": NpyWriter, "csv": CsvWriter, "parquet": ParquetWriter}
 def open_writer(path: str | os.PathLike, names: ColumnNames | None = None) -> OutputWriter:
     """The writer for ``path``'s extension (``.npy``, ``.csv``, ``.parquet``/``.pq``).
 
-    ``names(width)`` gives the CSV/Parquet column names (1 for 1-D outputs).
+    The path is checked first (:func:`check_output_path`); the writer then holds a
+    hidden temporary file beside ``path``, renamed over it on success.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The output file.
+    names : callable, optional
+        ``names(width)``: the CSV/Parquet column names of an output with ``width``
+        columns (1 for 1-D outputs); default ``y_0``, ``y_1``, ...
+
+    Returns
+    -------
+    OutputWriter
+        A ``.npy``, CSV or Parquet writer, to use as a context manager.
+
+    Raises
+    ------
+    BatchError
+        The path is not a valid output (see :func:`check_output_path`), the
+        temporary file cannot be created, or Parquet is asked without pyarrow.
+
+    See Also
+    --------
+    OutputWriter : What the writer does.
+    predict_file : Writes its output through it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.batch import open_writer
+    >>> with open_writer("states.npy") as writer:
+    ...     writer.write(np.array([[0, 1], [1, 1]]))
+    >>> np.load("states.npy").tolist()
+    [[0, 1], [1, 1]]
     """
     fmt = check_output_path(path)
     return _WRITERS[fmt](path, names)

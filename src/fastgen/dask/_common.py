@@ -235,8 +235,27 @@ def _closed(kept: OrderedDict) -> bool:
 def release_models() -> int:
     """Forget the models :func:`predict` and the fits keep on the cluster.
 
-    The workers drop a model once no pending computation needs it.  Returns the
-    number of models released.
+    With a distributed client, :func:`predict` and :func:`fit_text_classifier`
+    scatter the model to every worker and keep it there (the last four models), so
+    a later job with the same model sends nothing.  This drops those references;
+    the workers free a model once no pending computation needs it.  Under local
+    schedulers nothing is kept.
+
+    Returns
+    -------
+    int
+        The number of models released.
+
+    See Also
+    --------
+    predict : Keeps the models it ships.
+
+    Examples
+    --------
+    >>> import fastgen.dask as fd
+    >>> n_released = fd.release_models()  # none kept without a distributed client
+    >>> fd.release_models()
+    0
     """
     with _SHIPPED_LOCK:
         n = sum(len(kept) for kept in _SHIPPED.values())
@@ -295,6 +314,36 @@ class OnnxModelFile:
     ----------
     sha256 : str
         Hex digest of the file.
+    load_kwargs : dict
+        The options given to :func:`fastgen.nn.load` on each worker.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    fastgen.ModelFileError
+        The file is not a valid neural model file (checked here, on the client).
+
+    See Also
+    --------
+    predict : Map the model over a Dask collection.
+    fastgen.nn.load : What each worker process calls.
+
+    Examples
+    --------
+    >>> import dask
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> import fastgen.dask as fd
+    >>> from fastgen.nn import Autoencoder
+    >>> X = np.random.default_rng(0).random((64, 6), dtype=np.float32)
+    >>> Autoencoder(input_dim=6, hidden=(8,), latent_dim=2).fit(X, epochs=1).save("ae.fgm")
+    >>> model = fd.OnnxModelFile("ae.fgm", device="cpu", n_jobs=1)
+    >>> rows = da.from_array(X, chunks=(16, 6))
+    >>> with dask.config.set(scheduler="synchronous"):
+    ...     codes = fd.predict(model, rows, "encode").compute()
+    >>> codes.shape, bool(np.allclose(codes, model.load().encode(X)))
+    ((64, 2), True)
     """
 
     def __init__(self, path: str | os.PathLike, **load_kwargs: Any) -> None:
@@ -308,7 +357,14 @@ class OnnxModelFile:
         return (self.sha256, tuple(sorted((k, repr(v)) for k, v in self.load_kwargs.items())))
 
     def load(self) -> Any:
-        """The loaded inference model (cached per process)."""
+        """The loaded inference model, cached per process.
+
+        Returns
+        -------
+        OnnxAutoencoder, OnnxVAE or OnnxKerasModel
+            The model loaded from the file's bytes with ``load_kwargs``; the same
+            object for every call in a process.
+        """
         key = self._key()
         with _ONNX_LOCK:
             model = _ONNX_CACHE.get(key)

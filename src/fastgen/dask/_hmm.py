@@ -35,14 +35,18 @@ def fit_hmm(
 
     Parameters
     ----------
-    model : any fastgen.hmm model (GaussianHMM, GMMHMM, CategoricalHMM, PoissonHMM,
-        MultinomialHMM, VariationalGaussianHMM, VariationalCategoricalHMM)
-        Fitted in place and returned; its ``n_init`` must be 1 (one EM fit runs).
-    sequences : dask Bag of 2-D arrays (one per sequence), or dask DataFrame
-        A DataFrame holds one frame per row and the ids in ``sequence_column``; the
-        rows of a sequence must be contiguous and lie within one partition.
-    sequence_column : str
-        DataFrame input: column of sequence ids.
+    model : fastgen HMM
+        Any model of :mod:`fastgen.hmm` (``GaussianHMM``, ``GMMHMM``,
+        ``CategoricalHMM``, ``PoissonHMM``, ``MultinomialHMM``,
+        ``VariationalGaussianHMM``, ``VariationalCategoricalHMM``), with its
+        parameters set as for ``fit``.  Fitted in place and returned; its ``n_init``
+        must be 1 (one EM fit runs).
+    sequences : dask Bag or dask DataFrame
+        A Bag holds one 2-D array (n_frames, n_features) per sequence.  A DataFrame
+        holds one frame per row and the ids in ``sequence_column``; the rows of a
+        sequence must be contiguous and lie within one partition.
+    sequence_column : str, optional
+        DataFrame input (required there): the column of sequence ids.
     columns : list of str, optional
         DataFrame input: feature columns (default: every other column but
         ``weight_column``).
@@ -62,7 +66,44 @@ def fit_hmm(
 
     Returns
     -------
-    model
+    model : object
+        The fitted HMM (the ``model`` given), with its fitted attributes and
+        ``monitor_`` as after ``model.fit``.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a fastgen HMM.
+    ValueError
+        ``n_init`` other than 1, a bad ``init_sequences``, a sequence spanning
+        partitions, sequences of different widths, no frames, or weights without a
+        positive entry.
+
+    See Also
+    --------
+    predict : Decode the sequences with the fitted model.
+    fastgen.hmm.GaussianHMM : An HMM this fits.
+
+    Examples
+    --------
+    >>> import dask
+    >>> import dask.bag as db
+    >>> import numpy as np
+    >>> import fastgen.dask as fd
+    >>> from fastgen.hmm import GaussianHMM
+    >>> rng = np.random.default_rng(0)
+    >>> sequences = [rng.normal(m, 1.0, size=(30, 2)) for m in (-3, 0, 3, 0)]
+    >>> bag = db.from_sequence(sequences, npartitions=2)
+    >>> with dask.config.set(scheduler="synchronous"):
+    ...     hmm = fd.fit_hmm(GaussianHMM(2, n_iter=5, random_state=0), bag)
+    >>> local = GaussianHMM(2, n_iter=5, random_state=0)
+    >>> local = local.fit(np.concatenate(sequences), [30, 30, 30, 30])
+    >>> bool(np.allclose(hmm.means_, local.means_))
+    True
+    >>> with dask.config.set(scheduler="synchronous"):
+    ...     states = fd.predict(hmm, bag).compute()
+    >>> [s.shape for s in states]
+    [(30,), (30,), (30,), (30,)]
     """
     from fastgen.hmm import BaseHMM
 

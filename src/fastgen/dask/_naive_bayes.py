@@ -230,15 +230,50 @@ def fit_naive_bayes(classifier: Any, X: Any, y: Any, *, sample_weight: Any = Non
     ----------
     classifier : MultinomialNB, ComplementNB or BernoulliNB
         Fitted in place (like ``fit``) and returned.
-    X : dask array (n_samples, n_features) or dask DataFrame of feature columns
-    y : dask array (n_samples,), Series or Bag partitioned like ``X``
-    sample_weight : dask collection (n_samples,) partitioned like ``X``, optional
+    X : dask array of shape (n_samples, n_features) or dask DataFrame
+        Feature rows (non-negative counts or weights); a DataFrame's columns are the
+        features.
+    y : dask array of shape (n_samples,), dask Series or dask Bag
+        Class labels, partitioned like ``X`` (same number of partitions and rows
+        per partition).
+    sample_weight : dask collection of shape (n_samples,), optional
+        Per-row weights, partitioned like ``X``; None weighs every row 1.
 
     Returns
     -------
-    classifier
-        Exactly equal to a local fit when the features and weights are integers
-        (counts); otherwise equal to rounding (partition sums are added in another order).
+    classifier : object
+        The fitted classifier.  Exactly equal to a local fit when the features and
+        weights are integers (counts); otherwise equal to rounding (partition sums
+        are added in another order).
+
+    Raises
+    ------
+    TypeError
+        ``classifier`` is not a MultinomialNB, ComplementNB or BernoulliNB.
+    ValueError
+        Invalid parameters, misaligned partitions, or no rows.
+
+    See Also
+    --------
+    fit_text_classifier : Fit a vectorizer and classifier on documents.
+    predict : Batch inference with the fitted model.
+
+    Examples
+    --------
+    >>> import dask
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> import fastgen.dask as fd
+    >>> from fastgen.naive_bayes import MultinomialNB
+    >>> X = np.array([[2, 0, 1], [0, 3, 0], [1, 0, 2], [0, 2, 1]])
+    >>> y = np.array([0, 1, 0, 1])
+    >>> with dask.config.set(scheduler="synchronous"):
+    ...     nb = fd.fit_naive_bayes(MultinomialNB(), da.from_array(X, chunks=2),
+    ...                             da.from_array(y, chunks=2))
+    >>> nb.class_count_.tolist()
+    [2.0, 2.0]
+    >>> bool(np.array_equal(nb.feature_log_prob_, MultinomialNB().fit(X, y).feature_log_prob_))
+    True
     """
     _check_classifier(classifier)
     classifier._validate_params()
@@ -287,19 +322,61 @@ def fit_text_classifier(
         BernoulliNB, default MultinomialNB()); fitted in place and returned.
     documents : dask Bag or Series of str, or a dask DataFrame
         With a DataFrame, the text is ``column`` and the labels ``target``.
-    y : dask Bag, Series or array (n_documents,), partitioned like ``documents``
-    column, target : str
-        DataFrame inputs: the text and label columns.
-    sample_weight : dask collection (n_documents,), optional
+    y : dask Bag, Series or array of shape (n_documents,), optional
+        Class labels, partitioned like ``documents``; required unless ``documents``
+        is a DataFrame (then give ``target``).
+    column : str, optional
+        DataFrame input: the column of documents.
+    target : str, optional
+        DataFrame input: the column of labels.
+    sample_weight : dask collection of shape (n_documents,), optional
+        Per-document weights, partitioned like ``documents``; None weighs every
+        document 1.
 
     Returns
     -------
-    model
+    model : TextClassifier
         ``vectorizer_.vocabulary_`` (and a ``TfidfVectorizer``'s ``idf_``) equal a local
         fit exactly; the classifier's arrays too for count features
         (``CountVectorizer``; ``HashingVectorizer`` or ``TfidfVectorizer`` with
         ``norm=None`` and no idf), to rounding for weighted or normalised features
         (sums of partition sums are added in another order).
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a ``TextClassifier``, its steps are not supported, or
+        ``documents`` is a dask array.
+    ValueError
+        Invalid parameters, missing or conflicting labels and columns, misaligned
+        partitions, or an empty vocabulary.
+
+    See Also
+    --------
+    fit_naive_bayes : Fit a classifier on feature rows.
+    predict : Batch inference with the fitted model.
+    fastgen.pipeline.TextClassifier : The model fitted here.
+
+    Examples
+    --------
+    >>> import dask
+    >>> import dask.dataframe as dd
+    >>> import pandas as pd
+    >>> import fastgen.dask as fd
+    >>> from fastgen.pipeline import TextClassifier
+    >>> from fastgen.text import CountVectorizer
+    >>> reviews = pd.DataFrame({
+    ...     "text": ["good fun film", "bad dull film", "great fun", "slow weak plot"],
+    ...     "label": ["pos", "neg", "pos", "neg"],
+    ... })
+    >>> frame = dd.from_pandas(reviews, npartitions=2)
+    >>> with dask.config.set(scheduler="synchronous"):
+    ...     clf = fd.fit_text_classifier(TextClassifier(CountVectorizer()), frame,
+    ...                                  column="text", target="label")
+    >>> clf.classes_.tolist(), len(clf.vectorizer_.vocabulary_)
+    (['neg', 'pos'], 9)
+    >>> clf.predict(["fun film", "weak plot"]).tolist()
+    ['pos', 'neg']
     """
     from fastgen._base import clone
     from fastgen.naive_bayes import MultinomialNB

@@ -69,9 +69,15 @@ def predict(
     method : str
         Method to apply: ``predict``, ``predict_proba``, ``predict_log_proba``,
         ``transform``, ``encode``, ``reconstruct``, ``score_samples``, ``score``...
-    column, columns, sequence_column : str, list of str, str
-        Dataframe inputs only; see ``data``.
-    output : {"same", "array"}, default "same"
+    column : str, optional
+        DataFrame input of a text model: the column of documents.
+    columns : list of str, optional
+        DataFrame input of a numeric model or HMM: the feature columns (default:
+        every column, but ``sequence_column`` for an HMM).
+    sequence_column : str, optional
+        DataFrame input of an HMM: the column of sequence ids; a sequence's rows
+        must be contiguous and lie within one partition.
+    output : {"same", "array"}, default="same"
         ``"same"``: a collection of the input's family (see Returns).  ``"array"``: a
         ``dask.array.Array`` with one block per input partition, each block computed
         by one call of the method on the whole partition (no per-element objects:
@@ -82,7 +88,7 @@ def predict(
         methods returning one row per element (one per frame for an HMM:
         ``predict``, ``predict_proba``) can be stacked.
     **kwargs
-        Passed to the method.
+        Keyword arguments passed to the method on every chunk.
 
     Returns
     -------
@@ -93,6 +99,45 @@ def predict(
         named by ``classes_`` for probabilities) with the input's index and
         partitions.  With ``output="array"``, a dask array of shape (n_rows,) or
         (n_rows, k) equal to ``model.<method>`` on all the rows in order.
+
+    Raises
+    ------
+    ValueError
+        Unknown method or ``output``, options that do not apply to the input, a
+        feature count that differs from the model's, or (when computed) an HMM
+        sequence spanning partitions.
+    TypeError
+        ``data`` is not a Dask collection, the model is a loaded neural model (wrap
+        its file in :class:`OnnxModelFile`), the method returns a sparse matrix or a
+        tuple, or (when computed) a chunk's output differs from the announced one.
+
+    See Also
+    --------
+    OnnxModelFile : Serve a neural model file on the workers.
+    release_models : Drop the models kept on a cluster.
+    fastgen.batch.predict_file : File-to-file inference in one process.
+
+    Examples
+    --------
+    >>> import dask
+    >>> import dask.bag as db
+    >>> import dask.dataframe as dd
+    >>> import pandas as pd
+    >>> import fastgen.dask as fd
+    >>> from fastgen.pipeline import TextClassifier
+    >>> docs = ["good fun film", "bad dull film", "great fun", "slow weak plot"]
+    >>> clf = TextClassifier().fit(docs, ["pos", "neg", "pos", "neg"])
+    >>> bag = db.from_sequence(["fun film", "weak plot", "great"], npartitions=2)
+    >>> with dask.config.set(scheduler="synchronous"):
+    ...     labels = fd.predict(clf, bag).compute()
+    ...     proba = fd.predict(clf, bag, "predict_proba", output="array").compute()
+    >>> [str(label) for label in labels], proba.shape
+    (['pos', 'neg', 'pos'], (3, 2))
+    >>> frame = dd.from_pandas(pd.DataFrame({"text": docs}), npartitions=2)
+    >>> with dask.config.set(scheduler="synchronous"):
+    ...     out = fd.predict(clf, frame, "predict_proba", column="text").compute()
+    >>> list(out.columns), out.shape
+    (['neg', 'pos'], (4, 2))
     """
     if not isinstance(method, str) or method.startswith("_"):
         raise ValueError(f"method must be the name of a public method, got {method!r}")

@@ -35,7 +35,31 @@ TRAIN_PACKAGES = EXTRAS["train"]
 
 
 def missing_train_packages() -> list[str]:
-    """Names in :data:`TRAIN_PACKAGES` that are not installed (found without importing)."""
+    """The packages training and export need that are not installed.
+
+    Checked without importing them, so the call is fast and never loads TensorFlow.
+
+    Returns
+    -------
+    list of str
+        Import names from :data:`TRAIN_PACKAGES` (``tensorflow``, ``keras``,
+        ``tf2onnx``, ``onnx``) that are missing; empty when the ``train`` extra is
+        installed.
+
+    See Also
+    --------
+    Autoencoder : Needs these packages to train.
+    export_keras : Needs these packages to export.
+
+    Examples
+    --------
+    >>> from fastgen.nn import missing_train_packages
+    >>> missing = missing_train_packages()
+    >>> isinstance(missing, list)
+    True
+    >>> if missing:
+    ...     print("pip install 'fastgen-models[train]' for", ", ".join(missing))
+    """
     return missing_packages("train")
 
 

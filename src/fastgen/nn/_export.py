@@ -33,7 +33,32 @@ DEFAULT_ATOL = 1e-5
 
 
 class ExportError(RuntimeError):
-    """A model could not be exported into a valid, faithful ONNX graph."""
+    """A model could not be exported into a valid, faithful ONNX graph.
+
+    Raised by ``Autoencoder.export``/``save``, ``VAE.export``/``save`` and
+    :func:`export_keras` when a graph fails a gate: tf2onnx cannot convert an op,
+    the graph holds a random op or an op without an ONNX definition,
+    ``onnx.checker`` rejects it, the batch dimension is fixed, the opset is above
+    18, :func:`fastgen.nn.load` would refuse it, or the ONNX outputs differ from
+    Keras by more than ``atol``.  The message names the graph and the gate.  Nothing
+    is written when it is raised.  A subclass of ``RuntimeError``.
+
+    See Also
+    --------
+    export_keras : Export a Keras model.
+    fastgen.nn.Autoencoder.export : Export a trained autoencoder.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from fastgen.nn import ExportError, export_keras
+    >>> net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> try:
+    ...     export_keras(net, "net.fgm", opset=30)
+    ... except ExportError as exc:
+    ...     print(exc)
+    opset must be between 1 and 18 (tf2onnx), got 30
+    """
 
 
 class _LogCapture(logging.Handler):
@@ -225,30 +250,64 @@ def export_keras(
     atol: float = DEFAULT_ATOL,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Export a user's Keras model (Sequential or functional) to a fastgen model file.
+    """Export a Keras model (Sequential or functional) to a fastgen model file.
 
     The model must take one input of shape (batch, n_features); its outputs become
-    the graph outputs (``load(path).predict(X)`` returns the first).
+    the graph outputs (``load(path).predict(X)`` returns the first).  The graph goes
+    through the same gates as an ``Autoencoder``'s export (see :class:`ExportError`),
+    so the file always loads with :func:`fastgen.nn.load`.  Needs the ``train``
+    extra (TensorFlow, Keras, tf2onnx, onnx).
 
     Parameters
     ----------
     model : keras.Model
-        A built model.
+        A built model with one input of shape (batch, n_features).
     path : str or path-like
-        Destination file (kind ``"keras"``).
+        Destination file (kind ``"keras"``); replaced if it exists.
     probe : ndarray of shape (n, n_features), optional
-        Inputs for the ONNX-vs-Keras numeric gate; default 16 rows of U(0, 1).
-    opset : int
-        ONNX opset, at most :data:`MAX_OPSET`.
-    atol : float
-        Largest accepted max abs difference between ONNX and Keras on the probe.
-    seed : int
+        Inputs for the ONNX-vs-Keras numeric gate; default 16 rows drawn from
+        U(0, 1) with ``seed``.
+    opset : int, default=17
+        ONNX opset of the graph, at most 18.
+    atol : float, default=1e-5
+        Largest accepted absolute difference between ONNX and Keras outputs on the
+        probe.
+    seed : int, default=0
         Seed of the default probe.
 
     Returns
     -------
-    dict
-        ``{"model": max_abs_diff}``.
+    dict of str to float
+        ``{"model": diff}``: the largest absolute difference between the ONNX and
+        Keras outputs on the probe.
+
+    Raises
+    ------
+    ValueError
+        ``model`` is not built, or does not take one input of shape
+        (batch, n_features).
+    ExportError
+        A gate failed; nothing is written.
+
+    See Also
+    --------
+    fastgen.nn.load : Load the file for inference.
+    OnnxKerasModel : What loading the file gives.
+    quantize_dynamic : Write an int8 copy of the file.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import keras
+    >>> import fastgen
+    >>> from fastgen.nn import export_keras
+    >>> net = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu"),
+    ...                         keras.layers.Dense(1, activation="sigmoid")])
+    >>> diff = export_keras(net, "net.fgm")
+    >>> list(diff), diff["model"] <= 1e-5
+    (['model'], True)
+    >>> fastgen.load("net.fgm", device="cpu").predict(np.zeros((2, 4))).shape
+    (2, 1)
     """
     inputs = getattr(model, "inputs", None)
     if not inputs:

@@ -710,7 +710,62 @@ class _OnnxModel:
 
 
 class OnnxAutoencoder(_OnnxModel):
-    """An exported :class:`~fastgen.nn.Autoencoder` served by onnxruntime."""
+    """An exported :class:`~fastgen.nn.Autoencoder` served by onnxruntime.
+
+    Inputs of any length are processed in chunks of ``batch_size`` rows, each cast
+    to float32 and checked for NaN and infinity as it is read, so a large float64
+    or memory-mapped array never gets a full float32 copy.  TensorFlow is never
+    imported.  Calls are thread-safe.
+
+    Instances come from :func:`fastgen.nn.load` (or :func:`fastgen.load`), which
+    checks the file before any session exists; the constructor is not meant to be
+    called directly.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        What :func:`fastgen.nn.load` passes: the verified model file followed by
+        the options ``device``, ``intra_op_num_threads``, ``batch_size``,
+        ``allow_spinning``, ``n_jobs``, ``io_binding`` and ``path``, described
+        there.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features of the input rows.
+    latent_dim : int
+        Width of the latent codes.
+    providers : list of str
+        onnxruntime execution providers of the sessions, in priority order (e.g.
+        ``["CPUExecutionProvider"]``).
+    n_jobs : int
+        Chunks evaluated concurrently on CPU (the calling thread included).
+    batch_size : int
+        Rows per ``session.run`` call.
+    io_binding : bool
+        Whether calls bind inputs and outputs explicitly (on CUDA by default).
+    manifest : dict
+        The model file's manifest (kind, shapes, export options, parameters).
+
+    See Also
+    --------
+    fastgen.nn.load : Load a model file.
+    fastgen.nn.Autoencoder : Train the model.
+    OnnxVAE : The exported variational autoencoder.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastgen
+    >>> from fastgen.nn import Autoencoder
+    >>> X = np.random.default_rng(0).random((64, 6), dtype=np.float32)
+    >>> Autoencoder(input_dim=6, hidden=(8,), latent_dim=2).fit(X, epochs=1).save("ae.fgm")
+    >>> model = fastgen.load("ae.fgm", device="cpu")
+    >>> type(model).__name__, model.n_features_in_, model.latent_dim
+    ('OnnxAutoencoder', 6, 2)
+    >>> model.encode(X).shape, model.reconstruct(X).shape, model.score_samples(X).shape
+    ((64, 2), (64, 6), (64,))
+    """
 
     kind = "autoencoder"
 
@@ -719,11 +774,40 @@ class OnnxAutoencoder(_OnnxModel):
         self.latent_dim: int = int(self._latent_dim or 0)
 
     def encode(self, X: Any) -> np.ndarray:
-        """Latent codes, shape (n, latent_dim), float32 (the VAE: the posterior mean)."""
+        """Latent codes of ``X``, computed by the encoder graph.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+            Rows to encode: finite numbers (any numeric dtype; memory-mapped arrays
+            are read chunk by chunk).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, latent_dim)
+            float32 codes.
+
+        Raises
+        ------
+        ValueError
+            ``X`` is not a non-empty 2-D numeric array of the model's width, or
+            holds NaN or infinity.
+        """
         return self._run("encoder", X, self.n_features_in_)[0]
 
     def decode(self, Z: Any) -> np.ndarray:
-        """Decoder outputs for latent codes ``Z`` (n, latent_dim); (n, n_features) float32."""
+        """Decode latent codes with the decoder graph.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, latent_dim)
+            Latent codes, e.g. from :meth:`encode`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_in_)
+            float32 decoder outputs.
+        """
         return self._run("decoder", Z, self.latent_dim, "Z")[0]
 
     def _reconstruct_chunk(self, x: np.ndarray) -> list[np.ndarray]:
@@ -731,12 +815,37 @@ class OnnxAutoencoder(_OnnxModel):
         return self.graphs["decoder"](z)
 
     def reconstruct(self, X: Any) -> np.ndarray:
-        """``decode(encode(X))``, shape (n, n_features), float32."""
+        """Reconstruct ``X``: ``decode(encode(X))``, chunk by chunk.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+            Rows to reconstruct.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_in_)
+            float32 reconstructions (for a VAE: the decoded posterior mean).
+        """
         X = _validated(X, self.n_features_in_)
         return self._map(self._reconstruct_chunk, X, "X", self.graphs["decoder"].layout)[0]
 
     def score_samples(self, X: Any) -> np.ndarray:
-        """Per-row mean squared reconstruction error, shape (n,), float64 (high = unusual)."""
+        """Anomaly scores: each row's mean squared reconstruction error.
+
+        Only the scores are kept, not the reconstructions, so memory stays at about
+        one chunk per thread whatever the input's length.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+            Rows to score.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            float64 scores; a high score marks a row the model reconstructs badly.
+        """
         X = _validated(X, self.n_features_in_)
 
         def fn(x: np.ndarray) -> list[np.ndarray]:
@@ -746,27 +855,203 @@ class OnnxAutoencoder(_OnnxModel):
 
 
 class OnnxVAE(OnnxAutoencoder):
-    """An exported :class:`~fastgen.nn.VAE`: the encoder outputs mean and log-variance."""
+    """An exported :class:`~fastgen.nn.VAE` served by onnxruntime.
+
+    The encoder graph outputs the posterior mean and log-variance; :meth:`encode`
+    returns the mean, :meth:`reconstruct` decodes it, and :meth:`generate` samples
+    ``z ~ N(0, I)`` in NumPy and decodes it, so its samples for a seed equal those
+    of the Keras model.  TensorFlow is never imported.
+
+    Instances come from :func:`fastgen.nn.load` (or :func:`fastgen.load`), which
+    checks the file before any session exists; the constructor is not meant to be
+    called directly.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        What :func:`fastgen.nn.load` passes: the verified model file followed by
+        the options ``device``, ``intra_op_num_threads``, ``batch_size``,
+        ``allow_spinning``, ``n_jobs``, ``io_binding`` and ``path``, described
+        there.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features of the input rows.
+    latent_dim : int
+        Width of the latent codes.
+    providers : list of str
+        onnxruntime execution providers of the sessions, in priority order (e.g.
+        ``["CPUExecutionProvider"]``).
+    n_jobs : int
+        Chunks evaluated concurrently on CPU (the calling thread included).
+    batch_size : int
+        Rows per ``session.run`` call.
+    io_binding : bool
+        Whether calls bind inputs and outputs explicitly (on CUDA by default).
+    manifest : dict
+        The model file's manifest (kind, shapes, export options, parameters).
+
+    See Also
+    --------
+    fastgen.nn.load : Load a model file.
+    fastgen.nn.VAE : Train the model.
+    OnnxAutoencoder : The exported autoencoder.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastgen
+    >>> from fastgen.nn import VAE
+    >>> X = np.random.default_rng(0).random((64, 6), dtype=np.float32)
+    >>> VAE(input_dim=6, hidden=(8,), latent_dim=2).fit(X, epochs=1).save("vae.fgm")
+    >>> model = fastgen.load("vae.fgm", device="cpu")
+    >>> type(model).__name__
+    'OnnxVAE'
+    >>> mean, log_var = model.encode(X, return_log_var=True)
+    >>> mean.shape, log_var.shape
+    ((64, 2), (64, 2))
+    >>> samples = model.generate(10, seed=0)
+    >>> samples.shape, bool(np.array_equal(samples, model.generate(10, seed=0)))
+    ((10, 6), True)
+    """
 
     kind = "vae"
 
     def encode(self, X: Any, return_log_var: bool = False):
-        """Posterior mean (n, latent_dim) float32; with ``return_log_var`` also log-variance."""
+        """Posterior mean of the latent code of each row (encoder graph).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+            Rows to encode.
+        return_log_var : bool, default=False
+            Also return the posterior log-variance.
+
+        Returns
+        -------
+        mean : ndarray of shape (n_samples, latent_dim)
+            float32 posterior means.
+        log_var : ndarray of shape (n_samples, latent_dim)
+            float32 posterior log-variances; only with ``return_log_var=True``.
+        """
         mean, log_var = self._run("encoder", X, self.n_features_in_)
         return (mean, log_var) if return_log_var else mean
 
     def generate(self, n: int, seed: int | None = None) -> np.ndarray:
-        """``n`` samples: ``z ~ N(0, I)`` drawn in NumPy with ``seed``, then the decoder."""
+        """Draw new rows: ``z ~ N(0, I)`` sampled in NumPy, then decoded.
+
+        Parameters
+        ----------
+        n : int
+            Number of samples (positive).
+        seed : int, optional
+            Seed of ``numpy.random.default_rng`` for ``z``; None draws fresh
+            randomness.  The same seed gives the same samples as the Keras
+            ``VAE.generate``, up to float rounding.
+
+        Returns
+        -------
+        ndarray of shape (n, n_features_in_)
+            float32 samples.
+
+        Raises
+        ------
+        ValueError
+            ``n`` is not a positive integer.
+        """
         return self.decode(sample_latent(n, self.latent_dim, seed))
 
 
 class OnnxKerasModel(_OnnxModel):
-    """A user's Keras model exported with :func:`~fastgen.nn.export_keras`."""
+    """A Keras model exported with :func:`~fastgen.nn.export_keras`, served by onnxruntime.
+
+    The model takes one input of shape (n_samples, n_features); :meth:`predict`
+    returns the graph's first output.  Inputs are processed in chunks of
+    ``batch_size`` rows.  TensorFlow is never imported.
+
+    Instances come from :func:`fastgen.nn.load` (or :func:`fastgen.load`), which
+    checks the file before any session exists; the constructor is not meant to be
+    called directly.
+
+    Parameters
+    ----------
+    mf : ModelFile
+        The verified contents of the model file (manifest and graphs).
+    device : {"auto", "cpu", "cuda"}
+        Where the graph runs; see :func:`fastgen.nn.load`.
+    intra_op_num_threads : int or None
+        onnxruntime's intra-op threads per ``session.run``; None: 1 when chunks run
+        in parallel, else onnxruntime's choice.
+    batch_size : int
+        Rows per ``session.run`` call.
+    allow_spinning : bool, default=False
+        Let onnxruntime's intra-op threads busy-wait between ops.
+    n_jobs : int, optional
+        Chunks evaluated concurrently; None: the CPUs this process may use on CPU
+        (1 when ``intra_op_num_threads`` is given), 1 on CUDA.
+    io_binding : bool or "auto", default="auto"
+        Run through onnxruntime's IO binding; ``"auto"``: when CUDA is active.
+    path : str, default="<model file>"
+        The file's path, used in error messages.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features of the input rows.
+    providers : list of str
+        onnxruntime execution providers of the session, in priority order.
+    n_jobs : int
+        Chunks evaluated concurrently on CPU (the calling thread included).
+    batch_size : int
+        Rows per ``session.run`` call.
+    io_binding : bool
+        Whether calls bind inputs and outputs explicitly.
+    manifest : dict
+        The model file's manifest (kind, shapes, export options).
+
+    See Also
+    --------
+    fastgen.nn.export_keras : Write the model file.
+    fastgen.nn.load : Load a model file.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import keras
+    >>> import fastgen
+    >>> from fastgen.nn import export_keras
+    >>> net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> _ = export_keras(net, "net.fgm")
+    >>> model = fastgen.load("net.fgm", device="cpu")
+    >>> type(model).__name__, model.n_features_in_
+    ('OnnxKerasModel', 3)
+    >>> X = np.ones((4, 3), dtype=np.float32)
+    >>> bool(np.allclose(model.predict(X), net.predict(X, verbose=0), atol=1e-5))
+    True
+    """
 
     kind = "keras"
 
     def predict(self, X: Any) -> np.ndarray:
-        """Model outputs for ``X`` (n, n_features); float32, first output of the graph."""
+        """Outputs of the model for ``X``: the graph's first output.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+            Input rows: finite numbers (any numeric dtype).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, ...)
+            float32 outputs, one row per input row.
+
+        Raises
+        ------
+        ValueError
+            ``X`` is not a non-empty 2-D numeric array of the model's width, or
+            holds NaN or infinity.
+        """
         return self._run("model", X, self.n_features_in_)[0]
 
 
@@ -790,19 +1075,19 @@ def load(
     ----------
     path : str or path-like
         File written by ``Autoencoder.export``, ``VAE.export`` or ``export_keras``.
-    device : {"auto", "cpu", "cuda"}
+    device : {"auto", "cpu", "cuda"}, default="auto"
         ``"cuda"`` requires onnxruntime's CUDAExecutionProvider (else RuntimeError);
         ``"auto"`` uses CUDA when available, otherwise CPU (warning on fallback).
     intra_op_num_threads : int, optional
         onnxruntime intra-op threads per ``session.run`` (0: onnxruntime's choice).
         Default: 1 when chunks run in parallel (``n_jobs > 1``), else onnxruntime's
         choice.
-    batch_size : int
+    batch_size : int, default=1024
         Rows per ``session.run`` call; bounds the working memory of large inputs
         (about ``n_jobs`` chunks are in flight at a time).
     kind : {"autoencoder", "vae", "keras"}, optional
         Refuse files of any other kind.
-    allow_spinning : bool
+    allow_spinning : bool, default=False
         Let onnxruntime's intra-op threads busy-wait between ops.  Off by default:
         on a shared 2-core machine spinning made a 2,000-row reconstruction ~5x
         slower (24 ms vs 5 ms); turn it on for latency on dedicated cores.
@@ -812,13 +1097,13 @@ def load(
         shared queue.  Default on CPU: the number of CPUs this process may use
         (or 1 if ``intra_op_num_threads`` is given, i.e. onnxruntime's threads
         instead); on CUDA: 1.  Results do not depend on ``n_jobs``.
-    io_binding : bool or "auto"
+    io_binding : bool or "auto", default="auto"
         Run through onnxruntime's IO binding (outputs allocated on the session's
         device and copied to host once per call) instead of ``session.run``.
         ``"auto"`` (default): when the CUDA provider is active.  Same results.
     max_size : int, optional
-        Cap on the file's total uncompressed size in bytes (default
-        :data:`fastgen._modelfile.DEFAULT_MAX_SIZE`); raise it for very large models.
+        Cap on the file's total uncompressed size in bytes (default 2 GiB); raise
+        it for very large models.
 
     Returns
     -------
@@ -834,6 +1119,28 @@ def load(
         not as declared) or the load-time probe (wrong rows, dtype or shape, NaN,
         non-deterministic, rows not independent, over the memory cap): see
         :mod:`fastgen.nn._onnx_gate`.  The message names the file and the graph.
+    ValueError
+        An option is out of range.
+    RuntimeError
+        ``device="cuda"`` and onnxruntime's CUDA provider cannot start.
+
+    See Also
+    --------
+    fastgen.load : Load any model file, classical or neural.
+    fastgen.nn.Autoencoder.save : Write an autoencoder's file.
+    fastgen.nn.export_keras : Write a Keras model's file.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.nn import Autoencoder, load
+    >>> X = np.random.default_rng(0).random((64, 6), dtype=np.float32)
+    >>> Autoencoder(input_dim=6, hidden=(8,), latent_dim=2).fit(X, epochs=1).save("ae.fgm")
+    >>> model = load("ae.fgm", device="cpu", n_jobs=1, batch_size=16)
+    >>> model.providers
+    ['CPUExecutionProvider']
+    >>> model.encode(X).shape
+    (64, 2)
     """
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")

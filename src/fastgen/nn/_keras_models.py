@@ -68,30 +68,52 @@ class _DenseAutoencoderBase(BaseEstimator):
         seed: int = 0,
         verbose: int = 0,
     ):
-        """Train on ``X`` of shape (n_samples, input_dim) (float, finite; cast to float32).
+        """Train the network with Keras to reconstruct ``X``.
+
+        Builds a fresh network (a second call starts again from new weights) and
+        trains it with Adam on ``X`` as both input and target.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, input_dim)
-        y : ignored
-        epochs, batch_size : int
-            Passed to ``keras.Model.fit``.
-        validation_split : float
-            Fraction of ``X`` (taken from the end) held out for validation.
+            Training rows: finite numbers, cast to float32 (a memory-mapped array is
+            read into memory).  With the default ``loss="binary_crossentropy"`` the
+            values should lie in [0, 1].
+        y : None
+            Ignored; present for scikit-learn's ``fit(X, y)`` convention.
+        epochs : int, default=10
+            Passes over ``X``.
+        batch_size : int, default=128
+            Rows per gradient step.
+        validation_split : float, default=0.0
+            Fraction of ``X`` (taken from the end) held out for validation; its
+            losses appear in ``history_`` as ``val_*``.
         validation_data : array-like of shape (n_val, input_dim), optional
-        seed : int
+            Separate validation rows (a tuple's first element is used); overrides
+            ``validation_split``.
+        seed : int, default=0
             Seeds Python, NumPy and the backend (``keras.utils.set_random_seed``): the
             initial weights, shuffling, input noise and VAE sampling.  Two fits with
             the same seed agree up to the float rounding of multi-threaded CPU
             reductions (observed: last-ulp differences in the loss).
-        verbose : int
-            Keras verbosity.
+        verbose : int, default=0
+            Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
 
         Returns
         -------
-        self
-            With ``history_`` (dict of per-epoch lists), ``keras_model_``,
-            ``encoder_`` and ``decoder_``.
+        self : object
+            The fitted estimator, with ``history_``, ``keras_model_``, ``encoder_``
+            and ``decoder_`` set.
+
+        Raises
+        ------
+        ValueError
+            A parameter is invalid, or ``X`` is not a finite 2-D array with
+            ``input_dim`` columns.
+        ImportError
+            The ``train`` extra (TensorFlow, Keras, tf2onnx, onnx) is not installed.
+        RuntimeError
+            Keras runs on a backend other than TensorFlow.
         """
         self._check_params()
         X = _train_array(X, int(self.input_dim))
@@ -151,23 +173,67 @@ class _DenseAutoencoderBase(BaseEstimator):
         return map_batches(fn, X, self._batch_size())
 
     def encode(self, X: Any) -> np.ndarray:
-        """Latent codes (n, latent_dim) float32 (the VAE: the posterior mean)."""
+        """Latent codes of ``X``, computed by the Keras encoder.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, input_dim)
+            Rows to encode (finite numbers; cast to float32).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, latent_dim)
+            float32 codes (for a VAE: the posterior mean).
+        """
         check_is_fitted(self, "encoder_")
         X = check_input(X, self.n_features_in_)
         return self._keras_run(self.encoder_, X)[0]
 
     def decode(self, Z: Any) -> np.ndarray:
-        """Decoder outputs (n, input_dim) float32 for latent codes ``Z`` (n, latent_dim)."""
+        """Decode latent codes with the Keras decoder.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, latent_dim)
+            Latent codes, e.g. from :meth:`encode`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, input_dim)
+            float32 decoder outputs.
+        """
         check_is_fitted(self, "decoder_")
         Z = check_input(Z, int(self.latent_dim), "Z")
         return self._keras_run(self.decoder_, Z)[0]
 
     def reconstruct(self, X: Any) -> np.ndarray:
-        """``decode(encode(X))``, shape (n, input_dim), float32."""
+        """Reconstruct ``X``: ``decode(encode(X))``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, input_dim)
+            Rows to reconstruct.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, input_dim)
+            float32 reconstructions (for a VAE: the decoded posterior mean).
+        """
         return self.decode(self.encode(X))
 
     def score_samples(self, X: Any) -> np.ndarray:
-        """Per-row mean squared reconstruction error, shape (n,), float64 (high = unusual)."""
+        """Anomaly scores: each row's mean squared reconstruction error.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, input_dim)
+            Rows to score.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            float64 scores; a high score marks a row the model reconstructs badly.
+        """
         X = check_input(X, getattr(self, "n_features_in_", None))
         R = self.reconstruct(X)
         return row_error(np.asarray(X, dtype=np.float32), R)
@@ -181,11 +247,36 @@ class _DenseAutoencoderBase(BaseEstimator):
         atol: float = 1e-5,
         probe: np.ndarray | None = None,
     ) -> dict[str, float]:
-        """Export to one fastgen model file (``encoder.onnx`` + ``decoder.onnx``).
+        """Export the fitted model to one fastgen model file of ONNX graphs.
 
-        Raises :class:`fastgen.nn.ExportError` if a gate fails (see ``_export``).
-        ``probe`` (n, input_dim) feeds the numeric check (default: 16 rows of U(0, 1)).
-        Returns the max abs ONNX-vs-Keras difference per graph.
+        The file holds ``encoder.onnx`` and ``decoder.onnx``; :func:`fastgen.load`
+        serves it with onnxruntime.  Each graph must pass the export gates (no
+        unsupported or random op, ``onnx.checker``, a dynamic batch dimension, the
+        loader's own checks) and match Keras within ``atol`` on a probe batch, or
+        nothing is written.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file (``.fgm`` by convention); replaced if it exists.
+        opset : int, default=17
+            ONNX opset of the graphs, at most 18.
+        atol : float, default=1e-5
+            Largest accepted absolute difference between ONNX and Keras outputs on
+            the probe.
+        probe : ndarray of shape (n, input_dim), optional
+            Rows for the numeric check; default 16 rows drawn from U(0, 1).
+
+        Returns
+        -------
+        dict of str to float
+            ``{"encoder": diff, "decoder": diff}``: the largest absolute difference
+            between ONNX and Keras outputs of each graph on the probe.
+
+        Raises
+        ------
+        fastgen.nn.ExportError
+            A gate failed; the message names the graph and the reason.
         """
         check_is_fitted(self, "encoder_")
         from fastgen.nn._export import export_graphs
@@ -231,6 +322,16 @@ class _DenseAutoencoderBase(BaseEstimator):
         The file holds the ONNX inference model (not the Keras model), so
         ``fastgen.load(path)`` returns an ``OnnxAutoencoder``/``OnnxVAE`` served by
         onnxruntime; keep the Keras model yourself to train it further.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file (``.fgm`` by convention); replaced if it exists.
+
+        Raises
+        ------
+        fastgen.nn.ExportError
+            The ONNX export failed a gate.
         """
         self.export(path)
 
@@ -241,32 +342,65 @@ class Autoencoder(_DenseAutoencoderBase):
     Architecture ``input_dim -> hidden -> latent_dim -> reversed(hidden) -> input_dim``
     (784-128-64-32-64-128-784 with the defaults at ``input_dim=784``).
 
+    Training needs the ``train`` extra (TensorFlow, Keras, tf2onnx, onnx), imported
+    on first use.  :meth:`save` (or :meth:`export`) writes the ONNX inference model,
+    which :func:`fastgen.load` serves with onnxruntime alone.
+
     Parameters
     ----------
     input_dim : int
-        Number of features.
-    hidden : sequence of int
-        Encoder hidden layer widths (the decoder mirrors them).
-    latent_dim : int
-        Width of the (linear) code layer.
-    activation : str
-        Hidden activation.
-    output_activation : str
-        Output activation (``"sigmoid"`` for data in [0, 1]).
-    loss : {"binary_crossentropy", "mse"}
-        Training loss.
-    noise : float
-        Std of Gaussian input noise during training (denoising AE); 0 disables it.
-        The noise layer is not part of the encoder, so never of the exported graph.
-    learning_rate : float
-        Adam learning rate.
+        Number of features of the input rows.
+    hidden : sequence of int, default=(128, 64)
+        Widths of the encoder's hidden dense layers, outermost first; the decoder
+        mirrors them.
+    latent_dim : int, default=32
+        Width of the code layer (linear activation).
+    activation : str, default="relu"
+        Keras activation of the hidden layers.
+    output_activation : str, default="sigmoid"
+        Keras activation of the output layer; ``"sigmoid"`` suits data in [0, 1],
+        ``"linear"`` unbounded data (with ``loss="mse"``).
+    loss : {"binary_crossentropy", "mse"}, default="binary_crossentropy"
+        Reconstruction loss minimised during training.
+    noise : float, default=0.0
+        Standard deviation of Gaussian noise added to the inputs during training
+        (a denoising autoencoder); 0 adds none.  The noise layer is not part of the
+        encoder, so never of the exported graph.
+    learning_rate : float, default=1e-3
+        Learning rate of the Adam optimiser.
 
     Attributes
     ----------
     keras_model_ : keras.Model
-        ``decoder_(encoder_(x))`` (without the noise layer).
-    encoder_, decoder_ : keras.Model
-    history_ : dict of list of float
+        The trained network ``decoder_(encoder_(x))``, without the noise layer.
+    encoder_ : keras.Model
+        The encoder, rows to codes.
+    decoder_ : keras.Model
+        The decoder, codes to reconstructed rows.
+    history_ : dict of str to list of float
+        Per-epoch values of the training loss (``"loss"``) and of the validation
+        loss when there is one (``"val_loss"``).
+    n_features_in_ : int
+        Number of features seen in ``fit`` (``input_dim``).
+
+    See Also
+    --------
+    VAE : The variational autoencoder.
+    fastgen.nn.load : Serve a saved model with onnxruntime.
+    fastgen.nn.OnnxAutoencoder : What loading the saved file gives.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.nn import Autoencoder
+    >>> X = np.random.default_rng(0).random((64, 6), dtype=np.float32)
+    >>> ae = Autoencoder(input_dim=6, hidden=(8,), latent_dim=2)
+    >>> ae = ae.fit(X, epochs=1, batch_size=32, seed=0)
+    >>> ae.encode(X).shape, ae.reconstruct(X).shape
+    ((64, 2), (64, 6))
+    >>> sorted(ae.history_)
+    ['loss']
+    >>> ae.save("ae.fgm")
     """
 
     _kind = "autoencoder"
@@ -390,12 +524,67 @@ class VAE(_DenseAutoencoderBase):
     mean, ``reconstruct`` decodes the mean, and ``generate`` samples ``z ~ N(0, I)``
     in NumPy and decodes it (so Keras and ONNX samples agree for a seed).
 
+    Training needs the ``train`` extra (TensorFlow, Keras, tf2onnx, onnx), imported
+    on first use.  :meth:`save` (or :meth:`export`) writes the ONNX inference model,
+    which :func:`fastgen.load` serves with onnxruntime alone.
+
     Parameters
     ----------
-    input_dim, hidden, latent_dim, activation, output_activation, loss, learning_rate
-        As for :class:`Autoencoder`.
-    beta : float
-        Weight of the KL term (beta-VAE); 1 gives the ELBO.
+    input_dim : int
+        Number of features of the input rows.
+    hidden : sequence of int, default=(128, 64)
+        Widths of the encoder's hidden dense layers, outermost first; the decoder
+        mirrors them.
+    latent_dim : int, default=32
+        Dimension of the latent space (the encoder's mean and log-variance each
+        have this width).
+    beta : float, default=1.0
+        Weight of the KL term (a beta-VAE); 1 gives the ELBO, 0 leaves only the
+        reconstruction loss.
+    activation : str, default="relu"
+        Keras activation of the hidden layers.
+    output_activation : str, default="sigmoid"
+        Keras activation of the output layer; must be ``"sigmoid"`` with
+        ``loss="binary_crossentropy"``.
+    loss : {"binary_crossentropy", "mse"}, default="binary_crossentropy"
+        Reconstruction term of the loss, summed over features.
+    learning_rate : float, default=1e-3
+        Learning rate of the Adam optimiser.
+
+    Attributes
+    ----------
+    keras_model_ : keras.Model
+        The trained VAE (custom training step with the reparameterisation trick).
+    encoder_ : keras.Model
+        The encoder, rows to posterior mean and log-variance.
+    decoder_ : keras.Model
+        The decoder, latent codes to reconstructed rows.
+    history_ : dict of str to list of float
+        Per-epoch batch means of ``"loss"``, ``"reconstruction_loss"`` and
+        ``"kl_loss"`` (and their ``val_*`` with validation data).
+    n_features_in_ : int
+        Number of features seen in ``fit`` (``input_dim``).
+
+    See Also
+    --------
+    Autoencoder : The deterministic autoencoder.
+    fastgen.nn.load : Serve a saved model with onnxruntime.
+    fastgen.nn.OnnxVAE : What loading the saved file gives.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgen.nn import VAE
+    >>> X = np.random.default_rng(0).random((64, 6), dtype=np.float32)
+    >>> vae = VAE(input_dim=6, hidden=(8,), latent_dim=2).fit(X, epochs=1, seed=0)
+    >>> sorted(vae.history_)
+    ['kl_loss', 'loss', 'reconstruction_loss']
+    >>> mean, log_var = vae.encode(X, return_log_var=True)
+    >>> mean.shape, log_var.shape
+    ((64, 2), (64, 2))
+    >>> vae.generate(5, seed=0).shape
+    (5, 6)
+    >>> vae.save("vae.fgm")
     """
 
     _kind = "vae"
@@ -444,13 +633,43 @@ class VAE(_DenseAutoencoderBase):
         return {"optimizer": keras.optimizers.Adam(float(self.learning_rate))}
 
     def encode(self, X: Any, return_log_var: bool = False):
-        """Posterior mean (n, latent_dim) float32; with ``return_log_var`` also log-variance."""
+        """Posterior mean of the latent code of each row (Keras encoder).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, input_dim)
+            Rows to encode.
+        return_log_var : bool, default=False
+            Also return the posterior log-variance.
+
+        Returns
+        -------
+        mean : ndarray of shape (n_samples, latent_dim)
+            float32 posterior means.
+        log_var : ndarray of shape (n_samples, latent_dim)
+            float32 posterior log-variances; only with ``return_log_var=True``.
+        """
         check_is_fitted(self, "encoder_")
         X = check_input(X, self.n_features_in_)
         mean, log_var = self._keras_run(self.encoder_, X)
         return (mean, log_var) if return_log_var else mean
 
     def generate(self, n: int, seed: int | None = None) -> np.ndarray:
-        """``n`` samples (n, input_dim) float32: ``z ~ N(0, I)`` from ``seed``, decoded."""
+        """Draw new rows: ``z ~ N(0, I)`` sampled in NumPy, then decoded.
+
+        Parameters
+        ----------
+        n : int
+            Number of samples.
+        seed : int, optional
+            Seed of ``numpy.random.default_rng`` for ``z``; None draws fresh
+            randomness.  The ONNX model loaded from the saved file draws the same
+            ``z`` for the same seed.
+
+        Returns
+        -------
+        ndarray of shape (n, input_dim)
+            float32 samples.
+        """
         check_is_fitted(self, "decoder_")
         return self.decode(sample_latent(n, int(self.latent_dim), seed))
