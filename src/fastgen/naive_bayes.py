@@ -892,7 +892,7 @@ class MultinomialNB(_LinearDiscreteNB):
         class.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of the features seen during fit; set only when ``X`` had string
         column names (for example a pandas DataFrame).
 
@@ -1022,7 +1022,7 @@ class ComplementNB(_LinearDiscreteNB):
         more likely.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of the features seen during fit; set only when ``X`` had string
         column names (for example a pandas DataFrame).
 
@@ -1153,7 +1153,7 @@ class BernoulliNB(_LinearDiscreteNB):
         given each class.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of the features seen during fit; set only when ``X`` had string
         column names (for example a pandas DataFrame).
 
@@ -1308,7 +1308,7 @@ class CategoricalNB(_BaseDiscreteNB):
         batch fitted, or ``min_categories`` where larger.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of the features seen during fit; set only when ``X`` had string
         column names (for example a pandas DataFrame).
 
@@ -1479,7 +1479,7 @@ class GaussianNB(_BaseNB):
         feature variance of the (last) training batch.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of the features seen during fit; set only when ``X`` had string
         column names (for example a pandas DataFrame).
     theta_ : ndarray of shape (n_classes, n_features)

@@ -778,7 +778,7 @@ class OnnxAutoencoder(_OnnxModel):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features)
             Rows to encode: finite numbers (any numeric dtype; memory-mapped arrays
             are read chunk by chunk).
 
@@ -805,7 +805,7 @@ class OnnxAutoencoder(_OnnxModel):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features_in_)
+        ndarray of shape (n_samples, n_features)
             float32 decoder outputs.
         """
         return self._run("decoder", Z, self.latent_dim, "Z")[0]
@@ -819,12 +819,12 @@ class OnnxAutoencoder(_OnnxModel):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features)
             Rows to reconstruct.
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features_in_)
+        ndarray of shape (n_samples, n_features)
             float32 reconstructions (for a VAE: the decoded posterior mean).
         """
         X = _validated(X, self.n_features_in_)
@@ -838,7 +838,7 @@ class OnnxAutoencoder(_OnnxModel):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features)
             Rows to score.
 
         Returns
@@ -923,7 +923,7 @@ class OnnxVAE(OnnxAutoencoder):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features)
             Rows to encode.
         return_log_var : bool, default=False
             Also return the posterior log-variance.
@@ -952,7 +952,7 @@ class OnnxVAE(OnnxAutoencoder):
 
         Returns
         -------
-        ndarray of shape (n, n_features_in_)
+        ndarray of shape (n, n_features)
             float32 samples.
 
         Raises
@@ -1038,7 +1038,7 @@ class OnnxKerasModel(_OnnxModel):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features)
             Input rows: finite numbers (any numeric dtype).
 
         Returns
