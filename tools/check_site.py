@@ -44,7 +44,9 @@ def parse(path: Path) -> _Page:
 
 def check(root: Path) -> tuple[list[str], set[str]]:
     """Broken internal links (as messages) and the external URLs seen."""
-    pages = {p.resolve(): parse(p) for p in root.rglob("*.html")}
+    # _static/ holds the theme's assets (its .html files are Jinja macros, not pages)
+    pages = {p.resolve(): parse(p) for p in root.rglob("*.html")
+             if "_static" not in p.relative_to(root).parts}  # fmt: skip
     broken: list[str] = []
     external: set[str] = set()
     for path, page in sorted(pages.items()):
@@ -76,7 +78,7 @@ def main(argv: list[str]) -> int:
         print(f"{root}: no index.html (build the site first: make docs)", file=sys.stderr)
         return 2
     broken, external = check(root)
-    n_pages = sum(1 for _ in root.rglob("*.html"))
+    n_pages = sum(1 for p in root.rglob("*.html") if "_static" not in p.relative_to(root).parts)
     for line in broken:
         print(line)
     print(f"{n_pages} pages, {len(broken)} broken internal links, "

@@ -1251,7 +1251,9 @@ class BernoulliNB(_LinearDiscreteNB):
 
 
 class CategoricalNB(_BaseDiscreteNB):
-    """Naive Bayes classifier for categorical features coded ``0 .. n_categories - 1``.
+    """Naive Bayes classifier for categorical features, each coded as integers from 0.
+
+    A feature ``j`` takes the values ``0, 1, ..., n_categories_j - 1``.
 
     Each feature has its own categorical distribution per class, estimated as the
     smoothed share ``(N_yjk + alpha) / (N_y + alpha * n_categories_j)`` of the
