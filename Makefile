@@ -13,7 +13,7 @@ BENCH_SIZE ?= full
 DIST := dist
 WHEEL_VENV := .venv-wheel
 WHEEL_PY := $(CURDIR)/$(WHEEL_VENV)/bin/python
-LINT_PATHS := src tests benchmarks tools setup.py
+LINT_PATHS := src tests benchmarks tools examples docs/conf.py setup.py
 
 .PHONY: venv build test lint dist wheel-venv bench demo docs docs-shots clean
 
