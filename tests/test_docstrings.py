@@ -126,3 +126,29 @@ def test_examples_run(name, tmp_path, monkeypatch):
     failed = runner.summarize(verbose=False).failed
     assert failed == 0, f"{name}: {failed} failing example(s)\n" + "".join(report)[-4000:]
     assert os.getcwd() == str(tmp_path)
+
+
+def test_shared_parts_are_filled_in_place():
+    from fastgen._docstrings import fill
+
+    part = "x : int\n    The value, ``\\b`` kept."
+
+    @fill(x=part, unused="y : int")
+    def f(x):
+        """Double ``x``.
+
+        Parameters
+        ----------
+        {{x}}
+        """
+
+    assert "{{" not in f.__doc__
+    assert "\n        x : int\n            The value, ``\\b`` kept.\n" in f.__doc__
+    with pytest.raises(KeyError):
+
+        @fill()
+        def g():
+            """{{missing}}"""
+
+    for name, obj in public_objects().items():  # no placeholder left in a public docstring
+        assert "{{" not in (obj.__doc__ or ""), name

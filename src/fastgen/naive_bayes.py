@@ -25,7 +25,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from fastgen._base import BaseEstimator, ClassifierMixin, check_is_fitted
+from fastgen._docstrings import fill
 from fastgen._kernels import _nb as _kernels
+from fastgen._naive_bayes_docs import SHARED
 from fastgen._validation import (
     check_bool_params,
     check_consistent_length,
@@ -841,6 +843,7 @@ class _LinearDiscreteNB(_BaseDiscreteNB):
         return self
 
 
+@fill(**SHARED)
 class MultinomialNB(_LinearDiscreteNB):
     """Naive Bayes classifier for multinomial models (e.g. word counts).
 
@@ -855,46 +858,22 @@ class MultinomialNB(_LinearDiscreteNB):
 
     Parameters
     ----------
-    alpha : float or array-like of shape (n_features,), default=1.0
-        Additive (Laplace/Lidstone) smoothing: the value added to every feature count
-        of every class before the counts are turned into probabilities, so that a
-        feature never seen with a class does not get probability 0.  1.0 is Laplace
-        smoothing, values below 1 Lidstone smoothing, 0 none.  An array gives one
-        value per feature.
-    force_alpha : bool, default=True
-        If True, ``alpha`` is used as given, even below 1e-10 (a zero ``alpha`` can
-        then give ``-inf`` log probabilities).  If False, values below 1e-10 are
-        raised to 1e-10 at fit time with a ``UserWarning``.
-    fit_prior : bool, default=True
-        If True, the class priors are the (weighted) class frequencies of the
-        training data; if False, every class gets the same prior.  Ignored when
-        ``class_prior`` is given.
-    class_prior : array-like of shape (n_classes,), default=None
-        Prior probability of each class, in the order of ``classes_`` (the sorted
-        labels), used as given instead of priors learnt from the data.  Its length
-        must equal the number of classes.
+    {{alpha}}
+    {{force_alpha}}
+    {{fit_prior}}
+    {{class_prior}}
 
     Attributes
     ----------
-    class_count_ : ndarray of shape (n_classes,)
-        Number of training samples of each class (sum of their weights when
-        ``sample_weight`` was given).
-    class_log_prior_ : ndarray of shape (n_classes,)
-        Log prior probability of each class: from ``class_prior``, from the class
-        frequencies (``fit_prior=True``) or uniform.
-    classes_ : ndarray of shape (n_classes,)
-        Class labels seen in training (or given to ``partial_fit``), sorted.
-    feature_count_ : ndarray of shape (n_classes, n_features)
-        Sum of each feature's values over the training samples of each class
-        (weighted by ``sample_weight``), before smoothing.
+    {{attr_class_count_}}
+    {{attr_class_log_prior_}}
+    {{attr_classes_}}
+    {{attr_feature_count_}}
     feature_log_prob_ : ndarray of shape (n_classes, n_features)
         Smoothed log probability ``log P(x_i | y)`` of each feature given each
         class.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features,)
-        Names of the features seen during fit; set only when ``X`` had string
-        column names (for example a pandas DataFrame).
+    {{attr_n_features_in_}}
+    {{attr_feature_names_in_}}
 
     See Also
     --------
@@ -962,6 +941,7 @@ class MultinomialNB(_LinearDiscreteNB):
         return tags
 
 
+@fill(**SHARED)
 class ComplementNB(_LinearDiscreteNB):
     """Complement Naive Bayes (Rennie et al., 2003), suited to imbalanced text data.
 
@@ -983,10 +963,7 @@ class ComplementNB(_LinearDiscreteNB):
         probabilities, so that no complement probability is 0.  1.0 is Laplace
         smoothing, values below 1 Lidstone smoothing, 0 none.  An array gives one
         value per feature.
-    force_alpha : bool, default=True
-        If True, ``alpha`` is used as given, even below 1e-10 (a zero ``alpha`` can
-        then give ``-inf`` log probabilities).  If False, values below 1e-10 are
-        raised to 1e-10 at fit time with a ``UserWarning``.
+    {{force_alpha}}
     fit_prior : bool, default=True
         Whether ``class_log_prior_`` is learnt from the class frequencies (True) or
         uniform (False).  The prior enters predictions only when the training data
@@ -1003,28 +980,18 @@ class ComplementNB(_LinearDiscreteNB):
 
     Attributes
     ----------
-    class_count_ : ndarray of shape (n_classes,)
-        Number of training samples of each class (sum of their weights when
-        ``sample_weight`` was given).
-    class_log_prior_ : ndarray of shape (n_classes,)
-        Log prior probability of each class: from ``class_prior``, from the class
-        frequencies (``fit_prior=True``) or uniform.
-    classes_ : ndarray of shape (n_classes,)
-        Class labels seen in training (or given to ``partial_fit``), sorted.
-    feature_count_ : ndarray of shape (n_classes, n_features)
-        Sum of each feature's values over the training samples of each class
-        (weighted by ``sample_weight``), before smoothing.
+    {{attr_class_count_}}
+    {{attr_class_log_prior_}}
+    {{attr_classes_}}
+    {{attr_feature_count_}}
     feature_all_ : ndarray of shape (n_features,)
         Sum of each feature's values over all training samples (the column sums of
         ``feature_count_``).
     feature_log_prob_ : ndarray of shape (n_classes, n_features)
         Complement weights of each class and feature; a larger value makes the class
         more likely.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features,)
-        Names of the features seen during fit; set only when ``X`` had string
-        column names (for example a pandas DataFrame).
+    {{attr_n_features_in_}}
+    {{attr_feature_names_in_}}
 
     See Also
     --------
@@ -1098,6 +1065,7 @@ class ComplementNB(_LinearDiscreteNB):
         return tags
 
 
+@fill(**SHARED)
 class BernoulliNB(_LinearDiscreteNB):
     """Naive Bayes classifier for multivariate Bernoulli (binary feature) models.
 
@@ -1112,50 +1080,28 @@ class BernoulliNB(_LinearDiscreteNB):
 
     Parameters
     ----------
-    alpha : float or array-like of shape (n_features,), default=1.0
-        Additive (Laplace/Lidstone) smoothing: the value added to every feature count
-        of every class before the counts are turned into probabilities, so that a
-        feature never seen with a class does not get probability 0.  1.0 is Laplace
-        smoothing, values below 1 Lidstone smoothing, 0 none.  An array gives one
-        value per feature.
-    force_alpha : bool, default=True
-        If True, ``alpha`` is used as given, even below 1e-10 (a zero ``alpha`` can
-        then give ``-inf`` log probabilities).  If False, values below 1e-10 are
-        raised to 1e-10 at fit time with a ``UserWarning``.
+    {{alpha}}
+    {{force_alpha}}
     binarize : float or None, default=0.0
         Threshold mapping features to {0, 1}: values ``> binarize`` become 1, the
         others 0 (with the default, every non-zero count is a 1).  None means the
         input is already binary and is used as it is.
-    fit_prior : bool, default=True
-        If True, the class priors are the (weighted) class frequencies of the
-        training data; if False, every class gets the same prior.  Ignored when
-        ``class_prior`` is given.
-    class_prior : array-like of shape (n_classes,), default=None
-        Prior probability of each class, in the order of ``classes_`` (the sorted
-        labels), used as given instead of priors learnt from the data.  Its length
-        must equal the number of classes.
+    {{fit_prior}}
+    {{class_prior}}
 
     Attributes
     ----------
-    class_count_ : ndarray of shape (n_classes,)
-        Number of training samples of each class (sum of their weights when
-        ``sample_weight`` was given).
-    class_log_prior_ : ndarray of shape (n_classes,)
-        Log prior probability of each class: from ``class_prior``, from the class
-        frequencies (``fit_prior=True``) or uniform.
-    classes_ : ndarray of shape (n_classes,)
-        Class labels seen in training (or given to ``partial_fit``), sorted.
+    {{attr_class_count_}}
+    {{attr_class_log_prior_}}
+    {{attr_classes_}}
     feature_count_ : ndarray of shape (n_classes, n_features)
         Number of training samples of each class in which each feature is 1 after
         binarizing (weighted by ``sample_weight``), before smoothing.
     feature_log_prob_ : ndarray of shape (n_classes, n_features)
         Smoothed log probability ``log P(x_i = 1 | y)`` of each feature being present
         given each class.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features,)
-        Names of the features seen during fit; set only when ``X`` had string
-        column names (for example a pandas DataFrame).
+    {{attr_n_features_in_}}
+    {{attr_feature_names_in_}}
 
     See Also
     --------
@@ -1250,6 +1196,7 @@ class BernoulliNB(_LinearDiscreteNB):
         return jll
 
 
+@fill(**SHARED)
 class CategoricalNB(_BaseDiscreteNB):
     """Naive Bayes classifier for categorical features, each coded as integers from 0.
 
@@ -1270,18 +1217,9 @@ class CategoricalNB(_BaseDiscreteNB):
         (class, feature, category) before the counts are turned into probabilities,
         so that a category never seen with a class does not get probability 0.  One
         value for all features; 0 means no smoothing.
-    force_alpha : bool, default=True
-        If True, ``alpha`` is used as given, even below 1e-10 (a zero ``alpha`` can
-        then give ``-inf`` log probabilities).  If False, values below 1e-10 are
-        raised to 1e-10 at fit time with a ``UserWarning``.
-    fit_prior : bool, default=True
-        If True, the class priors are the (weighted) class frequencies of the
-        training data; if False, every class gets the same prior.  Ignored when
-        ``class_prior`` is given.
-    class_prior : array-like of shape (n_classes,), default=None
-        Prior probability of each class, in the order of ``classes_`` (the sorted
-        labels), used as given instead of priors learnt from the data.  Its length
-        must equal the number of classes.
+    {{force_alpha}}
+    {{fit_prior}}
+    {{class_prior}}
     min_categories : int or array-like of shape (n_features,), default=None
         Minimum number of categories of each feature (an int for all features, or
         one per feature).  Without it a feature has ``max(X[:, j]) + 1`` categories,
@@ -1294,25 +1232,17 @@ class CategoricalNB(_BaseDiscreteNB):
     category_count_ : list of n_features ndarrays of shape (n_classes, n_categories_j)
         For each feature, the number of training samples of each class having each
         category (weighted by ``sample_weight``), before smoothing.
-    class_count_ : ndarray of shape (n_classes,)
-        Number of training samples of each class (sum of their weights when
-        ``sample_weight`` was given).
-    class_log_prior_ : ndarray of shape (n_classes,)
-        Log prior probability of each class: from ``class_prior``, from the class
-        frequencies (``fit_prior=True``) or uniform.
-    classes_ : ndarray of shape (n_classes,)
-        Class labels seen in training (or given to ``partial_fit``), sorted.
+    {{attr_class_count_}}
+    {{attr_class_log_prior_}}
+    {{attr_classes_}}
     feature_log_prob_ : list of n_features ndarrays of shape (n_classes, n_categories_j)
         For each feature, the smoothed log probability ``log P(x_j = k | y)`` of each
         category given each class.
     n_categories_ : ndarray of shape (n_features,), dtype int64
         Number of categories of each feature: the largest code plus one of the last
         batch fitted, or ``min_categories`` where larger.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features,)
-        Names of the features seen during fit; set only when ``X`` had string
-        column names (for example a pandas DataFrame).
+    {{attr_n_features_in_}}
+    {{attr_feature_names_in_}}
 
     See Also
     --------
@@ -1448,6 +1378,7 @@ class CategoricalNB(_BaseDiscreteNB):
 # --------------------------------------------------------------------------- Gaussian
 
 
+@fill(**SHARED)
 class GaussianNB(_BaseNB):
     """Gaussian Naive Bayes, with incremental updates through :meth:`partial_fit`.
 
@@ -1469,21 +1400,15 @@ class GaussianNB(_BaseNB):
 
     Attributes
     ----------
-    class_count_ : ndarray of shape (n_classes,)
-        Number of training samples of each class (sum of their weights when
-        ``sample_weight`` was given).
+    {{attr_class_count_}}
     class_prior_ : ndarray of shape (n_classes,)
         Prior probability of each class: ``priors``, or the class frequencies.
-    classes_ : ndarray of shape (n_classes,)
-        Class labels seen in training (or given to ``partial_fit``), sorted.
+    {{attr_classes_}}
     epsilon_ : float
         Absolute value added to the variances: ``var_smoothing`` times the largest
         feature variance of the (last) training batch.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features,)
-        Names of the features seen during fit; set only when ``X`` had string
-        column names (for example a pandas DataFrame).
+    {{attr_n_features_in_}}
+    {{attr_feature_names_in_}}
     theta_ : ndarray of shape (n_classes, n_features)
         Mean of each feature in each class.
     var_ : ndarray of shape (n_classes, n_features)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from fastgen._base import BaseEstimator, check_is_fitted
+from fastgen._docstrings import fill
 from fastgen._kernels import hmm as _k
 from fastgen._validation import check_array
 from fastgen.hmm import _restarts
@@ -34,6 +35,22 @@ if TYPE_CHECKING:
     from fastgen.hmm._stream import HMMStream
 
 __all__ = ["BaseHMM", "SubclassEmissions"]
+
+#: the ``X`` / ``lengths`` parameters every sequence method takes
+_SEQUENCES = """\
+X : array-like of shape (n_samples, n_features), or list of such arrays
+    Observations, one row per frame, the sequences one after the other (for
+    the categorical models: one column of integer symbols).  A list holds one
+    2-D array per sequence and replaces ``lengths``.
+lengths : array-like of int of shape (n_sequences,), optional
+    Number of frames of each sequence of ``X``, in order; they sum to
+    ``n_samples``.  None: ``X`` is a single sequence."""
+#: what a method of a fitted model raises
+_FITTED_RAISES = """\
+NotFittedError
+    If the model is not fitted yet (no ``startprob_``).
+ValueError
+    If ``X`` or ``lengths`` is invalid, or does not match the fitted model."""
 
 
 class SubclassEmissions(EmissionFamily):
@@ -291,6 +308,7 @@ class BaseHMM(BaseEstimator):
     def _prepare(self, X: Any, lengths: Any) -> tuple[EmissionFamily, Any, np.ndarray]:
         return prepared_input(self, X, lengths)
 
+    @fill(sequences=_SEQUENCES, fitted_raises=_FITTED_RAISES)
     def score_samples(self, X: Any, lengths: Any = None) -> tuple[float, np.ndarray]:
         """Log-likelihood of ``X`` and the posterior probability of every state.
 
@@ -299,13 +317,7 @@ class BaseHMM(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or list of such arrays
-            Observations, one row per frame, the sequences one after the other (for
-            the categorical models: one column of integer symbols).  A list holds one
-            2-D array per sequence and replaces ``lengths``.
-        lengths : array-like of int of shape (n_sequences,), optional
-            Number of frames of each sequence of ``X``, in order; they sum to
-            ``n_samples``.  None: ``X`` is a single sequence.
+        {{sequences}}
 
         Returns
         -------
@@ -318,10 +330,7 @@ class BaseHMM(BaseEstimator):
 
         Raises
         ------
-        NotFittedError
-            If the model is not fitted yet (no ``startprob_``).
-        ValueError
-            If ``X`` or ``lengths`` is invalid, or does not match the fitted model.
+        {{fitted_raises}}
 
         See Also
         --------
@@ -344,6 +353,7 @@ class BaseHMM(BaseEstimator):
         r = forward_backward(self, family, X, lengths, posteriors=True)
         return float(r.log_prob.sum()), r.gamma
 
+    @fill(sequences=_SEQUENCES, fitted_raises=_FITTED_RAISES)
     def score(self, X: Any, lengths: Any = None) -> float:
         """Log-likelihood of ``X`` under the model, summed over its sequences.
 
@@ -352,13 +362,7 @@ class BaseHMM(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or list of such arrays
-            Observations, one row per frame, the sequences one after the other (for
-            the categorical models: one column of integer symbols).  A list holds one
-            2-D array per sequence and replaces ``lengths``.
-        lengths : array-like of int of shape (n_sequences,), optional
-            Number of frames of each sequence of ``X``, in order; they sum to
-            ``n_samples``.  None: ``X`` is a single sequence.
+        {{sequences}}
 
         Returns
         -------
@@ -368,10 +372,7 @@ class BaseHMM(BaseEstimator):
 
         Raises
         ------
-        NotFittedError
-            If the model is not fitted yet (no ``startprob_``).
-        ValueError
-            If ``X`` or ``lengths`` is invalid, or does not match the fitted model.
+        {{fitted_raises}}
 
         See Also
         --------
@@ -381,6 +382,7 @@ class BaseHMM(BaseEstimator):
         family, X, lengths = self._prepare(X, lengths)
         return float(forward_backward(self, family, X, lengths, posteriors=False).log_prob.sum())
 
+    @fill(sequences=_SEQUENCES)
     def score_sequences(self, X: Any, lengths: Any = None) -> np.ndarray:
         """Log-likelihood of each sequence, from the same kernel call as ``score``.
 
@@ -389,13 +391,7 @@ class BaseHMM(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or list of such arrays
-            Observations, one row per frame, the sequences one after the other (for
-            the categorical models: one column of integer symbols).  A list holds one
-            2-D array per sequence and replaces ``lengths``.
-        lengths : array-like of int of shape (n_sequences,), optional
-            Number of frames of each sequence of ``X``, in order; they sum to
-            ``n_samples``.  None: ``X`` is a single sequence.
+        {{sequences}}
 
         Returns
         -------
@@ -419,6 +415,7 @@ class BaseHMM(BaseEstimator):
         r = forward_backward(self, family, X, lengths, posteriors=False)
         return np.asarray(r.log_prob, dtype=np.float64).copy()
 
+    @fill(sequences=_SEQUENCES)
     def filter(self, X: Any, lengths: Any = None) -> np.ndarray:
         """Filtered state probabilities ``p(z_t | x_1..t)`` of every frame: no look-ahead.
 
@@ -428,13 +425,7 @@ class BaseHMM(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or list of such arrays
-            Observations, one row per frame, the sequences one after the other (for
-            the categorical models: one column of integer symbols).  A list holds one
-            2-D array per sequence and replaces ``lengths``.
-        lengths : array-like of int of shape (n_sequences,), optional
-            Number of frames of each sequence of ``X``, in order; they sum to
-            ``n_samples``.  None: ``X`` is a single sequence.
+        {{sequences}}
 
         Returns
         -------
@@ -491,18 +482,13 @@ class BaseHMM(BaseEstimator):
 
         return HMMStream(self, n_streams=n_streams, lag=lag)
 
+    @fill(sequences=_SEQUENCES, fitted_raises=_FITTED_RAISES)
     def predict_proba(self, X: Any, lengths: Any = None) -> np.ndarray:
         """Posterior probability of every state at every frame, given its sequence.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or list of such arrays
-            Observations, one row per frame, the sequences one after the other (for
-            the categorical models: one column of integer symbols).  A list holds one
-            2-D array per sequence and replaces ``lengths``.
-        lengths : array-like of int of shape (n_sequences,), optional
-            Number of frames of each sequence of ``X``, in order; they sum to
-            ``n_samples``.  None: ``X`` is a single sequence.
+        {{sequences}}
 
         Returns
         -------
@@ -512,10 +498,7 @@ class BaseHMM(BaseEstimator):
 
         Raises
         ------
-        NotFittedError
-            If the model is not fitted yet (no ``startprob_``).
-        ValueError
-            If ``X`` or ``lengths`` is invalid, or does not match the fitted model.
+        {{fitted_raises}}
 
         See Also
         --------
@@ -524,6 +507,7 @@ class BaseHMM(BaseEstimator):
         """
         return self.score_samples(X, lengths)[1]
 
+    @fill(sequences=_SEQUENCES)
     def decode(
         self, X: Any, lengths: Any = None, algorithm: str | None = None
     ) -> tuple[float, np.ndarray]:
@@ -531,13 +515,7 @@ class BaseHMM(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or list of such arrays
-            Observations, one row per frame, the sequences one after the other (for
-            the categorical models: one column of integer symbols).  A list holds one
-            2-D array per sequence and replaces ``lengths``.
-        lengths : array-like of int of shape (n_sequences,), optional
-            Number of frames of each sequence of ``X``, in order; they sum to
-            ``n_samples``.  None: ``X`` is a single sequence.
+        {{sequences}}
         algorithm : {"viterbi", "map"}, optional
             "viterbi": the most likely state sequence of each sequence as a whole;
             "map": the most probable state of each frame on its own (the argmax of
@@ -584,18 +562,13 @@ class BaseHMM(BaseEstimator):
         gamma = forward_backward(self, family, X, lengths, posteriors=True).gamma
         return float(np.max(gamma, axis=1).sum()), np.argmax(gamma, axis=1)
 
+    @fill(sequences=_SEQUENCES, fitted_raises=_FITTED_RAISES)
     def predict(self, X: Any, lengths: Any = None) -> np.ndarray:
         """Most likely hidden state of every frame, by the model's ``algorithm``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or list of such arrays
-            Observations, one row per frame, the sequences one after the other (for
-            the categorical models: one column of integer symbols).  A list holds one
-            2-D array per sequence and replaces ``lengths``.
-        lengths : array-like of int of shape (n_sequences,), optional
-            Number of frames of each sequence of ``X``, in order; they sum to
-            ``n_samples``.  None: ``X`` is a single sequence.
+        {{sequences}}
 
         Returns
         -------
@@ -604,10 +577,7 @@ class BaseHMM(BaseEstimator):
 
         Raises
         ------
-        NotFittedError
-            If the model is not fitted yet (no ``startprob_``).
-        ValueError
-            If ``X`` or ``lengths`` is invalid, or does not match the fitted model.
+        {{fitted_raises}}
 
         See Also
         --------
@@ -618,6 +588,7 @@ class BaseHMM(BaseEstimator):
 
     # ------------------------------------------------------------ learning
 
+    @fill(sequences=_SEQUENCES)
     def fit(
         self, X: Any, lengths: Any = None, sample_weight: Any = None, states: Any = None
     ) -> BaseHMM:
@@ -632,13 +603,7 @@ class BaseHMM(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or list of such arrays
-            Observations, one row per frame, the sequences one after the other (for
-            the categorical models: one column of integer symbols).  A list holds one
-            2-D array per sequence and replaces ``lengths``.
-        lengths : array-like of int of shape (n_sequences,), optional
-            Number of frames of each sequence of ``X``, in order; they sum to
-            ``n_samples``.  None: ``X`` is a single sequence.
+        {{sequences}}
         sample_weight : float array (n_sequences,) or (n_samples,), optional
             Non-negative finite weights, one per sequence or one per frame.  Frame
             ``t``'s weight multiplies its contributions to the expected sufficient
@@ -900,18 +865,13 @@ class BaseHMM(BaseEstimator):
         nc = self.n_components
         return nc - 1 + nc * (nc - 1) + sum(family_of(self).n_fit_scalars().values())
 
+    @fill(sequences=_SEQUENCES, fitted_raises=_FITTED_RAISES)
     def aic(self, X: Any, lengths: Any = None) -> float:
         """Akaike information criterion of the model on ``X``: ``-2 log L + 2 n_params``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or list of such arrays
-            Observations, one row per frame, the sequences one after the other (for
-            the categorical models: one column of integer symbols).  A list holds one
-            2-D array per sequence and replaces ``lengths``.
-        lengths : array-like of int of shape (n_sequences,), optional
-            Number of frames of each sequence of ``X``, in order; they sum to
-            ``n_samples``.  None: ``X`` is a single sequence.
+        {{sequences}}
 
         Returns
         -------
@@ -922,10 +882,7 @@ class BaseHMM(BaseEstimator):
 
         Raises
         ------
-        NotFittedError
-            If the model is not fitted yet (no ``startprob_``).
-        ValueError
-            If ``X`` or ``lengths`` is invalid, or does not match the fitted model.
+        {{fitted_raises}}
 
         See Also
         --------
@@ -933,19 +890,14 @@ class BaseHMM(BaseEstimator):
         """
         return -2 * self.score(X, lengths) + 2 * self._n_parameters()
 
+    @fill(sequences=_SEQUENCES, fitted_raises=_FITTED_RAISES)
     def bic(self, X: Any, lengths: Any = None) -> float:
         """Bayesian information criterion of the model on ``X``:
         ``-2 log L + n_params log(n_samples)``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or list of such arrays
-            Observations, one row per frame, the sequences one after the other (for
-            the categorical models: one column of integer symbols).  A list holds one
-            2-D array per sequence and replaces ``lengths``.
-        lengths : array-like of int of shape (n_sequences,), optional
-            Number of frames of each sequence of ``X``, in order; they sum to
-            ``n_samples``.  None: ``X`` is a single sequence.
+        {{sequences}}
 
         Returns
         -------
@@ -956,10 +908,7 @@ class BaseHMM(BaseEstimator):
 
         Raises
         ------
-        NotFittedError
-            If the model is not fitted yet (no ``startprob_``).
-        ValueError
-            If ``X`` or ``lengths`` is invalid, or does not match the fitted model.
+        {{fitted_raises}}
 
         See Also
         --------

@@ -7,9 +7,11 @@ from typing import Any
 import numpy as np
 
 from fastgen import _threads
+from fastgen._docstrings import fill
 from fastgen._kernels import _kmeans
 from fastgen._kernels import hmm as _k
 from fastgen.hmm._base import BaseHMM
+from fastgen.hmm._docs import SHARED
 from fastgen.hmm._family import EmissionFamily
 from fastgen.hmm._missing import MissingFrames, check_observations, impute_column_means
 from fastgen.hmm._util import check_random_state, stored_array, stored_count
@@ -472,6 +474,7 @@ class GaussianEmissions(EmissionFamily):
         return random_state.multivariate_normal(m.means_[state], m.covars_[state])
 
 
+@fill(**SHARED)
 class GaussianHMM(BaseHMM):
     """Hidden Markov model with Gaussian emissions (hmmlearn's ``GaussianHMM``).
 
@@ -481,8 +484,7 @@ class GaussianHMM(BaseHMM):
 
     Parameters
     ----------
-    n_components : int, default=1
-        Number of hidden states.
+    {{n_components}}
     covariance_type : {"diag", "spherical", "full", "tied"}, default="diag"
         Form of the covariances: "diag" a diagonal matrix per state, "spherical" one
         variance per state for every feature, "full" a full matrix per state,
@@ -490,15 +492,8 @@ class GaussianHMM(BaseHMM):
     min_covar : float, default=1e-3
         Added to the diagonal of the initial covariances (the covariance of ``X``)
         so that they start positive-definite.
-    startprob_prior : float or array of shape (n_components,), default=1.0
-        Concentrations of the Dirichlet prior on ``startprob_``.  The M-step takes
-        the maximum a posteriori estimate: the expected number of sequences starting
-        in each state plus ``startprob_prior - 1``, clipped at 0 and normalised.
-        1.0 gives the maximum-likelihood update; larger values pull ``startprob_``
-        towards uniform.
-    transmat_prior : float or array of shape (n_components, n_components), default=1.0
-        Concentrations of the Dirichlet prior on each row of ``transmat_``, applied to
-        the expected transition counts as ``startprob_prior`` is to the start counts.
+    {{startprob_prior}}
+    {{transmat_prior}}
     means_prior : float or array, default=0
         Centre of the normal prior on ``means_``.
     means_weight : float or array, default=0
@@ -514,23 +509,15 @@ class GaussianHMM(BaseHMM):
         Shape of that prior: the denominator of the covariance update is the
         posterior mass plus ``covars_weight - 1`` ("diag", "spherical") or
         ``covars_weight - n_features`` ("full", "tied"), each clipped at 0.
-    algorithm : {"viterbi", "map"}, default="viterbi"
-        Decoder of ``decode`` and ``predict``: "viterbi" finds the most likely
-        state sequence, "map" the most probable state of each frame on its own (the
-        argmax of ``predict_proba``).
+    {{algorithm}}
     random_state : int, numpy.random.RandomState or None, default=None
         Source of the random draws of ``fit``'s initialisation (k-means of the means,
         Dirichlet draws of ``startprob_`` and ``transmat_``) and of ``sample`` when it
         is given no generator.  An int makes fits reproducible; None uses NumPy's global
         generator.
-    n_iter : int, default=10
-        Maximum number of EM iterations of ``fit``.
-    tol : float, default=1e-2
-        Convergence threshold of ``fit``: EM stops once an iteration increases the
-        log-likelihood by less than ``tol``.
-    verbose : bool, default=False
-        When True, ``fit`` prints one line per EM iteration to standard error (the
-        iteration, the log-likelihood and its change).
+    {{n_iter}}
+    {{tol}}
+    {{verbose}}
     params : str, default="stmc"
         Letters of the parameters that EM updates: "s" ``startprob_``, "t"
         ``transmat_``, "m" ``means_``, "c" ``covars_``.  Parameters whose letter is
@@ -539,11 +526,7 @@ class GaussianHMM(BaseHMM):
         Letters of the parameters that ``fit`` initialises before EM (same letters as
         ``params``).  A parameter whose letter is missing starts from the value set on
         the model; one that is not set is initialised anyway.
-    implementation : {"log", "scaling"}, default="log"
-        How forward-backward keeps its numbers in range: "log" works with
-        log-probabilities, "scaling" normalises the forward and backward messages at
-        every frame.  Both compute the same quantities; "scaling" raises
-        ``ValueError`` when it underflows nonetheless.
+    {{implementation}}
     allow_nan : bool, default=False
         fastgen only.  NaN entries of ``X`` are missing values (at random): they are
         marginalised out of the emission densities (a frame with nothing observed has
@@ -568,13 +551,9 @@ class GaussianHMM(BaseHMM):
 
     Attributes
     ----------
-    n_features : int
-        Number of features (columns of ``X``).
-    startprob_ : ndarray of shape (n_components,)
-        Probability of each state at the start of a sequence.
-    transmat_ : ndarray of shape (n_components, n_components)
-        Transition probabilities: row ``i`` is the distribution of the state that
-        follows state ``i``.
+    {{attr_n_features}}
+    {{attr_startprob_}}
+    {{attr_transmat_}}
     means_ : ndarray of shape (n_components, n_features)
         Mean of every state.
     covars_ : ndarray of shape (n_components, n_features, n_features)
@@ -584,22 +563,11 @@ class GaussianHMM(BaseHMM):
         of equal variances, multiples of the identity), ``(n_components,
         n_features)`` diag, ``(n_components, n_features, n_features)`` full,
         ``(n_features, n_features)`` tied.
-    monitor_ : ConvergenceMonitor
-        The convergence monitor of the last ``fit``: ``monitor_.history`` holds the
-        log-likelihood of every iteration, ``monitor_.iter`` their number.
-    restart_objectives_ : ndarray of shape (n_restarts,)
-        The final log-likelihood of each of ``fit``'s restarts, in seed order;
-        ``fit`` kept the first of the highest.  One value when ``n_init=1`` (or when
-        one fit ran).
-    partial_fit_steps_ : int
-        Number of ``partial_fit`` updates since its running statistics started (set
-        by ``partial_fit`` only).
-    partial_fit_frames_ : int or float
-        Frames of the first ``partial_fit`` chunk (weighted: their summed weights),
-        the size its running statistics are scaled to.
-    partial_fit_stats_ : dict of str to float or ndarray
-        The running sufficient statistics of ``partial_fit``, which model files keep
-        so that a loaded model goes on learning.
+    {{attr_monitor_}}
+    {{attr_restart_objectives_}}
+    {{attr_partial_fit_steps_}}
+    {{attr_partial_fit_frames_}}
+    {{attr_partial_fit_stats_}}
 
     See Also
     --------

@@ -7,8 +7,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from fastgen._docstrings import fill
 from fastgen._kernels import hmm as _k
 from fastgen.hmm._base import BaseHMM
+from fastgen.hmm._docs import SHARED
 from fastgen.hmm._family import EmissionFamily
 from fastgen.hmm._gaussian import (
     COVARIANCE_TYPES,
@@ -542,6 +544,7 @@ class GMMEmissions(EmissionFamily):
         return random_state.multivariate_normal(m.means_[state, i], cv)
 
 
+@fill(**SHARED)
 class GMMHMM(BaseHMM):
     """Hidden Markov model with Gaussian-mixture emissions (hmmlearn's ``GMMHMM``).
 
@@ -550,22 +553,14 @@ class GMMHMM(BaseHMM):
 
     Parameters
     ----------
-    n_components : int, default=1
-        Number of hidden states.
+    {{n_components}}
     n_mix : int, default=1
         Number of Gaussians in each state's mixture.
     min_covar : float, default=1e-3
         Added to the diagonal of the initial covariances so that they start
         positive-definite.
-    startprob_prior : float or array of shape (n_components,), default=1.0
-        Concentrations of the Dirichlet prior on ``startprob_``.  The M-step takes
-        the maximum a posteriori estimate: the expected number of sequences starting
-        in each state plus ``startprob_prior - 1``, clipped at 0 and normalised.
-        1.0 gives the maximum-likelihood update; larger values pull ``startprob_``
-        towards uniform.
-    transmat_prior : float or array of shape (n_components, n_components), default=1.0
-        Concentrations of the Dirichlet prior on each row of ``transmat_``, applied to
-        the expected transition counts as ``startprob_prior`` is to the start counts.
+    {{startprob_prior}}
+    {{transmat_prior}}
     weights_prior : float or array, default=1.0
         Concentrations of the Dirichlet prior on each row of ``weights_``
         (broadcast to (n_components, n_mix)), applied to the components' expected
@@ -584,10 +579,7 @@ class GMMHMM(BaseHMM):
     covars_weight : float, array or None, default=None
         Shape (degrees of freedom) of the prior on ``covars_``; None takes hmmlearn's
         default, as for ``covars_prior``.
-    algorithm : {"viterbi", "map"}, default="viterbi"
-        Decoder of ``decode`` and ``predict``: "viterbi" finds the most likely
-        state sequence, "map" the most probable state of each frame on its own (the
-        argmax of ``predict_proba``).
+    {{algorithm}}
     covariance_type : {"diag", "spherical", "full", "tied"}, default="diag"
         Form of the components' covariances: "diag" diagonal, "spherical" one
         variance per component, "full" a full matrix per component, "tied": the
@@ -597,14 +589,9 @@ class GMMHMM(BaseHMM):
         Dirichlet draws of the chain and the weights) and of ``sample`` when it is given
         no generator.  An int makes fits reproducible; None uses NumPy's global
         generator.
-    n_iter : int, default=10
-        Maximum number of EM iterations of ``fit``.
-    tol : float, default=1e-2
-        Convergence threshold of ``fit``: EM stops once an iteration increases the
-        log-likelihood by less than ``tol``.
-    verbose : bool, default=False
-        When True, ``fit`` prints one line per EM iteration to standard error (the
-        iteration, the log-likelihood and its change).
+    {{n_iter}}
+    {{tol}}
+    {{verbose}}
     params : str, default="stmcw"
         Letters of the parameters that EM updates: "s" ``startprob_``, "t"
         ``transmat_``, "m" ``means_``, "c" ``covars_``, "w" ``weights_``.  Parameters
@@ -613,16 +600,8 @@ class GMMHMM(BaseHMM):
         Letters of the parameters that ``fit`` initialises before EM (same letters as
         ``params``).  A parameter whose letter is missing starts from the value set on
         the model; one that is not set is initialised anyway.
-    implementation : {"log", "scaling"}, default="log"
-        How forward-backward keeps its numbers in range: "log" works with
-        log-probabilities, "scaling" normalises the forward and backward messages at
-        every frame.  Both compute the same quantities; "scaling" raises
-        ``ValueError`` when it underflows nonetheless.
-    n_init : int, default=1
-        fastgen only.  Number of EM fits that ``fit`` runs from the initialisations
-        of as many seeds (drawn from ``random_state``); the one with the highest
-        final log-likelihood is kept (``restart_objectives_`` records each).  See
-        :class:`GaussianHMM` for how the seeds are chosen.
+    {{implementation}}
+    {{n_init}}
     allow_nan : bool, default=False
         fastgen only.  NaN entries of ``X`` are missing values (at random): every
         mixture component's density is that of the observed coordinates (a frame with
@@ -634,13 +613,9 @@ class GMMHMM(BaseHMM):
 
     Attributes
     ----------
-    n_features : int
-        Number of features (columns of ``X``).
-    startprob_ : ndarray of shape (n_components,)
-        Probability of each state at the start of a sequence.
-    transmat_ : ndarray of shape (n_components, n_components)
-        Transition probabilities: row ``i`` is the distribution of the state that
-        follows state ``i``.
+    {{attr_n_features}}
+    {{attr_startprob_}}
+    {{attr_transmat_}}
     weights_ : ndarray of shape (n_components, n_mix)
         Mixture weights of each state (rows sum to 1).
     means_ : ndarray of shape (n_components, n_mix, n_features)
@@ -650,22 +625,11 @@ class GMMHMM(BaseHMM):
         "spherical", (n_components, n_mix, n_features) "diag", (n_components, n_mix,
         n_features, n_features) "full", (n_components, n_features, n_features)
         "tied".
-    monitor_ : ConvergenceMonitor
-        The convergence monitor of the last ``fit``: ``monitor_.history`` holds the
-        log-likelihood of every iteration, ``monitor_.iter`` their number.
-    restart_objectives_ : ndarray of shape (n_restarts,)
-        The final log-likelihood of each of ``fit``'s restarts, in seed order;
-        ``fit`` kept the first of the highest.  One value when ``n_init=1`` (or when
-        one fit ran).
-    partial_fit_steps_ : int
-        Number of ``partial_fit`` updates since its running statistics started (set
-        by ``partial_fit`` only).
-    partial_fit_frames_ : int or float
-        Frames of the first ``partial_fit`` chunk (weighted: their summed weights),
-        the size its running statistics are scaled to.
-    partial_fit_stats_ : dict of str to float or ndarray
-        The running sufficient statistics of ``partial_fit``, which model files keep
-        so that a loaded model goes on learning.
+    {{attr_monitor_}}
+    {{attr_restart_objectives_}}
+    {{attr_partial_fit_steps_}}
+    {{attr_partial_fit_frames_}}
+    {{attr_partial_fit_stats_}}
 
     See Also
     --------

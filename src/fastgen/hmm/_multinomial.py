@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from fastgen._docstrings import fill
 from fastgen.hmm._base import BaseHMM
+from fastgen.hmm._docs import SHARED
 from fastgen.hmm._family import EmissionFamily
 from fastgen.hmm._util import (
     CountFrames,
@@ -205,6 +207,7 @@ class MultinomialEmissions(EmissionFamily):
         return random_state.multinomial(int(values[0]), self.model.emissionprob_[state])
 
 
+@fill(**SHARED)
 class MultinomialHMM(BaseHMM):
     """Hidden Markov model with multinomial emissions (hmmlearn's ``MultinomialHMM``).
 
@@ -214,83 +217,39 @@ class MultinomialHMM(BaseHMM):
 
     Parameters
     ----------
-    n_components : int, default=1
-        Number of hidden states.
+    {{n_components}}
     n_trials : int, array of int or None, default=None
         Number of draws per frame: every row of ``X`` must add up to it.  None: ``fit``
         sets it to the row totals of the data it fits (one per sample, as hmmlearn);
         sampling needs a single value.
-    startprob_prior : float or array of shape (n_components,), default=1.0
-        Concentrations of the Dirichlet prior on ``startprob_``.  The M-step takes
-        the maximum a posteriori estimate: the expected number of sequences starting
-        in each state plus ``startprob_prior - 1``, clipped at 0 and normalised.
-        1.0 gives the maximum-likelihood update; larger values pull ``startprob_``
-        towards uniform.
-    transmat_prior : float or array of shape (n_components, n_components), default=1.0
-        Concentrations of the Dirichlet prior on each row of ``transmat_``, applied to
-        the expected transition counts as ``startprob_prior`` is to the start counts.
-    algorithm : {"viterbi", "map"}, default="viterbi"
-        Decoder of ``decode`` and ``predict``: "viterbi" finds the most likely
-        state sequence, "map" the most probable state of each frame on its own (the
-        argmax of ``predict_proba``).
-    random_state : int, numpy.random.RandomState or None, default=None
-        Source of the random draws of ``fit``'s initialisation (Dirichlet draws of the
-        chain, random rows of ``emissionprob_``) and of ``sample`` when it is given no
-        generator.  An int makes fits reproducible; None uses NumPy's global generator.
-    n_iter : int, default=10
-        Maximum number of EM iterations of ``fit``.
-    tol : float, default=1e-2
-        Convergence threshold of ``fit``: EM stops once an iteration increases the
-        log-likelihood by less than ``tol``.
-    verbose : bool, default=False
-        When True, ``fit`` prints one line per EM iteration to standard error (the
-        iteration, the log-likelihood and its change).
+    {{startprob_prior}}
+    {{transmat_prior}}
+    {{algorithm}}
+    {{random_state}}
+    {{n_iter}}
+    {{tol}}
+    {{verbose}}
     params : str, default="ste"
         Letters of the parameters that EM updates: "s" ``startprob_``, "t"
         ``transmat_``, "e" ``emissionprob_`` (initialised with uniform random rows,
         hmmlearn's draw).  Parameters whose letter is missing keep their values.
-    init_params : str, default="ste"
-        Letters of the parameters that ``fit`` initialises before EM (same letters as
-        ``params``).  A parameter whose letter is missing starts from the value set on
-        the model; one that is not set is initialised anyway.
-    implementation : {"log", "scaling"}, default="log"
-        How forward-backward keeps its numbers in range: "log" works with
-        log-probabilities, "scaling" normalises the forward and backward messages at
-        every frame.  Both compute the same quantities; "scaling" raises
-        ``ValueError`` when it underflows nonetheless.
-    n_init : int, default=1
-        fastgen only.  Number of EM fits that ``fit`` runs from the initialisations
-        of as many seeds (drawn from ``random_state``); the one with the highest
-        final log-likelihood is kept (``restart_objectives_`` records each).  See
-        :class:`GaussianHMM` for how the seeds are chosen.
+    {{init_params}}
+    {{implementation}}
+    {{n_init}}
 
     Attributes
     ----------
     n_features : int
         Number of outcomes (columns of ``X``).
-    startprob_ : ndarray of shape (n_components,)
-        Probability of each state at the start of a sequence.
-    transmat_ : ndarray of shape (n_components, n_components)
-        Transition probabilities: row ``i`` is the distribution of the state that
-        follows state ``i``.
+    {{attr_startprob_}}
+    {{attr_transmat_}}
     emissionprob_ : ndarray of shape (n_components, n_features)
         Probability of each outcome in each state (rows sum to 1).
-    monitor_ : ConvergenceMonitor
-        The convergence monitor of the last ``fit``: ``monitor_.history`` holds the
-        log-likelihood of every iteration, ``monitor_.iter`` their number.
-    restart_objectives_ : ndarray of shape (n_restarts,)
-        The final log-likelihood of each of ``fit``'s restarts, in seed order;
-        ``fit`` kept the first of the highest.  One value when ``n_init=1`` (or when
-        one fit ran).
-    partial_fit_steps_ : int
-        Number of ``partial_fit`` updates since its running statistics started (set
-        by ``partial_fit`` only).
-    partial_fit_frames_ : int or float
-        Frames of the first ``partial_fit`` chunk (weighted: their summed weights),
-        the size its running statistics are scaled to.
-    partial_fit_stats_ : dict of str to float or ndarray
-        The running sufficient statistics of ``partial_fit``, which model files keep
-        so that a loaded model goes on learning.
+    {{attr_monitor_}}
+    {{attr_restart_objectives_}}
+    {{attr_partial_fit_steps_}}
+    {{attr_partial_fit_frames_}}
+    {{attr_partial_fit_stats_}}
 
     See Also
     --------

@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from fastgen._docstrings import fill
 from fastgen.hmm._base import BaseHMM
+from fastgen.hmm._docs import SHARED
 from fastgen.hmm._family import EmissionFamily
 from fastgen.hmm._util import (
     CountFrames,
@@ -137,6 +139,7 @@ class PoissonEmissions(EmissionFamily):
         return random_state.poisson(self.model.lambdas_[state])
 
 
+@fill(**SHARED)
 class PoissonHMM(BaseHMM):
     """Hidden Markov model with Poisson emissions (hmmlearn's ``PoissonHMM``).
 
@@ -146,17 +149,9 @@ class PoissonHMM(BaseHMM):
 
     Parameters
     ----------
-    n_components : int, default=1
-        Number of hidden states.
-    startprob_prior : float or array of shape (n_components,), default=1.0
-        Concentrations of the Dirichlet prior on ``startprob_``.  The M-step takes
-        the maximum a posteriori estimate: the expected number of sequences starting
-        in each state plus ``startprob_prior - 1``, clipped at 0 and normalised.
-        1.0 gives the maximum-likelihood update; larger values pull ``startprob_``
-        towards uniform.
-    transmat_prior : float or array of shape (n_components, n_components), default=1.0
-        Concentrations of the Dirichlet prior on each row of ``transmat_``, applied to
-        the expected transition counts as ``startprob_prior`` is to the start counts.
+    {{n_components}}
+    {{startprob_prior}}
+    {{transmat_prior}}
     lambdas_prior : float or array, default=0.0
         Shape of the gamma prior on ``lambdas_``, as hmmlearn applies it: the update
         is ``(lambdas_prior + n * y_bar) / (lambdas_weight + n)`` with ``y_bar`` the
@@ -164,22 +159,14 @@ class PoissonHMM(BaseHMM):
     lambdas_weight : float or array, default=0.0
         Rate of that gamma prior (the denominator's added mass); with
         ``lambdas_prior=0`` too the update is the maximum-likelihood one.
-    algorithm : {"viterbi", "map"}, default="viterbi"
-        Decoder of ``decode`` and ``predict``: "viterbi" finds the most likely
-        state sequence, "map" the most probable state of each frame on its own (the
-        argmax of ``predict_proba``).
+    {{algorithm}}
     random_state : int, numpy.random.RandomState or None, default=None
         Source of the random draws of ``fit``'s initialisation (Dirichlet draws of the
         chain, the gamma draw of ``lambdas_``) and of ``sample`` when it is given no
         generator.  An int makes fits reproducible; None uses NumPy's global generator.
-    n_iter : int, default=10
-        Maximum number of EM iterations of ``fit``.
-    tol : float, default=1e-2
-        Convergence threshold of ``fit``: EM stops once an iteration increases the
-        log-likelihood by less than ``tol``.
-    verbose : bool, default=False
-        When True, ``fit`` prints one line per EM iteration to standard error (the
-        iteration, the log-likelihood and its change).
+    {{n_iter}}
+    {{tol}}
+    {{verbose}}
     params : str, default="stl"
         Letters of the parameters that EM updates: "s" ``startprob_``, "t"
         ``transmat_``, "l" ``lambdas_`` (which starts from a gamma draw matching the
@@ -189,44 +176,21 @@ class PoissonHMM(BaseHMM):
         Letters of the parameters that ``fit`` initialises before EM (same letters as
         ``params``).  A parameter whose letter is missing starts from the value set on
         the model; one that is not set is initialised anyway.
-    implementation : {"log", "scaling"}, default="log"
-        How forward-backward keeps its numbers in range: "log" works with
-        log-probabilities, "scaling" normalises the forward and backward messages at
-        every frame.  Both compute the same quantities; "scaling" raises
-        ``ValueError`` when it underflows nonetheless.
-    n_init : int, default=1
-        fastgen only.  Number of EM fits that ``fit`` runs from the initialisations
-        of as many seeds (drawn from ``random_state``); the one with the highest
-        final log-likelihood is kept (``restart_objectives_`` records each).  See
-        :class:`GaussianHMM` for how the seeds are chosen.
+    {{implementation}}
+    {{n_init}}
 
     Attributes
     ----------
-    n_features : int
-        Number of features (columns of ``X``).
-    startprob_ : ndarray of shape (n_components,)
-        Probability of each state at the start of a sequence.
-    transmat_ : ndarray of shape (n_components, n_components)
-        Transition probabilities: row ``i`` is the distribution of the state that
-        follows state ``i``.
+    {{attr_n_features}}
+    {{attr_startprob_}}
+    {{attr_transmat_}}
     lambdas_ : ndarray of shape (n_components, n_features)
         Poisson rate of every feature in every state.
-    monitor_ : ConvergenceMonitor
-        The convergence monitor of the last ``fit``: ``monitor_.history`` holds the
-        log-likelihood of every iteration, ``monitor_.iter`` their number.
-    restart_objectives_ : ndarray of shape (n_restarts,)
-        The final log-likelihood of each of ``fit``'s restarts, in seed order;
-        ``fit`` kept the first of the highest.  One value when ``n_init=1`` (or when
-        one fit ran).
-    partial_fit_steps_ : int
-        Number of ``partial_fit`` updates since its running statistics started (set
-        by ``partial_fit`` only).
-    partial_fit_frames_ : int or float
-        Frames of the first ``partial_fit`` chunk (weighted: their summed weights),
-        the size its running statistics are scaled to.
-    partial_fit_stats_ : dict of str to float or ndarray
-        The running sufficient statistics of ``partial_fit``, which model files keep
-        so that a loaded model goes on learning.
+    {{attr_monitor_}}
+    {{attr_restart_objectives_}}
+    {{attr_partial_fit_steps_}}
+    {{attr_partial_fit_frames_}}
+    {{attr_partial_fit_stats_}}
 
     See Also
     --------

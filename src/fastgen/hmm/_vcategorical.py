@@ -6,8 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from fastgen._docstrings import fill
 from fastgen._kernels import hmm as _k
 from fastgen.hmm._categorical import CategoricalEmissions
+from fastgen.hmm._docs import SHARED
 from fastgen.hmm._util import check_random_state
 from fastgen.hmm._variational import (
     CHAIN_STATE,
@@ -112,6 +114,7 @@ class VariationalCategoricalEmissions(VariationalEmissions, CategoricalEmissions
         return dirichlet_kl(m.emissionprob_posterior_, m.emissionprob_prior_)
 
 
+@fill(**SHARED)
 class VariationalCategoricalHMM(VariationalHMM):
     """Categorical HMM fitted by variational inference (hmmlearn's
     ``VariationalCategoricalHMM``).
@@ -124,39 +127,24 @@ class VariationalCategoricalHMM(VariationalHMM):
 
     Parameters
     ----------
-    n_components : int, default=1
-        Number of hidden states.
-    startprob_prior : float or array of shape (n_components,), optional
-        Concentrations of the Dirichlet prior on ``startprob_``; the posterior
-        ``startprob_posterior_`` is this prior plus the expected number of sequences
-        starting in each state.  None (default): ``1 / n_components``.
-    transmat_prior : float or array of shape (n_components, n_components), optional
-        Concentrations of the Dirichlet prior on each row of ``transmat_``; the
-        posterior ``transmat_posterior_`` is this prior plus the expected transition
-        counts.  None (default): ``1 / n_components``.
+    {{n_components}}
+    {{startprob_prior_variational}}
+    {{transmat_prior_variational}}
     emissionprob_prior : float or array of shape (n_components, n_features), optional
         Concentrations of the Dirichlet prior on each row of ``emissionprob_``; the
         posterior is this prior plus the expected symbol counts.  None (default):
         ``1 / n_features``.
     n_features : int, optional
         Number of symbols.  None (default): ``fit`` sets it to ``X.max() + 1``.
-    algorithm : {"viterbi", "map"}, default="viterbi"
-        Decoder of ``decode`` and ``predict``: "viterbi" finds the most likely
-        state sequence, "map" the most probable state of each frame on its own (the
-        argmax of ``predict_proba``).
+    {{algorithm}}
     random_state : int, numpy.random.RandomState or None, default=None
         Source of the random draws of ``fit``'s initialisation (Dirichlet draws of the
         starting posteriors of the chain and the emissions) and of ``sample`` when it is
         given no generator.  An int makes fits reproducible; None uses NumPy's global
         generator.
-    n_iter : int, default=100
-        Maximum number of EM iterations of ``fit``.
-    tol : float, default=1e-6
-        Convergence threshold of ``fit``: EM stops once an iteration increases the
-        lower bound by less than ``tol``.
-    verbose : bool, default=False
-        When True, ``fit`` prints one line per EM iteration to standard error (the
-        iteration, the lower bound and its change).
+    {{n_iter_variational}}
+    {{tol_variational}}
+    {{verbose_variational}}
     params : str, default="ste"
         Letters of the parameters that EM updates: "s" the start distribution, "t" the
         transitions, "e" the emissions.  Parameters whose letter is missing keep their
@@ -166,21 +154,12 @@ class VariationalCategoricalHMM(VariationalHMM):
         ``params``).  A parameter whose letter is missing starts from the value set on
         the model; one that is not set is initialised anyway.  A letter initialises the
         prior and the posterior of its parameter together.
-    implementation : {"log", "scaling"}, default="log"
-        How forward-backward keeps its numbers in range: "log" works with
-        log-probabilities, "scaling" normalises the forward and backward messages at
-        every frame.  Both compute the same quantities; "scaling" raises
-        ``ValueError`` when it underflows nonetheless.
-    n_init : int, default=1
-        fastgen only.  Number of EM fits that ``fit`` runs from the initialisations
-        of as many seeds (drawn from ``random_state``); the one with the highest
-        final lower bound is kept (``restart_objectives_`` records each).  See
-        :class:`GaussianHMM` for how the seeds are chosen.
+    {{implementation}}
+    {{n_init_variational}}
 
     Attributes
     ----------
-    n_features : int
-        Number of symbols (the constructor's value, or set by ``fit``).
+    {{attr_n_features_symbols}}
     startprob_prior_ : ndarray of shape (n_components,)
         Dirichlet prior on ``startprob_``, as used by ``fit``.
     startprob_posterior_ : ndarray of shape (n_components,)
@@ -193,29 +172,16 @@ class VariationalCategoricalHMM(VariationalHMM):
         Dirichlet priors on the rows of ``emissionprob_``.
     emissionprob_posterior_ : ndarray of shape (n_components, n_features)
         Dirichlet posteriors on the rows of ``emissionprob_``.
-    startprob_ : ndarray of shape (n_components,)
-        Posterior mean of the start distribution.
-    transmat_ : ndarray of shape (n_components, n_components)
-        Posterior mean of the transition matrix.
+    {{attr_startprob_variational}}
+    {{attr_transmat_variational}}
     emissionprob_ : ndarray of shape (n_components, n_features)
         Posterior mean of the emission probabilities.  These three point estimates
         are what ``score``, ``decode``, ``predict`` and ``sample`` use.
-    monitor_ : ConvergenceMonitor
-        The convergence monitor of the last ``fit``: ``monitor_.history`` holds the
-        lower bound of every iteration, ``monitor_.iter`` their number.
-    restart_objectives_ : ndarray of shape (n_restarts,)
-        The final lower bound of each of ``fit``'s restarts, in seed order;
-        ``fit`` kept the first of the highest.  One value when ``n_init=1`` (or when
-        one fit ran).
-    partial_fit_steps_ : int
-        Number of ``partial_fit`` updates since its running statistics started (set
-        by ``partial_fit`` only).
-    partial_fit_frames_ : int or float
-        Frames of the first ``partial_fit`` chunk (weighted: their summed weights),
-        the size its running statistics are scaled to.
-    partial_fit_stats_ : dict of str to float or ndarray
-        The running sufficient statistics of ``partial_fit``, which model files keep
-        so that a loaded model goes on learning.
+    {{attr_monitor_variational}}
+    {{attr_restart_objectives_variational}}
+    {{attr_partial_fit_steps_}}
+    {{attr_partial_fit_frames_}}
+    {{attr_partial_fit_stats_}}
 
     See Also
     --------

@@ -6,7 +6,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from fastgen._docstrings import fill
 from fastgen._kernels import hmm as _k
+from fastgen.hmm._docs import SHARED
 from fastgen.hmm._gaussian import GaussianEmissions, GaussianHMM, kmeans
 from fastgen.hmm._missing import impute_column_means
 from fastgen.hmm._util import check_random_state, digamma, gammaln, stored_array, stored_count
@@ -368,6 +370,7 @@ class VariationalGaussianEmissions(VariationalEmissions, GaussianEmissions):
         return float(kl + kl_w.sum())
 
 
+@fill(**SHARED)
 class VariationalGaussianHMM(VariationalHMM):
     """Gaussian HMM fitted by variational inference (hmmlearn's
     ``VariationalGaussianHMM``).
@@ -380,20 +383,13 @@ class VariationalGaussianHMM(VariationalHMM):
 
     Parameters
     ----------
-    n_components : int, default=1
-        Number of hidden states.
+    {{n_components}}
     covariance_type : {"full", "diag", "spherical", "tied"}, default="full"
         Form of the covariances: "full" a full matrix per state, "diag" a diagonal
         one, "spherical" one variance per state, "tied" one full matrix shared by
         all states.
-    startprob_prior : float or array of shape (n_components,), optional
-        Concentrations of the Dirichlet prior on ``startprob_``; the posterior
-        ``startprob_posterior_`` is this prior plus the expected number of sequences
-        starting in each state.  None (default): ``1 / n_components``.
-    transmat_prior : float or array of shape (n_components, n_components), optional
-        Concentrations of the Dirichlet prior on each row of ``transmat_``; the
-        posterior ``transmat_posterior_`` is this prior plus the expected transition
-        counts.  None (default): ``1 / n_components``.
+    {{startprob_prior_variational}}
+    {{transmat_prior_variational}}
     means_prior : array of shape (n_components, n_features), optional
         Centre of the normal prior over the means.  None (default): the mean of
         ``X``.
@@ -407,22 +403,14 @@ class VariationalGaussianHMM(VariationalHMM):
         Inverse scale of the Wishart prior, in the shape of ``covars_`` for the
         ``covariance_type`` (see ``scale_prior_``).  None (default): 1e-3 times the
         identity.
-    algorithm : {"viterbi", "map"}, default="viterbi"
-        Decoder of ``decode`` and ``predict``: "viterbi" finds the most likely
-        state sequence, "map" the most probable state of each frame on its own (the
-        argmax of ``predict_proba``).
+    {{algorithm}}
     random_state : int, numpy.random.RandomState or None, default=None
         Source of the random draws of ``fit``'s initialisation (k-means of the means,
         Dirichlet draws of the chain's posteriors) and of ``sample`` when it is given no
         generator.  An int makes fits reproducible; None uses NumPy's global generator.
-    n_iter : int, default=100
-        Maximum number of EM iterations of ``fit``.
-    tol : float, default=1e-6
-        Convergence threshold of ``fit``: EM stops once an iteration increases the
-        lower bound by less than ``tol``.
-    verbose : bool, default=False
-        When True, ``fit`` prints one line per EM iteration to standard error (the
-        iteration, the lower bound and its change).
+    {{n_iter_variational}}
+    {{tol_variational}}
+    {{verbose_variational}}
     params : str, default="stmc"
         Letters of the parameters that EM updates: "s" the start distribution, "t" the
         transitions, "m" the means (with ``beta``), "c" the covariances (``dof`` and
@@ -432,16 +420,8 @@ class VariationalGaussianHMM(VariationalHMM):
         ``params``).  A parameter whose letter is missing starts from the value set on
         the model; one that is not set is initialised anyway.  A letter initialises the
         prior and the posterior of its parameter together.
-    implementation : {"log", "scaling"}, default="log"
-        How forward-backward keeps its numbers in range: "log" works with
-        log-probabilities, "scaling" normalises the forward and backward messages at
-        every frame.  Both compute the same quantities; "scaling" raises
-        ``ValueError`` when it underflows nonetheless.
-    n_init : int, default=1
-        fastgen only.  Number of EM fits that ``fit`` runs from the initialisations
-        of as many seeds (drawn from ``random_state``); the one with the highest
-        final lower bound is kept (``restart_objectives_`` records each).  See
-        :class:`GaussianHMM` for how the seeds are chosen.
+    {{implementation}}
+    {{n_init_variational}}
     allow_nan : bool, default=False
         fastgen only.  NaN entries of ``X`` are missing values (at random).  ``score``,
         ``predict`` and the other point-estimate methods marginalise them out, as
@@ -453,8 +433,7 @@ class VariationalGaussianHMM(VariationalHMM):
 
     Attributes
     ----------
-    n_features : int
-        Number of features (columns of ``X``).
+    {{attr_n_features}}
     startprob_prior_, startprob_posterior_ : ndarray of shape (n_components,)
         Dirichlet prior and posterior on ``startprob_``.
     transmat_prior_, transmat_posterior_ : ndarray of shape (n_components, n_components)
@@ -469,32 +448,19 @@ class VariationalGaussianHMM(VariationalHMM):
         Their inverse scales: (n_components,) spherical, (n_components, n_features)
         diag, (n_components, n_features, n_features) full, (n_features, n_features)
         tied.
-    startprob_ : ndarray of shape (n_components,)
-        Posterior mean of the start distribution.
-    transmat_ : ndarray of shape (n_components, n_components)
-        Posterior mean of the transition matrix.
+    {{attr_startprob_variational}}
+    {{attr_transmat_variational}}
     means_ : ndarray of shape (n_components, n_features)
         ``means_posterior_``.
     covars_ : ndarray of shape (n_components, n_features, n_features)
         ``scale_posterior_ / dof_posterior_`` as full matrices (``_covars_`` in
         hmmlearn's shapes).  These four point estimates are what ``score``,
         ``decode``, ``predict`` and ``sample`` use.
-    monitor_ : ConvergenceMonitor
-        The convergence monitor of the last ``fit``: ``monitor_.history`` holds the
-        lower bound of every iteration, ``monitor_.iter`` their number.
-    restart_objectives_ : ndarray of shape (n_restarts,)
-        The final lower bound of each of ``fit``'s restarts, in seed order;
-        ``fit`` kept the first of the highest.  One value when ``n_init=1`` (or when
-        one fit ran).
-    partial_fit_steps_ : int
-        Number of ``partial_fit`` updates since its running statistics started (set
-        by ``partial_fit`` only).
-    partial_fit_frames_ : int or float
-        Frames of the first ``partial_fit`` chunk (weighted: their summed weights),
-        the size its running statistics are scaled to.
-    partial_fit_stats_ : dict of str to float or ndarray
-        The running sufficient statistics of ``partial_fit``, which model files keep
-        so that a loaded model goes on learning.
+    {{attr_monitor_variational}}
+    {{attr_restart_objectives_variational}}
+    {{attr_partial_fit_steps_}}
+    {{attr_partial_fit_frames_}}
+    {{attr_partial_fit_stats_}}
 
     See Also
     --------

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._base import BaseEstimator, TransformerMixin, check_is_fitted
+from .._docstrings import fill
 from .._kernels import _text
 from .._validation import check_bool_params, invalid_param
 from ._analysis import (
@@ -23,6 +24,7 @@ from ._analysis import (
     n_threads,
     parallel_map,
 )
+from ._docs import SHARED
 from ._weigh import weigh_csr
 
 _INT32_MAX = np.iinfo(np.int32).max
@@ -77,6 +79,7 @@ class _Vocabulary(dict):
         super().update(*args, **kwargs)
 
 
+@fill(**SHARED)
 class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
     r"""Convert a collection of text documents to a matrix of token counts.
 
@@ -98,83 +101,29 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    input : {"content", "filename", "file"}, default="content"
-        What each item of the documents passed to ``fit`` and ``transform`` is:
-        the text itself as ``str`` or ``bytes`` (``"content"``), the path of a
-        file to read (``"filename"``), or an object with a ``read()`` method,
-        such as an open file (``"file"``).
-    encoding : str, default="utf-8"
-        Codec used to decode documents that are ``bytes`` (and files, which are
-        read as bytes). Must be a text encoding known to Python's ``codecs``.
-    decode_error : {"strict", "ignore", "replace"}, default="strict"
-        What decoding does with bytes that are not valid in ``encoding``: raise
-        ``UnicodeDecodeError`` (``"strict"``), drop them (``"ignore"``), or put
-        the replacement character U+FFFD in their place (``"replace"``).
-    strip_accents : {"ascii", "unicode"} or callable, default=None
-        Accent removal applied to each document after lower-casing:
-        :func:`strip_accents_ascii` (``"ascii"``), :func:`strip_accents_unicode`
-        (``"unicode"``), your own ``str -> str`` function, or none (None). It runs
-        in Python on every document before the compiled tokenizer. Ignored when
-        ``preprocessor`` is given.
-    lowercase : bool, default=True
-        Convert documents to lower case before tokenizing; the terms of a given
-        ``vocabulary`` should then be lower case too (a warning says when they are
-        not). Done in the compiled kernel when no ``preprocessor`` or
-        ``strip_accents`` is set, in Python otherwise. Ignored when
-        ``preprocessor`` is given.
-    preprocessor : callable, default=None
-        Function ``str -> str`` applied to each decoded document instead of the
-        built-in lower-casing and accent stripping (which are then not applied).
-        It runs in Python; the tokenizing after it stays compiled when the
-        analyzer allows. Not used with a callable ``analyzer``.
-    tokenizer : callable, default=None
-        Function ``str -> list of tokens`` that replaces ``token_pattern`` for the
-        ``"word"`` analyzer; stop words and n-grams are then applied to its
-        tokens. A tokenizer makes the analysis run in Python.
-    stop_words : {"english"}, list of str or None, default=None
-        Words removed from the tokens before n-grams are formed, with the
-        ``"word"`` analyzer only: ``"english"`` (scikit-learn's English list,
-        which needs scikit-learn installed), your own collection of words (not an
-        iterator), or none. The words are compared with preprocessed tokens, so
-        with ``lowercase=True`` they should be lower case; a warning says when
-        tokenizing the list itself gives tokens not in it. Stop-word removal runs
-        in the compiled kernel.
-    token_pattern : str or None
-        Regular expression that a token matches, for the ``"word"`` analyzer
-        without ``tokenizer``. The default, ``r"(?u)\b\w\w+\b"``, takes runs of
-        two or more word characters (letters, digits, underscore), so punctuation
-        and white space separate tokens and one-character words are dropped.
-        With one capturing group, the group's text is the token; more than one
-        group is an error.
-        The default and ``(?u)\b\w+\b`` (tokens of one or more characters) are
-        compiled; any other pattern runs Python's ``re``. Not used (with a
-        warning) when ``tokenizer`` is given.
+    {{input}}
+    {{encoding}}
+    {{decode_error}}
+    {{strip_accents}}
+    {{lowercase}}
+    {{preprocessor}}
+    {{tokenizer}}
+    {{stop_words}}
+    {{token_pattern}}
     ngram_range : tuple (min_n, max_n), default=(1, 1)
         Lengths of the n-grams that become terms, both bounds included, with
         ``1 <= min_n <= max_n``: runs of consecutive tokens joined by a space for
         the ``"word"`` analyzer, substrings of that many characters for
         ``"char"`` and ``"char_wb"``. ``(1, 2)`` gives single words and pairs of
         adjacent words. Not used with a callable ``analyzer``.
-    analyzer : {"word", "char", "char_wb"} or callable, default="word"
-        How a preprocessed document becomes terms: word n-grams of its tokens
-        (``"word"``), character n-grams of the whole text with runs of white
-        space collapsed to one space (``"char"``), or character n-grams taken
-        inside each word padded with one space on each side (``"char_wb"``, so
-        no n-gram spans two words). A callable receives each decoded document
-        (no preprocessing) and returns its terms; it runs in Python.
+    {{analyzer}}
     max_df : float in [0.0, 1.0] or int, default=1.0
         Leave out of the vocabulary the terms that occur in more documents than
         this: a fraction of the documents (float) or a number of documents
         (int). Lowering it removes corpus-specific frequent words. Not used with
         a given ``vocabulary``.
-    min_df : float in [0.0, 1.0] or int, default=1
-        Leave out of the vocabulary the terms that occur in fewer documents than
-        this: a fraction of the documents (float) or a number of documents (int).
-        Not used with a given ``vocabulary``.
-    max_features : int, default=None
-        Keep only this many terms: those with the highest total counts over the
-        whole corpus, after ``max_df`` and ``min_df``. None keeps every term. Not
-        used with a given ``vocabulary``.
+    {{min_df}}
+    {{max_features}}
     vocabulary : Mapping or iterable, default=None
         A fixed vocabulary instead of one learned from the documents: a mapping
         of term to column index (the indices ``0 .. n_terms - 1``, each once), or

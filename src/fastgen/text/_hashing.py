@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._base import BaseEstimator, TransformerMixin
+from .._docstrings import fill
 from .._kernels import _text, _weighting
 from .._validation import check_bool_params, invalid_param
 from ._analysis import (
@@ -18,11 +19,13 @@ from ._analysis import (
     concat_rows,
     map_chunks,
 )
+from ._docs import SHARED
 
 _INT32_MAX = np.iinfo(np.int32).max
 _FLOAT_DTYPES = (np.float64, np.float32)
 
 
+@fill(**SHARED)
 class HashingVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
     r"""Convert text documents to a matrix of hashed token occurrences.
 
@@ -52,32 +55,15 @@ class HashingVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         itself as ``str`` or ``bytes`` (``"content"``), the path of a file to
         read (``"filename"``), or an object with a ``read()`` method, such as an
         open file (``"file"``).
-    encoding : str, default="utf-8"
-        Codec used to decode documents that are ``bytes`` (and files, which are
-        read as bytes). Must be a text encoding known to Python's ``codecs``.
-    decode_error : {"strict", "ignore", "replace"}, default="strict"
-        What decoding does with bytes that are not valid in ``encoding``: raise
-        ``UnicodeDecodeError`` (``"strict"``), drop them (``"ignore"``), or put
-        the replacement character U+FFFD in their place (``"replace"``).
-    strip_accents : {"ascii", "unicode"} or callable, default=None
-        Accent removal applied to each document after lower-casing:
-        :func:`strip_accents_ascii` (``"ascii"``), :func:`strip_accents_unicode`
-        (``"unicode"``), your own ``str -> str`` function, or none (None). It runs
-        in Python on every document before the compiled tokenizer. Ignored when
-        ``preprocessor`` is given.
+    {{encoding}}
+    {{decode_error}}
+    {{strip_accents}}
     lowercase : bool, default=True
         Convert documents to lower case before tokenizing. Done in the compiled
         kernel when no ``preprocessor`` or ``strip_accents`` is set, in Python
         otherwise. Ignored when ``preprocessor`` is given.
-    preprocessor : callable, default=None
-        Function ``str -> str`` applied to each decoded document instead of the
-        built-in lower-casing and accent stripping (which are then not applied).
-        It runs in Python; the tokenizing after it stays compiled when the
-        analyzer allows. Not used with a callable ``analyzer``.
-    tokenizer : callable, default=None
-        Function ``str -> list of tokens`` that replaces ``token_pattern`` for the
-        ``"word"`` analyzer; stop words and n-grams are then applied to its
-        tokens. A tokenizer makes the analysis run in Python.
+    {{preprocessor}}
+    {{tokenizer}}
     stop_words : {"english"}, list of str or None, default=None
         Words removed from the tokens before n-grams are formed, with the
         ``"word"`` analyzer only: ``"english"`` (scikit-learn's English list,
@@ -85,21 +71,8 @@ class HashingVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         iterator), or none. The words are compared with preprocessed tokens, so
         with ``lowercase=True`` they should be lower case. Stop-word removal runs
         in the compiled kernel.
-    token_pattern : str or None
-        Regular expression that a token matches, for the ``"word"`` analyzer
-        without ``tokenizer``. The default, ``r"(?u)\b\w\w+\b"``, takes runs of
-        two or more word characters (letters, digits, underscore), so punctuation
-        and white space separate tokens and one-character words are dropped.
-        With one capturing group, the group's text is the token; more than one
-        group is an error.
-        The default and ``(?u)\b\w+\b`` (tokens of one or more characters) are
-        compiled; any other pattern runs Python's ``re``. Not used (with a
-        warning) when ``tokenizer`` is given.
-    ngram_range : tuple (min_n, max_n), default=(1, 1)
-        Lengths of the n-grams that become terms, both bounds included, with
-        ``1 <= min_n <= max_n``: runs of consecutive tokens joined by a space for
-        the ``"word"`` analyzer, substrings of that many characters for
-        ``"char"`` and ``"char_wb"``. Not used with a callable ``analyzer``.
+    {{token_pattern}}
+    {{ngram_range}}
     analyzer : {"word", "char", "char_wb"} or callable, default="word"
         How a preprocessed document becomes terms: word n-grams of its tokens
         (``"word"``), character n-grams of the whole text with runs of white
