@@ -283,6 +283,45 @@ def test_linear_scores_equals_csr_product():
     assert empty.shape == (4, 0)
 
 
+@pytest.mark.parametrize("n_cls", [1, 7, 64, 65])
+@pytest.mark.parametrize("mode", ["counts", "float32", "threshold"])
+def test_linear_scores_sums_in_column_order_across_blocks(n_cls, mode):
+    """Bit for bit the sum, per class, of ``value * weight`` over each row's columns in
+    increasing order (what a CSR-times-dense product does), for documents spanning
+    several scoring blocks, empty ones included, on the accumulator path (up to 64
+    classes, plain values) and on the general one (more classes, float32 rounding,
+    a threshold)."""
+    rng = np.random.default_rng(n_cls)
+    terms = [f"t{i:03d}" for i in range(300)]
+    t = _text.TermTable.from_terms(terms)
+    column = rng.permutation(len(terms)).astype(np.int32)
+    column[rng.random(len(terms)) < 0.1] = -1  # pruned terms
+    weights = rng.normal(size=(len(terms), n_cls))
+    docs = [" ".join(rng.choice(terms + ["unknown"], size=rng.integers(0, 30)))
+            for _ in range(700)]  # fmt: skip
+    kw = {"float32": mode == "float32", "threshold": 1.5 if mode == "threshold" else None}
+    out = _text.linear_scores(docs, t, weights, column, False, WORD, 1, 1, 2, **kw)
+    want = np.zeros((len(docs), n_cls))
+    for i, doc in enumerate(docs):
+        counts: dict[int, float] = {}
+        for word in doc.split():
+            if word != "unknown" and column[terms.index(word)] >= 0:
+                col = int(column[terms.index(word)])
+                counts[col] = counts.get(col, 0.0) + 1.0
+        acc = np.zeros(n_cls)
+        for col in sorted(counts):
+            a = counts[col]
+            if mode == "float32":
+                a = float(np.float32(a))
+            if mode == "threshold":
+                if a <= 1.5:
+                    continue
+                a = 1.0
+            acc = acc + a * weights[col]
+        want[i] = acc
+    np.testing.assert_array_equal(out, want)
+
+
 # --------------------------------------------------------------------------- hostile arguments
 
 

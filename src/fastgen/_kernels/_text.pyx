@@ -1287,20 +1287,42 @@ cdef inline void _gather_signs(const int64_t *keys, Py_ssize_t n, RowScratch *ro
         row.vals.push(v)
 
 
-cdef inline void _add_row(double *out, const RowScratch *row, const double *weights,
-                          Py_ssize_t n_cls, bint round32, bint use_threshold,
-                          double threshold) noexcept nogil:
-    """``out += x @ weights`` for one gathered, weighed row ``x``, in column order.
+cdef enum:
+    # documents whose rows linear_scores gathers before scoring them
+    SCORE_BLOCK = 256
+    # classes summed in a local accumulator (the compiler keeps it apart from the
+    # weights, so the per-class loop vectorises); more classes sum into ``out`` itself
+    ACC_CLASSES = 64
+
+
+cdef inline void _add_row(double *out, const int32_t *cols, const double *vals,
+                          Py_ssize_t n, const double *weights, Py_ssize_t n_cls,
+                          bint round32, bint use_threshold, double threshold) noexcept nogil:
+    """``out += x @ weights`` for one gathered, weighed row ``x`` (``n`` columns
+    ``cols``, increasing, with values ``vals``), in column order.
 
     ``round32``: each value is first rounded to float32 (the vectorizer's dtype);
     ``use_threshold``: then a value becomes 1 if ``> threshold``, else is dropped
-    (BernoulliNB's binarization, which eliminates the zeros it makes).
+    (BernoulliNB's binarization, which eliminates the zeros it makes).  Every class
+    is summed in the same order on every path (the row's column order).
     """
-    cdef Py_ssize_t j, c, n = <Py_ssize_t>row.cols.len
+    cdef Py_ssize_t j, c
     cdef double a
     cdef const double *wrow
+    cdef double acc[ACC_CLASSES]
+    if n_cls <= ACC_CLASSES and not round32 and not use_threshold:
+        for c in range(n_cls):
+            acc[c] = out[c]
+        for j in range(n):
+            a = vals[j]
+            wrow = weights + <Py_ssize_t>cols[j] * n_cls
+            for c in range(n_cls):
+                acc[c] += a * wrow[c]
+        for c in range(n_cls):
+            out[c] = acc[c]
+        return
     for j in range(n):
-        a = row.vals.ptr[j]
+        a = vals[j]
         if round32:
             a = <double>(<float>a)
         if use_threshold:
@@ -1308,7 +1330,7 @@ cdef inline void _add_row(double *out, const RowScratch *row, const double *weig
                 a = 1.0
             else:
                 continue
-        wrow = weights + <Py_ssize_t>row.cols.ptr[j] * n_cls
+        wrow = weights + <Py_ssize_t>cols[j] * n_cls
         for c in range(n_cls):   # classes are independent: SIMD keeps each sum's order
             out[c] += a * wrow[c]
 
@@ -1367,54 +1389,69 @@ def linear_scores(list docs, TermTable table, const double[:, ::1] weights,
     cdef bint use_threshold = threshold is not None
     cdef double thr = <double>threshold if use_threshold else 0.0
     cdef _Docs ds = _Docs(docs)
-    cdef Py_ssize_t n_docs = len(docs), d = 0, k, nk, c
+    cdef Py_ssize_t n_docs = len(docs), d = 0, d0, d1, b, k, nk, c, start, n_row
     cdef cnp.ndarray[double, ndim=2] out = np.zeros((n_docs, n_cls), dtype=np.float64)
     cdef double[:, ::1] ov = out
     cdef Scratch w
-    cdef RowScratch row
+    cdef RowScratch rows  # the gathered rows of a block of documents, one after another
+    cdef PodVec[int64_t] starts  # where each of them starts in ``rows``, then the end
     cdef int64_t key
     cdef bint failed = False
     w.bad_surrogate = False
     if n_docs == 0 or n_cls == 0:
         return out
     with nogil:
-        for d in range(n_docs):
-            load_doc(ds, d, lower, p.analyzer == WORD, &w)
-            w.keys.clear()
-            analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
+        # documents a block at a time: first every row of the block (the term table
+        # hot in cache), then their products with the weights (the weight rows hot)
+        d1 = 0
+        while d1 < n_docs:
+            d0 = d1
+            d1 = min(d0 + SCORE_BLOCK, n_docs)
+            rows.cols.clear()
+            rows.vals.clear()
+            starts.clear()
+            for d in range(d0, d1):
+                load_doc(ds, d, lower, p.analyzer == WORD, &w)
+                w.keys.clear()
+                analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
+                if w.bad_surrogate or w.keys.failed:
+                    break
+                nk = <Py_ssize_t>w.keys.len
+                if not hashing:
+                    # translate term ids to output columns, dropping pruned terms
+                    nk = 0
+                    for k in range(<Py_ssize_t>w.keys.len):
+                        key = column[w.keys.ptr[k]]
+                        if key >= 0:
+                            w.keys.ptr[nk] = key
+                            nk += 1
+                    w.keys.len = nk
+                sort_keys(&w, hashing)
+                start = <Py_ssize_t>rows.cols.len
+                starts.push(start)
+                if hashing:
+                    _gather_signs(w.keys.ptr, nk, &rows)
+                else:
+                    _gather_counts(w.keys.ptr, nk, &rows)
+                if weigh:
+                    weigh_row(rows.cols.ptr + start, rows.vals.ptr + start,
+                              <Py_ssize_t>rows.cols.len - start, &weighting)
+            starts.push(<int64_t>rows.cols.len)
             if w.bad_surrogate:
                 break
-            if w.keys.failed:
+            if w.keys.failed or rows.cols.failed or rows.vals.failed or starts.failed:
                 failed = True
                 break
-            nk = <Py_ssize_t>w.keys.len
-            if not hashing:
-                # translate term ids to output columns, dropping pruned terms
-                nk = 0
-                for k in range(<Py_ssize_t>w.keys.len):
-                    key = column[w.keys.ptr[k]]
-                    if key >= 0:
-                        w.keys.ptr[nk] = key
-                        nk += 1
-                w.keys.len = nk
-            sort_keys(&w, hashing)
-            row.cols.clear()
-            row.vals.clear()
-            if hashing:
-                _gather_signs(w.keys.ptr, nk, &row)
-            else:
-                _gather_counts(w.keys.ptr, nk, &row)
-            if row.cols.failed or row.vals.failed:
-                failed = True
-                break
-            # the weight rows are scattered over a large matrix: ask for all of
-            # this document's rows before using the first
-            for k in range(<Py_ssize_t>row.cols.len):
-                for c in range(0, n_cls, 8):
-                    __builtin_prefetch(&weights[row.cols.ptr[k], c])
-            if weigh:
-                weigh_row(row.cols.ptr, row.vals.ptr, <Py_ssize_t>row.cols.len, &weighting)
-            _add_row(&ov[d, 0], &row, &weights[0, 0], n_cls, float32, use_threshold, thr)
+            for b in range(d1 - d0):
+                start = <Py_ssize_t>starts.ptr[b]
+                n_row = <Py_ssize_t>starts.ptr[b + 1] - start
+                # the weight rows are scattered over a large matrix: ask for all of
+                # this document's rows before using the first
+                for k in range(start, start + n_row):
+                    for c in range(0, n_cls, 8):
+                        __builtin_prefetch(&weights[rows.cols.ptr[k], c])
+                _add_row(&ov[d0 + b, 0], rows.cols.ptr + start, rows.vals.ptr + start, n_row,
+                         &weights[0, 0], n_cls, float32, use_threshold, thr)
     if failed:
         raise MemoryError("out of memory while scoring documents")
     if w.bad_surrogate:
