@@ -101,6 +101,7 @@ cdef extern from *:
             }
             T *p = (T *)std::realloc(ptr, c * sizeof(T));
             if (!p) { failed = true; return false; }
+            if (c * sizeof(T) >= ((size_t)4 << 20)) fg_advise_huge(p, c * sizeof(T));
             ptr = p; cap = c; return true;
         }
         inline void push(T v) {
