@@ -99,14 +99,16 @@ def check_batch_size(batch_size: Any) -> int | None:
 
 
 def import_pyarrow():
-    """``(pyarrow, pyarrow.parquet)``, or a clear :class:`BatchError` when not installed."""
+    """``(pyarrow, pyarrow.parquet)``, or a :class:`BatchError` naming the ``io`` extra
+    when not installed (the message of :class:`fastgen._extras.MissingExtraError`)."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as exc:
-        raise BatchError(
-            "Parquet files need the 'pyarrow' package (pip install 'fastgen-models[io]')"
-        ) from exc
+        from fastgen._extras import MissingExtraError
+
+        missing = MissingExtraError("reading or writing Parquet", "io", ["pyarrow"])
+        raise BatchError(str(missing)) from exc
     return pa, pq
 
 

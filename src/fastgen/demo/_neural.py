@@ -38,14 +38,12 @@ INT8_MSE_RTOL = 0.10  # int8 weights may change the test reconstruction MSE by a
 
 
 def _require_training_stack() -> None:
-    from fastgen.nn import missing_train_packages
+    from fastgen._extras import MissingExtraError, require
 
-    missing = missing_train_packages()
-    if missing:
-        raise SectionSkipped(
-            f"training needs {', '.join(missing)} (not installed); "
-            "install the train extra: pip install 'fastgen-models[train]'"
-        )
+    try:
+        require("train", "training")
+    except MissingExtraError as exc:
+        raise SectionSkipped(str(exc)) from None
 
 
 def _architecture(d: int) -> dict:
