@@ -6,6 +6,7 @@ Shared by the tests of every family that takes ``allow_nan``."""
 from __future__ import annotations
 
 import numpy as np
+from numpy.testing import assert_allclose
 from scipy.stats import multivariate_normal
 
 
@@ -70,3 +71,27 @@ def reference_posteriors(startprob, transmat, frames, lengths):
         start += g[0]
         log_prob += np.log(c).sum() + shift.sum()
     return np.concatenate(gammas), start, trans, log_prob
+
+
+def assert_partitions_add_up(em, X, lengths, split, **tolerance):
+    """The E-step statistics of ``X[:split]`` and ``X[split:]`` (``lengths`` split
+    with it, at a sequence boundary) share their keys and add up to those of the whole
+    (what ``fastgen.dask`` sums), to ``tolerance`` (``assert_allclose``'s)."""
+    lengths = np.asarray(lengths)
+    k = int(np.searchsorted(np.cumsum(lengths), split)) + 1
+    whole = em.estep(X, lengths)
+    parts = em.estep(X[:split], lengths[:k]) + em.estep(X[split:], lengths[k:])
+    assert sorted(whole.emission) == sorted(parts.emission)
+    for key in whole.emission:
+        assert_allclose(parts.emission[key], whole.emission[key], **tolerance)
+
+
+def assert_beats_column_means(fitted, holes, part, full):
+    """The missing-data fit ``part`` of ``holes`` is at least twice as close to the
+    complete-data fit ``full`` in ``covars_`` as ``fitted`` (the same start) on
+    ``holes`` with each NaN set to its column's mean, which biases the covariances."""
+    filled = np.where(np.isnan(holes), np.nanmean(holes, axis=0), holes)
+    naive = fitted(filled)
+    err_em = np.abs(part.covars_ - full.covars_).max()
+    err_naive = np.abs(naive.covars_ - full.covars_).max()
+    assert err_em < err_naive / 2
