@@ -1253,7 +1253,7 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
 
 
 cdef cppclass RowScratch:
-    # one document's gathered row: its columns (increasing) and their values
+    # gathered rows, one after another: each row's columns (increasing) and values
     PodVec[int32_t] cols
     PodVec[double] vals
 

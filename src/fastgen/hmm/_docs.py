@@ -139,3 +139,12 @@ restart_objectives_ : ndarray of shape (n_restarts,)
     ``fit`` kept the first of the highest.  One value when ``n_init=1`` (or when
     one fit ran).""",
 }
+
+# what every fit leaves besides the parameters: its record and partial_fit's statistics
+_RECORD = ("attr_restart_objectives_", "attr_partial_fit_steps_", "attr_partial_fit_frames_",
+           "attr_partial_fit_stats_")  # fmt: skip
+SHARED["attr_fit_record"] = "\n".join(SHARED[k] for k in ("attr_monitor_", *_RECORD))
+SHARED["attr_fit_record_variational"] = "\n".join(
+    SHARED[k]
+    for k in ("attr_monitor_variational", "attr_restart_objectives_variational", *_RECORD[1:])
+)

@@ -563,11 +563,7 @@ class GaussianHMM(BaseHMM):
         of equal variances, multiples of the identity), ``(n_components,
         n_features)`` diag, ``(n_components, n_features, n_features)`` full,
         ``(n_features, n_features)`` tied.
-    {{attr_monitor_}}
-    {{attr_restart_objectives_}}
-    {{attr_partial_fit_steps_}}
-    {{attr_partial_fit_frames_}}
-    {{attr_partial_fit_stats_}}
+    {{attr_fit_record}}
 
     See Also
     --------

@@ -625,11 +625,7 @@ class GMMHMM(BaseHMM):
         "spherical", (n_components, n_mix, n_features) "diag", (n_components, n_mix,
         n_features, n_features) "full", (n_components, n_features, n_features)
         "tied".
-    {{attr_monitor_}}
-    {{attr_restart_objectives_}}
-    {{attr_partial_fit_steps_}}
-    {{attr_partial_fit_frames_}}
-    {{attr_partial_fit_stats_}}
+    {{attr_fit_record}}
 
     See Also
     --------

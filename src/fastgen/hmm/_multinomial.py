@@ -245,11 +245,7 @@ class MultinomialHMM(BaseHMM):
     {{attr_transmat_}}
     emissionprob_ : ndarray of shape (n_components, n_features)
         Probability of each outcome in each state (rows sum to 1).
-    {{attr_monitor_}}
-    {{attr_restart_objectives_}}
-    {{attr_partial_fit_steps_}}
-    {{attr_partial_fit_frames_}}
-    {{attr_partial_fit_stats_}}
+    {{attr_fit_record}}
 
     See Also
     --------

@@ -186,11 +186,7 @@ class PoissonHMM(BaseHMM):
     {{attr_transmat_}}
     lambdas_ : ndarray of shape (n_components, n_features)
         Poisson rate of every feature in every state.
-    {{attr_monitor_}}
-    {{attr_restart_objectives_}}
-    {{attr_partial_fit_steps_}}
-    {{attr_partial_fit_frames_}}
-    {{attr_partial_fit_stats_}}
+    {{attr_fit_record}}
 
     See Also
     --------

@@ -177,11 +177,7 @@ class VariationalCategoricalHMM(VariationalHMM):
     emissionprob_ : ndarray of shape (n_components, n_features)
         Posterior mean of the emission probabilities.  These three point estimates
         are what ``score``, ``decode``, ``predict`` and ``sample`` use.
-    {{attr_monitor_variational}}
-    {{attr_restart_objectives_variational}}
-    {{attr_partial_fit_steps_}}
-    {{attr_partial_fit_frames_}}
-    {{attr_partial_fit_stats_}}
+    {{attr_fit_record_variational}}
 
     See Also
     --------

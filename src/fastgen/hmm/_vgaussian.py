@@ -456,11 +456,7 @@ class VariationalGaussianHMM(VariationalHMM):
         ``scale_posterior_ / dof_posterior_`` as full matrices (``_covars_`` in
         hmmlearn's shapes).  These four point estimates are what ``score``,
         ``decode``, ``predict`` and ``sample`` use.
-    {{attr_monitor_variational}}
-    {{attr_restart_objectives_variational}}
-    {{attr_partial_fit_steps_}}
-    {{attr_partial_fit_frames_}}
-    {{attr_partial_fit_stats_}}
+    {{attr_fit_record_variational}}
 
     See Also
     --------
