@@ -18,7 +18,12 @@ from fastgen.hmm._gaussian import (
     kmeans,
     not_positive_definite,
 )
-from fastgen.hmm._missing import MissingFrames, check_observations, impute_column_means
+from fastgen.hmm._missing import (
+    MissingFrames,
+    check_observations,
+    impute_column_means,
+    observed_means,
+)
 from fastgen.hmm._util import check_distribution, check_random_state, stored_array, stored_count
 
 __all__ = ["GMMEmissions", "GMMHMM"]
@@ -29,7 +34,8 @@ class Frames(NamedTuple):
 
     X: np.ndarray  # float64 (n_samples, n_features)
     shift: np.ndarray  # float64 (n_features,): the mean of X (observed entries)
-    Xc: np.ndarray  # X - shift (moments about the mean lose less to cancellation), NaN -> 0
+    Xc: np.ndarray | None  # X - shift (less cancellation in the moments), NaN -> 0; None
+    # when ``patterns`` holds the frames
     products: dict  # lazily: "square" Xc**2, "outer" upper-triangle products of Xc
     nan: np.ndarray | None  # with NaN entries (allow_nan): their mask, else None
     patterns: MissingFrames | None  # with NaN entries and full / tied covariances
@@ -106,13 +112,13 @@ class GMMEmissions(EmissionFamily):
         if nan is None or not nan.any():
             shift = X.mean(axis=0) if X.shape[0] else np.zeros(X.shape[1])
             return Frames(X, shift, X - shift, {}, None, None)
-        patterns = MissingFrames(X) if self.model.covariance_type in ("full", "tied") else None
-        seen = (~nan).sum(axis=0)
-        Xc = np.where(nan, 0.0, X)
-        shift = np.where(seen > 0, Xc.sum(axis=0) / np.maximum(seen, 1), 0.0)
-        Xc -= shift
+        if self.model.covariance_type in ("full", "tied"):  # conditional moments by pattern
+            patterns = MissingFrames(X)
+            return Frames(X, patterns.shift, None, {}, nan, patterns)
+        shift = observed_means(X, nan)
+        Xc = X - shift
         Xc[nan] = 0.0
-        return Frames(X, shift, Xc, {}, nan, patterns)
+        return Frames(X, shift, Xc, {}, nan, None)
 
     # ------------------------------------------------------------ parameters
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from fastgen._validation import check_array
 
-__all__ = ["MissingFrames", "check_observations", "impute_column_means"]
+__all__ = ["MissingFrames", "check_observations", "impute_column_means", "observed_means"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
@@ -43,6 +43,13 @@ def check_observations(X: Any, name: str, allow_nan: bool) -> np.ndarray:
     if np.isinf(X).any():
         raise ValueError("Input X contains infinity.")
     return np.ascontiguousarray(X)
+
+
+def observed_means(X: np.ndarray, nan: np.ndarray) -> np.ndarray:
+    """Each column's mean over its observed entries (``nan``: the mask of missing
+    ones), 0 for a column never observed."""
+    seen = (~nan).sum(axis=0)
+    return np.where(seen > 0, np.where(nan, 0.0, X).sum(axis=0) / np.maximum(seen, 1), 0.0)
 
 
 def impute_column_means(X: np.ndarray) -> np.ndarray:
@@ -109,8 +116,7 @@ class MissingFrames:
         n, nf = X.shape
         nan = np.isnan(X)
         partial = nan.any(axis=1)
-        seen = (~nan).sum(axis=0)
-        self.shift = np.where(seen > 0, np.where(nan, 0.0, X).sum(axis=0) / np.maximum(seen, 1), 0)
+        self.shift = observed_means(X, nan)
         self.complete = np.flatnonzero(~partial)
         self.Xc = np.ascontiguousarray(X[self.complete])  # the dense kernel's input
         # the complete frames, then the others grouped by pattern: one gather of the
