@@ -72,13 +72,14 @@ def public_methods(cls: type) -> list[str]:
 def targets() -> list[tuple[str, bool]]:
     """``(dotted name, top level)`` of everything checked."""
     out = []
-    for name, obj in public_objects().items():
+    for name, obj in PUBLIC.items():
         out.append((name, True))
         if inspect.isclass(obj) and not issubclass(obj, BaseException):
             out += [(f"{name}.{m}", False) for m in public_methods(obj)]
     return out
 
 
+PUBLIC = public_objects()
 TARGETS = targets()
 
 
@@ -109,9 +110,9 @@ def _doctests(name: str, obj: object) -> list[doctest.DocTest]:
     return [t for t in tests if t.examples]
 
 
-@pytest.mark.parametrize("name", sorted(public_objects()))
+@pytest.mark.parametrize("name", sorted(PUBLIC))
 def test_examples_run(name, tmp_path, monkeypatch):
-    obj = public_objects()[name]
+    obj = PUBLIC[name]
     tests = _doctests(name, obj)
     if not tests:
         pytest.skip(f"{name} has no examples (test_numpydoc_sections requires them)")
@@ -150,5 +151,5 @@ def test_shared_parts_are_filled_in_place():
         def g():
             """{{missing}}"""
 
-    for name, obj in public_objects().items():  # no placeholder left in a public docstring
+    for name, obj in PUBLIC.items():  # no placeholder left in a public docstring
         assert "{{" not in (obj.__doc__ or ""), name
