@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fastgen._docstrings import fill
 from fastgen._modelfile import ModelFileError, read_modelfile
 from fastgen.nn._onnx_gate import (
     GateError,
@@ -709,6 +710,41 @@ class _OnnxModel:
         return f"{type(self).__name__}(kind={self.kind!r}, providers={self.providers})"
 
 
+#: what the docstrings of the exported (variational) autoencoders share
+_SERVED_DOC = """\
+Instances come from :func:`fastgen.nn.load` (or :func:`fastgen.load`), which
+checks the file before any session exists; the constructor is not meant to be
+called directly.
+
+Parameters
+----------
+*args, **kwargs
+    What :func:`fastgen.nn.load` passes: the verified model file followed by
+    the options ``device``, ``intra_op_num_threads``, ``batch_size``,
+    ``allow_spinning``, ``n_jobs``, ``io_binding`` and ``path``, described
+    there.
+
+Attributes
+----------
+n_features_in_ : int
+    Number of features of the input rows.
+latent_dim : int
+    Width of the latent codes.
+providers : list of str
+    onnxruntime execution providers of the sessions, in priority order (e.g.
+    ``["CPUExecutionProvider"]``).
+n_jobs : int
+    Chunks evaluated concurrently on CPU (the calling thread included).
+batch_size : int
+    Rows per ``session.run`` call.
+io_binding : bool
+    Whether calls bind inputs and outputs explicitly (on CUDA by default).
+manifest : dict
+    The model file's manifest (kind, shapes, export options, parameters).
+"""
+
+
+@fill(served=_SERVED_DOC)
 class OnnxAutoencoder(_OnnxModel):
     """An exported :class:`~fastgen.nn.Autoencoder` served by onnxruntime.
 
@@ -717,35 +753,7 @@ class OnnxAutoencoder(_OnnxModel):
     or memory-mapped array never gets a full float32 copy.  TensorFlow is never
     imported.  Calls are thread-safe.
 
-    Instances come from :func:`fastgen.nn.load` (or :func:`fastgen.load`), which
-    checks the file before any session exists; the constructor is not meant to be
-    called directly.
-
-    Parameters
-    ----------
-    *args, **kwargs
-        What :func:`fastgen.nn.load` passes: the verified model file followed by
-        the options ``device``, ``intra_op_num_threads``, ``batch_size``,
-        ``allow_spinning``, ``n_jobs``, ``io_binding`` and ``path``, described
-        there.
-
-    Attributes
-    ----------
-    n_features_in_ : int
-        Number of features of the input rows.
-    latent_dim : int
-        Width of the latent codes.
-    providers : list of str
-        onnxruntime execution providers of the sessions, in priority order (e.g.
-        ``["CPUExecutionProvider"]``).
-    n_jobs : int
-        Chunks evaluated concurrently on CPU (the calling thread included).
-    batch_size : int
-        Rows per ``session.run`` call.
-    io_binding : bool
-        Whether calls bind inputs and outputs explicitly (on CUDA by default).
-    manifest : dict
-        The model file's manifest (kind, shapes, export options, parameters).
+    {{served}}
 
     See Also
     --------
@@ -854,6 +862,7 @@ class OnnxAutoencoder(_OnnxModel):
         return self._map(fn, X, "X", [((), np.dtype(np.float64))])[0]
 
 
+@fill(served=_SERVED_DOC)
 class OnnxVAE(OnnxAutoencoder):
     """An exported :class:`~fastgen.nn.VAE` served by onnxruntime.
 
@@ -862,35 +871,7 @@ class OnnxVAE(OnnxAutoencoder):
     ``z ~ N(0, I)`` in NumPy and decodes it, so its samples for a seed equal those
     of the Keras model.  TensorFlow is never imported.
 
-    Instances come from :func:`fastgen.nn.load` (or :func:`fastgen.load`), which
-    checks the file before any session exists; the constructor is not meant to be
-    called directly.
-
-    Parameters
-    ----------
-    *args, **kwargs
-        What :func:`fastgen.nn.load` passes: the verified model file followed by
-        the options ``device``, ``intra_op_num_threads``, ``batch_size``,
-        ``allow_spinning``, ``n_jobs``, ``io_binding`` and ``path``, described
-        there.
-
-    Attributes
-    ----------
-    n_features_in_ : int
-        Number of features of the input rows.
-    latent_dim : int
-        Width of the latent codes.
-    providers : list of str
-        onnxruntime execution providers of the sessions, in priority order (e.g.
-        ``["CPUExecutionProvider"]``).
-    n_jobs : int
-        Chunks evaluated concurrently on CPU (the calling thread included).
-    batch_size : int
-        Rows per ``session.run`` call.
-    io_binding : bool
-        Whether calls bind inputs and outputs explicitly (on CUDA by default).
-    manifest : dict
-        The model file's manifest (kind, shapes, export options, parameters).
+    {{served}}
 
     See Also
     --------
