@@ -1294,46 +1294,73 @@ cdef enum:
     # classes summed in a local accumulator (the compiler keeps it apart from the
     # weights, so the per-class loop vectorises); more classes sum into ``out`` itself
     ACC_CLASSES = 64
+    # weight rows requested ahead of the one being summed
+    PREFETCH_ROWS = 16
 
 
-cdef inline void _add_row(double *out, const int32_t *cols, const double *vals,
-                          Py_ssize_t n, const double *weights, Py_ssize_t n_cls,
-                          bint round32, bint use_threshold, double threshold) noexcept nogil:
-    """``out += x @ weights`` for one gathered, weighed row ``x`` (``n`` columns
-    ``cols``, increasing, with values ``vals``), in column order.
+cdef inline void _prefetch_row(const double *wrow, Py_ssize_t n_cls) noexcept nogil:
+    """Start loading every cache line of a weight row (``n_cls`` doubles)."""
+    cdef Py_ssize_t c
+    for c in range(0, n_cls, 8):
+        __builtin_prefetch(wrow + c)
+    __builtin_prefetch(wrow + n_cls - 1)
 
+
+cdef void _score_rows(double *out, const int32_t *cols, const double *vals,
+                      const int64_t *starts, Py_ssize_t n_rows, const double *weights,
+                      Py_ssize_t n_cls, bint round32, bint use_threshold,
+                      double threshold) noexcept nogil:
+    """``out[b] += x_b @ weights`` for gathered, weighed rows ``x_b`` (row ``b`` holds
+    the ``starts[b]:starts[b + 1]`` entries of ``cols``, increasing, and ``vals``),
+    each summed in its column order.
+
+    The weight rows are scattered over a large matrix: the one needed
+    ``PREFETCH_ROWS`` entries later, across row boundaries, is requested while an
+    entry is summed, so several are in flight at once.
     ``round32``: each value is first rounded to float32 (the vectorizer's dtype);
     ``use_threshold``: then a value becomes 1 if ``> threshold``, else is dropped
     (BernoulliNB's binarization, which eliminates the zeros it makes).  Every class
     is summed in the same order on every path (the row's column order).
     """
-    cdef Py_ssize_t j, c
+    cdef Py_ssize_t b, j, c, end
+    cdef Py_ssize_t total = <Py_ssize_t>starts[n_rows]
     cdef double a
     cdef const double *wrow
+    cdef double *o
     cdef double acc[ACC_CLASSES]
-    if n_cls <= ACC_CLASSES and not round32 and not use_threshold:
-        for c in range(n_cls):
-            acc[c] = out[c]
-        for j in range(n):
-            a = vals[j]
-            wrow = weights + <Py_ssize_t>cols[j] * n_cls
+    cdef bint plain = n_cls <= ACC_CLASSES and not round32 and not use_threshold
+    for j in range(min(<Py_ssize_t>PREFETCH_ROWS, total)):
+        _prefetch_row(weights + <Py_ssize_t>cols[j] * n_cls, n_cls)
+    for b in range(n_rows):
+        o = out + b * n_cls
+        end = <Py_ssize_t>starts[b + 1]
+        if plain:
             for c in range(n_cls):
-                acc[c] += a * wrow[c]
-        for c in range(n_cls):
-            out[c] = acc[c]
-        return
-    for j in range(n):
-        a = vals[j]
-        if round32:
-            a = <double>(<float>a)
-        if use_threshold:
-            if a > threshold:
-                a = 1.0
-            else:
-                continue
-        wrow = weights + <Py_ssize_t>cols[j] * n_cls
-        for c in range(n_cls):   # classes are independent: SIMD keeps each sum's order
-            out[c] += a * wrow[c]
+                acc[c] = o[c]
+            for j in range(<Py_ssize_t>starts[b], end):
+                if j + PREFETCH_ROWS < total:
+                    _prefetch_row(weights + <Py_ssize_t>cols[j + PREFETCH_ROWS] * n_cls, n_cls)
+                a = vals[j]
+                wrow = weights + <Py_ssize_t>cols[j] * n_cls
+                for c in range(n_cls):
+                    acc[c] += a * wrow[c]
+            for c in range(n_cls):
+                o[c] = acc[c]
+            continue
+        for j in range(<Py_ssize_t>starts[b], end):
+            if j + PREFETCH_ROWS < total:
+                _prefetch_row(weights + <Py_ssize_t>cols[j + PREFETCH_ROWS] * n_cls, n_cls)
+            a = vals[j]
+            if round32:
+                a = <double>(<float>a)
+            if use_threshold:
+                if a > threshold:
+                    a = 1.0
+                else:
+                    continue
+            wrow = weights + <Py_ssize_t>cols[j] * n_cls
+            for c in range(n_cls):   # classes are independent: SIMD keeps each sum's order
+                o[c] += a * wrow[c]
 
 
 def linear_scores(list docs, TermTable table, const double[:, ::1] weights,
@@ -1443,16 +1470,8 @@ def linear_scores(list docs, TermTable table, const double[:, ::1] weights,
             if w.keys.failed or rows.cols.failed or rows.vals.failed or starts.failed:
                 failed = True
                 break
-            for b in range(d1 - d0):
-                start = <Py_ssize_t>starts.ptr[b]
-                n_row = <Py_ssize_t>starts.ptr[b + 1] - start
-                # the weight rows are scattered over a large matrix: ask for all of
-                # this document's rows before using the first
-                for k in range(start, start + n_row):
-                    for c in range(0, n_cls, 8):
-                        __builtin_prefetch(&weights[rows.cols.ptr[k], c])
-                _add_row(&ov[d0 + b, 0], rows.cols.ptr + start, rows.vals.ptr + start, n_row,
-                         &weights[0, 0], n_cls, float32, use_threshold, thr)
+            _score_rows(&ov[d0, 0], rows.cols.ptr, rows.vals.ptr, starts.ptr, d1 - d0,
+                        &weights[0, 0], n_cls, float32, use_threshold, thr)
     if failed:
         raise MemoryError("out of memory while scoring documents")
     if w.bad_surrogate:
