@@ -7,7 +7,7 @@ row, so no float64 copy of the whole matrix is ever made. Plain arrays in and
 out; every index is checked before the GIL is released.
 """
 
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t
 from libc.stdlib cimport free, malloc
 
 import numpy as np
@@ -79,4 +79,37 @@ def weigh_rows(const int64_t[::1] indptr, const int32_t[::1] indices, const in_t
             for j in range(a, b):
                 out[j] = <out_t>row[j - a]
     free(row)
+    return out
+
+
+def column_counts(const int32_t[::1] indices, object out, Py_ssize_t lo=0,
+                  Py_ssize_t hi=-1):
+    """``out[c] +=`` the number of ``indices[lo:hi]`` equal to ``c``, for every column ``c``.
+
+    The document frequency of each term when ``indices`` are the stored columns
+    of a count matrix (no explicit zeros): idf's input. ``out``: int64 array,
+    returned. ``hi < 0``: to the end. An index outside ``out`` raises
+    ``ValueError`` (``out`` may then hold part of the counts). Releases the GIL,
+    so ranges can run on threads.
+    """
+    cdef int64_t[::1] counts = out
+    cdef Py_ssize_t k, n = indices.shape[0]
+    cdef uint32_t n_out = <uint32_t>counts.shape[0]
+    cdef uint32_t c
+    cdef bint bad = False
+    if counts.shape[0] > 2147483647:
+        raise ValueError("at most 2**31 - 1 columns")
+    if hi < 0:
+        hi = n
+    if not 0 <= lo <= hi <= n:
+        raise ValueError(f"range {lo}:{hi} outside 0:{n}")
+    with nogil:
+        for k in range(lo, hi):
+            c = <uint32_t>indices[k]   # a negative index wraps above n_out
+            if c >= n_out:
+                bad = True
+                break
+            counts[c] += 1
+    if bad:
+        raise ValueError("a stored column lies outside the count array")
     return out

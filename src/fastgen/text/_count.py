@@ -25,7 +25,7 @@ from ._analysis import (
     parallel_map,
 )
 from ._docs import SHARED
-from ._weigh import weigh_csr
+from ._weigh import document_frequency, weigh_csr
 
 _INT32_MAX = np.iinfo(np.int32).max
 #: Value dtypes the kernels write directly (others are converted afterwards).
@@ -380,7 +380,7 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
             X.data.fill(1)
         max_doc_count, min_doc_count = self._doc_count_bounds(X.shape[0])
         X, vocabulary = _limit_sorted(
-            X, terms, order, max_doc_count, min_doc_count, self.max_features
+            X, terms, order, max_doc_count, min_doc_count, self.max_features, self.n_jobs
         )
         self.vocabulary_ = vocabulary
         self._table = None
@@ -416,7 +416,7 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         terms, _, X = self._count_new(docs, allow_empty=True)
         if self.binary:
             X.data.fill(1)
-        dfs = document_frequency(X)
+        dfs = document_frequency(X, self.n_jobs)
         tfs = np.asarray(X.sum(axis=0)).ravel()
         return terms, dfs, tfs, X
 
@@ -715,14 +715,6 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         return X
 
 
-def document_frequency(X: Any) -> np.ndarray:
-    """Number of stored values in each column of a CSR or CSC matrix (int64): the
-    documents each term occurs in, for a count matrix without explicit zeros."""
-    if X.format == "csr":
-        return np.bincount(X.indices, minlength=X.shape[1]).astype(np.int64, copy=False)
-    return np.diff(X.indptr).astype(np.int64, copy=False)
-
-
 def _count_python(
     analyze: Any, docs: list, vocabulary: dict, grow: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -797,11 +789,13 @@ def _limit_sorted(
     high: float,
     low: float,
     limit: int | None,
+    n_jobs: int | None = 1,
 ) -> tuple[sp.csr_matrix, _Vocabulary]:
     """Prune a count matrix with sorted columns by document frequency / max_features.
 
     ``X``'s columns are already the terms' sorted positions (``order`` lists the
-    ids by sorted term). Reproduces scikit-learn's prune sequence so the resulting
+    ids by sorted term); its document frequencies are counted on ``n_jobs``
+    threads. Reproduces scikit-learn's prune sequence so the resulting
     arrays are identical, including the order of entries within rows and ties
     among ``max_features``.
     """
@@ -809,7 +803,7 @@ def _limit_sorted(
     rank = _term_rank(terms, order, np.int64)
     # every fitted term occurs in at least one and at most all documents: only
     # non-trivial bounds need the document frequencies
-    dfs = None if high >= X.shape[0] and low <= 1 else document_frequency(X)
+    dfs = None if high >= X.shape[0] and low <= 1 else document_frequency(X, n_jobs)
     kept, vocabulary = _select_vocabulary(
         terms, rank, dfs, lambda: np.asarray(X.sum(axis=0)).ravel(), high, low, limit
     )

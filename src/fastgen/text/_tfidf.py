@@ -19,9 +19,9 @@ import scipy.sparse as sp
 from .._base import BaseEstimator, NotFittedError, TransformerMixin, check_is_fitted
 from .._docstrings import fill
 from .._validation import check_bool_params, invalid_param, validate_data
-from ._count import CountVectorizer, document_frequency
+from ._count import CountVectorizer
 from ._docs import SHARED
-from ._weigh import output_dtype, weigh_csr
+from ._weigh import document_frequency, output_dtype, weigh_csr
 
 __all__ = ["TfidfTransformer", "TfidfVectorizer"]
 
@@ -531,7 +531,8 @@ class TfidfVectorizer(CountVectorizer):
         self._check_dtype()
         self._validate_params()
         X = CountVectorizer.fit_transform(self, raw_documents)
-        self._fit_weighting(document_frequency(X), X.shape[0], output_dtype(self.dtype))
+        df = document_frequency(X, self.n_jobs)
+        self._fit_weighting(df, X.shape[0], output_dtype(self.dtype))
         return X
 
     def _counts_dtype(self) -> Any:

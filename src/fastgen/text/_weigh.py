@@ -10,7 +10,7 @@ from .._kernels import _weighting
 from ._analysis import n_threads, parallel_map
 
 _INT32_MAX = np.iinfo(np.int32).max
-#: stored values per thread below which one thread weighs all the rows
+#: stored values per thread below which one thread weighs (or counts) all the rows
 _VALUES_PER_THREAD = 200_000
 
 
@@ -63,3 +63,30 @@ def weigh_csr(
         ranges, n_jobs,
     )
     return out
+
+
+def document_frequency(X: Any, n_jobs: int | None = 1) -> np.ndarray:
+    """Number of stored values in each column of a CSR or CSC matrix (int64): the
+    documents each term occurs in, for a count matrix without explicit zeros.
+
+    A CSR matrix's columns are counted by ``_weighting.column_counts``, on up to
+    ``n_jobs`` threads (each counting a range of the stored values).
+    """
+    if X.format != "csr":
+        return np.diff(X.indptr).astype(np.int64, copy=False)
+    n_columns = X.shape[1]
+    indices = X.indices
+    if indices.dtype != np.int32:
+        if indices.size and int(indices.max()) > _INT32_MAX:
+            raise ValueError("column indices above 2**31 - 1 are not supported")
+        indices = indices.astype(np.int32)
+    parts = min(n_threads(n_jobs), max(len(indices) // _VALUES_PER_THREAD, 1))
+    if parts <= 1:
+        return _weighting.column_counts(indices, np.zeros(n_columns, dtype=np.int64))
+    bounds = np.linspace(0, len(indices), parts + 1).astype(np.int64).tolist()
+    counts = parallel_map(
+        lambda r: _weighting.column_counts(indices, np.zeros(n_columns, dtype=np.int64),
+                                           lo=r[0], hi=r[1]),
+        list(zip(bounds[:-1], bounds[1:], strict=True)), n_jobs,
+    )
+    return np.sum(counts, axis=0, dtype=np.int64)
