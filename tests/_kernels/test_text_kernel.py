@@ -530,6 +530,27 @@ def test_term_table_inline_and_arena_terms():
     assert again.terms() == grown.terms()
 
 
+@pytest.mark.parametrize("alphabet", ["ab", "aé", "a東", "a\U0001d41a", "\U0001d41a東"])
+def test_tokens_of_every_length_find_their_table_terms(alphabet):
+    # the table hashes the terms it is given with term_hash's loop; the word
+    # tokenizer hashes tokens of up to 8 code points without one, reading past the
+    # token into the rest of the document (or its zero pad): both must agree at
+    # every length, at the end of a document and before other text
+    rng = np.random.default_rng(len(alphabet))
+    terms = ["".join(rng.choice(list(alphabet), size=n)) for n in range(1, 40)
+             for _ in range(3)]
+    terms = list(dict.fromkeys(terms))
+    t = _text.TermTable.from_terms(terms)
+    for doc in (" ".join(terms), " ".join(reversed(terms)), terms[7], terms[-1]):
+        indptr, indices, counts = _text.count([doc], t, False, WORD, 1, 1, 1)
+        found = {terms[i]: c for i, c in zip(indices.tolist(), counts.tolist(), strict=True)}
+        assert found == {w: doc.split().count(w) for w in doc.split()}
+    grown = _text.TermTable()
+    _text.count([" ".join(terms)], grown, True, WORD, 1, 1, 1)  # inserts hash in the tokenizer
+    assert grown.terms() == terms
+    assert _text.TermTable.from_terms(grown.terms()).terms() == terms
+
+
 def test_count_wide_counts_equal_int32_counts():
     docs = ["aa bb aa", "", "cc aa cc cc", "😀 x"] * 50
     a = _text.count(docs, _text.TermTable(), True, WORD, 1, 2, 1)

@@ -30,6 +30,8 @@ from fastgen._kernels._weighting cimport (
     NORM_NONE, RowWeighting, row_weighting, weigh_row, weighting_is_identity,
 )
 
+import os
+
 import numpy as np
 
 cimport numpy as cnp
@@ -230,17 +232,94 @@ cdef inline bint is_space(cp_t c) noexcept nogil:
 # Hashing
 # ---------------------------------------------------------------------------
 
+cdef enum:
+    HASH_PAIRS = 16   # code-point pairs a term_hash chunk sums (one key each)
+    SHORT_TERM = 8    # longest term short_term_hash takes (must stay 8)
+
+# term_hash's keys: odd 64-bit numbers drawn (splitmix64) from a seed the
+# operating system gives at import, so that nobody who writes the documents knows
+# them: terms built to share a hash (which would make every table lookup probe
+# through all of them) cannot be prepared in advance. Only where a term sits in a
+# table depends on them; ids, outputs and model files do not.
+cdef uint64_t HASH_KEYS[HASH_PAIRS]
+# SHORT_MASKS[n][j]: the bits of pair j that hold code points of a term of n <= SHORT_TERM
+cdef uint64_t SHORT_MASKS[SHORT_TERM + 1][4]   # 4 = SHORT_TERM / 2 pairs
+
+
+cdef void _fill_hash_keys(uint64_t seed) noexcept nogil:
+    cdef uint64_t x = seed, z
+    cdef int i, j
+    for i in range(HASH_PAIRS):
+        x += 0x9E3779B97F4A7C15ULL
+        z = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
+        HASH_KEYS[i] = (z ^ (z >> 31)) | 1
+    for i in range(SHORT_TERM + 1):
+        for j in range(4):
+            if 2 * j + 2 <= i:
+                SHORT_MASKS[i][j] = 0xFFFFFFFFFFFFFFFFULL
+            elif 2 * j + 1 == i:
+                SHORT_MASKS[i][j] = 0xFFFFFFFFULL
+            else:
+                SHORT_MASKS[i][j] = 0
+
+
+_fill_hash_keys(int.from_bytes(os.urandom(8), "little"))
+
+
+cdef inline uint64_t fmix64(uint64_t k) noexcept nogil:
+    """MurmurHash3's 64-bit finaliser: every input bit moves every output bit."""
+    k ^= k >> 33
+    k *= 0xFF51AFD7ED558CCDULL
+    k ^= k >> 33
+    k *= 0xC4CEB9FE1A85EC53ULL
+    k ^= k >> 33
+    return k
+
+
 cdef inline uint64_t term_hash(const cp_t *s, Py_ssize_t n) noexcept nogil:
-    """64-bit hash of a code-point sequence (table hashing only)."""
-    cdef uint64_t h = 0x9E3779B97F4A7C15ULL ^ <uint64_t>n
-    cdef Py_ssize_t i
-    for i in range(n):
-        h = (h ^ s[i]) * 0x100000001B3ULL
-        h ^= h >> 29
-    h ^= h >> 32
-    h *= 0xD6E8FEB86659FD93ULL
-    h ^= h >> 32
-    return h
+    """64-bit hash of a code-point sequence (table hashing only).
+
+    Multilinear: the code points are read two at a time as one 64-bit word, each
+    word times its position's odd key, and the products summed; the sum (and
+    the length) then go through ``fmix64``. The products are independent, so
+    hashing a token is not one long chain of dependent multiplies; a single
+    changed word changes the sum (an odd key is invertible modulo 2**64).
+    Terms longer than ``2 * HASH_PAIRS`` code points are summed a chunk at a time,
+    each chunk's sum mixed into the hash before the next.
+    """
+    cdef uint64_t h = <uint64_t>n * 0x9E3779B97F4A7C15ULL
+    cdef uint64_t acc, pair
+    cdef Py_ssize_t i = 0, j, m
+    while True:
+        m = n - i
+        if m > 2 * HASH_PAIRS:
+            m = 2 * HASH_PAIRS
+        acc = 0
+        for j in range(m >> 1):
+            memcpy(&pair, s + i + 2 * j, sizeof(uint64_t))
+            acc += pair * HASH_KEYS[j]
+        if m & 1:
+            acc += <uint64_t>s[i + m - 1] * HASH_KEYS[m >> 1]
+        i += m
+        if i >= n:
+            return fmix64(h ^ acc)
+        h = fmix64(h ^ acc) + <uint64_t>i
+
+
+cdef inline uint64_t short_term_hash(const cp_t *s, Py_ssize_t n) noexcept nogil:
+    """``term_hash`` of a term of at most ``SHORT_TERM`` code points, without a loop
+    (no branch to mispredict on the term's length): reads ``SHORT_TERM`` code points
+    from ``s`` whatever ``n``, and masks off those past the term."""
+    cdef uint64_t p0, p1, p2, p3
+    cdef const uint64_t *m = SHORT_MASKS[n]
+    memcpy(&p0, s, 8)
+    memcpy(&p1, s + 2, 8)
+    memcpy(&p2, s + 4, 8)
+    memcpy(&p3, s + 6, 8)
+    return fmix64((<uint64_t>n * 0x9E3779B97F4A7C15ULL)
+                  ^ ((p0 & m[0]) * HASH_KEYS[0] + (p1 & m[1]) * HASH_KEYS[1]
+                     + (p2 & m[2]) * HASH_KEYS[2] + (p3 & m[3]) * HASH_KEYS[3]))
 
 
 cdef inline uint32_t rotl32(uint32_t x, int r) noexcept nogil:
@@ -637,7 +716,8 @@ cdef struct Params:
 
 
 cdef cppclass Scratch:
-    vector[cp_t] doc          # the document's code points
+    vector[cp_t] doc          # the document's code points, then SHORT_TERM zeros
+    Py_ssize_t n_doc          # the document's length
     vector[uint64_t] mask     # WORD: bit j of mask[k] says doc[64 k + j] is a word code point
     vector[cp_t] norm         # white-space-collapsed text (char analyzers)
     vector[cp_t] term         # a materialised term
@@ -881,7 +961,8 @@ cdef enum:
 
 cdef void emit_tokens(const cp_t *s, const int64_t *spans, Py_ssize_t n_tok, Params *p,
                       TermTable table, Scratch *w) noexcept nogil:
-    """``emit`` every token (unigram) of ``spans`` into a table sink.
+    """``emit`` every token (unigram) of ``spans`` into a table sink; ``s`` is
+    readable for ``SHORT_TERM`` code points past its last token (``load_doc``'s pad).
 
     Hashes first, then the lookups, each one's slot requested ``PREFETCH_AHEAD``
     tokens early: a large vocabulary's slots are cache misses, and this way
@@ -892,7 +973,10 @@ cdef void emit_tokens(const cp_t *s, const int64_t *spans, Py_ssize_t n_tok, Par
     w.hashes.resize(n_tok)
     h = w.hashes.data()
     for k in range(n_tok):
-        h[k] = term_hash(s + spans[2 * k], spans[2 * k + 1])
+        if spans[2 * k + 1] <= SHORT_TERM:   # most tokens: s is padded past the last
+            h[k] = short_term_hash(s + spans[2 * k], spans[2 * k + 1])
+        else:
+            h[k] = term_hash(s + spans[2 * k], spans[2 * k + 1])
         if k < PREFETCH_AHEAD:
             table.prefetch(h[k])
     for k in range(n_tok):
@@ -903,6 +987,8 @@ cdef void emit_tokens(const cp_t *s, const int64_t *spans, Py_ssize_t n_tok, Par
 
 cdef void analyze_doc(const cp_t *s, Py_ssize_t n, Params *p, TermTable table,
                       TermTable stop, Scratch *w) noexcept nogil:
+    """Emit the terms of the ``n`` code points ``s`` (``w.doc``: ``SHORT_TERM``
+    readable code points follow them) in scikit-learn's order."""
     cdef Py_ssize_t i, j, k, start, n_tok, gram, length, pos, w_len, offset
     cdef const int64_t *spans
     cdef cp_t *t
@@ -1046,8 +1132,9 @@ cdef bint _map_doc(const unit_t *src, Py_ssize_t n, const uint32_t *bmp, bint lo
 
 cdef void load_doc(_Docs docs, Py_ssize_t d, bint lower, bint classify,
                    Scratch *w) noexcept nogil:
-    """Code points of document ``d`` into ``w.doc``, lower-cased like ``str.lower`` if asked;
-    with ``classify``, their word bits into ``w.mask`` (the WORD analyzer's input).
+    """Code points of document ``d`` into ``w.doc``, lower-cased like ``str.lower`` if asked,
+    then ``SHORT_TERM`` zeros; their number into ``w.n_doc``; with ``classify``,
+    their word bits into ``w.mask`` (the WORD analyzer's input).
 
     One pass over the string's own buffer, whatever its kind. CPython's
     simple lower-case mapping equals ``str.lower`` except for U+0130 (two
@@ -1060,7 +1147,9 @@ cdef void load_doc(_Docs docs, Py_ssize_t d, bint lower, bint classify,
     cdef const uint32_t *bmp = &BMP_AS_LOWER[0] if lower else &BMP_AS_IS[0]
     cdef uint64_t *mask = NULL
     cdef bint special
-    w.doc.resize(n)
+    w.doc.resize(n + SHORT_TERM)
+    w.n_doc = n
+    memset(w.doc.data() + n, 0, SHORT_TERM * sizeof(cp_t))
     if classify:
         w.mask.resize(n // 64 + 1)
         mask = w.mask.data()
@@ -1076,7 +1165,7 @@ cdef void load_doc(_Docs docs, Py_ssize_t d, bint lower, bint classify,
     if lower and special:
         _python_lower(docs, d, w)
         if classify:
-            n = <Py_ssize_t>w.doc.size()
+            n = w.n_doc
             w.mask.resize(n // 64 + 1)
             _map_doc(<const uint32_t *>w.doc.data(), n, BMP_AS_IS, False, w.doc.data(),
                      w.mask.data())
@@ -1092,8 +1181,10 @@ cdef void _python_lower(_Docs docs, Py_ssize_t d, Scratch *w) noexcept with gil:
         w.keys.failed = True
         return
     n = PyUnicode_GET_LENGTH(low)
-    w.doc.resize(n)
+    w.doc.resize(n + SHORT_TERM)
+    w.n_doc = n
     _widen(PyUnicode_KIND(low), PyUnicode_DATA(low), n, w.doc.data())
+    memset(w.doc.data() + n, 0, SHORT_TERM * sizeof(cp_t))
 
 
 cdef Params make_params(int analyzer, int min_n, int max_n, int min_token_len, int sink,
@@ -1155,7 +1246,7 @@ def count(list docs, TermTable table not None, bint grow, int analyzer, int min_
         for d in range(n_docs if not failed else 0):
             load_doc(ds, d, lower, p.analyzer == WORD, &w)
             w.keys.clear()
-            analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
+            analyze_doc(w.doc.data(), w.n_doc, &p, table, stop, &w)
             nk = <Py_ssize_t>w.keys.len
             sort_keys(&w, False)
             keys = w.keys.ptr
@@ -1221,7 +1312,7 @@ def hash_counts(list docs, int64_t n_features, bint alternate_sign, int analyzer
         for d in range(n_docs if not failed else 0):
             load_doc(ds, d, lower, p.analyzer == WORD, &w)
             w.keys.clear()
-            analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, None, stop, &w)
+            analyze_doc(w.doc.data(), w.n_doc, &p, None, stop, &w)
             if w.bad_surrogate:
                 break
             nk = <Py_ssize_t>w.keys.len
@@ -1441,7 +1532,7 @@ def linear_scores(list docs, TermTable table, const double[:, ::1] weights,
             for d in range(d0, d1):
                 load_doc(ds, d, lower, p.analyzer == WORD, &w)
                 w.keys.clear()
-                analyze_doc(w.doc.data(), <Py_ssize_t>w.doc.size(), &p, table, stop, &w)
+                analyze_doc(w.doc.data(), w.n_doc, &p, table, stop, &w)
                 if w.bad_surrogate or w.keys.failed:
                     break
                 nk = <Py_ssize_t>w.keys.len
