@@ -91,6 +91,40 @@ def test_vectorizer_matches_sklearn(params, n_jobs):
     assert_same_csr(refit.transform(DOCS), want.transform(DOCS), dtype)
 
 
+PLACED = _corpus(1500, seed=3)
+
+
+@pytest.mark.parametrize("params", VECTORIZER_PARAMS, ids=str)
+def test_fit_transform_from_several_chunks_matches_sklearn(params, monkeypatch):
+    # 1,500 documents on 3 threads: three chunks' counts are placed into one matrix,
+    # and weighed while they are placed unless terms are pruned (or the vocabulary
+    # is given, or only Python can tokenize)
+    taken = []
+    weigh = TfidfVectorizer._weigh_while_placing
+
+    def spy(self, df, n_documents):
+        out = weigh(self, df, n_documents)
+        taken.append(out is not None)
+        return out
+
+    monkeypatch.setattr(TfidfVectorizer, "_weigh_while_placing", spy)
+    dtype = params.get("dtype", np.float64)
+    got = TfidfVectorizer(**params, n_jobs=3)
+    want = skt.TfidfVectorizer(**params)
+    assert_same_csr(got.fit_transform(PLACED), want.fit_transform(PLACED), dtype)
+    assert got.vocabulary_ == want.vocabulary_
+    if want.use_idf:
+        np.testing.assert_array_equal(got.idf_, want.idf_)
+    test_docs = _corpus(120, seed=1)
+    assert_same_csr(got.transform(test_docs), want.transform(test_docs), dtype)
+    if "vocabulary" in params or params.get("token_pattern") == r"w\d+":
+        assert taken == []
+    elif {"max_df", "max_features"} & params.keys():
+        assert taken == [False]
+    else:
+        assert taken == [True]
+
+
 def test_vectorizer_threads_do_not_change_the_result():
     docs = _corpus(3000, seed=2)
     one = TfidfVectorizer(sublinear_tf=True).fit(docs)
