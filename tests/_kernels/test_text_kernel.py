@@ -631,52 +631,6 @@ def test_place_rows_and_map_indices_reject_bad_input():
     np.testing.assert_array_equal(idx, [9, 7, 8, 9])
 
 
-@pytest.mark.parametrize("out_dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("weighting", [
-    {}, {"norm": 2}, {"norm": 1, "sublinear": True}, {"binary": True, "norm": 3},
-    {"idf": True, "norm": 2}, {"idf": True, "sublinear": True},
-])
-def test_place_rows_weighs_as_weigh_rows_does(out_dtype, weighting):
-    from fastgen._kernels import _weighting
-
-    rng = np.random.default_rng(5)
-    indptr, indices, counts = _random_pieces(rng, 40, 300)
-    order = rng.permutation(300).astype(np.int32)
-    column = rng.permutation(300).astype(np.int32)
-    kw = dict(weighting)
-    if kw.pop("idf", False):
-        kw["idf"] = rng.uniform(1, 5, 300)
-    for o, c in [(None, None), (order, column)]:
-        plain_i = np.empty(len(indices), np.int32)
-        plain_v = np.empty(len(indices), np.float64)
-        _text.place_rows(indptr, indices, counts, 0, 40, plain_i, plain_v, 0, o, c)
-        want = np.empty(len(indices), out_dtype)
-        _weighting.weigh_rows(indptr, plain_i, plain_v, want, **kw)
-        got_i = np.empty(len(indices), np.int64)
-        got_v = np.empty(len(indices), out_dtype)
-        _text.place_rows(indptr, indices, counts, 0, 23, got_i, got_v, 0, o, c, weigh=True, **kw)
-        _text.place_rows(indptr, indices, counts, 23, 40, got_i, got_v, int(indptr[23]), o, c,
-                         weigh=True, **kw)
-        np.testing.assert_array_equal(got_i, plain_i)
-        np.testing.assert_array_equal(got_v, want)  # bit for bit
-
-
-def test_place_rows_weighting_refusals():
-    indptr = np.array([0, 2, 3], np.int64)
-    indices = np.array([0, 1, 2], np.int32)
-    counts = np.ones(3, np.int32)
-    out_i = np.zeros(3, np.int32)
-    args = (indptr, indices, counts, 0, 2, out_i)
-    with pytest.raises(ValueError, match="float32 or float64 output"):
-        _text.place_rows(*args, np.zeros(3, np.int64), 0, weigh=True)
-    with pytest.raises(ValueError, match="only with weigh=True"):
-        _text.place_rows(*args, np.zeros(3), 0, norm=2)
-    with pytest.raises(ValueError, match="idf weights"):
-        _text.place_rows(*args, np.zeros(3), 0, weigh=True, idf=np.ones(2))
-    with pytest.raises(ValueError, match="unknown norm"):
-        _text.place_rows(*args, np.zeros(3), 0, weigh=True, norm=7)
-
-
 def _python_word_tokens(doc, min_len):
     return [t for t in re.findall(r"(?u)\w+", doc) if len(t) >= min_len]
 

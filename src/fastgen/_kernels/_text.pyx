@@ -1648,20 +1648,15 @@ ctypedef fused out_value_t:
 def place_rows(const int64_t[::1] indptr, const int32_t[::1] indices, const int32_t[::1] counts,
                Py_ssize_t row_lo, Py_ssize_t row_hi, out_index_t[::1] out_indices,
                out_value_t[::1] out_values, int64_t out_offset,
-               const int32_t[::1] order=None, const int32_t[::1] column=None, *,
-               bint weigh=False, bint binary=False, bint sublinear=False,
-               const double[::1] idf=None, int norm=NORM_NONE):
+               const int32_t[::1] order=None, const int32_t[::1] column=None):
     """Copy rows ``row_lo:row_hi`` of a CSR piece into final output arrays, relabelling.
 
     Entries ``indptr[row_lo]:indptr[row_hi]`` land at ``out_offset`` onwards.
     Within each row, entries are put in increasing ``order[index]`` (``order``
     None: they stay as they are; the mapped values must be distinct within a
     row), each index becomes ``column[order[index]]`` (a missing map is the
-    identity) and each count is converted to the output dtype. With ``weigh``
-    (a float output), each placed row is weighed by ``_weighting.weigh_row``
-    (``binary``, ``sublinear``, ``idf`` over the output columns, ``norm``) on its
-    way out, as ``_weighting.weigh_rows`` would weigh the placed counts. Runs
-    without the GIL, so row ranges can be placed from several threads at once.
+    identity) and each count is converted to the output dtype. Runs without
+    the GIL, so row ranges can be placed from several threads at once.
     """
     cdef Py_ssize_t n_rows = indptr.shape[0] - 1, r, k, a, b, n
     if n_rows < 0 or not 0 <= row_lo <= row_hi <= n_rows:
@@ -1683,14 +1678,6 @@ def place_rows(const int64_t[::1] indptr, const int32_t[::1] indices, const int3
     cdef bint bad = False
     cdef vector[uint64_t] keys, tmp
     cdef int64_t dst
-    cdef RowWeighting weighting = row_weighting(binary, sublinear, idf, norm)
-    cdef int64_t n_idf = idf.shape[0] if idf is not None else 0
-    cdef vector[int32_t] row_cols
-    cdef vector[double] row_vals
-    if weigh and out_value_t is not float and out_value_t is not double:
-        raise ValueError("weighed rows need a float32 or float64 output")
-    if not weigh and (binary or sublinear or idf is not None or norm != NORM_NONE):
-        raise ValueError("a weighting is applied only with weigh=True")
     with nogil:
         for r in range(row_lo, row_hi):
             a = indptr[r]
@@ -1733,25 +1720,8 @@ def place_rows(const int64_t[::1] indptr, const int32_t[::1] indices, const int3
                     out_values[dst + k] = <out_value_t>counts[a + k]
                 if bad:
                     break
-            if weigh:
-                # the placed row, weighed in double precision like weigh_rows does
-                if <Py_ssize_t>row_cols.size() < n:
-                    row_cols.resize(n)
-                    row_vals.resize(n)
-                for k in range(n):
-                    o = <int64_t>out_indices[dst + k]
-                    if weighting.idf != NULL and not 0 <= o < n_idf:
-                        bad = True
-                        break
-                    row_cols[k] = <int32_t>o
-                    row_vals[k] = <double>out_values[dst + k]
-                if bad:
-                    break
-                weigh_row(row_cols.data(), row_vals.data(), n, &weighting)
-                for k in range(n):
-                    out_values[dst + k] = <out_value_t>row_vals[k]
     if bad:
-        raise ValueError("index outside the relabelling maps or the idf weights")
+        raise ValueError("index outside the relabelling maps")
 
 
 def map_indices(int32_t[::1] indices, const int32_t[::1] column):

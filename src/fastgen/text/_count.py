@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from numbers import Integral
 from typing import Any
 
@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from .._base import BaseEstimator, TransformerMixin, check_is_fitted
 from .._docstrings import fill
-from .._kernels import _text, _weighting
+from .._kernels import _text
 from .._validation import check_bool_params, invalid_param
 from ._analysis import (
     TextAnalysisMixin,
@@ -359,18 +359,6 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
             documents, documents without any term, or ``max_df``/``min_df``/
             ``max_features`` that leave no term.
         """
-        return self._fit_transform_counts(raw_documents)[0]
-
-    def _fit_transform_counts(
-        self, raw_documents: Any, weigh: Callable | None = None
-    ) -> tuple[sp.csr_matrix, bool]:
-        """``fit_transform``, and whether the matrix came out weighed by ``weigh``.
-
-        ``weigh`` (see ``_count_new``) may weigh the counts of a learned vocabulary
-        while they are placed; it must decline (return None) whenever
-        ``max_df``/``min_df``/``max_features`` would prune terms, since pruning
-        reads the counts.
-        """
         docs = as_document_list(raw_documents)
         self._validate_params()
         self._validate_vocabulary()
@@ -385,10 +373,10 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
             X = self._transform_fixed(docs)
             if self.binary:
                 X.data.fill(1)
-            return X, False
+            return X
 
-        terms, order, X, weighed = self._count_new(docs, sorted_columns=True, weigh=weigh)
-        if self.binary and not weighed:
+        terms, order, X = self._count_new(docs, sorted_columns=True)
+        if self.binary:
             X.data.fill(1)
         max_doc_count, min_doc_count = self._doc_count_bounds(X.shape[0])
         X, vocabulary = _limit_sorted(
@@ -396,7 +384,7 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         )
         self.vocabulary_ = vocabulary
         self._table = None
-        return X, weighed
+        return X
 
     def _doc_count_bounds(self, n_doc: int) -> tuple[float, float]:
         """``(max_doc_count, min_doc_count)`` of ``max_df``/``min_df`` for ``n_doc`` documents."""
@@ -425,7 +413,7 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
         if not docs:
             empty = np.zeros(0, dtype=np.int64)
             return [], empty, empty, sp.csr_matrix((0, 0), dtype=self.dtype)
-        terms, _, X, _ = self._count_new(docs, allow_empty=True)
+        terms, _, X = self._count_new(docs, allow_empty=True)
         if self.binary:
             X.data.fill(1)
         dfs = document_frequency(X, self.n_jobs)
@@ -587,29 +575,17 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
 
     # ----------------------------------------------------------- counting
     def _count_new(
-        self,
-        docs: list,
-        allow_empty: bool = False,
-        sorted_columns: bool = False,
-        weigh: Callable | None = None,
-    ) -> tuple[list, np.ndarray | None, sp.csr_matrix, bool]:
+        self, docs: list, allow_empty: bool = False, sorted_columns: bool = False
+    ) -> tuple[list, np.ndarray | None, sp.csr_matrix]:
         """Count with a vocabulary learned from ``docs`` (ids by first appearance).
 
         Returns the terms in id order, the ids in sorted-term order (None: not
-        computed), the count matrix and whether it was weighed; its rows hold
-        their entries ordered by id and its columns are term ids, or with
-        ``sorted_columns`` each term's position in sorted order (scikit-learn's
-        layout after sorting the features). No terms at all raise ``ValueError``
-        unless ``allow_empty``.
-
-        ``weigh(df, n_documents)``, with ``sorted_columns``: when the chunks'
-        counts are placed into one matrix, it is given each column's document
-        frequency first and returns ``(weigh_csr keywords, float dtype)`` to have
-        the rows weighed as they are placed (one pass instead of two), or None.
+        computed) and the count matrix; its rows hold their entries ordered by
+        id and its columns are term ids, or with ``sorted_columns`` each term's
+        position in sorted order (scikit-learn's layout after sorting the
+        features). No terms at all raise ``ValueError`` unless ``allow_empty``.
         """
         plan = self._kernel_plan()
-        dtype = self._counts_dtype()
-        weighting = None
         if plan is None:
             vocabulary: dict = {}
             indptr, indices, counts = _count_python(self.build_analyzer(), docs, vocabulary, True)
@@ -647,21 +623,15 @@ class CountVectorizer(TextAnalysisMixin, TransformerMixin, BaseEstimator):
                 if column is not None:
                     _text.map_indices(indices, column)
             else:
-                pieces = [p[1:] for p in parts]
-                if weigh is not None and column is not None:
-                    df = _piece_frequencies(pieces, orders, column, self.n_jobs)
-                    weighing = weigh(df, len(docs))
-                    if weighing is not None:
-                        weighting, dtype = weighing
                 indptr, indices, counts = _place_parts(
-                    pieces, orders, column, dtype, self.n_jobs, weighting
+                    [p[1:] for p in parts], orders, column, self._counts_dtype(), self.n_jobs
                 )
         if not terms and not allow_empty:
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-        X = self._to_csr(indptr, indices, counts, len(terms), dtype)
+        X = self._to_csr(indptr, indices, counts, len(terms), self._counts_dtype())
         if sorted_columns:
             X.has_sorted_indices = False  # rows stay in id order
-        return terms, order, X, weighting is not None
+        return terms, order, X
 
     def _counts_dtype(self) -> Any:
         """dtype of the count matrix a fit learns the vocabulary from (the output's)."""
@@ -772,44 +742,15 @@ def _count_python(
     )
 
 
-def _piece_frequencies(
-    pieces: list[tuple], orders: list, column: np.ndarray, n_jobs: int | None
-) -> np.ndarray:
-    """Document frequency (int64) of each output column of the pieces ``_place_parts``
-    takes (rows hold distinct ids), counted in the pieces' own ids on ``n_jobs``
-    threads, then summed through ``orders`` and ``column``."""
-    n_terms = len(column)
-
-    def count(k: int) -> np.ndarray:
-        n_local = n_terms if orders[k] is None else len(orders[k])
-        return _weighting.column_counts(pieces[k][1], np.zeros(n_local, dtype=np.int64))
-
-    by_id = np.zeros(n_terms, dtype=np.int64)
-    for k, local in enumerate(parallel_map(count, list(range(len(pieces))), n_jobs)):
-        if orders[k] is None:
-            by_id += local
-        else:
-            by_id[orders[k]] += local  # a piece's local ids map to distinct global ids
-    df = np.empty(n_terms, dtype=np.int64)
-    df[column] = by_id
-    return df
-
-
 def _place_parts(
-    pieces: list[tuple],
-    orders: list,
-    column: np.ndarray | None,
-    dtype: Any,
-    n_jobs: int | None,
-    weighting: dict | None = None,
+    pieces: list[tuple], orders: list, column: np.ndarray | None, dtype: Any, n_jobs: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stack per-chunk count pieces ``(indptr, indices, counts)``, relabelling on the way.
 
     ``orders[k]``: chunk ``k``'s local id -> global id map (None: ids are global);
     rows are reordered by global id. ``column``: global id -> output column (None:
     the global id). Row ranges are placed on ``n_jobs`` threads straight into the
-    output arrays, converting the counts to ``dtype``; ``weighting`` (``weigh_csr``
-    keywords, a float ``dtype``): each row is also weighed as it is placed.
+    output arrays, converting the counts to ``dtype``.
     """
     row_offsets, nnz_offsets = _part_offsets(pieces)
     total = nnz_offsets[-1]
@@ -819,15 +760,6 @@ def _place_parts(
     indptr[0] = 0
     indices = np.empty(total, dtype=index_dtype)
     values = np.empty(total, dtype=value_dtype)
-    weigh_kwargs = {}
-    if weighting is not None:
-        idf = weighting["idf"]
-        weigh_kwargs = {
-            "weigh": True, "binary": bool(weighting["binary"]),
-            "sublinear": bool(weighting["sublinear"]),
-            "idf": None if idf is None else np.ascontiguousarray(idf, dtype=np.float64),
-            "norm": _weighting.NORMS[weighting["norm"]],
-        }
     # Every piece is cut into one row range per thread: relabelled pieces (which
     # re-sort every row) cost several times as much per entry as the first one,
     # so whole pieces would leave threads idle while the costly ones finish.
@@ -844,7 +776,7 @@ def _place_parts(
         r, z = row_offsets[k], nnz_offsets[k]
         np.add(p_indptr[lo + 1 : hi + 1], z, out=indptr[r + lo + 1 : r + hi + 1])
         _text.place_rows(p_indptr, p_indices, p_counts, lo, hi, indices, values,
-                         z + int(p_indptr[lo]), orders[k], column, **weigh_kwargs)
+                         z + int(p_indptr[lo]), orders[k], column)
 
     parallel_map(place, tasks, n_jobs)
     return indptr, indices, values.astype(dtype, copy=False)

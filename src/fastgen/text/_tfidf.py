@@ -490,13 +490,12 @@ class TfidfVectorizer(CountVectorizer):
                                 smooth_idf=self.smooth_idf, sublinear_tf=self.sublinear_tf,
                                 n_jobs=self.n_jobs)
 
-    def _weighting(self, n_features: int | None = None) -> dict:
-        """The fitted weighting as ``weigh_csr`` keywords (``idf`` None without idf), for
-        ``n_features`` columns (default: the vocabulary's)."""
+    def _weighting(self) -> dict:
+        """The fitted weighting as ``weigh_csr`` keywords (``idf`` None without idf)."""
         tfidf = self._tfidf
         idf = None
         if tfidf.use_idf or "idf_" in tfidf.__dict__:
-            idf = tfidf._checked_idf(len(self.vocabulary_) if n_features is None else n_features)
+            idf = tfidf._checked_idf(len(self.vocabulary_))
         return {"binary": bool(self.binary), "sublinear": bool(tfidf.sublinear_tf),
                 "idf": idf, "norm": tfidf.norm}
 
@@ -527,32 +526,14 @@ class TfidfVectorizer(CountVectorizer):
         self._fit_counts(raw_documents)
         return self
 
-    def _fit_counts(self, raw_documents: Any, weigh: bool = False) -> tuple[sp.csr_matrix, bool]:
-        """Fit the vocabulary and ``idf_``; return the count matrix (``binary`` applied),
-        or with ``weigh``, where the counts are placed from several chunks and nothing is
-        pruned, the tf-idf matrix itself; and whether it is the tf-idf matrix."""
+    def _fit_counts(self, raw_documents: Any) -> sp.csr_matrix:
+        """Fit the vocabulary and ``idf_``; return the count matrix (``binary`` applied)."""
         self._check_dtype()
         self._validate_params()
-        X, weighed = self._fit_transform_counts(
-            raw_documents, self._weigh_while_placing if weigh else None
-        )
-        if not weighed:
-            df = document_frequency(X, self.n_jobs)
-            self._fit_weighting(df, X.shape[0], output_dtype(self.dtype))
-        return X, weighed
-
-    def _weigh_while_placing(self, df: np.ndarray, n_documents: int) -> tuple | None:
-        """``_count_new``'s ``weigh``: fit the weighting from the document frequency
-        ``df`` of each column and return it with the output dtype, or None (counts are
-        still needed: terms will be pruned, or the dtype takes scikit-learn's
-        conversion)."""
-        dtype = output_dtype(self.dtype)
-        high, low = self._doc_count_bounds(n_documents)
-        if (self.max_features is not None or high < n_documents or low > 1
-                or np.dtype(self.dtype) != dtype):
-            return None
-        self._fit_weighting(df, n_documents, dtype)
-        return self._weighting(len(df)), dtype
+        X = CountVectorizer.fit_transform(self, raw_documents)
+        df = document_frequency(X, self.n_jobs)
+        self._fit_weighting(df, X.shape[0], output_dtype(self.dtype))
+        return X
 
     def _counts_dtype(self) -> Any:
         """Counts stay int32 when the output is float64 (exact either way): weighing
@@ -623,9 +604,7 @@ class TfidfVectorizer(CountVectorizer):
             documents, documents without any term, or ``max_df``/``min_df``/
             ``max_features`` that leave no term.
         """
-        X, weighed = self._fit_counts(raw_documents, weigh=True)
-        if weighed:
-            return X
+        X = self._fit_counts(raw_documents)
         dtype = output_dtype(self.dtype)
         if np.dtype(self.dtype) != dtype:
             X.sum_duplicates()  # scipy's astype, which scikit-learn converts with, sorts rows
