@@ -244,12 +244,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         NotFittedError
             If the model has not been fitted.
         """
-        check_is_fitted(self, "classifier_")
-        docs = as_document_list(raw_documents)
-        fused = self._fused() if docs else None  # no documents: the two steps' answer
-        if fused is None:
-            return self.classifier_.predict_joint_log_proba(self.vectorizer_.transform(docs))
-        return self._fused_jll(fused, docs)
+        return self._predict("predict_joint_log_proba", raw_documents)
 
     def predict(self, raw_documents: Any) -> np.ndarray:
         """Predict the most probable class of each document.
@@ -316,14 +311,18 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return self._predict("predict_proba", raw_documents)
 
     def _predict(self, method: str, raw_documents: Any) -> np.ndarray:
-        """``method`` of the fused pass when there is one, else of the classifier."""
+        """``method`` of the fused pass when there is one (its joint log-likelihood, as
+        it is or turned into predictions or probabilities), else of the classifier."""
         check_is_fitted(self, "classifier_")
         docs = as_document_list(raw_documents)
         fused = self._fused() if docs else None  # no documents: the two steps' answer
         if fused is None:
             X = self.vectorizer_.transform(docs)
             return getattr(self.classifier_, method)(X)
-        return getattr(fused[1], method)(self._fused_jll(fused, docs))
+        jll = self._fused_jll(fused, docs)
+        if method == "predict_joint_log_proba":
+            return jll
+        return getattr(fused[1], method)(jll)
 
     def _fused(self) -> tuple[FusedFront, LinearForm] | None:
         """The vectorizer's front and the classifier's linear form, or None (two steps)."""
