@@ -161,7 +161,8 @@ class TfidfTransformer(TransformerMixin, BaseEstimator):
 
     def _fit_counts(self, X: Any) -> None:
         """Learn ``idf_`` from a validated CSR/CSC count matrix."""
-        self._fit_frequencies(document_frequency(X), X.shape[0], output_dtype(X.dtype))
+        df = document_frequency(X, self.n_jobs)
+        self._fit_frequencies(df, X.shape[0], output_dtype(X.dtype))
 
     def _fit_frequencies(self, df: np.ndarray, n_samples: int, dtype: np.dtype) -> None:
         """Learn ``idf_`` (in ``dtype``) from the document frequency ``df`` (int64, one

@@ -20,6 +20,20 @@ def output_dtype(dtype: Any) -> np.dtype:
     return dtype if dtype in (np.dtype(np.float32), np.dtype(np.float64)) else np.dtype(np.float64)
 
 
+def _int32_indices(indices: np.ndarray) -> np.ndarray:
+    """Column indices as the kernels take them (int32); larger ones are refused."""
+    if indices.dtype == np.int32:
+        return indices
+    if indices.size and int(indices.max()) > _INT32_MAX:
+        raise ValueError("column indices above 2**31 - 1 are not supported")
+    return indices.astype(np.int32)
+
+
+def _value_threads(n_values: int, n_jobs: int | None) -> int:
+    """Threads worth starting for ``n_values`` stored values (at most ``n_jobs``'s)."""
+    return min(n_threads(n_jobs), max(n_values // _VALUES_PER_THREAD, 1))
+
+
 def weigh_csr(
     indptr: np.ndarray,
     indices: np.ndarray,
@@ -40,17 +54,14 @@ def weigh_csr(
     the result does not depend on ``n_jobs``.
     """
     indptr64 = np.asarray(indptr, dtype=np.int64)
-    if indices.dtype != np.int32:
-        if indices.size and int(indices.max()) > _INT32_MAX:
-            raise ValueError("column indices above 2**31 - 1 are not supported")
-        indices = indices.astype(np.int32)
+    indices = _int32_indices(indices)
     if values.dtype not in (np.int32, np.int64, np.float32, np.float64):
         values = values.astype(np.float64)
     idf64 = None if idf is None else np.ascontiguousarray(idf, dtype=np.float64)
     kwargs = {"binary": bool(binary), "sublinear": bool(sublinear), "idf": idf64,
               "norm": _weighting.NORMS[norm]}
     n_rows = len(indptr64) - 1
-    parts = min(n_threads(n_jobs), max(len(values) // _VALUES_PER_THREAD, 1), max(n_rows, 1))
+    parts = min(_value_threads(len(values), n_jobs), max(n_rows, 1))
     if parts <= 1:
         _weighting.weigh_rows(indptr64, indices, values, out, **kwargs)
         return out
@@ -75,12 +86,8 @@ def document_frequency(X: Any, n_jobs: int | None = 1) -> np.ndarray:
     if X.format != "csr":
         return np.diff(X.indptr).astype(np.int64, copy=False)
     n_columns = X.shape[1]
-    indices = X.indices
-    if indices.dtype != np.int32:
-        if indices.size and int(indices.max()) > _INT32_MAX:
-            raise ValueError("column indices above 2**31 - 1 are not supported")
-        indices = indices.astype(np.int32)
-    parts = min(n_threads(n_jobs), max(len(indices) // _VALUES_PER_THREAD, 1))
+    indices = _int32_indices(X.indices)
+    parts = _value_threads(len(indices), n_jobs)
     if parts <= 1:
         return _weighting.column_counts(indices, np.zeros(n_columns, dtype=np.int64))
     bounds = np.linspace(0, len(indices), parts + 1).astype(np.int64).tolist()
