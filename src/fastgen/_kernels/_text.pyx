@@ -277,6 +277,11 @@ cdef inline uint64_t fmix64(uint64_t k) noexcept nogil:
     return k
 
 
+cdef inline uint64_t length_seed(Py_ssize_t n) noexcept nogil:
+    """Where ``term_hash`` starts for a term of ``n`` code points (both hash paths)."""
+    return <uint64_t>n * 0x9E3779B97F4A7C15ULL
+
+
 cdef inline uint64_t term_hash(const cp_t *s, Py_ssize_t n) noexcept nogil:
     """64-bit hash of a code-point sequence (table hashing only).
 
@@ -288,7 +293,7 @@ cdef inline uint64_t term_hash(const cp_t *s, Py_ssize_t n) noexcept nogil:
     Terms longer than ``2 * HASH_PAIRS`` code points are summed a chunk at a time,
     each chunk's sum mixed into the hash before the next.
     """
-    cdef uint64_t h = <uint64_t>n * 0x9E3779B97F4A7C15ULL
+    cdef uint64_t h = length_seed(n)
     cdef uint64_t acc, pair
     cdef Py_ssize_t i = 0, j, m
     while True:
@@ -317,7 +322,7 @@ cdef inline uint64_t short_term_hash(const cp_t *s, Py_ssize_t n) noexcept nogil
     memcpy(&p1, s + 2, 8)
     memcpy(&p2, s + 4, 8)
     memcpy(&p3, s + 6, 8)
-    return fmix64((<uint64_t>n * 0x9E3779B97F4A7C15ULL)
+    return fmix64(length_seed(n)
                   ^ ((p0 & m[0]) * HASH_KEYS[0] + (p1 & m[1]) * HASH_KEYS[1]
                      + (p2 & m[2]) * HASH_KEYS[2] + (p3 & m[3]) * HASH_KEYS[3]))
 
