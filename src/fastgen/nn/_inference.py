@@ -744,6 +744,20 @@ manifest : dict
 """
 
 
+#: ``encode``'s ``return_log_var`` and Returns, shared by the served and the Keras VAE.
+ENCODE_RESULT_DOC = """
+return_log_var : bool, default=False
+    Also return the posterior log-variance.
+
+Returns
+-------
+mean : ndarray of shape (n_samples, latent_dim)
+    float32 posterior means.
+log_var : ndarray of shape (n_samples, latent_dim)
+    float32 posterior log-variances; only with ``return_log_var=True``.
+"""
+
+
 @fill(served=_SERVED_DOC)
 class OnnxAutoencoder(_OnnxModel):
     """An exported :class:`~fastgen.nn.Autoencoder` served by onnxruntime.
@@ -899,6 +913,7 @@ class OnnxVAE(OnnxAutoencoder):
 
     kind = "vae"
 
+    @fill(encoded=ENCODE_RESULT_DOC)
     def encode(self, X: Any, return_log_var: bool = False):
         """Posterior mean of the latent code of each row (encoder graph).
 
@@ -906,15 +921,7 @@ class OnnxVAE(OnnxAutoencoder):
         ----------
         X : array-like of shape (n_samples, n_features)
             Rows to encode.
-        return_log_var : bool, default=False
-            Also return the posterior log-variance.
-
-        Returns
-        -------
-        mean : ndarray of shape (n_samples, latent_dim)
-            float32 posterior means.
-        log_var : ndarray of shape (n_samples, latent_dim)
-            float32 posterior log-variances; only with ``return_log_var=True``.
+        {{encoded}}
         """
         mean, log_var = self._run("encoder", X, self.n_features_in_)
         return (mean, log_var) if return_log_var else mean

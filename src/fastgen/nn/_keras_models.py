@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 
 from fastgen._base import BaseEstimator, check_is_fitted
-from fastgen.nn._inference import check_input, map_batches, row_error, sample_latent
+from fastgen._docstrings import fill
+from fastgen.nn._inference import (
+    ENCODE_RESULT_DOC,
+    check_input,
+    map_batches,
+    row_error,
+    sample_latent,
+)
 from fastgen.nn._stack import training_module
 
 __all__ = ["VAE", "Autoencoder"]
@@ -632,6 +639,7 @@ class VAE(_DenseAutoencoderBase):
     def _compile_args(self, keras) -> dict:
         return {"optimizer": keras.optimizers.Adam(float(self.learning_rate))}
 
+    @fill(encoded=ENCODE_RESULT_DOC)
     def encode(self, X: Any, return_log_var: bool = False):
         """Posterior mean of the latent code of each row (Keras encoder).
 
@@ -639,15 +647,7 @@ class VAE(_DenseAutoencoderBase):
         ----------
         X : array-like of shape (n_samples, input_dim)
             Rows to encode.
-        return_log_var : bool, default=False
-            Also return the posterior log-variance.
-
-        Returns
-        -------
-        mean : ndarray of shape (n_samples, latent_dim)
-            float32 posterior means.
-        log_var : ndarray of shape (n_samples, latent_dim)
-            float32 posterior log-variances; only with ``return_log_var=True``.
+        {{encoded}}
         """
         check_is_fitted(self, "encoder_")
         X = check_input(X, self.n_features_in_)
